@@ -1,0 +1,108 @@
+#include "log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "loop.h"
+
+static enum log_format log_format = LOG_FORMAT_TEXT;
+static enum log_level log_max_level = LOG_LEVEL_INFO;
+
+static const char *const level_names[] = {
+        [LOG_LEVEL_ERROR] = "error",
+        [LOG_LEVEL_WARNING] = "warning",
+        [LOG_LEVEL_INFO] = "info",
+        [LOG_LEVEL_DEBUG] = "debug",
+};
+
+void log_set_format(enum log_format format) {
+        log_format = format;
+}
+
+void log_set_max_level(enum log_level level) {
+        log_max_level = level;
+}
+
+static void write_json_string(FILE *f, const char *s) {
+        fputc('"', f);
+        for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
+                if (*p == '"' || *p == '\\')
+                        fprintf(f, "\\%c", *p);
+                else if (*p < 0x20)
+                        fprintf(f, "\\u%04x", *p);
+                else
+                        fputc(*p, f);
+        }
+        fputc('"', f);
+}
+
+static void log_emit(enum log_level level, const char *step, double duration_ms,
+                     const char *fmt, va_list ap) {
+        char text[2048];
+        vsnprintf(text, sizeof(text), fmt, ap);
+
+        /* One write per line: several processes share this stderr. */
+        char line[2300];
+        FILE *f = fmemopen(line, sizeof(line), "w");
+        if (!f)
+                return;
+        if (log_format == LOG_FORMAT_JSON) {
+                fprintf(f, "{\"level\":\"%s\"", level_names[level]);
+                if (step) {
+                        fputs(",\"step\":", f);
+                        write_json_string(f, step);
+                        fprintf(f, ",\"duration_ms\":%.1f", duration_ms);
+                }
+                fputs(",\"message\":", f);
+                write_json_string(f, text);
+                fputs("}\n", f);
+        } else {
+                fputs("agent-sandbox-init: ", f);
+                if (level != LOG_LEVEL_INFO)
+                        fprintf(f, "%s: ", level_names[level]);
+                if (step)
+                        fprintf(f, "%s done in %.1f ms: ", step, duration_ms);
+                fprintf(f, "%s\n", text);
+        }
+        long n = ftell(f);
+        fclose(f);
+        if (n > 0) {
+                line[sizeof(line) - 2] = '\n';
+                fwrite(line, 1, (size_t) n < sizeof(line) ? (size_t) n : sizeof(line) - 1, stderr);
+                fflush(stderr);
+        }
+}
+
+void log_msg(enum log_level level, const char *fmt, ...) {
+        if (level > log_max_level)
+                return;
+        va_list ap;
+        va_start(ap, fmt);
+        log_emit(level, NULL, 0, fmt, ap);
+        va_end(ap);
+}
+
+int log_errno(enum log_level level, int error, const char *fmt, ...) {
+        if (level <= log_max_level) {
+                int saved = errno;
+                errno = error < 0 ? -error : error;
+                va_list ap;
+                va_start(ap, fmt);
+                log_emit(level, NULL, 0, fmt, ap);
+                va_end(ap);
+                errno = saved;
+        }
+        return error;
+}
+
+void log_step(const char *step, uint64_t started_usec, const char *fmt, ...) {
+        if (LOG_LEVEL_INFO > log_max_level)
+                return;
+        double ms = (double) (loop_now_usec() - started_usec) / 1000.0;
+        va_list ap;
+        va_start(ap, fmt);
+        log_emit(LOG_LEVEL_INFO, step, ms, fmt, ap);
+        va_end(ap);
+}

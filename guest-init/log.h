@@ -1,0 +1,27 @@
+/* Logging of PID 1: one line per event on stderr, which is what `docker
+ * logs` shows. Plain text for people, --log-format=json for machines. */
+#pragma once
+
+#include <stdint.h>
+
+enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARNING, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
+enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
+
+void log_set_format(enum log_format format);
+void log_set_max_level(enum log_level level);
+
+void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Logs with errno set to -error so the message may use %m; returns error,
+ * which must be negative, so callers can write `return log_errno(r, ...)`. */
+int log_errno(enum log_level level, int error, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* A startup step that finished: "<step> done in 12.3 ms: <details>". */
+void log_step(const char *step, uint64_t started_usec, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#define log_error(...) log_msg(LOG_LEVEL_ERROR, __VA_ARGS__)
+#define log_warning(...) log_msg(LOG_LEVEL_WARNING, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__)
+#define log_error_errno(r, ...) log_errno(LOG_LEVEL_ERROR, (r), __VA_ARGS__)
+#define log_warning_errno(r, ...) log_errno(LOG_LEVEL_WARNING, (r), __VA_ARGS__)

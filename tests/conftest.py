@@ -1,0 +1,22 @@
+"""Shared pytest fixtures. Tests that need root or a tool skip with the reason
+when it is missing; the runner turns every skip into a failure under CI=true."""
+import os
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.join(ROOT, "build")
+INIT = os.path.join(BUILD, "guest-init", "agent-sandbox-init")
+AGENTBOX = os.path.join(BUILD, "host", "agentbox")
+
+
+@pytest.fixture
+def init_binary():
+    if not os.path.exists(INIT):
+        pytest.fail(f"{INIT} is missing: build with `meson setup build && ninja -C build`")
+    return INIT
+
+
+@pytest.fixture
+def need_root():
+    if os.geteuid() != 0:
+        pytest.skip("needs root (namespaces, nftables)")

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Install what the tests need, build, and run every suite. Ends with the line
+# "N passed, N failed, N skipped" summed over all suites; exits non-zero on any
+# failure (and, under CI=true, on any skipped test).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+echo "==> installing test dependencies"
+scripts/install-deps.sh test
+if [ "$(id -u)" -ne 0 ]; then
+  echo "==> the namespace and firewall suites need root; re-running under sudo"
+  exec sudo --preserve-env=CI,FUZZ_SECONDS,PYTEST_ADDOPTS "$0" "$@"
+fi
+exec /usr/bin/python3 tests/runner.py "$@"

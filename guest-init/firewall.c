@@ -1,0 +1,716 @@
+#include "firewall.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "guard.h"
+#include "log.h"
+#include "macro.h"
+#include "meta.h"
+#include "nft.h"
+#include "policy.h"
+#include "resolve.h"
+#include "selfcheck.h"
+
+#define DNS_TTL_CEILING 3600u
+#define GITHUB_META_URL_DEFAULT "https://api.github.com/meta"
+#define SELFCHECK_ALLOWED_TIMEOUT_MS 3000
+#define SELFCHECK_BLOCKED_TIMEOUT_MS 1000
+
+/* One name we resolve: an allowed domain, or a host only the self-check or
+ * the meta fetch needs (allow == false: its addresses are not opened). */
+struct fw_name {
+        char *name;
+        bool allow;
+        struct ip_prefix *addrs;
+        size_t n_addrs;
+        uint64_t due_usec;      /* next re-resolution */
+        bool in_flight;
+        bool failed;            /* last attempt gave no usable address */
+};
+
+enum fw_phase { FW_IDLE, FW_BUILDING, FW_CHECKING, FW_READY };
+
+struct firewall {
+        struct loop *loop;
+        struct firewall_config cfg;
+        struct policy *policy;
+        struct resolver *resolver;
+        struct guard *guard;
+        struct meta_fetch *meta;
+        struct selfcheck *check;
+
+        /* Everything below belongs to one generation: a reload starts a
+         * new one, and answers for an older generation are dropped. */
+        unsigned generation;
+        struct fw_name *names;
+        size_t n_names;
+        ssize_t meta_host;              /* index into names, or -1 */
+        struct ip_prefix *meta_prefixes;
+        size_t n_meta_prefixes;
+        const char *meta_source;
+        size_t pending;                 /* answers the current build still waits for */
+        bool sets_dirty;                /* a refresh changed an address */
+        enum fw_phase phase;
+        uint64_t build_started_usec;
+
+        firewall_ready_fn ready;
+        void *userdata;
+        bool ready_reported;
+};
+
+struct fw_query {
+        struct firewall *fw;
+        unsigned generation;
+        size_t index;
+};
+
+static void fw_build_step_done(struct firewall *fw);
+static void fw_schedule_refresh(struct firewall *fw);
+
+static void fw_names_free(struct firewall *fw) {
+        for (size_t i = 0; i < fw->n_names; i++) {
+                free(fw->names[i].name);
+                free(fw->names[i].addrs);
+        }
+        free(fw->names);
+        fw->names = NULL;
+        fw->n_names = 0;
+}
+
+static ssize_t fw_name_find(const struct firewall *fw, const char *name) {
+        for (size_t i = 0; i < fw->n_names; i++)
+                if (strcmp(fw->names[i].name, name) == 0)
+                        return (ssize_t) i;
+        return -1;
+}
+
+static ssize_t fw_name_add(struct firewall *fw, const char *name, bool allow) {
+        ssize_t found = fw_name_find(fw, name);
+        if (found >= 0) {
+                fw->names[found].allow |= allow;
+                return found;
+        }
+        struct fw_name *n = realloc(fw->names, (fw->n_names + 1) * sizeof(*n));
+        if (!n)
+                return -ENOMEM;
+        fw->names = n;
+        n[fw->n_names] = (struct fw_name) {.name = strdup(name), .allow = allow};
+        if (!n[fw->n_names].name)
+                return -ENOMEM;
+        return (ssize_t) fw->n_names++;
+}
+
+/* "host" or "host:port" → host in buf, port (0 when absent). */
+static int split_host_port(const char *text, char *host, size_t len, uint16_t *ret_port) {
+        const char *colon = strrchr(text, ':');
+        *ret_port = 0;
+        if (colon && !strchr(colon + 1, ']') && strchr(text, ':') == colon) {
+                if (!policy_port_parse(colon + 1, ret_port))
+                        return -EINVAL;
+                if ((size_t) (colon - text) >= len)
+                        return -EINVAL;
+                memcpy(host, text, (size_t) (colon - text));
+                host[colon - text] = '\0';
+                return 0;
+        }
+        if (strlen(text) >= len)
+                return -EINVAL;
+        strcpy(host, text);
+        return 0;
+}
+
+/* The host part of an http(s) URL. */
+static int url_host(const char *url, char *host, size_t len) {
+        const char *p = strstr(url, "://");
+        if (!p)
+                return -EINVAL;
+        p += 3;
+        size_t n = strcspn(p, ":/?#");
+        if (n == 0 || n >= len)
+                return -EINVAL;
+        memcpy(host, p, n);
+        host[n] = '\0';
+        return 0;
+}
+
+static const char *fw_meta_url(const struct firewall *fw) {
+        return fw->policy->github_meta_url ? fw->policy->github_meta_url : GITHUB_META_URL_DEFAULT;
+}
+
+/* The names this policy needs resolved, in policy order. */
+static int fw_collect_names(struct firewall *fw) {
+        const struct policy *p = fw->policy;
+        char host[256];
+        uint16_t port;
+
+        for (size_t i = 0; i < p->n_domains; i++)
+                if (fw_name_add(fw, p->domains[i].name, true) < 0)
+                        return -ENOMEM;
+        const char *checks[] = {p->selfcheck_allowed, p->selfcheck_blocked};
+        for (size_t i = 0; i < ELEMENTSOF(checks); i++) {
+                struct ip_prefix literal;
+                if (!checks[i] || split_host_port(checks[i], host, sizeof(host), &port) < 0 ||
+                    ip_prefix_parse(host, &literal) == 0)
+                        continue;
+                if (fw_name_add(fw, host, false) < 0)
+                        return -ENOMEM;
+        }
+        fw->meta_host = -1;
+        if (p->needs_github_meta) {
+                if (url_host(fw_meta_url(fw), host, sizeof(host)) < 0) {
+                        log_error("github.meta_url %s is not an http(s) URL with a host name; fix the policy",
+                                  fw_meta_url(fw));
+                        return -EINVAL;
+                }
+                fw->meta_host = fw_name_add(fw, host, false);
+                if (fw->meta_host < 0)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+/* Keep only the addresses the rebinding guard accepts; log each refusal. */
+static size_t fw_filter_addresses(struct firewall *fw, const char *name,
+                                  struct ip_prefix *addrs, size_t n) {
+        size_t kept = 0;
+        for (size_t i = 0; i < n; i++) {
+                const char *reason = NULL;
+                char detail[128] = "", buf[IP_PREFIX_STRLEN];
+                if (guard_allows(fw->guard, &addrs[i], &reason, detail, sizeof(detail))) {
+                        addrs[kept++] = addrs[i];
+                        continue;
+                }
+                log_warning("refused %s for %s: %s%s%s; list it under cidrs: if it is really wanted",
+                            ip_prefix_format(&addrs[i], buf), name, reason,
+                            detail[0] ? " " : "", detail);
+        }
+        return kept;
+}
+
+static void fw_meta_done(const struct meta_result *res, void *userdata) {
+        struct firewall *fw = userdata;
+        free(fw->meta_prefixes);
+        fw->meta_prefixes = NULL;
+        fw->n_meta_prefixes = 0;
+        if (res->error < 0) {
+                log_error("GitHub meta ranges unavailable: the live fetch from %s failed (%s) and the snapshot %s could not be used; the github service cannot be allowed",
+                          fw_meta_url(fw), res->why_live_failed ? res->why_live_failed : "unknown",
+                          fw->cfg.meta_snapshot_path);
+        } else {
+                fw->meta_prefixes = malloc(res->n_prefixes * sizeof(*fw->meta_prefixes) + 1);
+                if (fw->meta_prefixes) {
+                        memcpy(fw->meta_prefixes, res->prefixes, res->n_prefixes * sizeof(*fw->meta_prefixes));
+                        fw->n_meta_prefixes = res->n_prefixes;
+                }
+                fw->meta_source = res->source;
+                if (res->why_live_failed)
+                        log_warning("GitHub meta: live fetch from %s failed (%s); using the snapshot %s (%zu ranges)",
+                                    fw_meta_url(fw), res->why_live_failed, fw->cfg.meta_snapshot_path,
+                                    res->n_prefixes);
+                else
+                        log_info("GitHub meta: %zu ranges from %s", res->n_prefixes, fw_meta_url(fw));
+        }
+        fw_build_step_done(fw);
+}
+
+static void fw_start_meta(struct firewall *fw) {
+        const struct fw_name *host = &fw->names[fw->meta_host];
+        struct meta_config mc = {
+                .url = fw_meta_url(fw),
+                .ca_file = fw->policy->github_ca_file,
+                .timeout_ms = fw->cfg.meta_timeout_ms,
+                .snapshot_path = fw->cfg.meta_snapshot_path,
+                .host_addrs = host->addrs,
+                .n_host_addrs = host->n_addrs,
+        };
+        meta_fetch_free(fw->meta);
+        fw->meta = NULL;
+        int r = meta_fetch_start(fw->loop, &mc, fw_meta_done, fw, &fw->meta);
+        if (r < 0) {
+                log_error_errno(r, "Failed to start the GitHub meta fetch: %m");
+                fw_build_step_done(fw);
+        }
+}
+
+static bool addresses_equal(const struct ip_prefix *a, size_t na, const struct ip_prefix *b, size_t nb) {
+        return na == nb && (na == 0 || memcmp(a, b, na * sizeof(*a)) == 0);
+}
+
+static uint64_t fw_ttl_deadline(const struct firewall *fw, uint32_t ttl) {
+        unsigned floor = policy_dns_min_ttl(fw->policy);
+        uint64_t seconds = ttl < floor ? floor : ttl > DNS_TTL_CEILING ? DNS_TTL_CEILING : ttl;
+        return loop_now_usec() + seconds * 1000000u;
+}
+
+static void fw_resolved(const struct resolve_result *res, void *userdata) {
+        _cleanup_free_ struct fw_query *q = userdata;
+        struct firewall *fw = q->fw;
+        if (q->generation != fw->generation)
+                return;
+        struct fw_name *n = &fw->names[q->index];
+        n->in_flight = false;
+
+        _cleanup_free_ struct ip_prefix *addrs = NULL;
+        size_t n_addrs = 0;
+        if (res->error == 0 && res->n_addrs > 0) {
+                addrs = malloc(res->n_addrs * sizeof(*addrs));
+                if (addrs) {
+                        memcpy(addrs, res->addrs, res->n_addrs * sizeof(*addrs));
+                        n_addrs = fw_filter_addresses(fw, n->name, addrs, res->n_addrs);
+                        qsort(addrs, n_addrs, sizeof(*addrs), ip_prefix_compare);
+                }
+        }
+        if (n_addrs == 0) {
+                /* Keep what we had: a passing DNS failure must not cut a
+                 * working host off, and the retry comes at the TTL floor. */
+                if (!n->failed || fw->phase != FW_READY)
+                        log_warning("%s did not resolve to a usable address (%s)%s", n->name,
+                                    res->error ? res->error_text : "every address refused",
+                                    n->n_addrs ? "; keeping its previous addresses" : "");
+                n->failed = true;
+                n->due_usec = fw_ttl_deadline(fw, 0);
+        } else {
+                if (fw->phase == FW_READY && n->allow &&
+                    !addresses_equal(n->addrs, n->n_addrs, addrs, n_addrs))
+                        fw->sets_dirty = true;
+                free(n->addrs);
+                n->addrs = TAKE_PTR(addrs);
+                n->n_addrs = n_addrs;
+                n->failed = false;
+                n->due_usec = fw_ttl_deadline(fw, res->ttl);
+        }
+
+        if (fw->phase == FW_BUILDING) {
+                if ((ssize_t) q->index == fw->meta_host)
+                        fw_start_meta(fw);
+                fw_build_step_done(fw);
+        } else if (fw->phase == FW_READY) {
+                fw_schedule_refresh(fw);
+        }
+}
+
+static int fw_query(struct firewall *fw, size_t index) {
+        struct fw_query *q = malloc(sizeof(*q));
+        if (!q)
+                return -ENOMEM;
+        *q = (struct fw_query) {.fw = fw, .generation = fw->generation, .index = index};
+        fw->names[index].in_flight = true;
+        int r = resolver_resolve(fw->resolver, fw->names[index].name, fw_resolved, q);
+        if (r < 0) {
+                fw->names[index].in_flight = false;
+                free(q);
+                return log_error_errno(r, "Failed to start resolving %s: %m", fw->names[index].name);
+        }
+        return 0;
+}
+
+/* policy cidrs + addresses of allowed names + GitHub meta ranges. The nft
+ * layer merges overlaps, so duplicates here are harmless. */
+static int fw_collect_allowed(const struct firewall *fw, struct ip_prefix **ret, size_t *ret_n) {
+        size_t n = fw->policy->n_cidrs + fw->n_meta_prefixes;
+        for (size_t i = 0; i < fw->n_names; i++)
+                if (fw->names[i].allow)
+                        n += fw->names[i].n_addrs;
+        struct ip_prefix *all = malloc((n + 1) * sizeof(*all));
+        if (!all)
+                return -ENOMEM;
+        size_t k = 0;
+        for (size_t i = 0; i < fw->policy->n_cidrs; i++)
+                all[k++] = fw->policy->cidrs[i].prefix;
+        for (size_t i = 0; i < fw->n_names; i++)
+                if (fw->names[i].allow)
+                        for (size_t j = 0; j < fw->names[i].n_addrs; j++)
+                                all[k++] = fw->names[i].addrs[j];
+        for (size_t i = 0; i < fw->n_meta_prefixes; i++)
+                all[k++] = fw->meta_prefixes[i];
+        *ret = all;
+        *ret_n = k;
+        return 0;
+}
+
+static bool prefixes_contain(const struct ip_prefix *set, size_t n, const struct ip_prefix *addr) {
+        for (size_t i = 0; i < n; i++)
+                if (ip_prefix_contains(&set[i], addr))
+                        return true;
+        return false;
+}
+
+static int fw_program(struct firewall *fw, const struct ip_prefix *allowed, size_t n_allowed,
+                      struct nft_stats *stats) {
+        _cleanup_free_ struct ip_prefix *resolvers = NULL;
+        size_t n_resolvers = 0;
+        int r = resolver_servers(fw->resolver, &resolvers, &n_resolvers);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the configured DNS servers: %m");
+
+        _cleanup_free_ uint16_t *ports = calloc(fw->policy->n_ports + 1, sizeof(*ports));
+        if (!ports)
+                return -ENOMEM;
+        for (size_t i = 0; i < fw->policy->n_ports; i++)
+                ports[i] = fw->policy->ports[i].port;
+
+        struct nft_policy np = {
+                .allowed = allowed, .n_allowed = n_allowed,
+                .tcp_ports = ports, .n_tcp_ports = fw->policy->n_ports,
+                .resolvers = resolvers, .n_resolvers = n_resolvers,
+        };
+        return nft_apply_policy(&np, stats);
+}
+
+static uint16_t fw_default_port(const struct firewall *fw) {
+        for (size_t i = 0; i < fw->policy->n_ports; i++)
+                if (fw->policy->ports[i].port == 443)
+                        return 443;
+        return fw->policy->n_ports ? fw->policy->ports[0].port : 443;
+}
+
+/* Addresses from the documentation ranges: nothing real answers there, so a
+ * probe to one proves refusal without touching anybody's host. */
+static void fw_pick_unallowed(const struct ip_prefix *allowed, size_t n_allowed,
+                              const struct ip_prefix *avoid, size_t n_avoid, struct ip_prefix *ret) {
+        static const char *const candidates[] = {
+                "203.0.113.1", "198.51.100.1", "192.0.2.1", "198.18.0.1", "203.0.113.254",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(candidates); i++) {
+                ip_prefix_parse(candidates[i], ret);
+                if (!prefixes_contain(allowed, n_allowed, ret) && !prefixes_contain(avoid, n_avoid, ret))
+                        return;
+        }
+}
+
+/* Fill one self-check target from "host[:port]" in the policy, or leave it
+ * for the caller's default. Returns -EINVAL when the policy names a target
+ * that makes the check meaningless. */
+static int fw_selfcheck_target(const struct firewall *fw, const char *spec, const char *key,
+                               struct selfcheck_target *t) {
+        char host[256];
+        uint16_t port;
+        struct ip_prefix literal;
+
+        if (!spec || split_host_port(spec, host, sizeof(host), &port) < 0)
+                return 0;
+        if (ip_prefix_parse(host, &literal) == 0 && literal.len == (literal.family == AF_INET ? 32 : 128)) {
+                t->addr = literal;
+        } else {
+                ssize_t i = fw_name_find(fw, host);
+                if (i < 0 || fw->names[i].n_addrs == 0) {
+                        log_warning("selfcheck.%s: %s did not resolve; %s", key, host,
+                                    strcmp(key, "blocked") == 0 ? "probing a documentation address instead"
+                                                                : "the allowed check is skipped");
+                        return 0;
+                }
+                t->addr = fw->names[i].addrs[0];
+        }
+        t->label = spec;
+        t->port = port ? port : fw_default_port(fw);
+        t->present = true;
+        return 0;
+}
+
+static void fw_selfcheck_done(const struct selfcheck_report *report, void *userdata);
+
+static int fw_start_selfcheck(struct firewall *fw, const struct ip_prefix *allowed, size_t n_allowed) {
+        struct selfcheck_config sc = {
+                .allowed_timeout_ms = SELFCHECK_ALLOWED_TIMEOUT_MS,
+                .blocked_timeout_ms = SELFCHECK_BLOCKED_TIMEOUT_MS,
+                .strict = policy_selfcheck_strict(fw->policy),
+        };
+        fw_selfcheck_target(fw, fw->policy->selfcheck_allowed, "allowed", &sc.allowed);
+        if (!sc.allowed.present)
+                for (size_t i = 0; i < fw->n_names; i++)
+                        if (fw->names[i].allow && fw->names[i].n_addrs > 0) {
+                                sc.allowed = (struct selfcheck_target) {
+                                        .label = fw->names[i].name, .addr = fw->names[i].addrs[0],
+                                        .port = fw_default_port(fw), .present = true,
+                                };
+                                break;
+                        }
+        fw_selfcheck_target(fw, fw->policy->selfcheck_blocked, "blocked", &sc.blocked);
+        if (sc.blocked.present && prefixes_contain(allowed, n_allowed, &sc.blocked.addr)) {
+                char buf[IP_PREFIX_STRLEN];
+                log_error("selfcheck.blocked %s resolves to %s, which this policy allows; name a host the policy does not allow",
+                          sc.blocked.label, ip_prefix_format(&sc.blocked.addr, buf));
+                return -EINVAL;
+        }
+        if (!sc.blocked.present) {
+                fw_pick_unallowed(allowed, n_allowed, NULL, 0, &sc.blocked.addr);
+                sc.blocked.label = "(documentation address)";
+                sc.blocked.port = fw_default_port(fw);
+                sc.blocked.present = true;
+        }
+        _cleanup_free_ struct ip_prefix *resolvers = NULL;
+        size_t n_resolvers = 0;
+        if (resolver_servers(fw->resolver, &resolvers, &n_resolvers) == 0) {
+                fw_pick_unallowed(allowed, n_allowed, resolvers, n_resolvers, &sc.foreign_dns.addr);
+                sc.foreign_dns.label = "(not a configured resolver)";
+                sc.foreign_dns.port = 53;
+                sc.foreign_dns.present = true;
+        }
+        selfcheck_free(fw->check);
+        fw->check = NULL;
+        return selfcheck_start(fw->loop, &sc, fw_selfcheck_done, fw, &fw->check);
+}
+
+static void fw_report(struct firewall *fw, int error) {
+        if (fw->ready_reported)
+                return;
+        fw->ready_reported = true;
+        fw->ready(error, fw->userdata);
+}
+
+/* A reload whose self-check finds a leak: shut every door rather than
+ * keep rules that do not do what they claim. */
+static void fw_close_everything(struct firewall *fw) {
+        struct nft_stats stats;
+        struct nft_policy deny = {0};
+        if (nft_apply_policy(&deny, &stats) == 0)
+                log_error("every outbound connection is now blocked until a policy passes its self-checks; fix the policy and send SIGHUP");
+}
+
+static void fw_selfcheck_done(const struct selfcheck_report *report, void *userdata) {
+        struct firewall *fw = userdata;
+        double ms = (double) (loop_now_usec() - fw->build_started_usec) / 1000.0;
+
+        if (report->outcome == SELFCHECK_FAILED) {
+                log_error("self-check failed: %s. The sandbox does not hold; nothing of yours was started", report->summary);
+                fw->phase = FW_IDLE;
+                if (fw->ready_reported)
+                        fw_close_everything(fw);
+                fw_report(fw, -ENETUNREACH);
+                return;
+        }
+        if (report->outcome == SELFCHECK_WARNING)
+                log_warning("self-check: the allowed endpoint did not answer (%s). The firewall holds; the network or the service may be down, or its name may not resolve here. Set selfcheck: {strict: true} to make this fatal", report->summary);
+        else
+                log_info("self-check passed: %s", report->summary);
+        log_info("sandbox ready in %.1f ms", ms);
+        fw->phase = FW_READY;
+        fw_report(fw, 0);
+        if (fw->cfg.keep_refreshing)
+                fw_schedule_refresh(fw);
+}
+
+/* Every answer of the current build is in: program the rules, then check them. */
+static void fw_build_finish(struct firewall *fw) {
+        _cleanup_free_ struct ip_prefix *allowed = NULL;
+        size_t n_allowed = 0, resolved = 0, names = 0;
+        struct nft_stats stats = {0};
+        uint64_t started = loop_now_usec();
+
+        for (size_t i = 0; i < fw->n_names; i++)
+                if (fw->names[i].allow) {
+                        names++;
+                        resolved += fw->names[i].n_addrs > 0;
+                }
+        int r = fw_collect_allowed(fw, &allowed, &n_allowed);
+        if (r >= 0)
+                r = fw_program(fw, allowed, n_allowed, &stats);
+        if (r < 0) {
+                fw->phase = FW_IDLE;
+                fw_report(fw, r);
+                return;
+        }
+        log_step("nftables", started,
+                 "table inet agent_sandbox: %zu of %zu names resolved, %zu IPv4 and %zu IPv6 intervals, %zu TCP ports, %zu netlink messages",
+                 resolved, names, stats.v4_intervals, stats.v6_intervals, fw->policy->n_ports, stats.messages);
+        fw->phase = FW_CHECKING;
+        r = fw_start_selfcheck(fw, allowed, n_allowed);
+        if (r < 0) {
+                fw->phase = FW_IDLE;
+                if (fw->ready_reported)
+                        fw_close_everything(fw);
+                fw_report(fw, r);
+        }
+}
+
+static void fw_build_step_done(struct firewall *fw) {
+        if (fw->pending > 0)
+                fw->pending--;
+        if (fw->pending == 0 && fw->phase == FW_BUILDING) {
+                log_step("resolve", fw->build_started_usec, "%zu names%s", fw->n_names,
+                         fw->policy->needs_github_meta ? " and the GitHub meta ranges" : "");
+                fw_build_finish(fw);
+        }
+}
+
+/* Resolve everything of the current policy from scratch. */
+static int fw_build(struct firewall *fw) {
+        fw->generation++;
+        fw_names_free(fw);
+        free(fw->meta_prefixes);
+        fw->meta_prefixes = NULL;
+        fw->n_meta_prefixes = 0;
+        loop_cancel_timer(fw->loop, &fw->names);
+
+        int r = fw_collect_names(fw);
+        if (r < 0)
+                return r;
+        fw->phase = FW_BUILDING;
+        fw->build_started_usec = loop_now_usec();
+        /* One extra step keeps the count above zero until every query is
+         * issued, so an answer that comes back at once cannot finish early. */
+        fw->pending = fw->n_names + (fw->meta_host >= 0) + 1;
+        for (size_t i = 0; i < fw->n_names; i++) {
+                r = fw_query(fw, i);
+                if (r < 0)
+                        return r;
+        }
+        fw_build_step_done(fw);
+        return 0;
+}
+
+static void fw_refresh_apply(struct firewall *fw) {
+        _cleanup_free_ struct ip_prefix *allowed = NULL;
+        size_t n_allowed = 0;
+        struct nft_stats stats = {0};
+        uint64_t started = loop_now_usec();
+
+        fw->sets_dirty = false;
+        if (fw_collect_allowed(fw, &allowed, &n_allowed) < 0)
+                return;
+        /* On failure the sets keep their previous contents: the kernel
+         * rolls the whole batch back. */
+        if (nft_update_allowed(allowed, n_allowed, &stats) == 0)
+                log_step("refresh", started, "allowed sets updated: %zu IPv4 and %zu IPv6 intervals, %zu netlink messages",
+                         stats.v4_intervals, stats.v6_intervals, stats.messages);
+}
+
+static int fw_refresh_due(struct loop *l, void *userdata) {
+        struct firewall *fw = userdata;
+        /* Names due within the next second go together: one update for all. */
+        uint64_t horizon = loop_now_usec() + 1000000u;
+        for (size_t i = 0; i < fw->n_names; i++)
+                if (!fw->names[i].in_flight && fw->names[i].due_usec <= horizon)
+                        (void) fw_query(fw, i);
+        fw_schedule_refresh(fw);
+        return 0;
+}
+
+/* Arm the one refresh timer for the earliest TTL; push the set update once
+ * no refresh answer is outstanding. */
+static void fw_schedule_refresh(struct firewall *fw) {
+        uint64_t earliest = UINT64_MAX;
+        bool in_flight = false;
+
+        if (fw->phase != FW_READY || !fw->cfg.keep_refreshing)
+                return;
+        for (size_t i = 0; i < fw->n_names; i++) {
+                in_flight |= fw->names[i].in_flight;
+                if (!fw->names[i].in_flight && fw->names[i].due_usec < earliest)
+                        earliest = fw->names[i].due_usec;
+        }
+        if (!in_flight && fw->sets_dirty)
+                fw_refresh_apply(fw);
+        if (earliest == UINT64_MAX)
+                loop_cancel_timer(fw->loop, &fw->names);
+        else
+                (void) loop_set_timer(fw->loop, &fw->names, earliest, fw_refresh_due, fw);
+}
+
+static int fw_load_policy(const struct firewall_config *cfg, struct policy **ret) {
+        struct policy_diags diags = {0};
+        struct policy *p = NULL;
+
+        int r = policy_load_layered(cfg->policy_path, cfg->override_dir, &p, &diags);
+        if (r >= 0)
+                r = policy_expand(p, &diags);
+        if (diags.n > 0)
+                policy_diags_print(&diags, stderr);
+        policy_diags_clear(&diags);
+        if (r < 0) {
+                policy_free(p);
+                log_error("the policy %s is invalid (errors above); fix it and check it with `agent-sandbox-init check-policy %s`",
+                          cfg->policy_path, cfg->policy_path);
+                return r;
+        }
+        *ret = p;
+        return 0;
+}
+
+void firewall_reload(struct firewall *fw) {
+        struct policy *p = NULL;
+
+        log_info("reloading the policy from %s", fw->cfg.policy_path);
+        if (fw_load_policy(&fw->cfg, &p) < 0) {
+                log_error("reload rejected: the rules in place stay as they were");
+                return;
+        }
+        policy_free(fw->policy);
+        fw->policy = p;
+        if (fw_build(fw) < 0)
+                log_error("reload could not start; the rules in place stay as they were");
+}
+
+int firewall_start(struct loop *l, const struct firewall_config *cfg,
+                   firewall_ready_fn ready, void *userdata, struct firewall **ret) {
+        struct firewall *fw = calloc(1, sizeof(*fw));
+        if (!fw)
+                return -ENOMEM;
+        fw->loop = l;
+        fw->cfg = *cfg;
+        fw->ready = ready;
+        fw->userdata = userdata;
+        fw->meta_host = -1;
+
+        uint64_t started = loop_now_usec();
+        int r = fw_load_policy(cfg, &fw->policy);
+        if (r < 0)
+                goto fail;
+        log_step("policy", started, "%s: %zu domains, %zu ranges, %zu ports%s", cfg->policy_path,
+                 fw->policy->n_domains, fw->policy->n_cidrs, fw->policy->n_ports,
+                 fw->policy->needs_github_meta ? ", GitHub meta ranges" : "");
+
+        struct ip_prefix *exceptions = calloc(fw->policy->n_cidrs + 1, sizeof(*exceptions));
+        if (!exceptions) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        for (size_t i = 0; i < fw->policy->n_cidrs; i++)
+                exceptions[i] = fw->policy->cidrs[i].prefix;
+        r = guard_new(exceptions, fw->policy->n_cidrs, &fw->guard);
+        free(exceptions);
+        if (r < 0) {
+                log_error_errno(r, "Failed to read the container's own networks for the rebinding guard: %m");
+                goto fail;
+        }
+
+        struct resolver_config rc = {
+                .resolv_conf = cfg->resolv_conf,
+                .timeout_ms = cfg->dns_timeout_ms,
+                .tries = cfg->dns_tries,
+        };
+        r = resolver_new(l, &rc, &fw->resolver);
+        if (r < 0) {
+                log_error_errno(r, "Failed to set up DNS resolution from %s: %m",
+                                cfg->resolv_conf ? cfg->resolv_conf : "/etc/resolv.conf");
+                goto fail;
+        }
+        r = fw_build(fw);
+        if (r < 0)
+                goto fail;
+        *ret = fw;
+        return 0;
+fail:
+        firewall_free(fw);
+        return r;
+}
+
+void firewall_free(struct firewall *fw) {
+        if (!fw)
+                return;
+        loop_cancel_timer(fw->loop, &fw->names);
+        selfcheck_free(fw->check);
+        meta_fetch_free(fw->meta);
+        /* Queries still in flight answer into a generation nobody waits for. */
+        fw->generation++;
+        resolver_free(fw->resolver);
+        guard_free(fw->guard);
+        fw_names_free(fw);
+        free(fw->meta_prefixes);
+        policy_free(fw->policy);
+        free(fw);
+}

@@ -1,0 +1,36 @@
+/* The egress firewall of the sandbox, as one state machine on the event
+ * loop: load the policy, resolve every allowed name concurrently (and fetch
+ * GitHub's meta ranges), program table inet agent_sandbox in one atomic
+ * batch, run the self-checks, and report ready. Afterwards it re-resolves
+ * each name when its TTL expires and reloads the policy on request; a bad
+ * reload keeps the rules that are in place. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "loop.h"
+
+struct firewall_config {
+        const char *policy_path;        /* base policy */
+        const char *override_dir;       /* *.yaml layered on top; may be missing */
+        const char *resolv_conf;        /* NULL: /etc/resolv.conf */
+        const char *meta_snapshot_path; /* used when the live meta fetch fails */
+        unsigned dns_timeout_ms;
+        unsigned dns_tries;
+        unsigned meta_timeout_ms;
+        bool keep_refreshing;           /* false for `apply`: program once, then done */
+};
+
+/* error == 0: rules in place and self-checks passed (or only warned). */
+typedef void (*firewall_ready_fn)(int error, void *userdata);
+
+struct firewall;
+
+int firewall_start(struct loop *l, const struct firewall_config *cfg,
+                   firewall_ready_fn ready, void *userdata, struct firewall **ret);
+
+/* Re-read the policy files; a valid policy replaces the rules atomically,
+ * an invalid one is reported and the rules in place stay. */
+void firewall_reload(struct firewall *fw);
+
+void firewall_free(struct firewall *fw);

@@ -91,10 +91,15 @@ int policy_expand(struct policy *p, struct policy_diags *diags) {
         if (r < 0)
                 return r;
 
-        qsort(p->services, p->n_services, sizeof(*p->services), compare_service);
-        qsort(p->domains, p->n_domains, sizeof(*p->domains), compare_domain);
-        qsort(p->cidrs, p->n_cidrs, sizeof(*p->cidrs), compare_cidr);
-        qsort(p->ports, p->n_ports, sizeof(*p->ports), compare_port);
+        /* qsort() may not be given NULL, even for zero elements. */
+        if (p->n_services > 1)
+                qsort(p->services, p->n_services, sizeof(*p->services), compare_service);
+        if (p->n_domains > 1)
+                qsort(p->domains, p->n_domains, sizeof(*p->domains), compare_domain);
+        if (p->n_cidrs > 1)
+                qsort(p->cidrs, p->n_cidrs, sizeof(*p->cidrs), compare_cidr);
+        if (p->n_ports > 1)
+                qsort(p->ports, p->n_ports, sizeof(*p->ports), compare_port);
         p->expanded = true;
         return 0;
 }

@@ -2,6 +2,7 @@
  * JSON, in the stored order (sorted once expanded). */
 #include <errno.h>
 #include <stdio.h>
+#include <strings.h>
 
 #include "policy-internal.h"
 
@@ -32,6 +33,16 @@ static const char *meta_url(const struct policy *p) {
         return p->github_meta_url ? p->github_meta_url : GITHUB_META_URL_DEFAULT;
 }
 
+/* A host name that a YAML reader would take for null or a boolean ("null",
+ * "yes", "on", ...) must be quoted to stay a string. */
+static bool yaml_needs_quotes(const char *name) {
+        static const char *const words[] = { "null", "true", "false", "yes", "no", "on", "off", "y", "n" };
+        for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+                if (strcasecmp(name, words[i]) == 0)
+                        return true;
+        return false;
+}
+
 static void yaml_origin(FILE *f, const char *service) {
         if (service)
                 fprintf(f, "  # %s", service);
@@ -48,6 +59,8 @@ static void yaml_lists(const struct policy *p, FILE *f) {
                 const struct policy_domain *d = &p->domains[i];
                 if (d->wildcard)
                         fprintf(f, "  - \"*.%s\"", d->name);
+                else if (yaml_needs_quotes(d->name))
+                        fprintf(f, "  - \"%s\"", d->name);
                 else
                         fprintf(f, "  - %s", d->name);
                 yaml_origin(f, d->service);

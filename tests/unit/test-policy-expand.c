@@ -183,10 +183,25 @@ static void test_emit(void) {
         policy_diags_clear(&d);
 }
 
+static void test_emit_reserved_words(void) {
+        struct policy_diags d = {0};
+        struct policy *p = parse("t.yaml", "domains: [\"null\", \"Yes\"]\n", &d);
+        char *yaml = p ? render(p, false) : NULL;
+        TAP_CHECK(yaml && strstr(yaml, "  - \"null\"\n") && strstr(yaml, "  - \"yes\"\n"),
+                  "host names YAML would read as null or a boolean are quoted");
+        struct policy *again = yaml ? parse("again.yaml", yaml, &d) : NULL;
+        TAP_CHECK(again && again->n_domains == 2, "and read back as host names");
+        free(yaml);
+        policy_free(again);
+        policy_free(p);
+        policy_diags_clear(&d);
+}
+
 int main(void) {
         test_catalog();
         test_expand();
         test_merge();
         test_emit();
+        test_emit_reserved_words();
         return tap_done();
 }

@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "policy.h"
 #include "tap.h"
@@ -197,11 +199,62 @@ static void test_emit_reserved_words(void) {
         policy_diags_clear(&d);
 }
 
+static void write_file(const char *dir, const char *name, const char *text) {
+        char path[512];
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        FILE *f = fopen(path, "we");
+        if (f) {
+                fputs(text, f);
+                fclose(f);
+        }
+}
+
+static void test_load_layered(void) {
+        char dir[] = "/tmp/test-policy-layered-XXXXXX", sub[600], path[600];
+        struct policy_diags d = {0};
+        struct policy *p = NULL;
+        if (!mkdtemp(dir)) {
+                TAP_CHECK(false, "mkdtemp");
+                return;
+        }
+        snprintf(sub, sizeof(sub), "%s/policy.d", dir);
+        snprintf(path, sizeof(path), "%s/base.yaml", dir);
+        write_file(dir, "base.yaml", "services: [github]\nports: [443]\n");
+
+        TAP_CHECK(policy_load_layered(path, sub, &p, &d) == 0 && p && d.n == 0, "missing override directory is fine");
+        policy_free(p);
+        p = NULL;
+
+        mkdir(sub, 0755);
+        write_file(sub, "20-b.yaml", "ports: [9000]\ndomains: [b.example]\n");
+        write_file(sub, "10-a.yaml", "ports: [8000]\ndomains: [a.example]\n");
+        write_file(sub, ".hidden.yaml", "this: is ignored\n");
+        write_file(sub, "notes.txt", "not yaml at all: [\n");
+        TAP_CHECK(policy_load_layered(path, sub, &p, &d) == 0 && p && d.n == 0, "base plus two overrides");
+        if (p) {
+                TAP_CHECK(p->n_ports == 1 && p->ports[0].port == 9000, "overrides applied in lexical order");
+                TAP_CHECK(p->n_domains == 2 && p->n_services == 1, "lists are unions");
+        }
+        policy_free(p);
+        p = NULL;
+
+        write_file(sub, "30-bad.yaml", "ports: [http]\n");
+        TAP_CHECK(policy_load_layered(path, sub, &p, &d) == -EINVAL && !p, "a bad override fails the load");
+        TAP_CHECK(d.n_errors == 1 && d.items[0].line == 1 && d.items[0].column == 9 &&
+                  strstr(d.items[0].file, "30-bad.yaml"), "with the override's position");
+        policy_diags_clear(&d);
+
+        char cmd[700];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        TAP_CHECK(system(cmd) == 0, "cleanup");
+}
+
 int main(void) {
         test_catalog();
         test_expand();
         test_merge();
         test_emit();
         test_emit_reserved_words();
+        test_load_layered();
         return tap_done();
 }

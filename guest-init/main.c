@@ -2,17 +2,20 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cmd_check_policy.h"
 #include "config.h"
 
 static void print_help(void) {
         printf("Usage: agent-sandbox-init [OPTIONS] [-- CMD ARGS...]\n"
-               "       agent-sandbox-init check-policy FILE...\n"
+               "       agent-sandbox-init check-policy [--json] FILE...\n"
                "\n"
                "  -h, --help      show this help\n"
                "      --version   show the version\n");
 }
 
 int main(int argc, char **argv) {
+        if (argc > 1 && strcmp(argv[1], "check-policy") == 0)
+                return cmd_check_policy(argc - 1, argv + 1);
         if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
                 print_help();
                 return 0;

@@ -1,0 +1,151 @@
+/* The policy written back out, as YAML (re-parseable by this library) and as
+ * JSON, in the stored order (sorted once expanded). */
+#include <errno.h>
+#include <stdio.h>
+#include <strings.h>
+
+#include "policy-internal.h"
+
+#define GITHUB_META_URL_DEFAULT "https://api.github.com/meta"
+
+/* Double-quoted string; these escapes mean the same in YAML and JSON. */
+static void write_quoted(FILE *f, const char *s) {
+        fputc('"', f);
+        for (; *s; s++) {
+                unsigned char c = (unsigned char) *s;
+                if (c == '"' || c == '\\')
+                        fprintf(f, "\\%c", c);
+                else if (c < 0x20 || c == 0x7f)
+                        fprintf(f, "\\u%04x", c);
+                else
+                        fputc(c, f);
+        }
+        fputc('"', f);
+}
+
+static int finish(FILE *f) {
+        if (fflush(f) != 0 || ferror(f))
+                return -EIO;
+        return 0;
+}
+
+static const char *meta_url(const struct policy *p) {
+        return p->github_meta_url ? p->github_meta_url : GITHUB_META_URL_DEFAULT;
+}
+
+/* A host name that a YAML reader would take for null or a boolean ("null",
+ * "yes", "on", ...) must be quoted to stay a string. */
+static bool yaml_needs_quotes(const char *name) {
+        static const char *const words[] = { "null", "true", "false", "yes", "no", "on", "off", "y", "n" };
+        for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+                if (strcasecmp(name, words[i]) == 0)
+                        return true;
+        return false;
+}
+
+static void yaml_origin(FILE *f, const char *service) {
+        if (service)
+                fprintf(f, "  # %s", service);
+        fputc('\n', f);
+}
+
+static void yaml_lists(const struct policy *p, FILE *f) {
+        char buf[IP_PREFIX_STRLEN];
+        fputs(p->n_services ? "services:\n" : "services: []\n", f);
+        for (size_t i = 0; i < p->n_services; i++)
+                fprintf(f, "  - %s\n", p->services[i].name);
+        fputs(p->n_domains ? "domains:\n" : "domains: []\n", f);
+        for (size_t i = 0; i < p->n_domains; i++) {
+                const struct policy_domain *d = &p->domains[i];
+                if (d->wildcard)
+                        fprintf(f, "  - \"*.%s\"", d->name);
+                else if (yaml_needs_quotes(d->name))
+                        fprintf(f, "  - \"%s\"", d->name);
+                else
+                        fprintf(f, "  - %s", d->name);
+                yaml_origin(f, d->service);
+        }
+        fputs(p->n_cidrs ? "cidrs:\n" : "cidrs: []\n", f);
+        for (size_t i = 0; i < p->n_cidrs; i++) {
+                fprintf(f, "  - \"%s\"", ip_prefix_format(&p->cidrs[i].prefix, buf));
+                yaml_origin(f, p->cidrs[i].service);
+        }
+        if (p->ports_set || p->n_ports > 0) {
+                fputs(p->n_ports ? "ports:\n" : "ports: []\n", f);
+                for (size_t i = 0; i < p->n_ports; i++) {
+                        fprintf(f, "  - %u", p->ports[i].port);
+                        yaml_origin(f, p->ports[i].service);
+                }
+        }
+}
+
+int policy_write_yaml(const struct policy *p, FILE *f) {
+        if (p->expanded)
+                fputs("# Effective agent-sandbox policy: services expanded through the built-in catalog;\n"
+                      "# a comment names the service that added an entry.\n", f);
+        yaml_lists(p, f);
+        if (p->selfcheck_allowed || p->selfcheck_blocked || p->selfcheck_strict >= 0) {
+                fputs("selfcheck:\n", f);
+                if (p->selfcheck_allowed) {
+                        fputs("  allowed: ", f);
+                        write_quoted(f, p->selfcheck_allowed);
+                        fputc('\n', f);
+                }
+                if (p->selfcheck_blocked) {
+                        fputs("  blocked: ", f);
+                        write_quoted(f, p->selfcheck_blocked);
+                        fputc('\n', f);
+                }
+                fprintf(f, "  strict: %s\n", policy_selfcheck_strict(p) ? "true" : "false");
+        }
+        if (p->expanded || p->dns_min_ttl)
+                fprintf(f, "dns:\n  min_ttl: %u\n", policy_dns_min_ttl(p));
+        if (p->needs_github_meta || p->github_meta_url || p->github_ca_file) {
+                fputs("github:\n  meta_url: ", f);
+                write_quoted(f, meta_url(p));
+                fputc('\n', f);
+                if (p->github_ca_file) {
+                        fputs("  ca_file: ", f);
+                        write_quoted(f, p->github_ca_file);
+                        fputc('\n', f);
+                }
+        }
+        return finish(f);
+}
+
+static void json_string_or_null(FILE *f, const char *s) {
+        if (s)
+                write_quoted(f, s);
+        else
+                fputs("null", f);
+}
+
+int policy_write_json(const struct policy *p, FILE *f) {
+        char buf[IP_PREFIX_STRLEN];
+        fputs("{\n  \"services\": [", f);
+        for (size_t i = 0; i < p->n_services; i++) {
+                fputs(i ? ", " : "", f);
+                write_quoted(f, p->services[i].name);
+        }
+        fputs("],\n  \"domains\": [", f);
+        for (size_t i = 0; i < p->n_domains; i++)
+                fprintf(f, "%s\"%s%s\"", i ? ", " : "", p->domains[i].wildcard ? "*." : "", p->domains[i].name);
+        fputs("],\n  \"cidrs\": [", f);
+        for (size_t i = 0; i < p->n_cidrs; i++)
+                fprintf(f, "%s\"%s\"", i ? ", " : "", ip_prefix_format(&p->cidrs[i].prefix, buf));
+        fputs("],\n  \"ports\": [", f);
+        for (size_t i = 0; i < p->n_ports; i++)
+                fprintf(f, "%s%u", i ? ", " : "", p->ports[i].port);
+        fputs("],\n  \"selfcheck\": {\"allowed\": ", f);
+        json_string_or_null(f, p->selfcheck_allowed);
+        fputs(", \"blocked\": ", f);
+        json_string_or_null(f, p->selfcheck_blocked);
+        fprintf(f, ", \"strict\": %s},\n", policy_selfcheck_strict(p) ? "true" : "false");
+        fprintf(f, "  \"dns\": {\"min_ttl\": %u},\n", policy_dns_min_ttl(p));
+        fputs("  \"github\": {\"meta_url\": ", f);
+        write_quoted(f, meta_url(p));
+        fputs(", \"ca_file\": ", f);
+        json_string_or_null(f, p->github_ca_file);
+        fprintf(f, "},\n  \"needs_github_meta\": %s\n}\n", p->needs_github_meta ? "true" : "false");
+        return finish(f);
+}

@@ -1,0 +1,186 @@
+/* The network policy: which hosts, address ranges and TCP ports a sandbox may
+ * reach. Parsed from YAML with a source position on every entry, layered
+ * (base file plus overrides), expanded through the built-in service catalog
+ * and written back out as the effective policy. Nothing here logs: problems
+ * go into a struct policy_diags that the caller prints. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "prefix.h"
+
+#define POLICY_MAX_FILE_SIZE (1024 * 1024)
+#define POLICY_DNS_MIN_TTL_DEFAULT 30u
+#define POLICY_DNS_MIN_TTL_MAX 3600u
+
+/* ---- diagnostics ---- */
+
+enum policy_severity {
+        POLICY_ERROR,
+        POLICY_WARNING,
+};
+
+struct policy_diag {
+        enum policy_severity severity;
+        char *file;             /* may be NULL for problems with no file */
+        unsigned line, column;  /* 1-based; 0 when unknown */
+        char *message;
+};
+
+struct policy_diags {
+        struct policy_diag *items;
+        size_t n;
+        size_t n_errors;
+};
+
+/* Appends one diagnostic; returns -ENOMEM only if even that fails. */
+__attribute__((format(printf, 6, 7)))
+int policy_diag_add(struct policy_diags *d, enum policy_severity severity, const char *file,
+                    unsigned line, unsigned column, const char *fmt, ...);
+/* "FILE:LINE:COLUMN: error: message" per line (fields dropped when unknown). */
+void policy_diags_print(const struct policy_diags *d, FILE *f);
+void policy_diags_clear(struct policy_diags *d);
+static inline bool policy_diags_has_errors(const struct policy_diags *d) {
+        return d->n_errors > 0;
+}
+
+/* ---- the model ---- */
+
+/* Where an entry came from: an index into struct policy.sources, or
+ * POLICY_SOURCE_CATALOG for entries a built-in service added. */
+#define POLICY_SOURCE_CATALOG UINT32_MAX
+struct policy_pos {
+        uint32_t source;
+        uint32_t line, column;  /* 1-based */
+};
+
+struct policy_service {
+        char *name;             /* canonical catalog name once expanded, lower case */
+        struct policy_pos pos;
+};
+
+struct policy_domain {
+        char *name;             /* lower case, no trailing dot, without the "*." */
+        bool wildcard;          /* written as "*.name" */
+        struct policy_pos pos;
+        const char *service;    /* catalog service that added it, or NULL */
+};
+
+struct policy_cidr {
+        struct ip_prefix prefix;
+        struct policy_pos pos;
+        const char *service;
+};
+
+struct policy_port {
+        uint16_t port;
+        struct policy_pos pos;
+        const char *service;
+};
+
+struct policy {
+        char **sources;         /* file names that positions refer to */
+        size_t n_sources;
+
+        struct policy_service *services;
+        size_t n_services;
+        struct policy_domain *domains;
+        size_t n_domains;
+        struct policy_cidr *cidrs;
+        size_t n_cidrs;
+        struct policy_port *ports;
+        size_t n_ports;
+        bool ports_set;         /* "ports:" was given; else the defaults 80, 443 apply */
+
+        char *selfcheck_allowed;        /* NULL: not set */
+        char *selfcheck_blocked;
+        int selfcheck_strict;           /* -1: not set, else 0/1 */
+
+        unsigned dns_min_ttl;           /* 0: not set (default 30) */
+
+        char *github_meta_url;          /* NULL: not set */
+        char *github_ca_file;
+
+        bool expanded;                  /* policy_expand() ran */
+        bool needs_github_meta;         /* the github service is in use */
+};
+
+/* A policy with nothing set. */
+int policy_new(struct policy **ret);
+void policy_free(struct policy *p);
+static inline void policy_freep(struct policy **p) {
+        policy_free(*p);
+}
+#define _cleanup_policy_ __attribute__((cleanup(policy_freep)))
+
+/* Name of the file a position refers to ("(catalog)" for catalog entries). */
+const char *policy_pos_file(const struct policy *p, const struct policy_pos *pos);
+
+/* Effective values, defaults applied. */
+unsigned policy_dns_min_ttl(const struct policy *p);
+bool policy_selfcheck_strict(const struct policy *p);
+
+/* ---- parsing and loading ---- */
+
+/* Parse one YAML document. On any error returns -EINVAL (diagnostics in
+ * diags) and *ret is untouched; -ENOMEM on allocation failure. Warnings
+ * alone do not fail. filename is only used for diagnostics and positions. */
+int policy_parse_buffer(const char *filename, const char *data, size_t len,
+                        struct policy **ret, struct policy_diags *diags);
+
+/* Open (O_CLOEXEC|O_NOCTTY; symlinks are followed, the file must be a
+ * regular file), refuse anything over POLICY_MAX_FILE_SIZE before reading
+ * it, then parse. Open/read failures are reported as a diagnostic too. */
+int policy_parse_file(const char *path, struct policy **ret, struct policy_diags *diags);
+
+/* Layer override on base into a new policy (see docs/policy.md):
+ * services, domains and cidrs are unions (duplicates merged with a warning);
+ * ports, when the override gives them, replace the base's; each scalar
+ * (selfcheck.*, dns.min_ttl, github.*) the override sets replaces the base's. */
+int policy_merge(const struct policy *base, const struct policy *override,
+                 struct policy **ret, struct policy_diags *diags);
+
+/* base_path plus every "*.yaml" in override_dir in lexical (strcmp) order.
+ * A missing override_dir is not an error; override_dir may be NULL. */
+int policy_load_layered(const char *base_path, const char *override_dir,
+                        struct policy **ret, struct policy_diags *diags);
+
+/* Apply the catalog: every service adds its domains, ranges and ports; the
+ * default ports apply when none were set; duplicates are folded; lists are
+ * sorted. Unknown services are errors (-EINVAL). Idempotent. */
+int policy_expand(struct policy *p, struct policy_diags *diags);
+
+/* ---- output ---- */
+
+/* The policy as YAML / JSON (stable order, one entry per line). 0 or -errno. */
+int policy_write_yaml(const struct policy *p, FILE *f);
+int policy_write_json(const struct policy *p, FILE *f);
+
+/* ---- validators, shared with agentbox ---- */
+
+/* RFC 1123 host name: labels of 1..63 [a-z0-9-] (either case) not starting or
+ * ending with '-', at most 253 characters, no empty label; one trailing dot
+ * is tolerated. On false, *ret_reason (if given) says what is wrong. */
+bool policy_hostname_valid(const char *name, const char **ret_reason);
+
+/* Decimal TCP port 1..65535, digits only. */
+bool policy_port_parse(const char *text, uint16_t *ret);
+
+/* ---- the catalog ---- */
+
+struct policy_catalog_service {
+        const char *name;
+        const char *const *aliases;     /* NULL-terminated */
+        const char *const *domains;     /* NULL-terminated; "*.x" for wildcards */
+        const uint16_t *ports;          /* 0-terminated */
+        bool github_meta;               /* add the ranges from GitHub's meta API */
+        const char *source_url;         /* where the list comes from */
+};
+
+/* By name or alias, case-insensitive; NULL when unknown. */
+const struct policy_catalog_service *policy_catalog_find(const char *name);
+/* Every service, NULL-terminated. */
+const struct policy_catalog_service *const *policy_catalog_all(void);

@@ -21,14 +21,14 @@ static void nft_batch_freep(struct nft_batch *b) {
         nft_batch_free(b);
 }
 
-static int table_msg(struct nft_batch *b, uint16_t type, const char *what) {
+static int table_add(struct nft_batch *b) {
         struct nftnl_table *t = nftnl_table_alloc();
         struct nlmsghdr *nlh = NULL;
         if (t) {
                 nftnl_table_set_str(t, NFTNL_TABLE_NAME, NFT_TABLE);
                 nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFT_FAMILY);
-                nlh = nft_batch_msg(b, type, NFT_FAMILY, type == NFT_MSG_NEWTABLE ? NLM_F_CREATE : 0,
-                                    "%s", what);
+                nlh = nft_batch_msg(b, NFT_MSG_NEWTABLE, NFT_FAMILY, NLM_F_CREATE,
+                                    "adding table inet " NFT_TABLE);
         }
         if (nlh) {
                 nftnl_table_nlmsg_build_payload(nlh, t);
@@ -36,7 +36,7 @@ static int table_msg(struct nft_batch *b, uint16_t type, const char *what) {
         }
         if (t)
                 nftnl_table_free(t);
-        return nlh ? 0 : log_error_errno(-ENOMEM, "nftables: building the table messages failed: %m");
+        return nlh ? 0 : log_error_errno(-ENOMEM, "nftables: building the table message failed: %m");
 }
 
 /* Merged ranges of both families, freed together. */
@@ -66,22 +66,27 @@ static int add_allowed(struct nft_batch *b, const struct merged *m) {
         return r;
 }
 
-/* The "add, delete, add" of the table is how nft replaces a table
- * atomically: the first add makes the delete valid whether or not the
- * table existed, the delete drops the old chains, sets and rules with it,
- * and everything after builds the new one. The kernel swaps old for new
- * when it commits the transaction; until then the old table filters, and
- * the new chains' drop policy is already in place, so there is never a
- * moment without a drop-by-default filter. */
+/* The table is replaced in place, in one transaction: "add" of the table,
+ * sets and chains creates them or keeps the existing ones, every rule and
+ * element is removed, and the new ones are added. The kernel switches from
+ * the old rules and elements to the new ones at commit, at once, so a
+ * re-apply has no moment without rules, and a failure leaves the old ones.
+ *
+ * Why not nft's "add table; delete table; add table" idiom: with it the
+ * sets are new objects, and on current kernels (seen on 6.18) a new
+ * interval set publishes its lookup data only at the end of the commit,
+ * after the new rules went live; connections to allowed addresses made in
+ * that instant were rejected (17 of 14,000 during 1,600 re-applies). Safe,
+ * since nothing leaks, but tools failed for no reason. Keeping the objects
+ * avoids it; the table is written only by this code, so there are no
+ * objects of another layout to clean up. */
 static int build_policy(struct nft_batch *b, const struct nft_policy *p,
                         const struct merged *allowed, const struct merged *dns) {
-        int r = table_msg(b, NFT_MSG_NEWTABLE, "making sure table inet " NFT_TABLE " exists");
-        if (r == 0)
-                r = table_msg(b, NFT_MSG_DELTABLE, "deleting the previous table inet " NFT_TABLE);
-        if (r == 0)
-                r = table_msg(b, NFT_MSG_NEWTABLE, "adding table inet " NFT_TABLE);
+        int r = table_add(b);
         if (r == 0)
                 r = nft_sets_add(b);
+        for (enum nft_set_ref set = 1; r == 0 && set < _NFT_SET_MAX; set++)
+                r = nft_sets_flush(b, set);
         if (r == 0)
                 r = nft_rules_add_chains(b);
         if (r == 0)

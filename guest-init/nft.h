@@ -30,9 +30,11 @@ struct nft_stats {
         size_t messages;                        /* netlink messages in the batch, BEGIN and END included */
 };
 
-/* Replaces table inet agent_sandbox in one transaction: until the kernel
- * commits it the old rules stay in force, and a failure leaves them as
- * they were. Applying twice leaves one table. */
+/* Creates table inet agent_sandbox, or replaces its rules and set contents,
+ * in one transaction: until the kernel commits it the old rules stay in
+ * force, a failure leaves them as they were, and connections the old and
+ * new policies both allow are never interrupted. Applying twice leaves one
+ * table. */
 int nft_apply_policy(const struct nft_policy *p, struct nft_stats *ret_stats);
 
 /* Replaces only the contents of allowed_v4 and allowed_v6 in one

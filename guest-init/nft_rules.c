@@ -368,11 +368,34 @@ static int chain_add(struct nft_batch *b, const char *name, uint32_t hook) {
         return nlh ? 0 : log_error_errno(-ENOMEM, "nftables: building chain %s failed: %m", name);
 }
 
+/* Deletes every rule of the chain: a DELRULE naming no rule. */
+static int chain_flush(struct nft_batch *b, const char *name) {
+        struct nftnl_rule *rule = nftnl_rule_alloc();
+        struct nlmsghdr *nlh = NULL;
+        if (rule) {
+                nftnl_rule_set_str(rule, NFTNL_RULE_TABLE, NFT_TABLE);
+                nftnl_rule_set_str(rule, NFTNL_RULE_CHAIN, name);
+                nftnl_rule_set_u32(rule, NFTNL_RULE_FAMILY, NFT_FAMILY);
+                nlh = nft_batch_msg(b, NFT_MSG_DELRULE, NFT_FAMILY, 0,
+                                    "removing the previous rules of chain %s", name);
+        }
+        if (nlh) {
+                nftnl_rule_nlmsg_build_payload(nlh, rule);
+                nft_batch_msg_end(b, nlh);
+        }
+        if (rule)
+                nftnl_rule_free(rule);
+        return nlh ? 0 : log_error_errno(-ENOMEM, "nftables: building a flush of chain %s failed: %m", name);
+}
+
 int nft_rules_add_chains(struct nft_batch *b) {
         int r = chain_add(b, "output", NF_INET_LOCAL_OUT);
-        if (r < 0)
-                return r;
-        r = chain_add(b, "input", NF_INET_LOCAL_IN);
+        if (r == 0)
+                r = chain_add(b, "input", NF_INET_LOCAL_IN);
+        if (r == 0)
+                r = chain_flush(b, "output");
+        if (r == 0)
+                r = chain_flush(b, "input");
         if (r < 0)
                 return r;
         r = rules_add(b, "output", output_rules, ELEMENTSOF(output_rules));

@@ -3,6 +3,7 @@
 
 #include "nft_batch.h"
 
-/* Appends "add chain" for output and input, then their rules, to b.
- * Returns 0 or -ENOMEM (logged). */
+/* Appends to b: "add chain" for output and input (creating them, or
+ * keeping the existing ones and their hooks), the removal of all their
+ * current rules, then the rules. Returns 0 or -ENOMEM (logged). */
 int nft_rules_add_chains(struct nft_batch *b);

@@ -12,9 +12,7 @@
 #include <errno.h>
 #include <libmnl/libmnl.h>
 #include <libnftnl/chain.h>
-#include <libnftnl/expr.h>
 #include <libnftnl/rule.h>
-#include <libnftnl/udata.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_tables.h>
 #include <netinet/in.h>
@@ -24,148 +22,38 @@
 #include "log.h"
 #include "macro.h"
 #include "nft_defs.h"
+#include "nft_expr.h"
 
 /* The loopback device has this index in every network namespace. */
 #define LOOPBACK_IFINDEX 1
 
-struct rule {
-        struct nftnl_rule *r;
-        bool oom;
-};
-
-static struct nftnl_expr *expr_new(struct rule *rb, const char *name) {
-        struct nftnl_expr *e = nftnl_expr_alloc(name);
-        if (!e)
-                rb->oom = true;
-        return e;
+static void match_u8(struct nft_rule_builder *rb, uint32_t meta_key, uint8_t value) {
+        nft_expr_meta(rb, meta_key);
+        nft_expr_cmp(rb, NFT_CMP_EQ, &value, sizeof(value));
 }
 
-static void expr_add(struct rule *rb, struct nftnl_expr *e) {
-        if (e)
-                nftnl_rule_add_expr(rb->r, e);
-}
-
-static void meta_load(struct rule *rb, uint32_t key) {
-        struct nftnl_expr *e = expr_new(rb, "meta");
-        if (e) {
-                nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
-        }
-        expr_add(rb, e);
-}
-
-static void payload_load(struct rule *rb, uint32_t base, uint32_t offset, uint32_t len) {
-        struct nftnl_expr *e = expr_new(rb, "payload");
-        if (e) {
-                nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
-        }
-        expr_add(rb, e);
-}
-
-static void cmp(struct rule *rb, uint32_t op, const void *data, uint32_t len) {
-        struct nftnl_expr *e = expr_new(rb, "cmp");
-        if (e) {
-                nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
-                nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
-        }
-        expr_add(rb, e);
-}
-
-static void range(struct rule *rb, uint8_t from, uint8_t to) {
-        struct nftnl_expr *e = expr_new(rb, "range");
-        if (e) {
-                nftnl_expr_set_u32(e, NFTNL_EXPR_RANGE_SREG, NFT_REG_1);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_RANGE_OP, NFT_RANGE_EQ);
-                nftnl_expr_set(e, NFTNL_EXPR_RANGE_FROM_DATA, &from, 1);
-                nftnl_expr_set(e, NFTNL_EXPR_RANGE_TO_DATA, &to, 1);
-        }
-        expr_add(rb, e);
-}
-
-static void lookup(struct rule *rb, enum nft_set_ref set) {
-        struct nftnl_expr *e = expr_new(rb, "lookup");
-        if (e) {
-                nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
-                nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, nft_set_name(set));
-                nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, set);
-        }
-        expr_add(rb, e);
-}
-
-/* ct state & bits != 0: the state is one bit per value, host byte order. */
-static void ct_state_any(struct rule *rb, uint32_t bits) {
-        uint32_t zero = 0;
-        struct nftnl_expr *e = expr_new(rb, "ct");
-        if (e) {
-                nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_STATE);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
-        }
-        expr_add(rb, e);
-        e = expr_new(rb, "bitwise");
-        if (e) {
-                nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, sizeof(bits));
-                nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &bits, sizeof(bits));
-                nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &zero, sizeof(zero));
-        }
-        expr_add(rb, e);
-        cmp(rb, NFT_CMP_NEQ, &zero, sizeof(zero));
-}
-
-static void counter(struct rule *rb) {
-        expr_add(rb, expr_new(rb, "counter"));
-}
-
-static void verdict(struct rule *rb, int v) {
-        struct nftnl_expr *e = expr_new(rb, "immediate");
-        if (e) {
-                nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, (uint32_t) v);
-        }
-        expr_add(rb, e);
-}
-
-static void reject(struct rule *rb, uint32_t type, uint8_t code) {
-        struct nftnl_expr *e = expr_new(rb, "reject");
-        if (e) {
-                nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, type);
-                nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, code);
-        }
-        expr_add(rb, e);
-}
-
-static void match_u8(struct rule *rb, uint32_t meta_key, uint8_t value) {
-        meta_load(rb, meta_key);
-        cmp(rb, NFT_CMP_EQ, &value, sizeof(value));
-}
-
-static void match_ifindex(struct rule *rb, uint32_t meta_key, uint32_t ifindex) {
-        meta_load(rb, meta_key);
-        cmp(rb, NFT_CMP_EQ, &ifindex, sizeof(ifindex));
+static void match_ifindex(struct nft_rule_builder *rb, uint32_t meta_key, uint32_t ifindex) {
+        nft_expr_meta(rb, meta_key);
+        nft_expr_cmp(rb, NFT_CMP_EQ, &ifindex, sizeof(ifindex));
 }
 
 /* meta nfproto ipvX meta l4proto P: also what makes the payload offsets
  * below mean what they should. */
-static void match_protocols(struct rule *rb, uint8_t nfproto, uint8_t l4proto) {
+static void match_protocols(struct nft_rule_builder *rb, uint8_t nfproto, uint8_t l4proto) {
         match_u8(rb, NFT_META_NFPROTO, nfproto);
         match_u8(rb, NFT_META_L4PROTO, l4proto);
 }
 
 /* th dport: the destination port sits at the same offset in TCP and UDP. */
-static void load_dport(struct rule *rb) {
-        payload_load(rb, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2);
+static void load_dport(struct nft_rule_builder *rb) {
+        nft_expr_payload(rb, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2);
 }
 
-static void load_daddr(struct rule *rb, uint8_t nfproto) {
+static void load_daddr(struct nft_rule_builder *rb, uint8_t nfproto) {
         if (nfproto == NFPROTO_IPV4)
-                payload_load(rb, NFT_PAYLOAD_NETWORK_HEADER, 16, 4);
+                nft_expr_payload(rb, NFT_PAYLOAD_NETWORK_HEADER, 16, 4);
         else
-                payload_load(rb, NFT_PAYLOAD_NETWORK_HEADER, 24, 16);
+                nft_expr_payload(rb, NFT_PAYLOAD_NETWORK_HEADER, 24, 16);
 }
 
 /* IPv6 neighbour discovery: solicitation (135) and advertisement (136).
@@ -176,52 +64,16 @@ static void load_daddr(struct rule *rb, uint8_t nfproto) {
  * container networks configure IPv6 statically, and accepting them would
  * let anything on the bridge redirect the default route. MLD is not needed
  * either: a bridge without a querier floods multicast. */
-static void match_neighbour_discovery(struct rule *rb) {
+static void match_neighbour_discovery(struct nft_rule_builder *rb) {
         uint8_t hoplimit = 255;
         match_protocols(rb, NFPROTO_IPV6, IPPROTO_ICMPV6);
-        payload_load(rb, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1);
-        range(rb, 135, 136);
-        payload_load(rb, NFT_PAYLOAD_NETWORK_HEADER, 7, 1);
-        cmp(rb, NFT_CMP_EQ, &hoplimit, sizeof(hoplimit));
+        nft_expr_payload(rb, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1);
+        nft_expr_range_u8(rb, 135, 136);
+        nft_expr_payload(rb, NFT_PAYLOAD_NETWORK_HEADER, 7, 1);
+        nft_expr_cmp(rb, NFT_CMP_EQ, &hoplimit, sizeof(hoplimit));
 }
 
-static int rule_begin(struct rule *rb, const char *chain, const char *comment) {
-        *rb = (struct rule) { .r = nftnl_rule_alloc() };
-        if (!rb->r)
-                return -ENOMEM;
-        nftnl_rule_set_str(rb->r, NFTNL_RULE_TABLE, NFT_TABLE);
-        nftnl_rule_set_str(rb->r, NFTNL_RULE_CHAIN, chain);
-        nftnl_rule_set_u32(rb->r, NFTNL_RULE_FAMILY, NFT_FAMILY);
-
-        /* A comment, as `nft add rule ... comment "..."` stores it, so that
-         * whoever lists the ruleset sees why each rule is there. */
-        struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(NFTNL_UDATA_COMMENT_MAXLEN + 16);
-        if (!ud)
-                return -ENOMEM;
-        if (!nftnl_udata_put_strz(ud, NFTNL_UDATA_RULE_COMMENT, comment)) {
-                nftnl_udata_buf_free(ud);
-                return -ENOBUFS;        /* a comment longer than nft allows */
-        }
-        nftnl_rule_set_data(rb->r, NFTNL_RULE_USERDATA, nftnl_udata_buf_data(ud), nftnl_udata_buf_len(ud));
-        nftnl_udata_buf_free(ud);
-        return 0;
-}
-
-static int rule_end(struct nft_batch *b, struct rule *rb, const char *chain, const char *comment) {
-        struct nlmsghdr *nlh = NULL;
-        if (!rb->oom)
-                nlh = nft_batch_msg(b, NFT_MSG_NEWRULE, NFT_FAMILY, NLM_F_CREATE | NLM_F_APPEND,
-                                    "adding rule \"%s\" to chain %s", comment, chain);
-        if (nlh) {
-                nftnl_rule_nlmsg_build_payload(nlh, rb->r);
-                nft_batch_msg_end(b, nlh);
-        }
-        nftnl_rule_free(rb->r);
-        rb->r = NULL;
-        return nlh ? 0 : -ENOMEM;
-}
-
-typedef void (*rule_body_t)(struct rule *rb);
+typedef void (*rule_body_t)(struct nft_rule_builder *rb);
 
 struct rule_def {
         const char *comment;
@@ -230,11 +82,11 @@ struct rule_def {
 
 static int rules_add(struct nft_batch *b, const char *chain, const struct rule_def *defs, size_t n) {
         for (size_t i = 0; i < n; i++) {
-                struct rule rb;
-                int r = rule_begin(&rb, chain, defs[i].comment);
+                struct nft_rule_builder rb;
+                int r = nft_rule_begin(&rb, chain, defs[i].comment);
                 if (r == 0) {
                         defs[i].body(&rb);
-                        r = rule_end(b, &rb, chain, defs[i].comment);
+                        r = nft_rule_end(b, &rb, chain, defs[i].comment);
                 }
                 if (r < 0) {
                         if (rb.r)
@@ -245,75 +97,75 @@ static int rules_add(struct nft_batch *b, const char *chain, const struct rule_d
         return 0;
 }
 
-static void body_oif_lo(struct rule *rb) {
+static void body_oif_lo(struct nft_rule_builder *rb) {
         match_ifindex(rb, NFT_META_OIF, LOOPBACK_IFINDEX);
-        verdict(rb, NF_ACCEPT);
+        nft_expr_verdict(rb, NF_ACCEPT);
 }
 
-static void body_iif_lo(struct rule *rb) {
+static void body_iif_lo(struct nft_rule_builder *rb) {
         match_ifindex(rb, NFT_META_IIF, LOOPBACK_IFINDEX);
-        verdict(rb, NF_ACCEPT);
+        nft_expr_verdict(rb, NF_ACCEPT);
 }
 
 /* Replies of allowed connections, and the ICMP errors that belong to them
  * (unreachable, packet too big: conntrack marks those "related"), which
  * path MTU discovery and fast failure depend on. */
-static void body_established(struct rule *rb) {
-        ct_state_any(rb, NF_CT_STATE_BIT(IP_CT_ESTABLISHED) | NF_CT_STATE_BIT(IP_CT_RELATED));
-        verdict(rb, NF_ACCEPT);
+static void body_established(struct nft_rule_builder *rb) {
+        nft_expr_ct_state_any(rb, NF_CT_STATE_BIT(IP_CT_ESTABLISHED) | NF_CT_STATE_BIT(IP_CT_RELATED));
+        nft_expr_verdict(rb, NF_ACCEPT);
 }
 
-static void body_invalid(struct rule *rb) {
-        ct_state_any(rb, NF_CT_STATE_INVALID_BIT);
-        verdict(rb, NF_DROP);
+static void body_invalid(struct nft_rule_builder *rb) {
+        nft_expr_ct_state_any(rb, NF_CT_STATE_INVALID_BIT);
+        nft_expr_verdict(rb, NF_DROP);
 }
 
-static void body_nd(struct rule *rb) {
+static void body_nd(struct nft_rule_builder *rb) {
         match_neighbour_discovery(rb);
-        verdict(rb, NF_ACCEPT);
+        nft_expr_verdict(rb, NF_ACCEPT);
 }
 
-static void dns(struct rule *rb, uint8_t nfproto, uint8_t l4proto, enum nft_set_ref set) {
+static void dns(struct nft_rule_builder *rb, uint8_t nfproto, uint8_t l4proto, enum nft_set_ref set) {
         uint16_t port = htons(53);
         match_protocols(rb, nfproto, l4proto);
         load_dport(rb);
-        cmp(rb, NFT_CMP_EQ, &port, sizeof(port));
+        nft_expr_cmp(rb, NFT_CMP_EQ, &port, sizeof(port));
         load_daddr(rb, nfproto);
-        lookup(rb, set);
-        verdict(rb, NF_ACCEPT);
+        nft_expr_lookup(rb, set);
+        nft_expr_verdict(rb, NF_ACCEPT);
 }
 
-static void body_dns_udp4(struct rule *rb) { dns(rb, NFPROTO_IPV4, IPPROTO_UDP, NFT_SET_DNS_V4); }
-static void body_dns_tcp4(struct rule *rb) { dns(rb, NFPROTO_IPV4, IPPROTO_TCP, NFT_SET_DNS_V4); }
-static void body_dns_udp6(struct rule *rb) { dns(rb, NFPROTO_IPV6, IPPROTO_UDP, NFT_SET_DNS_V6); }
-static void body_dns_tcp6(struct rule *rb) { dns(rb, NFPROTO_IPV6, IPPROTO_TCP, NFT_SET_DNS_V6); }
+static void body_dns_udp4(struct nft_rule_builder *rb) { dns(rb, NFPROTO_IPV4, IPPROTO_UDP, NFT_SET_DNS_V4); }
+static void body_dns_tcp4(struct nft_rule_builder *rb) { dns(rb, NFPROTO_IPV4, IPPROTO_TCP, NFT_SET_DNS_V4); }
+static void body_dns_udp6(struct nft_rule_builder *rb) { dns(rb, NFPROTO_IPV6, IPPROTO_UDP, NFT_SET_DNS_V6); }
+static void body_dns_tcp6(struct nft_rule_builder *rb) { dns(rb, NFPROTO_IPV6, IPPROTO_TCP, NFT_SET_DNS_V6); }
 
-static void allowed(struct rule *rb, uint8_t nfproto, enum nft_set_ref set) {
+static void allowed(struct nft_rule_builder *rb, uint8_t nfproto, enum nft_set_ref set) {
         match_protocols(rb, nfproto, IPPROTO_TCP);
         load_dport(rb);
-        lookup(rb, NFT_SET_TCP_PORTS);
+        nft_expr_lookup(rb, NFT_SET_TCP_PORTS);
         load_daddr(rb, nfproto);
-        lookup(rb, set);
-        verdict(rb, NF_ACCEPT);
+        nft_expr_lookup(rb, set);
+        nft_expr_verdict(rb, NF_ACCEPT);
 }
 
-static void body_allowed4(struct rule *rb) { allowed(rb, NFPROTO_IPV4, NFT_SET_ALLOWED_V4); }
-static void body_allowed6(struct rule *rb) { allowed(rb, NFPROTO_IPV6, NFT_SET_ALLOWED_V6); }
+static void body_allowed4(struct nft_rule_builder *rb) { allowed(rb, NFPROTO_IPV4, NFT_SET_ALLOWED_V4); }
+static void body_allowed6(struct nft_rule_builder *rb) { allowed(rb, NFPROTO_IPV6, NFT_SET_ALLOWED_V6); }
 
-static void body_reject_tcp(struct rule *rb) {
+static void body_reject_tcp(struct nft_rule_builder *rb) {
         match_u8(rb, NFT_META_L4PROTO, IPPROTO_TCP);
-        counter(rb);
-        reject(rb, NFT_REJECT_TCP_RST, 0);
+        nft_expr_counter(rb);
+        nft_expr_reject(rb, NFT_REJECT_TCP_RST, 0);
 }
 
-static void body_reject_other(struct rule *rb) {
-        counter(rb);
-        reject(rb, NFT_REJECT_ICMPX_UNREACH, NFT_REJECT_ICMPX_ADMIN_PROHIBITED);
+static void body_reject_other(struct nft_rule_builder *rb) {
+        nft_expr_counter(rb);
+        nft_expr_reject(rb, NFT_REJECT_ICMPX_UNREACH, NFT_REJECT_ICMPX_ADMIN_PROHIBITED);
 }
 
-static void body_counted_drop(struct rule *rb) {
-        counter(rb);
-        verdict(rb, NF_DROP);
+static void body_counted_drop(struct nft_rule_builder *rb) {
+        nft_expr_counter(rb);
+        nft_expr_verdict(rb, NF_DROP);
 }
 
 /* Traffic to 127.0.0.11 (Docker's embedded DNS, which Docker's own NAT

@@ -38,6 +38,7 @@ static void write_json_string(FILE *f, const char *s) {
         fputc('"', f);
 }
 
+__attribute__((format(printf, 4, 0)))
 static void log_emit(enum log_level level, const char *step, double duration_ms,
                      const char *fmt, va_list ap) {
         char text[2048];

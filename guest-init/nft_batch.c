@@ -1,0 +1,289 @@
+#include "nft_batch.h"
+
+#include <errno.h>
+#include <libmnl/libmnl.h>
+#include <libnftnl/common.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netlink.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "macro.h"
+
+/* The kernel answers a batch while sendmsg() runs, so the acks are queued
+ * by the time it returns; this bound only guards against a kernel that
+ * never answers. */
+#define ACK_TIMEOUT_MSEC 5000
+
+struct nft_batch_msg {
+        char *what;
+};
+
+static int batch_reserve(struct nft_batch *b, size_t more) {
+        if (b->cap - b->len >= more)
+                return 0;
+        size_t cap = b->cap ? b->cap : 64 * 1024;
+        while (cap - b->len < more)
+                cap *= 2;
+        char *buf = realloc(b->buf, cap);
+        if (!buf)
+                return -ENOMEM;
+        /* Padding bytes between attributes go to the kernel: keep them zero. */
+        memset(buf + b->cap, 0, cap - b->cap);
+        b->buf = buf;
+        b->cap = cap;
+        return 0;
+}
+
+int nft_batch_init(struct nft_batch *b) {
+        *b = (struct nft_batch) {0};
+        if (batch_reserve(b, NFT_BATCH_MSG_MAX) < 0)
+                return -ENOMEM;
+        /* Distinct across runs, like nft, so a stale ack can never match. */
+        b->seq_begin = (uint32_t) time(NULL) << 8;
+        b->seq_next = b->seq_begin + 1;
+        struct nlmsghdr *nlh = nftnl_batch_begin(b->buf, b->seq_begin);
+        b->len += NLMSG_ALIGN(nlh->nlmsg_len);
+        return 0;
+}
+
+void nft_batch_free(struct nft_batch *b) {
+        struct nft_batch_msg *m = b->msgs;
+        for (size_t i = 0; i < b->n_msgs; i++)
+                free(m[i].what);
+        free(b->msgs);
+        free(b->buf);
+        *b = (struct nft_batch) {0};
+}
+
+struct nlmsghdr *nft_batch_msg(struct nft_batch *b, uint16_t type, uint16_t family,
+                               uint16_t flags, const char *what_fmt, ...) {
+        if (batch_reserve(b, NFT_BATCH_MSG_MAX + NLMSG_HDRLEN * 2) < 0)
+                return NULL;
+        if (b->n_msgs == b->cap_msgs) {
+                size_t cap = b->cap_msgs ? b->cap_msgs * 2 : 32;
+                struct nft_batch_msg *msgs = reallocarray(b->msgs, cap, sizeof(*b->msgs));
+                if (!msgs)
+                        return NULL;
+                b->msgs = msgs;
+                b->cap_msgs = cap;
+        }
+        struct nft_batch_msg *m = b->msgs + b->n_msgs;
+        va_list ap;
+        va_start(ap, what_fmt);
+        int r = vasprintf(&m->what, what_fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return NULL;
+        b->n_msgs++;
+        return nftnl_nlmsg_build_hdr(b->buf + b->len, type, family, flags | NLM_F_ACK,
+                                     b->seq_next++);
+}
+
+void nft_batch_msg_end(struct nft_batch *b, struct nlmsghdr *nlh) {
+        b->len += NLMSG_ALIGN(nlh->nlmsg_len);
+}
+
+size_t nft_batch_messages(const struct nft_batch *b) {
+        return b->n_msgs + 2;
+}
+
+static void set_buffer(struct mnl_socket *nl, int opt, int force_opt, size_t want) {
+        int fd = mnl_socket_get_fd(nl), cur = 0;
+        socklen_t len = sizeof(cur);
+        /* The kernel reports twice what was asked for (bookkeeping overhead). */
+        if (getsockopt(fd, SOL_SOCKET, opt, &cur, &len) == 0 && (size_t) cur / 2 >= want)
+                return;
+        int v = want > INT32_MAX / 2 ? INT32_MAX / 2 : (int) want;
+        /* FORCE passes over net.core.[rw]mem_max; it needs CAP_NET_ADMIN,
+         * which programming nftables needs anyway. */
+        if (setsockopt(fd, SOL_SOCKET, force_opt, &v, sizeof(v)) < 0)
+                (void) setsockopt(fd, SOL_SOCKET, opt, &v, sizeof(v));
+}
+
+int nft_socket_open(struct mnl_socket **ret) {
+        struct mnl_socket *nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+        if (!nl)
+                return log_error_errno(negative_errno(), "nftables: cannot open a netfilter netlink socket: %m");
+        int on = 1;
+        /* Both are optional: extended acks give the kernel's reason text;
+         * capped acks keep an error from echoing back a 64 KiB message. */
+        (void) mnl_socket_setsockopt(nl, NETLINK_EXT_ACK, &on, sizeof(on));
+        (void) mnl_socket_setsockopt(nl, NETLINK_CAP_ACK, &on, sizeof(on));
+        if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+                int r = negative_errno();
+                mnl_socket_close(nl);
+                return log_error_errno(r, "nftables: cannot bind the netfilter netlink socket: %m");
+        }
+        *ret = nl;
+        return 0;
+}
+
+struct ack_state {
+        const struct nft_batch *b;
+        bool *acked;
+        size_t n_acked;
+        size_t n_errors;
+        int error;              /* of the earliest failed message */
+        uint32_t error_seq;
+        bool batch_refused;     /* the kernel refused BEGIN, i.e. the whole batch */
+        char reason[300];       /* extended-ack text for error_seq */
+};
+
+static int extack_attr_cb(const struct nlattr *attr, void *data) {
+        const struct nlattr **tb = data;
+        uint16_t type = mnl_attr_get_type(attr);
+        if (type == NLMSGERR_ATTR_MSG && mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) == 0)
+                tb[type] = attr;
+        else if (type == NLMSGERR_ATTR_OFFS && mnl_attr_validate(attr, MNL_TYPE_U32) == 0)
+                tb[type] = attr;
+        return MNL_CB_OK;
+}
+
+/* The kernel's own words for an error, when it sent any: a message and/or
+ * the offset of the attribute it objected to. */
+static void extack_reason(const struct nlmsghdr *nlh, const struct nlmsgerr *e,
+                          char *buf, size_t size) {
+        const struct nlattr *tb[NLMSGERR_ATTR_MAX + 1] = {0};
+        buf[0] = '\0';
+        if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
+                return;
+        size_t off = sizeof(*e);
+        if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+                off += e->msg.nlmsg_len - sizeof(struct nlmsghdr);
+        if (mnl_attr_parse(nlh, (unsigned) off, extack_attr_cb, tb) < 0)
+                return;
+        if (tb[NLMSGERR_ATTR_MSG])
+                snprintf(buf, size, " (kernel: %s)", mnl_attr_get_str(tb[NLMSGERR_ATTR_MSG]));
+        else if (tb[NLMSGERR_ATTR_OFFS])
+                snprintf(buf, size, " (kernel objected to the attribute at byte %u of the message)",
+                         mnl_attr_get_u32(tb[NLMSGERR_ATTR_OFFS]));
+}
+
+static void ack_handle(struct ack_state *s, const struct nlmsghdr *nlh) {
+        if (nlh->nlmsg_type != NLMSG_ERROR || nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(struct nlmsgerr))
+                return;
+        const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+        uint32_t seq = nlh->nlmsg_seq;
+        if (seq == s->b->seq_begin || seq == s->b->seq_next) {
+                /* An answer to BEGIN or END concerns the batch as a whole:
+                 * no per-message acks follow it. */
+                s->batch_refused = true;
+                if (e->error < 0 && (s->error == 0 || seq < s->error_seq)) {
+                        s->error = e->error;
+                        s->error_seq = seq;
+                        extack_reason(nlh, e, s->reason, sizeof(s->reason));
+                }
+                return;
+        }
+        if (seq <= s->b->seq_begin || seq >= s->b->seq_next)
+                return;         /* not ours */
+        size_t i = seq - s->b->seq_begin - 1;
+        if (s->acked[i])
+                return;
+        s->acked[i] = true;
+        s->n_acked++;
+        if (e->error >= 0)
+                return;
+        s->n_errors++;
+        if (s->error == 0 || seq < s->error_seq) {
+                s->error = e->error;
+                s->error_seq = seq;
+                extack_reason(nlh, e, s->reason, sizeof(s->reason));
+        }
+}
+
+static int acks_read(struct mnl_socket *nl, struct ack_state *s) {
+        size_t size = MNL_SOCKET_BUFFER_SIZE * 4;
+        _cleanup_free_ char *buf = malloc(size);
+        if (!buf)
+                return log_error_errno(-ENOMEM, "nftables: out of memory reading acknowledgements");
+        struct pollfd pfd = { .fd = mnl_socket_get_fd(nl), .events = POLLIN };
+
+        while (s->n_acked < s->b->n_msgs && !s->batch_refused) {
+                int n = poll(&pfd, 1, ACK_TIMEOUT_MSEC);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return log_error_errno(n < 0 ? negative_errno() : -ETIMEDOUT,
+                                               "nftables: %zu of %zu acknowledgements missing: %m",
+                                               s->b->n_msgs - s->n_acked, s->b->n_msgs);
+                ssize_t len = mnl_socket_recvfrom(nl, buf, size);
+                if (len < 0 && errno == EINTR)
+                        continue;
+                if (len < 0)
+                        /* ENOBUFS: acks were dropped for lack of buffer, so
+                         * whether the batch committed is unknown. */
+                        return log_error_errno(negative_errno(),
+                                               "nftables: reading acknowledgements failed after %zu of %zu: %m; "
+                                               "the firewall state is unknown",
+                                               s->n_acked, s->b->n_msgs);
+                const struct nlmsghdr *nlh = (const struct nlmsghdr *) buf;
+                int rest = (int) len;
+                for (; mnl_nlmsg_ok(nlh, rest); nlh = mnl_nlmsg_next(nlh, &rest))
+                        ack_handle(s, nlh);
+        }
+        return 0;
+}
+
+static int report_error(const struct nft_batch *b, const struct ack_state *s) {
+        if (s->error_seq == b->seq_begin || s->error_seq == b->seq_next) {
+                if (s->error == -EPERM)
+                        return log_error_errno(s->error,
+                                               "nftables: the kernel refused the firewall batch: %m%s; "
+                                               "this needs CAP_NET_ADMIN in the container's network namespace "
+                                               "(docker run --cap-add=NET_ADMIN)", s->reason);
+                return log_error_errno(s->error, "nftables: the kernel refused the firewall batch: %m%s",
+                                       s->reason);
+        }
+        const struct nft_batch_msg *m = b->msgs + (s->error_seq - b->seq_begin - 1);
+        if (s->n_errors > 1)
+                return log_error_errno(s->error,
+                                       "nftables: %s failed: %m%s; %zu later messages failed after it; "
+                                       "the batch was rolled back, the firewall is unchanged",
+                                       m->what, s->reason, s->n_errors - 1);
+        return log_error_errno(s->error,
+                               "nftables: %s failed: %m%s; the batch was rolled back, the firewall is unchanged",
+                               m->what, s->reason);
+}
+
+int nft_batch_commit(struct nft_batch *b) {
+        _cleanup_(mnl_socket_closep) struct mnl_socket *nl = NULL;
+        int r;
+
+        if (batch_reserve(b, NLMSG_HDRLEN * 4) < 0)
+                return log_error_errno(-ENOMEM, "nftables: out of memory building the batch");
+        struct nlmsghdr *end = nftnl_batch_end(b->buf + b->len, b->seq_next);
+        b->len += NLMSG_ALIGN(end->nlmsg_len);
+
+        r = nft_socket_open(&nl);
+        if (r < 0)
+                return r;
+        /* The kernel takes a batch only whole, in one skb: the send buffer
+         * must hold all of it or sendmsg() fails with EMSGSIZE. Acks take
+         * about 1 KiB of receive buffer each (skb overhead included). */
+        set_buffer(nl, SO_SNDBUF, SO_SNDBUFFORCE, b->len + 4096);
+        set_buffer(nl, SO_RCVBUF, SO_RCVBUFFORCE, (b->n_msgs + 2) * 2048);
+
+        if (mnl_socket_sendto(nl, b->buf, b->len) < 0)
+                return log_error_errno(negative_errno(),
+                                       "nftables: sending the firewall batch (%zu messages, %zu bytes) failed: %m",
+                                       nft_batch_messages(b), b->len);
+
+        _cleanup_free_ bool *acked = calloc(b->n_msgs + 1, sizeof(bool));
+        if (!acked)
+                return log_error_errno(-ENOMEM, "nftables: out of memory reading acknowledgements");
+        struct ack_state s = { .b = b, .acked = acked };
+        r = acks_read(nl, &s);
+        if (r < 0)
+                return r;
+        if (s.error < 0)
+                return report_error(b, &s);
+        return 0;
+}

@@ -1,0 +1,34 @@
+/* Building one nftables rule from the kernel's expressions, all working on
+ * register 1 (internal to the nftables layer). An allocation failure is
+ * remembered in the builder and reported by nft_rule_end(). */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "nft_batch.h"
+#include "nft_defs.h"
+
+struct nftnl_rule;
+
+struct nft_rule_builder {
+        struct nftnl_rule *r;
+        bool oom;
+};
+
+/* A rule for the chain, carrying comment as nft stores one. */
+int nft_rule_begin(struct nft_rule_builder *rb, const char *chain, const char *comment);
+/* Appends the rule to the batch ("adding rule \"comment\" to chain c")
+ * and frees it. Returns 0 or -ENOMEM. */
+int nft_rule_end(struct nft_batch *b, struct nft_rule_builder *rb, const char *chain, const char *comment);
+
+void nft_expr_meta(struct nft_rule_builder *rb, uint32_t key);
+void nft_expr_payload(struct nft_rule_builder *rb, uint32_t base, uint32_t offset, uint32_t len);
+void nft_expr_cmp(struct nft_rule_builder *rb, uint32_t op, const void *data, uint32_t len);
+void nft_expr_range_u8(struct nft_rule_builder *rb, uint8_t from, uint8_t to);
+void nft_expr_lookup(struct nft_rule_builder *rb, enum nft_set_ref set);
+/* ct state & bits != 0 */
+void nft_expr_ct_state_any(struct nft_rule_builder *rb, uint32_t bits);
+void nft_expr_counter(struct nft_rule_builder *rb);
+void nft_expr_verdict(struct nft_rule_builder *rb, int verdict);
+void nft_expr_reject(struct nft_rule_builder *rb, uint32_t type, uint8_t code);

@@ -1,0 +1,257 @@
+/* The two base chains. Both drop by policy; every accept below is a hole
+ * made on purpose, and what is not accepted in output is rejected with a
+ * reset or an ICMP error first, so that a blocked tool fails in
+ * milliseconds instead of hanging until its own timeout.
+ *
+ * Rules are built from the kernel's expressions (meta, payload, cmp, ct,
+ * bitwise, lookup, range, counter, reject, immediate), the same ones nft
+ * would generate, so that `nft list ruleset` prints them readably. */
+#include "nft_rules.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <libmnl/libmnl.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/rule.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_tables.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "log.h"
+#include "macro.h"
+#include "nft_defs.h"
+#include "nft_expr.h"
+
+/* The loopback device has this index in every network namespace. */
+#define LOOPBACK_IFINDEX 1
+
+static void match_u8(struct nft_rule_builder *rb, uint32_t meta_key, uint8_t value) {
+        nft_expr_meta(rb, meta_key);
+        nft_expr_cmp(rb, NFT_CMP_EQ, &value, sizeof(value));
+}
+
+static void match_ifindex(struct nft_rule_builder *rb, uint32_t meta_key, uint32_t ifindex) {
+        nft_expr_meta(rb, meta_key);
+        nft_expr_cmp(rb, NFT_CMP_EQ, &ifindex, sizeof(ifindex));
+}
+
+/* meta nfproto ipvX meta l4proto P: also what makes the payload offsets
+ * below mean what they should. */
+static void match_protocols(struct nft_rule_builder *rb, uint8_t nfproto, uint8_t l4proto) {
+        match_u8(rb, NFT_META_NFPROTO, nfproto);
+        match_u8(rb, NFT_META_L4PROTO, l4proto);
+}
+
+/* th dport: the destination port sits at the same offset in TCP and UDP. */
+static void load_dport(struct nft_rule_builder *rb) {
+        nft_expr_payload(rb, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2);
+}
+
+static void load_daddr(struct nft_rule_builder *rb, uint8_t nfproto) {
+        if (nfproto == NFPROTO_IPV4)
+                nft_expr_payload(rb, NFT_PAYLOAD_NETWORK_HEADER, 16, 4);
+        else
+                nft_expr_payload(rb, NFT_PAYLOAD_NETWORK_HEADER, 24, 16);
+}
+
+/* IPv6 neighbour discovery: solicitation (135) and advertisement (136).
+ * Conntrack leaves these untracked, so "established" never covers them,
+ * and without them no IPv6 neighbour is ever resolved: IPv6 would not work
+ * at all. Hop limit 255 is what RFC 4861 requires of genuine ND and limits
+ * the hole to the local link. Router advertisements are left out on purpose:
+ * container networks configure IPv6 statically, and accepting them would
+ * let anything on the bridge redirect the default route. MLD is not needed
+ * either: a bridge without a querier floods multicast. */
+static void match_neighbour_discovery(struct nft_rule_builder *rb) {
+        uint8_t hoplimit = 255;
+        match_protocols(rb, NFPROTO_IPV6, IPPROTO_ICMPV6);
+        nft_expr_payload(rb, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1);
+        nft_expr_range_u8(rb, 135, 136);
+        nft_expr_payload(rb, NFT_PAYLOAD_NETWORK_HEADER, 7, 1);
+        nft_expr_cmp(rb, NFT_CMP_EQ, &hoplimit, sizeof(hoplimit));
+}
+
+typedef void (*rule_body_t)(struct nft_rule_builder *rb);
+
+struct rule_def {
+        const char *comment;
+        rule_body_t body;
+};
+
+static int rules_add(struct nft_batch *b, const char *chain, const struct rule_def *defs, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                struct nft_rule_builder rb;
+                int r = nft_rule_begin(&rb, chain, defs[i].comment);
+                if (r == 0) {
+                        defs[i].body(&rb);
+                        r = nft_rule_end(b, &rb, chain, defs[i].comment);
+                }
+                if (r < 0) {
+                        if (rb.r)
+                                nftnl_rule_free(rb.r);
+                        return log_error_errno(r, "nftables: building rule \"%s\" failed: %m", defs[i].comment);
+                }
+        }
+        return 0;
+}
+
+static void body_oif_lo(struct nft_rule_builder *rb) {
+        match_ifindex(rb, NFT_META_OIF, LOOPBACK_IFINDEX);
+        nft_expr_verdict(rb, NF_ACCEPT);
+}
+
+static void body_iif_lo(struct nft_rule_builder *rb) {
+        match_ifindex(rb, NFT_META_IIF, LOOPBACK_IFINDEX);
+        nft_expr_verdict(rb, NF_ACCEPT);
+}
+
+/* Replies of allowed connections, and the ICMP errors that belong to them
+ * (unreachable, packet too big: conntrack marks those "related"), which
+ * path MTU discovery and fast failure depend on. */
+static void body_established(struct nft_rule_builder *rb) {
+        nft_expr_ct_state_any(rb, NF_CT_STATE_BIT(IP_CT_ESTABLISHED) | NF_CT_STATE_BIT(IP_CT_RELATED));
+        nft_expr_verdict(rb, NF_ACCEPT);
+}
+
+static void body_invalid(struct nft_rule_builder *rb) {
+        nft_expr_ct_state_any(rb, NF_CT_STATE_INVALID_BIT);
+        nft_expr_verdict(rb, NF_DROP);
+}
+
+static void body_nd(struct nft_rule_builder *rb) {
+        match_neighbour_discovery(rb);
+        nft_expr_verdict(rb, NF_ACCEPT);
+}
+
+static void dns(struct nft_rule_builder *rb, uint8_t nfproto, uint8_t l4proto, enum nft_set_ref set) {
+        uint16_t port = htons(53);
+        match_protocols(rb, nfproto, l4proto);
+        load_dport(rb);
+        nft_expr_cmp(rb, NFT_CMP_EQ, &port, sizeof(port));
+        load_daddr(rb, nfproto);
+        nft_expr_lookup(rb, set);
+        nft_expr_verdict(rb, NF_ACCEPT);
+}
+
+static void body_dns_udp4(struct nft_rule_builder *rb) { dns(rb, NFPROTO_IPV4, IPPROTO_UDP, NFT_SET_DNS_V4); }
+static void body_dns_tcp4(struct nft_rule_builder *rb) { dns(rb, NFPROTO_IPV4, IPPROTO_TCP, NFT_SET_DNS_V4); }
+static void body_dns_udp6(struct nft_rule_builder *rb) { dns(rb, NFPROTO_IPV6, IPPROTO_UDP, NFT_SET_DNS_V6); }
+static void body_dns_tcp6(struct nft_rule_builder *rb) { dns(rb, NFPROTO_IPV6, IPPROTO_TCP, NFT_SET_DNS_V6); }
+
+static void allowed(struct nft_rule_builder *rb, uint8_t nfproto, enum nft_set_ref set) {
+        match_protocols(rb, nfproto, IPPROTO_TCP);
+        load_dport(rb);
+        nft_expr_lookup(rb, NFT_SET_TCP_PORTS);
+        load_daddr(rb, nfproto);
+        nft_expr_lookup(rb, set);
+        nft_expr_verdict(rb, NF_ACCEPT);
+}
+
+static void body_allowed4(struct nft_rule_builder *rb) { allowed(rb, NFPROTO_IPV4, NFT_SET_ALLOWED_V4); }
+static void body_allowed6(struct nft_rule_builder *rb) { allowed(rb, NFPROTO_IPV6, NFT_SET_ALLOWED_V6); }
+
+static void body_reject_tcp(struct nft_rule_builder *rb) {
+        match_u8(rb, NFT_META_L4PROTO, IPPROTO_TCP);
+        nft_expr_counter(rb);
+        nft_expr_reject(rb, NFT_REJECT_TCP_RST, 0);
+}
+
+static void body_reject_other(struct nft_rule_builder *rb) {
+        nft_expr_counter(rb);
+        nft_expr_reject(rb, NFT_REJECT_ICMPX_UNREACH, NFT_REJECT_ICMPX_ADMIN_PROHIBITED);
+}
+
+static void body_counted_drop(struct nft_rule_builder *rb) {
+        nft_expr_counter(rb);
+        nft_expr_verdict(rb, NF_DROP);
+}
+
+/* Traffic to 127.0.0.11 (Docker's embedded DNS, which Docker's own NAT
+ * rules redirect to another port on the same address) and to any address of
+ * the container itself leaves through lo, so the first rule covers it
+ * before and after that NAT: no resolver entry is needed for it. */
+static const struct rule_def output_rules[] = {
+        { "loopback, including Docker's DNS at 127.0.0.11", body_oif_lo },
+        { "replies and errors of allowed connections", body_established },
+        { "IPv6 neighbour discovery on the local link", body_nd },
+        { "invalid packets", body_invalid },
+        { "DNS over UDP to a configured resolver (IPv4)", body_dns_udp4 },
+        { "DNS over TCP to a configured resolver (IPv4)", body_dns_tcp4 },
+        { "DNS over UDP to a configured resolver (IPv6)", body_dns_udp6 },
+        { "DNS over TCP to a configured resolver (IPv6)", body_dns_tcp6 },
+        { "allowed TCP ports on allowed IPv4 destinations", body_allowed4 },
+        { "allowed TCP ports on allowed IPv6 destinations", body_allowed6 },
+        { "blocked TCP: reset, so the connection fails at once", body_reject_tcp },
+        { "blocked: administratively prohibited, so it fails at once", body_reject_other },
+};
+
+/* Nothing listens for the outside world in the sandbox: only replies and
+ * loopback come in. */
+static const struct rule_def input_rules[] = {
+        { "loopback", body_iif_lo },
+        { "replies and errors of allowed connections", body_established },
+        { "IPv6 neighbour discovery on the local link", body_nd },
+        { "everything else", body_counted_drop },
+};
+
+static int chain_add(struct nft_batch *b, const char *name, uint32_t hook) {
+        struct nftnl_chain *c = nftnl_chain_alloc();
+        struct nlmsghdr *nlh = NULL;
+        if (c) {
+                nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, NFT_TABLE);
+                nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
+                nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFT_FAMILY);
+                nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
+                nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, hook);
+                nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, 0);
+                nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_DROP);
+                nlh = nft_batch_msg(b, NFT_MSG_NEWCHAIN, NFT_FAMILY, NLM_F_CREATE,
+                                    "adding chain %s (hook %s, policy drop)", name,
+                                    hook == NF_INET_LOCAL_OUT ? "output" : "input");
+        }
+        if (nlh) {
+                nftnl_chain_nlmsg_build_payload(nlh, c);
+                nft_batch_msg_end(b, nlh);
+        }
+        if (c)
+                nftnl_chain_free(c);
+        return nlh ? 0 : log_error_errno(-ENOMEM, "nftables: building chain %s failed: %m", name);
+}
+
+/* Deletes every rule of the chain: a DELRULE naming no rule. */
+static int chain_flush(struct nft_batch *b, const char *name) {
+        struct nftnl_rule *rule = nftnl_rule_alloc();
+        struct nlmsghdr *nlh = NULL;
+        if (rule) {
+                nftnl_rule_set_str(rule, NFTNL_RULE_TABLE, NFT_TABLE);
+                nftnl_rule_set_str(rule, NFTNL_RULE_CHAIN, name);
+                nftnl_rule_set_u32(rule, NFTNL_RULE_FAMILY, NFT_FAMILY);
+                nlh = nft_batch_msg(b, NFT_MSG_DELRULE, NFT_FAMILY, 0,
+                                    "removing the previous rules of chain %s", name);
+        }
+        if (nlh) {
+                nftnl_rule_nlmsg_build_payload(nlh, rule);
+                nft_batch_msg_end(b, nlh);
+        }
+        if (rule)
+                nftnl_rule_free(rule);
+        return nlh ? 0 : log_error_errno(-ENOMEM, "nftables: building a flush of chain %s failed: %m", name);
+}
+
+int nft_rules_add_chains(struct nft_batch *b) {
+        int r = chain_add(b, "output", NF_INET_LOCAL_OUT);
+        if (r == 0)
+                r = chain_add(b, "input", NF_INET_LOCAL_IN);
+        if (r == 0)
+                r = chain_flush(b, "output");
+        if (r == 0)
+                r = chain_flush(b, "input");
+        if (r < 0)
+                return r;
+        r = rules_add(b, "output", output_rules, ELEMENTSOF(output_rules));
+        if (r < 0)
+                return r;
+        return rules_add(b, "input", input_rules, ELEMENTSOF(input_rules));
+}

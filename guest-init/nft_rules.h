@@ -1,0 +1,9 @@
+/* The chains of table inet agent_sandbox and the rules in them (internal). */
+#pragma once
+
+#include "nft_batch.h"
+
+/* Appends to b: "add chain" for output and input (creating them, or
+ * keeping the existing ones and their hooks), the removal of all their
+ * current rules, then the rules. Returns 0 or -ENOMEM (logged). */
+int nft_rules_add_chains(struct nft_batch *b);

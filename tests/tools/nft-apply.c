@@ -1,0 +1,142 @@
+/* Test driver for the nftables layer: applies a policy given on the command
+ * line (or updates the allowed sets, or asks whether the table exists) with
+ * the same code agent-sandbox-init uses, and prints what it did.
+ *
+ *   nft-apply [--allow CIDR]... [--allow-file FILE] [--port N]...
+ *             [--resolver IP]... [--update] [--repeat N]
+ *   nft-apply --exists
+ *
+ * Prints "v4_intervals=N v6_intervals=N messages=N elapsed_ms=X" (the
+ * elapsed time of the fastest call), or "exists=yes|no"; exits 0 on success,
+ * 1 on failure (the error was logged on stderr). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "macro.h"
+#include "nft.h"
+#include "prefix.h"
+
+struct list {
+        struct ip_prefix *allowed, *resolvers;
+        size_t n_allowed, n_resolvers;
+        uint16_t *ports;
+        size_t n_ports;
+};
+
+static int push_prefix(struct ip_prefix **v, size_t *n, const char *text) {
+        struct ip_prefix p;
+        if (ip_prefix_parse(text, &p) < 0) {
+                fprintf(stderr, "nft-apply: not an address or prefix: \"%s\"\n", text);
+                return -EINVAL;
+        }
+        if ((*n & (*n - 1)) == 0) {     /* grow at powers of two */
+                struct ip_prefix *nv = reallocarray(*v, *n ? *n * 2 : 1, sizeof(**v));
+                if (!nv)
+                        return -ENOMEM;
+                *v = nv;
+        }
+        (*v)[(*n)++] = p;
+        return 0;
+}
+
+static int read_file(struct list *l, const char *path) {
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        char line[128];
+        if (!f) {
+                fprintf(stderr, "nft-apply: %s: %s\n", path, strerror(errno));
+                return -errno;
+        }
+        while (fgets(line, sizeof(line), f)) {
+                line[strcspn(line, " \t\r\n#")] = '\0';
+                if (line[0] && push_prefix(&l->allowed, &l->n_allowed, line) < 0)
+                        return -EINVAL;
+        }
+        return 0;
+}
+
+static int push_port(struct list *l, const char *text) {
+        char *end;
+        unsigned long v = strtoul(text, &end, 10);
+        if (*text == '\0' || *end != '\0' || v == 0 || v > 65535) {
+                fprintf(stderr, "nft-apply: not a port: \"%s\"\n", text);
+                return -EINVAL;
+        }
+        uint16_t *nv = reallocarray(l->ports, l->n_ports + 1, sizeof(*nv));
+        if (!nv)
+                return -ENOMEM;
+        l->ports = nv;
+        l->ports[l->n_ports++] = (uint16_t) v;
+        return 0;
+}
+
+static double now_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double) ts.tv_sec * 1e3 + (double) ts.tv_nsec / 1e6;
+}
+
+int main(int argc, char **argv) {
+        static const struct option options[] = {
+                { "allow", required_argument, NULL, 'a' },
+                { "allow-file", required_argument, NULL, 'f' },
+                { "port", required_argument, NULL, 'p' },
+                { "resolver", required_argument, NULL, 'r' },
+                { "update", no_argument, NULL, 'u' },
+                { "exists", no_argument, NULL, 'e' },
+                { "repeat", required_argument, NULL, 'n' },
+                {}
+        };
+        struct list l = {0};
+        bool update = false, exists = false;
+        long repeat = 1;
+        int c, r = 0;
+
+        while (r == 0 && (c = getopt_long(argc, argv, "", options, NULL)) >= 0) {
+                switch (c) {
+                case 'a': r = push_prefix(&l.allowed, &l.n_allowed, optarg); break;
+                case 'f': r = read_file(&l, optarg); break;
+                case 'p': r = push_port(&l, optarg); break;
+                case 'r': r = push_prefix(&l.resolvers, &l.n_resolvers, optarg); break;
+                case 'u': update = true; break;
+                case 'e': exists = true; break;
+                case 'n': repeat = strtol(optarg, NULL, 10); break;
+                default: r = -EINVAL;
+                }
+        }
+        if (r < 0 || optind != argc || repeat < 1)
+                return 1;
+
+        if (exists) {
+                r = nft_table_exists();
+                if (r >= 0)
+                        printf("exists=%s\n", r ? "yes" : "no");
+        } else {
+                struct nft_policy p = {
+                        .allowed = l.allowed, .n_allowed = l.n_allowed,
+                        .tcp_ports = l.ports, .n_tcp_ports = l.n_ports,
+                        .resolvers = l.resolvers, .n_resolvers = l.n_resolvers,
+                };
+                struct nft_stats st = {0};
+                double best = -1;
+                for (long i = 0; r >= 0 && i < repeat; i++) {
+                        double t0 = now_ms();
+                        r = update ? nft_update_allowed(l.allowed, l.n_allowed, &st)
+                                   : nft_apply_policy(&p, &st);
+                        double dt = now_ms() - t0;
+                        if (best < 0 || dt < best)
+                                best = dt;
+                }
+                if (r >= 0)
+                        printf("v4_intervals=%zu v6_intervals=%zu messages=%zu elapsed_ms=%.3f\n",
+                               st.v4_intervals, st.v6_intervals, st.messages, best);
+        }
+        free(l.allowed);
+        free(l.resolvers);
+        free(l.ports);
+        return r < 0 ? 1 : 0;
+}

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cmd_apply.h"
 #include "cmd_check_policy.h"
 #include "config.h"
 
@@ -14,6 +15,8 @@ static void print_help(void) {
 }
 
 int main(int argc, char **argv) {
+        if (argc > 1 && strcmp(argv[1], "apply") == 0)
+                return cmd_apply(argc - 1, argv + 1);
         if (argc > 1 && strcmp(argv[1], "check-policy") == 0)
                 return cmd_check_policy(argc - 1, argv + 1);
         if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {

@@ -281,12 +281,25 @@ static void selfcheck_key(struct parser *ps, const char *key, const struct yaml_
         struct ip_prefix ip;
         if (!text)
                 return;
-        bool is_address = ip_prefix_parse(text, &ip) == 0 && !strchr(text, '/');
-        if (!is_address) {
-                if (!domain_explain(ps, v, text))
+        /* "host:port" probes that port; an IPv6 literal has no port part. */
+        char host[256];
+        const char *colon = strchr(text, ':');
+        uint16_t port;
+        snprintf(host, sizeof(host), "%s", text);
+        if (colon && colon == strrchr(text, ':') && (size_t) (colon - text) < sizeof(host)) {
+                host[colon - text] = '\0';
+                if (!policy_port_parse(colon + 1, &port)) {
+                        error(ps, v, "invalid port \"%s\" in selfcheck.%s: expected HOST or HOST:PORT with a port from 1 to 65535",
+                              colon + 1, key);
                         return;
-                if (!policy_hostname_valid(text, &reason)) {
-                        error(ps, v, "invalid host name \"%s\" for selfcheck.%s: %s", text, key, reason);
+                }
+        }
+        bool is_address = ip_prefix_parse(host, &ip) == 0 && !strchr(host, '/');
+        if (!is_address) {
+                if (!domain_explain(ps, v, host))
+                        return;
+                if (!policy_hostname_valid(host, &reason)) {
+                        error(ps, v, "invalid host name \"%s\" for selfcheck.%s: %s", host, key, reason);
                         return;
                 }
         }

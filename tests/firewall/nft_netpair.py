@@ -34,6 +34,8 @@ class NetPair:
         self.net = f"asb-net-{tag}"
         self.log = tmp_path / "server.log"
         self.procs = []
+        self.listener_args = ["--tcp", "443", "--tcp", "8080", "--tcp", "53", "--udp", "53",
+                              "--udp", "9999"]
 
     def setup(self):
         sh("ip", "netns", "add", self.sbx)
@@ -64,8 +66,7 @@ class NetPair:
             self.ip(self.net, "addr", "add", a, "dev", "lo")
         self.log.write_text("")
         server = self.popen(self.net, [sys.executable, os.path.join(HERE, "netserver.py"),
-                                       "--tcp", "443", "--tcp", "8080", "--tcp", "53", "--udp", "53",
-                                       "--udp", "9999", "--log", str(self.log)],
+                                       *self.listener_args, "--log", str(self.log)],
                             stdout=subprocess.PIPE, text=True)
         assert server.stdout.readline().strip() == "ready"
 

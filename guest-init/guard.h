@@ -1,0 +1,22 @@
+/* The DNS rebinding guard: an allowed name must not open a door to the
+ * sandbox's own machine or networks. Answers that point at loopback,
+ * link-local (cloud metadata), multicast, the container's own networks or
+ * its gateway are refused unless the policy lists them under cidrs:. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "prefix.h"
+
+struct guard;
+
+/* Reads the container's interface networks and default gateways now. */
+int guard_new(const struct ip_prefix *exceptions, size_t n_exceptions, struct guard **ret);
+
+/* true if addr may be allowed; else *ret_reason names the class
+ * ("loopback", "the container's own network") and detail the range. */
+bool guard_allows(const struct guard *g, const struct ip_prefix *addr, const char **ret_reason,
+                  char *detail, size_t detail_len);
+
+void guard_free(struct guard *g);

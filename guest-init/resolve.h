@@ -1,0 +1,46 @@
+/* Concurrent DNS resolution with c-ares, driven by PID 1's event loop: the
+ * socket-state callback puts c-ares' sockets on the loop, ares_timeout()
+ * arms one loop timer. No resolver thread, no polling. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "loop.h"
+#include "prefix.h"
+
+struct resolver_config {
+        const char *resolv_conf;        /* NULL: /etc/resolv.conf */
+        unsigned timeout_ms;            /* per try; 0: 2000 */
+        unsigned tries;                 /* 0: 2 */
+};
+
+struct resolve_result {
+        const char *name;
+        int error;                      /* 0, or -ENOENT (no such name), -ENODATA (no
+                                         * addresses), -ETIMEDOUT, -ECONNREFUSED,
+                                         * -ECANCELED (resolver freed), -EIO */
+        const char *error_text;         /* for people: "no such domain (NXDOMAIN)" */
+        struct ip_prefix *addrs;        /* /32 and /128, sorted, no duplicates */
+        size_t n_addrs;
+        uint32_t ttl;                   /* smallest TTL of the answers, seconds */
+};
+
+/* Called once per resolver_resolve(), from the loop; res is valid only
+ * during the call. */
+typedef void (*resolve_done_fn)(const struct resolve_result *res, void *userdata);
+
+struct resolver;
+
+int resolver_new(struct loop *l, const struct resolver_config *cfg, struct resolver **ret);
+
+/* A and AAAA for name; every call runs concurrently with the others. */
+int resolver_resolve(struct resolver *r, const char *name, resolve_done_fn done, void *userdata);
+
+/* The name servers in use, as host prefixes; *ret is the caller's to free. */
+int resolver_servers(struct resolver *r, struct ip_prefix **ret, size_t *ret_n);
+
+size_t resolver_pending(const struct resolver *r);
+
+/* Outstanding queries complete with -ECANCELED. */
+void resolver_free(struct resolver *r);

@@ -1,0 +1,98 @@
+"""A small fake internet for the firewall tests, built on NetPair:
+
+  sandbox ns   192.0.2.2/24, 2001:db8:1::2/64; its /etc/resolv.conf (through
+               /etc/netns/<ns>/resolv.conf, which `ip netns exec` mounts)
+               names 192.0.2.1 as the only resolver
+  network ns   dnsmasq on 192.0.2.1 serving *.test names from a hosts file
+               (reloadable with SIGHUP), TCP/UDP listeners from NetPair on
+               198.51.100.10, 198.51.100.20, 203.0.113.5, 2001:db8:2::10,
+               2001:db8:2::20 and an unused resolver address 203.0.113.53
+
+Nothing here touches the host's own network namespace or a real name.
+"""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+from nft_netpair import NetPair, HERE
+
+INIT = os.path.join(os.path.dirname(HERE), "..", "build", "guest-init", "agent-sandbox-init")
+INIT = os.path.normpath(INIT)
+
+
+class FakeNet(NetPair):
+    def __init__(self, tmp_path):
+        super().__init__(tmp_path)
+        self.tmp = tmp_path
+        self.hosts_file = tmp_path / "hosts"
+        self.dns_log = tmp_path / "dnsmasq.log"
+        self.dnsmasq = None
+        self.etc_dir = f"/etc/netns/{self.sbx}"
+        # Port 53 belongs to the DNS server here, on 192.0.2.1 only; the
+        # listeners stand for everything else.
+        self.listener_args = ["--tcp", "443", "--tcp", "8080", "--tcp", "7", "--udp", "9999"]
+
+    def setup(self, hosts=None, ttl=60, dns=True):
+        super().setup()
+        os.makedirs(self.etc_dir, exist_ok=True)
+        with open(os.path.join(self.etc_dir, "resolv.conf"), "w") as f:
+            f.write("nameserver 192.0.2.1\noptions timeout:1 attempts:2\n")
+        self.write_hosts(hosts or {})
+        if dns:
+            self.start_dnsmasq(ttl)
+
+    def write_hosts(self, hosts):
+        """hosts: {name: [addr, ...]}"""
+        lines = [f"{addr} {name}" for name, addrs in hosts.items() for addr in addrs]
+        self.hosts_file.write_text("\n".join(lines) + "\n")
+
+    def start_dnsmasq(self, ttl):
+        self.dnsmasq = self.popen(self.net, [
+            "dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts",
+            "--conf-file=/dev/null", "--bind-interfaces", "--listen-address=192.0.2.1",
+            "--except-interface=lo", f"--addn-hosts={self.hosts_file}", f"--local-ttl={ttl}",
+            "--log-queries", f"--log-facility={self.dns_log}", "--user=root",
+            f"--pid-file={self.tmp / 'dnsmasq.pid'}", "--port=53"])
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            r = self.run(self.net, ["ss", "-uln", "sport", "= :53"], check=False)
+            if "192.0.2.1:53" in r.stdout:
+                return
+            time.sleep(0.02)
+        raise AssertionError("dnsmasq did not start: " + self.dns_log.read_text()
+                             if self.dns_log.exists() else "dnsmasq did not start")
+
+    def reload_dns(self, hosts):
+        self.write_hosts(hosts)
+        self.dnsmasq.send_signal(signal.SIGHUP)
+        time.sleep(0.1)
+
+    def start_slowdns(self, table_path, delay_ms, listen="192.0.2.1"):
+        p = self.popen(self.net, [sys.executable, os.path.join(HERE, "slowdns.py"), "--listen", listen,
+                                  "--delay-ms", str(delay_ms), "--table", str(table_path)],
+                       stdout=subprocess.PIPE, text=True)
+        assert p.stdout.readline().strip() == "ready"
+        return p
+
+    def write_policy(self, text, name="policy.yaml"):
+        path = self.tmp / name
+        path.write_text(text)
+        return path
+
+    def init(self, *args, timeout=30, pid1=False):
+        """Runs agent-sandbox-init in the sandbox namespace; returns CompletedProcess."""
+        cmd = [INIT] + list(args)
+        if pid1:
+            cmd = ["unshare", "--pid", "--fork", "--mount-proc"] + cmd
+        return self.run(self.sbx, cmd, check=False, timeout=timeout)
+
+    def init_popen(self, *args, **kw):
+        cmd = ["unshare", "--pid", "--fork", "--mount-proc", INIT] + list(args)
+        return self.popen(self.sbx, cmd, **kw)
+
+    def teardown(self):
+        super().teardown()
+        shutil.rmtree(self.etc_dir, ignore_errors=True)

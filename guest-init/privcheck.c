@@ -1,19 +1,92 @@
 #include "privcheck.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <linux/capability.h>
+#include <pwd.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "macro.h"
 
-int privcheck_firewall_capable(void) {
+static bool trusted_caller(void) {
+        return getuid() == 0 && !getauxval(AT_SECURE);
+}
+
+static bool has_capability(int cap, bool inheritable) {
         struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3};
         struct __user_cap_data_struct data[2] = {};
         if (syscall(SYS_capget, &header, data) < 0)
-                return log_error_errno(-errno, "Failed to read our capabilities: %m");
-        if (data[CAP_TO_INDEX(CAP_NET_ADMIN)].effective & CAP_TO_MASK(CAP_NET_ADMIN))
+                return false;
+        uint32_t set = inheritable ? data[CAP_TO_INDEX(cap)].inheritable : data[CAP_TO_INDEX(cap)].effective;
+        return set & CAP_TO_MASK(cap);
+}
+
+static bool has_effective(int cap) {
+        return has_capability(cap, false);
+}
+
+static bool no_new_privs(void) {
+        return prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1;
+}
+
+int privcheck_startup(const struct init_config *cfg) {
+        const char *refused = cfg->set_policy ? "--policy/--policy-dir"
+                            : cfg->set_user ? "--user"
+                            : cfg->set_workdir ? "--workdir" : NULL;
+        if (refused && !trusted_caller()) {
+                log_error("%s is only honoured when the real uid is 0; in this container the policy is %s and CMD runs as the container user",
+                          refused, cfg->policy_path);
+                return -EINVAL;
+        }
+        /* Not dumpable: /proc/1 becomes root's, so the user cannot ptrace us
+         * or read our environment. */
+        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+                return log_error_errno(-errno, "Failed to make PID 1 undumpable: %m");
+
+        if (getuid() == 0)
                 return 0;
-        log_error("CAP_NET_ADMIN missing: run the container with --cap-add NET_ADMIN --cap-add SETPCAP");
+        /* Executing our file capability clears the ambient set but keeps the
+         * inheritable one, which an engine must fill to hand out ambient
+         * capabilities: either set betrays it. */
+        bool ambient = prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, CAP_NET_ADMIN, 0, 0) == 1;
+        bool inheritable = has_capability(CAP_NET_ADMIN, true);
+        if (ambient || inheritable || (has_effective(CAP_NET_ADMIN) && !getauxval(AT_SECURE))) {
+                log_error("the container engine gives CAP_NET_ADMIN to every process of uid %u (as an ambient capability, which podman does), so any terminal in this container could flush the firewall; refusing to start. Use Docker, or run the container as root (--user root) so agent-sandbox-init drops privileges itself, and attach terminals without -u root",
+                          (unsigned) getuid());
+                return -EPERM;
+        }
+        return 0;
+}
+
+int privcheck_target_user(const struct init_config *cfg, struct target_user *ret) {
+        if (getuid() == 0)
+                return privdrop_resolve_user(cfg->user, ret);
+
+        /* Unprivileged (the image's USER): CMD runs as ourselves. */
+        struct target_user u = {.uid = getuid(), .gid = getgid()};
+        struct passwd *pw = getpwuid(u.uid);
+        snprintf(u.name, sizeof(u.name), "%s", pw ? pw->pw_name : "?");
+        snprintf(u.home, sizeof(u.home), "%s", pw ? pw->pw_dir : "/");
+        snprintf(u.shell, sizeof(u.shell), "%s", pw ? pw->pw_shell : "/bin/sh");
+        int n = getgroups((int) ELEMENTSOF(u.groups), u.groups);
+        u.n_groups = n < 0 ? 0 : n;
+        *ret = u;
+        return 0;
+}
+
+int privcheck_firewall_capable(void) {
+        if (has_effective(CAP_NET_ADMIN))
+                return 0;
+        if (getuid() != 0 && no_new_privs())
+                log_error("CAP_NET_ADMIN missing: no-new-privileges is set, which disables the file capability agent-sandbox-init needs; remove security_opt no-new-privileges (--security-opt no-new-privileges) from the container");
+        else
+                log_error("CAP_NET_ADMIN missing: run the container with --cap-add NET_ADMIN --cap-add SETPCAP (compose: cap_add: [NET_ADMIN, SETPCAP])");
         return -EPERM;
 }

@@ -1,0 +1,115 @@
+#include "options.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+
+static void print_help(void) {
+        printf("Usage: agent-sandbox-init [OPTIONS] [-- CMD ARGS...]\n"
+               "       agent-sandbox-init apply [--log-format FORMAT]\n"
+               "       agent-sandbox-init check-policy [--json] FILE...\n"
+               "\n"
+               "PID 1 of an agent-sandbox container: programs the egress firewall from\n"
+               "%s, proves it with self-checks, then runs CMD as the\n"
+               "unprivileged user (or, without CMD, supervises terminals attached with\n"
+               "`docker exec`).\n"
+               "\n"
+               "  -u, --user NAME|UID:GID   user for CMD (default: dev)        [real uid 0 only]\n"
+               "  -w, --workdir DIR         working directory of CMD           [real uid 0 only]\n"
+               "      --policy FILE         base policy (default: %s) [real uid 0 only]\n"
+               "      --policy-dir DIR      override directory (default: %s) [real uid 0 only]\n"
+               "      --grace SECONDS       after SIGTERM, wait this long before SIGKILL (default: 10)\n"
+               "  -g, --process-group       forward signals to CMD's whole process group\n"
+               "      --log-format FORMAT   text (default) or json\n"
+               "  -h, --help                show this help\n"
+               "      --version             show the version\n",
+               POLICY_DEFAULT_PATH, POLICY_DEFAULT_PATH, POLICY_OVERRIDE_DIR);
+}
+
+static int parse_grace(const char *text, unsigned *ret) {
+        char *end;
+        unsigned long v = strtoul(text, &end, 10);
+        if (!*text || *end || v > 3600 || text[0] == '-') {
+                log_error("--grace takes whole seconds from 0 to 3600, not '%s'", text);
+                return -1;
+        }
+        *ret = (unsigned) v;
+        return 0;
+}
+
+int options_parse(int argc, char **argv, struct init_config *ret) {
+        enum { OPT_VERSION = 256, OPT_POLICY, OPT_POLICY_DIR, OPT_GRACE, OPT_LOG_FORMAT };
+        static const struct option options[] = {
+                {"user", required_argument, NULL, 'u'},
+                {"workdir", required_argument, NULL, 'w'},
+                {"policy", required_argument, NULL, OPT_POLICY},
+                {"policy-dir", required_argument, NULL, OPT_POLICY_DIR},
+                {"grace", required_argument, NULL, OPT_GRACE},
+                {"process-group", no_argument, NULL, 'g'},
+                {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+                {"help", no_argument, NULL, 'h'},
+                {"version", no_argument, NULL, OPT_VERSION},
+                {},
+        };
+        struct init_config c = {
+                .user = "dev",
+                .grace_seconds = 10,
+                .policy_path = POLICY_DEFAULT_PATH,
+                .policy_dir = POLICY_OVERRIDE_DIR,
+        };
+        int opt;
+
+        /* '+': stop at the first non-option, so CMD's own flags stay its own. */
+        while ((opt = getopt_long(argc, argv, "+u:w:gh", options, NULL)) >= 0) {
+                switch (opt) {
+                case 'u':
+                        c.user = optarg;
+                        c.set_user = true;
+                        break;
+                case 'w':
+                        c.workdir = optarg;
+                        c.set_workdir = true;
+                        break;
+                case OPT_POLICY:
+                        c.policy_path = optarg;
+                        c.set_policy = true;
+                        break;
+                case OPT_POLICY_DIR:
+                        c.policy_dir = optarg;
+                        c.set_policy = true;
+                        break;
+                case OPT_GRACE:
+                        if (parse_grace(optarg, &c.grace_seconds) < 0)
+                                return 2;
+                        break;
+                case 'g':
+                        c.process_group = true;
+                        break;
+                case OPT_LOG_FORMAT:
+                        if (strcmp(optarg, "json") == 0)
+                                log_set_format(LOG_FORMAT_JSON);
+                        else if (strcmp(optarg, "text") != 0) {
+                                log_error("--log-format takes text or json, not '%s'", optarg);
+                                return 2;
+                        }
+                        break;
+                case 'h':
+                        print_help();
+                        return 1;
+                case OPT_VERSION:
+                        printf("agent-sandbox-init %s\n", AGENT_SANDBOX_VERSION);
+                        return 1;
+                default:
+                        log_error("see agent-sandbox-init --help");
+                        return 2;
+                }
+        }
+        if (optind < argc)
+                c.cmd = argv + optind;
+        *ret = c;
+        return 0;
+}

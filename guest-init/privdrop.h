@@ -1,0 +1,24 @@
+/* Who CMD runs as, and the irreversible drop to that user in the child
+ * between fork and exec, in the order that leaves nothing behind:
+ * groups, gid, uid, then every capability set, then no_new_privs. */
+#pragma once
+
+#include <sys/types.h>
+
+struct target_user {
+        uid_t uid;
+        gid_t gid;
+        char name[64];
+        char home[256];
+        char shell[256];
+        gid_t groups[64];
+        int n_groups;
+};
+
+/* NAME or UID:GID, looked up in the container's passwd/group. -ENOENT for
+ * an unknown name; logged. */
+int privdrop_resolve_user(const char *spec, struct target_user *ret);
+
+/* In the child only. Returns -errno (after printing why to stderr) if any
+ * step fails or any capability is left afterwards. */
+int privdrop_apply(const struct target_user *u);

@@ -1,0 +1,34 @@
+#include "sandbox.h"
+
+#include <stddef.h>
+
+#include "config.h"
+#include "firewall.h"
+#include "log.h"
+
+static struct firewall *sandbox_firewall;
+
+int sandbox_prepare(struct loop *l, const struct init_config *cfg, sandbox_ready_fn ready, void *userdata) {
+        struct firewall_config fc = {
+                .policy_path = cfg->policy_path,
+                .override_dir = cfg->policy_dir,
+                .meta_snapshot_path = META_SNAPSHOT_PATH,
+                .dns_timeout_ms = 2000,
+                .dns_tries = 2,
+                .meta_timeout_ms = 5000,
+                .keep_refreshing = true,
+        };
+        return firewall_start(l, &fc, ready, userdata, &sandbox_firewall);
+}
+
+void sandbox_reload(void) {
+        if (sandbox_firewall)
+                firewall_reload(sandbox_firewall);
+        else
+                log_warning("SIGHUP before the firewall was up: nothing to reload yet");
+}
+
+void sandbox_finish(void) {
+        firewall_free(sandbox_firewall);
+        sandbox_firewall = NULL;
+}

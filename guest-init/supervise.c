@@ -1,0 +1,289 @@
+#include "supervise.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "environ.h"
+#include "log.h"
+#include "loop.h"
+#include "macro.h"
+#include "options.h"
+#include "privcheck.h"
+#include "privdrop.h"
+#include "sandbox.h"
+
+extern char **environ;
+
+struct supervisor {
+        struct loop *loop;
+        struct init_config cfg;
+        struct target_user user;
+        bool is_pid1;
+        pid_t child;                    /* 0: none running */
+        bool child_started;
+        int child_code;                 /* exit status or 128+signal, once it ended */
+        bool shutting_down;
+        int shutdown_signal;
+        uint64_t started_usec;
+};
+
+static const int handled_signals[] = {
+        SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH,
+};
+
+static int status_to_code(int status) {
+        if (WIFEXITED(status))
+                return WEXITSTATUS(status);
+        if (WIFSIGNALED(status))
+                return 128 + WTERMSIG(status);
+        return 1;
+}
+
+/* Whether any process besides us is left in our pid namespace. */
+static bool others_alive(const struct supervisor *s) {
+        if (!s->is_pid1)
+                return false;
+        DIR *d = opendir("/proc");
+        if (!d)
+                return false;
+        bool found = false;
+        struct dirent *e;
+        while (!found && (e = readdir(d))) {
+                char *end;
+                long pid = strtol(e->d_name, &end, 10);
+                found = *end == '\0' && pid > 1;
+        }
+        closedir(d);
+        return found;
+}
+
+static void child_exec(struct supervisor *s) {
+        char storage[ENVIRON_MAX][512];
+        char *env[ENVIRON_MAX + 1];
+        sigset_t all;
+
+        /* Our own process group, in the terminal's foreground if there is one,
+         * so Ctrl-C and job control reach CMD the way they would without us. */
+        setpgid(0, 0);
+        if (isatty(STDIN_FILENO)) {
+                signal(SIGTTOU, SIG_IGN);
+                (void) tcsetpgrp(STDIN_FILENO, getpid());
+        }
+        for (int sig = 1; sig < NSIG; sig++)
+                signal(sig, SIG_DFL);
+        sigfillset(&all);
+        sigprocmask(SIG_UNBLOCK, &all, NULL);
+
+        if (close_range(3, ~0U, 0) < 0)
+                for (int fd = 3; fd < 65536; fd++)
+                        close(fd);
+        if (privdrop_apply(&s->user) < 0)
+                _exit(126);
+
+        const char *workdir = s->cfg.workdir;
+        struct stat st;
+        if (!workdir)
+                workdir = stat("/workspace", &st) == 0 && S_ISDIR(st.st_mode) ? "/workspace" : s->user.home;
+        /* Without an explicit --workdir, a user with no home still runs, in /. */
+        if (chdir(workdir) < 0 && (s->cfg.workdir || chdir("/") < 0)) {
+                fprintf(stderr, "agent-sandbox-init: error: cannot enter %s as %s: %s\n", workdir,
+                        s->user.name, strerror(errno));
+                _exit(126);
+        }
+        environ_build(&s->user, storage, env);
+        environ = env;
+        execvp(s->cfg.cmd[0], s->cfg.cmd);
+        fprintf(stderr, "agent-sandbox-init: error: cannot run %s: %s\n", s->cfg.cmd[0], strerror(errno));
+        _exit(errno == ENOENT ? 127 : 126);
+}
+
+static void finish(struct supervisor *s, int code) {
+        loop_quit(s->loop, code);
+}
+
+static int grace_expired(struct loop *l, void *userdata) {
+        struct supervisor *s = userdata;
+        log_warning("grace period of %u s over: killing every process that is left", s->cfg.grace_seconds);
+        if (s->is_pid1)
+                kill(-1, SIGKILL);
+        else if (s->child)
+                kill(-s->child, SIGKILL);
+        finish(s, s->child_started && !s->child ? s->child_code : 128 + s->shutdown_signal);
+        return 0;
+}
+
+/* During shutdown only: notice when the last process is gone (exec'd
+ * terminals are not our children, so no SIGCHLD tells us). */
+static int shutdown_poll(struct loop *l, void *userdata) {
+        struct supervisor *s = userdata;
+        if (!s->child && !others_alive(s)) {
+                finish(s, s->child_started ? s->child_code : 128 + s->shutdown_signal);
+                return 0;
+        }
+        return loop_set_timer(l, &s->shutdown_signal, loop_now_usec() + 50000, shutdown_poll, s);
+}
+
+static void forward(struct supervisor *s, int sig) {
+        if (s->child)
+                kill(s->cfg.process_group ? -s->child : s->child, sig);
+}
+
+static void begin_shutdown(struct supervisor *s, int sig) {
+        if (!s->child_started && !s->cfg.cmd && !s->is_pid1) {
+                finish(s, 128 + sig);
+                return;
+        }
+        if (s->shutting_down) {
+                forward(s, sig);
+                return;
+        }
+        s->shutting_down = true;
+        s->shutdown_signal = sig;
+        log_info("%s: stopping (grace period %u s)", strsignal(sig), s->cfg.grace_seconds);
+        forward(s, sig);
+        if (s->is_pid1) {
+                /* Terminals attached with `docker exec` are going away with the
+                 * container: tell them the way a closing terminal would. */
+                kill(-1, SIGTERM);
+                kill(-1, SIGHUP);
+        }
+        (void) loop_set_timer(s->loop, s, loop_now_usec() + (uint64_t) s->cfg.grace_seconds * 1000000u,
+                              grace_expired, s);
+        (void) shutdown_poll(s->loop, s);
+}
+
+static void reap(struct supervisor *s) {
+        for (;;) {
+                int status;
+                pid_t pid = waitpid(-1, &status, WNOHANG);
+                if (pid <= 0)
+                        break;
+                if (pid != s->child || !s->child)
+                        continue;
+                s->child = 0;
+                s->child_code = status_to_code(status);
+                log_info("%s exited with %d", s->cfg.cmd[0], s->child_code);
+        }
+        if (!s->child_started || s->child || s->shutting_down)
+                return;
+        if (others_alive(s)) {
+                log_info("%s ended while other processes (terminals attached with docker exec) still run; the container stays up until `docker stop`",
+                         s->cfg.cmd[0]);
+                s->child_started = false;       /* from now on, supervise like compose mode */
+                s->cfg.cmd = NULL;
+                return;
+        }
+        finish(s, s->child_code);
+}
+
+static int on_signal(struct loop *l, int fd, uint32_t events, void *userdata) {
+        struct supervisor *s = userdata;
+        struct signalfd_siginfo si;
+
+        while (read(fd, &si, sizeof(si)) == sizeof(si)) {
+                int sig = (int) si.ssi_signo;
+                switch (sig) {
+                case SIGCHLD:
+                        reap(s);
+                        break;
+                case SIGTERM:
+                case SIGINT:
+                        begin_shutdown(s, sig);
+                        break;
+                case SIGHUP:
+                        sandbox_reload();
+                        break;
+                default:
+                        forward(s, sig);
+                }
+        }
+        return 0;
+}
+
+static void on_sandbox_ready(int error, void *userdata) {
+        struct supervisor *s = userdata;
+        if (error < 0) {
+                /* Nothing of the user's has run: dying is safe, and it is the
+                 * only honest answer to a sandbox that does not hold. */
+                log_error("the sandbox is not ready; nothing was started");
+                finish(s, 1);
+                return;
+        }
+        if (s->shutting_down)
+                return;
+        if (!s->cfg.cmd) {
+                log_info("supervising: attach terminals with `docker exec` (they run as %s)", s->user.name);
+                return;
+        }
+        pid_t pid = fork();
+        if (pid < 0) {
+                log_error_errno(-errno, "Failed to start %s: %m", s->cfg.cmd[0]);
+                finish(s, 1);
+                return;
+        }
+        if (pid == 0)
+                child_exec(s);
+        s->child = pid;
+        s->child_started = true;
+        log_step("start", s->started_usec, "%s running as %s (pid %d)", s->cfg.cmd[0], s->user.name, pid);
+}
+
+static int setup_signals(struct supervisor *s) {
+        sigset_t mask;
+        sigemptyset(&mask);
+        for (size_t i = 0; i < ELEMENTSOF(handled_signals); i++)
+                sigaddset(&mask, handled_signals[i]);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return log_error_errno(-errno, "Failed to block signals: %m");
+        signal(SIGPIPE, SIG_IGN);
+        signal(SIGTTIN, SIG_IGN);
+        signal(SIGTTOU, SIG_IGN);
+        int fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (fd < 0)
+                return log_error_errno(-errno, "Failed to create a signalfd: %m");
+        return loop_add_io(s->loop, fd, EPOLLIN, on_signal, s);
+}
+
+int supervise_main(int argc, char **argv) {
+        struct supervisor s = {.started_usec = loop_now_usec(), .is_pid1 = getpid() == 1};
+
+        int r = options_parse(argc, argv, &s.cfg);
+        if (r != 0)
+                return r == 1 ? 0 : r;
+        if (!s.is_pid1 && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+                return log_error_errno(-errno, "Failed to become a child subreaper: %m"), 1;
+        r = privcheck_startup(&s.cfg);
+        if (r < 0)
+                return r == -EINVAL ? 2 : 1;
+        r = privcheck_target_user(&s.cfg, &s.user);
+        if (r < 0)
+                return 1;
+        if (privcheck_firewall_capable() < 0)
+                return 1;
+        r = loop_new(&s.loop);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the event loop: %m"), 1;
+        r = setup_signals(&s);
+        if (r >= 0)
+                r = sandbox_prepare(s.loop, &s.cfg, on_sandbox_ready, &s);
+        if (r < 0) {
+                log_error("the sandbox could not be prepared; nothing was started");
+                return 1;
+        }
+        r = loop_run(s.loop);
+        sandbox_finish();
+        loop_free(s.loop);
+        return r < 0 ? 1 : r;
+}

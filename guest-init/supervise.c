@@ -33,9 +33,11 @@ struct supervisor {
         bool is_pid1;
         pid_t child;                    /* 0: none running */
         bool child_started;
+        bool cmd_done;                  /* CMD ended while others still ran */
         int child_code;                 /* exit status or 128+signal, once it ended */
         bool shutting_down;
         int shutdown_signal;
+        bool others_told;               /* the rest got SIGTERM + SIGHUP */
         uint64_t started_usec;
 };
 
@@ -128,10 +130,21 @@ static int grace_expired(struct loop *l, void *userdata) {
  * terminals are not our children, so no SIGCHLD tells us). */
 static int shutdown_poll(struct loop *l, void *userdata) {
         struct supervisor *s = userdata;
-        if (!s->child && !others_alive(s)) {
+        if (s->child)
+                goto again;
+        if (!others_alive(s)) {
                 finish(s, s->child_started ? s->child_code : 128 + s->shutdown_signal);
                 return 0;
         }
+        if (!s->others_told) {
+                /* CMD is gone; terminals attached with `docker exec` are going
+                 * away with the container: tell them the way a closing
+                 * terminal would. */
+                s->others_told = true;
+                kill(-1, SIGTERM);
+                kill(-1, SIGHUP);
+        }
+again:
         return loop_set_timer(l, &s->shutdown_signal, loop_now_usec() + 50000, shutdown_poll, s);
 }
 
@@ -153,12 +166,6 @@ static void begin_shutdown(struct supervisor *s, int sig) {
         s->shutdown_signal = sig;
         log_info("%s: stopping (grace period %u s)", strsignal(sig), s->cfg.grace_seconds);
         forward(s, sig);
-        if (s->is_pid1) {
-                /* Terminals attached with `docker exec` are going away with the
-                 * container: tell them the way a closing terminal would. */
-                kill(-1, SIGTERM);
-                kill(-1, SIGHUP);
-        }
         (void) loop_set_timer(s->loop, s, loop_now_usec() + (uint64_t) s->cfg.grace_seconds * 1000000u,
                               grace_expired, s);
         (void) shutdown_poll(s->loop, s);
@@ -176,13 +183,12 @@ static void reap(struct supervisor *s) {
                 s->child_code = status_to_code(status);
                 log_info("%s exited with %d", s->cfg.cmd[0], s->child_code);
         }
-        if (!s->child_started || s->child || s->shutting_down)
+        if (!s->child_started || s->child || s->shutting_down || s->cmd_done)
                 return;
         if (others_alive(s)) {
                 log_info("%s ended while other processes (terminals attached with docker exec) still run; the container stays up until `docker stop`",
                          s->cfg.cmd[0]);
-                s->child_started = false;       /* from now on, supervise like compose mode */
-                s->cfg.cmd = NULL;
+                s->cmd_done = true;     /* from now on, supervise like compose mode */
                 return;
         }
         finish(s, s->child_code);

@@ -1,0 +1,302 @@
+"""agent-sandbox-init as PID 1, in fresh pid, mount and network namespaces
+(its nftables table lands in the throwaway network namespace)."""
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import INIT
+
+NOBODY = ["--user", "65534:65534"]
+
+
+@pytest.fixture
+def tmp_path(need_root):
+    """A directory the unprivileged child can write to (pytest's own tmp
+    tree is private to root)."""
+    import tempfile
+    import pathlib
+    d = tempfile.mkdtemp(prefix="asb-init-")
+    os.chmod(d, 0o777)
+    yield pathlib.Path(d)
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def policy(tmp_path, need_root):
+    p = tmp_path / "policy.yaml"
+    p.write_text("cidrs: [198.51.100.10/32]\n")
+    return p
+
+
+def init_argv(policy, *args, binary=INIT):
+    return ["unshare", "--net", "--pid", "--fork", "--mount-proc", binary, "--policy", str(policy),
+            "--policy-dir", "/nonexistent", *args]
+
+
+def run(policy, *args, timeout=30, env=None):
+    return subprocess.run(init_argv(policy, *args), capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def start(policy, *args, **kw):
+    return subprocess.Popen(init_argv(policy, *args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, **kw)
+
+
+def init_pid(proc, timeout=5):
+    """Host pid of the init, the only child of unshare."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as f:
+                kids = f.read().split()
+            if kids:
+                return int(kids[0])
+        except FileNotFoundError:
+            pass
+        time.sleep(0.01)
+    raise AssertionError("init did not start")
+
+
+def wait_for(path, timeout=10):
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path):
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.01)
+
+
+def test_exit_codes_pass_through(policy):
+    for code in range(256):
+        r = run(policy, *NOBODY, "--", "sh", "-c", f"exit {code}")
+        assert r.returncode == code, (code, r.stderr)
+
+
+def test_death_by_signal_is_128_plus_signal(policy):
+    r = run(policy, *NOBODY, "--", "sh", "-c", "kill -9 $$")
+    assert r.returncode == 137
+    r = run(policy, *NOBODY, "--", "sh", "-c", "kill -SEGV $$")
+    assert r.returncode == 128 + signal.SIGSEGV
+
+
+def test_thousand_orphans_are_reaped(policy):
+    script = ("for i in $(seq 1000); do (sleep 0.2 &) ; done; sleep 1.5; "
+              "echo zombies=$(ps -eo stat= | grep -c '^Z')")
+    r = run(policy, *NOBODY, "--", "sh", "-c", script, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "zombies=0" in r.stdout, r.stdout
+
+
+def test_child_has_no_privileges_and_a_clean_environment(policy):
+    env = dict(os.environ, LD_PRELOAD="/nonexistent.so", FOO_TOKEN="secret", TERM="xterm")
+    r = run(policy, *NOBODY, "--", "sh", "-c", "grep -E '^(Uid|Gid|Cap|NoNewPrivs)' /proc/self/status; env",
+            env=env)
+    assert r.returncode == 0, r.stderr
+    status = dict(line.split(":", 1) for line in r.stdout.splitlines() if ":" in line and "=" not in line)
+    assert status["Uid"].split() == ["65534"] * 4
+    assert status["Gid"].split() == ["65534"] * 4
+    for cap in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+        assert int(status[cap].strip(), 16) == 0, cap
+    assert status["NoNewPrivs"].strip() == "1"
+    names = {line.split("=", 1)[0] for line in r.stdout.splitlines() if "=" in line}
+    assert names <= {"HOME", "USER", "LOGNAME", "SHELL", "PATH", "TERM", "PWD", "SHLVL", "_"}, names
+    assert "LD_PRELOAD" not in r.stdout and "FOO_TOKEN" not in r.stdout
+
+
+PROBE_PID1 = r"""
+import ctypes, errno, os, signal, time
+libc = ctypes.CDLL(None, use_errno=True)
+try:
+    open("/proc/1/environ").read(); print("environ=readable")
+except OSError as e:
+    print("environ=" + errno.errorcode[e.errno])
+r = libc.ptrace(16, 1, 0, 0)  # PTRACE_ATTACH
+print("ptrace=" + ("attached" if r == 0 else errno.errorcode[ctypes.get_errno()]))
+try:
+    os.kill(1, signal.SIGKILL); print("kill=sent")
+except OSError as e:
+    print("kill=" + errno.errorcode[e.errno])
+time.sleep(0.2)
+print("pid1=" + ("alive" if os.path.exists("/proc/1/status") else "gone"))
+"""
+
+
+def test_user_cannot_ptrace_read_or_kill_pid1(policy):
+    r = run(policy, *NOBODY, "--", "python3", "-c", PROBE_PID1)
+    assert r.returncode == 0, r.stderr
+    assert "environ=EACCES" in r.stdout
+    assert "ptrace=EPERM" in r.stdout
+    assert "pid1=alive" in r.stdout
+
+
+def test_sigterm_is_forwarded(policy, tmp_path):
+    marker = tmp_path / "got-term"
+    ready = tmp_path / "ready"
+    os.chmod(tmp_path, 0o777)
+    p = start(policy, *NOBODY, "--", "sh", "-c",
+              f"trap 'touch {marker}; exit 3' TERM; touch {ready}; while :; do sleep 0.05; done")
+    wait_for(ready)
+    os.kill(init_pid(p), signal.SIGTERM)
+    assert p.wait(timeout=10) == 3
+    assert marker.exists()
+
+
+def test_child_ignoring_sigterm_is_killed_after_grace(policy, tmp_path):
+    ready = tmp_path / "ready"
+    os.chmod(tmp_path, 0o777)
+    p = start(policy, *NOBODY, "--grace", "1", "--", "sh", "-c",
+              f"trap '' TERM; touch {ready}; while :; do sleep 0.05; done")
+    wait_for(ready)
+    t0 = time.monotonic()
+    os.kill(init_pid(p), signal.SIGTERM)
+    code = p.wait(timeout=10)
+    elapsed = time.monotonic() - t0
+    assert code == 128 + signal.SIGTERM
+    assert 0.9 < elapsed < 3, elapsed
+    assert "grace period of 1 s over" in p.stderr.read()
+
+
+RECORDER = r"""
+import os, signal, sys, time
+out, ready = sys.argv[1], sys.argv[2]
+def record(sig, frame):
+    with open(out, "a") as f:
+        f.write(signal.Signals(sig).name[3:] + "\n")
+for name in ("USR1", "USR2", "WINCH", "QUIT", "INT"):
+    signal.signal(getattr(signal, "SIG" + name), record)
+open(ready, "w").close()
+while True:
+    time.sleep(0.05)
+"""
+
+
+@pytest.mark.parametrize("group", [False, True])
+def test_signals_are_forwarded(policy, tmp_path, group):
+    sigs = ["USR1", "USR2", "WINCH", "QUIT", "INT"]
+    rec = tmp_path / "recorder.py"
+    rec.write_text(RECORDER)
+    # With -g the whole process group gets the signal: a second recorder,
+    # started in the background in the same group, shows it.
+    script = (f"python3 {rec} {tmp_path}/helper {tmp_path}/helper-ready & "
+              f"exec python3 {rec} {tmp_path}/main {tmp_path}/ready")
+    args = (["-g"] if group else []) + NOBODY
+    p = start(policy, *args, "--", "sh", "-c", script)
+    try:
+        wait_for(tmp_path / "ready")
+        wait_for(tmp_path / "helper-ready")
+        pid = init_pid(p)
+        for s in sigs:
+            os.kill(pid, getattr(signal, "SIG" + s))
+            time.sleep(0.2)
+        got = (tmp_path / "main").read_text().split()
+        assert got == sigs, got
+        helper = tmp_path / "helper"
+        helper_got = helper.read_text().split() if helper.exists() else []
+        assert helper_got == (sigs if group else []), helper_got
+    finally:
+        p.kill()
+        p.wait()
+
+
+def test_idle_init_never_wakes(policy):
+    p = start(policy, *NOBODY)
+    try:
+        pid = init_pid(p)
+        time.sleep(1)  # past startup
+
+        def switches():
+            with open(f"/proc/{pid}/status") as f:
+                return sum(int(l.split()[1]) for l in f if "ctxt_switches" in l)
+        before = switches()
+        time.sleep(10)
+        assert switches() == before
+    finally:
+        p.kill()
+        p.wait()
+
+
+def test_cmd_exit_does_not_kill_other_processes(policy, tmp_path):
+    os.chmod(tmp_path, 0o777)
+    alive = tmp_path / "still-alive"
+    p = start(policy, *NOBODY, "--", "sh", "-c",
+              f"(sleep 0.5; touch {alive}; sleep 30) & exit 0")
+    try:
+        wait_for(alive)
+        assert p.poll() is None, "init must stay up while other processes run"
+        pid = init_pid(p)
+        os.kill(pid, signal.SIGTERM)
+        assert p.wait(timeout=5) == 0
+        assert "still run; the container stays up" in p.stderr.read()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+# ---- the privilege rules --------------------------------------------------
+
+AS_NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+
+def test_unprivileged_init_refuses_security_options(policy):
+    r = subprocess.run(AS_NOBODY + [INIT, "--policy", str(policy), "--", "true"],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 2
+    assert "--policy/--policy-dir is only honoured when the real uid is 0" in r.stderr
+
+
+def test_missing_capability_fails_closed(tmp_path, need_root):
+    os.chmod(tmp_path, 0o777)
+    marker = tmp_path / "ran"
+    r = subprocess.run(["unshare", "--net"] + AS_NOBODY + ["--inh-caps=-all", INIT, "--", "touch", str(marker)],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 1
+    assert "CAP_NET_ADMIN missing: run the container with --cap-add NET_ADMIN" in r.stderr
+    assert not marker.exists()
+
+
+@pytest.fixture
+def filecap_init(tmp_path, need_root):
+    d = tmp_path / "bin"
+    d.mkdir()
+    os.chmod(tmp_path, 0o755)
+    copy = d / "agent-sandbox-init"
+    shutil.copy(INIT, copy)
+    subprocess.run(["setcap", "cap_net_admin,cap_setpcap=ep", str(copy)], check=True)
+    return str(copy)
+
+
+def test_file_capability_ignores_argv_policy(filecap_init, policy):
+    r = subprocess.run(AS_NOBODY + [filecap_init, "--policy", str(policy), "--", "true"],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 2
+    assert "only honoured when the real uid is 0" in r.stderr
+
+
+def test_no_new_privileges_fails_closed(filecap_init, tmp_path):
+    marker = tmp_path / "ran"
+    os.chmod(tmp_path, 0o777)
+    # Through a shell, as in a container: the process that executes the init
+    # holds no capabilities of its own, so only the file capability could
+    # grant one, and no_new_privs stops that.
+    r = subprocess.run(["unshare", "--net"] + AS_NOBODY +
+                       ["--no-new-privs", "sh", "-c", f'exec {filecap_init} -- touch {marker}'],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 1
+    assert "no-new-privileges is set" in r.stderr
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("binary", ["plain", "filecap"])
+def test_ambient_capability_engine_is_refused(filecap_init, tmp_path, binary):
+    marker = tmp_path / "ran"
+    os.chmod(tmp_path, 0o777)
+    exe = filecap_init if binary == "filecap" else INIT
+    r = subprocess.run(["unshare", "--net"] + AS_NOBODY +
+                       ["--inh-caps=+net_admin", "--ambient-caps=+net_admin", exe, "--", "touch", str(marker)],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 1, r.stderr
+    assert "gives CAP_NET_ADMIN to every process" in r.stderr
+    assert not marker.exists()

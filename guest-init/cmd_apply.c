@@ -28,7 +28,8 @@ static void apply_ready(int error, void *userdata) {
 
 static void apply_help(void) {
         printf("Usage: agent-sandbox-init apply [--log-format text|json]\n"
-               "       agent-sandbox-init apply --policy FILE [--policy-dir DIR]   (real uid 0 only)\n"
+               "       agent-sandbox-init apply --policy FILE [--policy-dir DIR] [--meta-snapshot FILE]\n"
+               "                                                    (these three: real uid 0 only)\n"
                "\n"
                "Program the sandbox firewall from %s (plus %s/*.yaml),\n"
                "run the self-checks and exit 0 when the sandbox holds.\n", POLICY_DEFAULT_PATH,
@@ -40,6 +41,7 @@ int cmd_apply(int argc, char **argv) {
                 {"policy", required_argument, NULL, 'p'},
                 {"policy-dir", required_argument, NULL, 'd'},
                 {"log-format", required_argument, NULL, 'l'},
+                {"meta-snapshot", required_argument, NULL, 'm'},
                 {"help", no_argument, NULL, 'h'},
                 {},
         };
@@ -63,15 +65,19 @@ int cmd_apply(int argc, char **argv) {
                 switch (c) {
                 case 'p':
                 case 'd':
+                case 'm':
                         if (!trusted_caller) {
                                 log_error("--%s is only honoured when the real uid is 0; the policy is %s",
-                                          c == 'p' ? "policy" : "policy-dir", POLICY_DEFAULT_PATH);
+                                          c == 'p' ? "policy" : c == 'd' ? "policy-dir" : "meta-snapshot",
+                                          POLICY_DEFAULT_PATH);
                                 return 2;
                         }
                         if (c == 'p')
                                 cfg.policy_path = optarg;
-                        else
+                        else if (c == 'd')
                                 cfg.override_dir = optarg;
+                        else
+                                cfg.meta_snapshot_path = optarg;
                         break;
                 case 'l':
                         if (strcmp(optarg, "json") == 0)

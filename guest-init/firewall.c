@@ -429,6 +429,13 @@ static int fw_start_selfcheck(struct firewall *fw, const struct ip_prefix *allow
                                 };
                                 break;
                         }
+        if (!sc.allowed.present && fw->policy->n_domains > 0) {
+                log_warning("none of the allowed names resolved, so no self-check proves that allowed traffic gets through; check the DNS server in /etc/resolv.conf");
+                if (sc.strict) {
+                        log_error("selfcheck.strict is set: refusing to start without a reachable allowed host");
+                        return -ENETUNREACH;
+                }
+        }
         fw_selfcheck_target(fw, fw->policy->selfcheck_blocked, "blocked", &sc.blocked);
         if (sc.blocked.present && prefixes_contain(allowed, n_allowed, &sc.blocked.addr)) {
                 char buf[IP_PREFIX_STRLEN];

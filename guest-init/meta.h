@@ -1,0 +1,38 @@
+/* Fetch GitHub's meta ranges over HTTPS inside PID 1's event loop (libcurl's
+ * multi interface on our epoll), bounded by a timeout; fall back to the
+ * snapshot baked into the image, and say why. */
+#pragma once
+
+#include <stddef.h>
+
+#include "loop.h"
+#include "prefix.h"
+
+struct meta_config {
+        const char *url;
+        const char *ca_file;            /* NULL: the system's CA store */
+        unsigned timeout_ms;
+        const char *snapshot_path;
+        /* The URL's host, already resolved by our own resolver: curl must
+         * not resolve it, because Debian's libcurl would start a thread. */
+        const struct ip_prefix *host_addrs;
+        size_t n_host_addrs;
+};
+
+struct meta_result {
+        int error;                      /* 0, or both live and snapshot failed */
+        const char *source;             /* "live" or "snapshot" */
+        struct ip_prefix *prefixes;
+        size_t n_prefixes;
+        char *why_live_failed;          /* NULL when the live fetch worked */
+};
+
+/* Called once, from the loop; res is valid during the call only. */
+typedef void (*meta_done_fn)(const struct meta_result *res, void *userdata);
+
+struct meta_fetch;
+
+int meta_fetch_start(struct loop *l, const struct meta_config *cfg, meta_done_fn done, void *userdata,
+                     struct meta_fetch **ret);
+/* Cancels a fetch still running; NULL is fine. */
+void meta_fetch_free(struct meta_fetch *m);

@@ -1,0 +1,113 @@
+"""GitHub meta ranges: fetched over HTTPS (a test CA, a server inside the
+fake internet) by the real init, with the snapshot as the fallback."""
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from fakenet import FakeNet, HERE
+from test_firewall import elements
+
+META_ADDR = "203.0.113.80"
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    d = tmp_path_factory.mktemp("pki")
+
+    def ossl(*args):
+        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
+    for name in ("ca", "other-ca"):
+        ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN={name}",
+             "-keyout", f"{name}.key", "-out", f"{name}.pem")
+    ossl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=meta.test",
+         "-keyout", "server.key", "-out", "server.csr")
+    (d / "ext").write_text("subjectAltName=DNS:meta.test\n")
+    ossl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+         "-days", "2", "-extfile", "ext", "-out", "server.pem")
+    return d
+
+
+@pytest.fixture
+def net(tmp_path, pki, need_root):
+    n = FakeNet(tmp_path)
+    try:
+        n.setup({"meta.test": [META_ADDR]})
+        n.ip(n.net, "addr", "add", META_ADDR + "/32", "dev", "lo")
+        srv = n.popen(n.net, [sys.executable, os.path.join(HERE, "metaserver.py"), "--listen", META_ADDR,
+                              "--cert", str(pki / "server.pem"), "--key", str(pki / "server.key")],
+                      stdout=subprocess.PIPE, text=True)
+        assert srv.stdout.readline().strip() == "ready"
+        yield n
+    finally:
+        n.teardown()
+
+
+def snapshot(tmp_path, ranges):
+    p = tmp_path / "snapshot.json"
+    p.write_text(json.dumps({"web": ranges, "api": [], "git": []}))
+    return p
+
+
+def apply(net, pki, path, snapshot_path, ca="ca.pem"):
+    policy = net.write_policy(
+        "services: [github]\n"
+        f"github: {{meta_url: \"https://meta.test:8443{path}\", ca_file: \"{pki / ca}\"}}\n")
+    return net.init("apply", "--policy", str(policy), "--policy-dir", "/nonexistent",
+                    "--meta-snapshot", str(snapshot_path), timeout=60)
+
+
+def test_live_ranges_are_allowed(net, pki, tmp_path):
+    r = apply(net, pki, "/meta", snapshot(tmp_path, ["192.0.2.250/32"]))
+    assert r.returncode == 0, r.stderr
+    assert "GitHub meta: 4 ranges from https://meta.test:8443/meta" in r.stderr, r.stderr
+    v4 = elements(net, "allowed_v4")
+    assert "198.51.100.64/26" in v4 and "203.0.113.128/25" in v4
+    assert "203.0.113.0/28" not in v4, "only web, api and git ranges are used"
+    assert "2001:db8:5::/48" in elements(net, "allowed_v6")
+
+
+@pytest.mark.parametrize("path,ca,reason", [
+    ("/500", "ca.pem", "HTTP 500"),
+    ("/bad", "ca.pem", "not a usable meta document"),
+    ("/big", "ca.pem", "larger than 4 MiB"),
+    ("/meta", "other-ca.pem", "certificate"),
+])
+def test_failed_fetch_uses_the_snapshot(net, pki, tmp_path, path, ca, reason):
+    r = apply(net, pki, path, snapshot(tmp_path, ["192.0.2.250/32"]), ca=ca)
+    assert r.returncode == 0, r.stderr
+    assert "using the snapshot" in r.stderr and reason in r.stderr, r.stderr
+    assert "192.0.2.250" in elements(net, "allowed_v4")
+    assert "198.51.100.64/26" not in elements(net, "allowed_v4")
+
+
+def test_hanging_server_times_out_without_threads(net, pki, tmp_path):
+    policy = net.write_policy(
+        "services: [github]\n"
+        f"github: {{meta_url: \"https://meta.test:8443/hang\", ca_file: \"{pki / 'ca.pem'}\"}}\n")
+    p = net.popen(net.sbx, [net_init_path(), "apply", "--policy", str(policy), "--policy-dir", "/nonexistent",
+                            "--meta-snapshot", str(snapshot(tmp_path, ["192.0.2.250/32"]))],
+                  stderr=subprocess.PIPE, text=True)
+    t0 = time.monotonic()
+    time.sleep(1.5)  # the transfer is under way: the server never answers
+    with open(f"/proc/{p.pid}/status") as f:
+        threads = [l for l in f if l.startswith("Threads:")][0].split()[1]
+    assert threads == "1", "PID 1 must never start a thread (curl's resolver would)"
+    assert p.wait(timeout=30) == 0
+    elapsed = time.monotonic() - t0
+    err = p.stderr.read()
+    assert "using the snapshot" in err and "imed out" in err, err
+    assert elapsed < 10, elapsed
+
+
+def test_no_snapshot_either_is_reported(net, pki, tmp_path):
+    r = apply(net, pki, "/500", tmp_path / "missing.json")
+    assert "GitHub meta ranges unavailable" in r.stderr, r.stderr
+
+
+def net_init_path():
+    from fakenet import INIT
+    return INIT

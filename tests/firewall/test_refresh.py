@@ -1,0 +1,117 @@
+"""The firewall over time, with agent-sandbox-init as PID 1 of the sandbox
+namespace: answers that change are followed after their TTL without cutting
+established connections; SIGHUP reloads the policy, and a broken one keeps
+the rules in place."""
+import os
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+
+from fakenet import FakeNet
+from test_firewall import elements
+
+HOSTS = {"allowed.test": ["198.51.100.10"], "other.test": ["198.51.100.20"]}
+
+
+class RunningInit:
+    def __init__(self, net, policy):
+        self.proc = net.init_popen("--policy", str(policy), "--policy-dir", "/nonexistent",
+                                   "--user", "65534:65534", stderr=subprocess.PIPE, text=True)
+        self.lines = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        self.pid = None
+
+    def _read(self):
+        for line in self.proc.stderr:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_for(self, text, timeout=15, after=0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(text in l for l in self.lines[after:]):
+                return
+            assert self.proc.poll() is None, "\n".join(self.lines)
+            time.sleep(0.02)
+        raise AssertionError(f"no log line with {text!r}:\n" + "\n".join(self.lines))
+
+    def init_pid(self):
+        with open(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children") as f:
+            return int(f.read().split()[0])
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+
+@pytest.fixture
+def net(tmp_path, need_root):
+    n = FakeNet(tmp_path)
+    try:
+        n.setup(HOSTS, ttl=1)
+        yield n
+    finally:
+        n.teardown()
+
+
+def test_changed_answer_is_followed_and_old_connection_survives(net):
+    policy = net.write_policy("domains: [allowed.test]\ndns: {min_ttl: 1}\n")
+    init = RunningInit(net, policy)
+    try:
+        init.wait_for("sandbox ready")
+        held = net.client("hold", "198.51.100.10", "443", stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          text=True)
+        assert held.stdout.readline().strip() == "connected"
+
+        net.reload_dns({"allowed.test": ["198.51.100.20"]})
+        init.wait_for("allowed sets updated", timeout=10)
+        assert elements(net, "allowed_v4") == ["198.51.100.20"]
+        probes = net.probe("tcp:198.51.100.20:443", "tcp:198.51.100.10:443")
+        assert probes["tcp:198.51.100.20:443"]["result"] == "ok", probes
+        assert probes["tcp:198.51.100.10:443"]["result"] in ("refused", "reset"), probes
+
+        held.stdin.write("still-there\n")
+        held.stdin.flush()
+        assert held.stdout.readline().strip() == "still-there", "the established connection was cut"
+        held.stdin.close()
+        held.wait(timeout=5)
+    finally:
+        init.stop()
+
+
+def test_sighup_reloads_and_a_broken_policy_keeps_the_rules(net):
+    policy = net.write_policy("domains: [allowed.test]\n")
+    init = RunningInit(net, policy)
+    try:
+        init.wait_for("sandbox ready")
+        pid = init.init_pid()
+        before = elements(net, "allowed_v4")
+        assert before == ["198.51.100.10"]
+
+        policy.write_text("domains: [allowed.test\nports: 443\n")
+        mark = len(init.lines)
+        os.kill(pid, signal.SIGHUP)
+        init.wait_for("reload rejected", after=mark)
+        assert elements(net, "allowed_v4") == before
+        assert net.probe("tcp:198.51.100.10:443")["tcp:198.51.100.10:443"]["result"] == "ok"
+
+        policy.write_text("domains: [allowed.test, other.test]\n")
+        mark = len(init.lines)
+        os.kill(pid, signal.SIGHUP)
+        init.wait_for("sandbox ready", after=mark)
+        assert elements(net, "allowed_v4") == ["198.51.100.10", "198.51.100.20"]
+        assert net.probe("tcp:198.51.100.20:443")["tcp:198.51.100.20:443"]["result"] == "ok"
+
+        policy.write_text("domains: [other.test]\n")
+        mark = len(init.lines)
+        os.kill(pid, signal.SIGHUP)
+        init.wait_for("sandbox ready", after=mark)
+        assert elements(net, "allowed_v4") == ["198.51.100.20"]
+        assert net.probe("tcp:198.51.100.10:443")["tcp:198.51.100.10:443"]["result"] in ("refused", "reset")
+        assert init.proc.poll() is None
+    finally:
+        init.stop()

@@ -1,0 +1,53 @@
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "meta_parse.h"
+#include "tap.h"
+
+static void check_ok(const char *doc, const char *const *want, size_t n_want, const char *what) {
+        struct ip_prefix *p = NULL;
+        size_t n = 0;
+        char *error = NULL;
+        int r = meta_parse(doc, strlen(doc), &p, &n, &error);
+        TAP_CHECK(r == 0, "%s parses (%s)", what, error ? error : "no error");
+        TAP_CHECK(n == n_want, "%s: %zu ranges, want %zu", what, n, n_want);
+        for (size_t i = 0; r == 0 && i < n && i < n_want; i++) {
+                char buf[IP_PREFIX_STRLEN];
+                TAP_CHECK_STR(ip_prefix_format(&p[i], buf), want[i], what);
+        }
+        free(p);
+        free(error);
+}
+
+static void check_rejected(const char *doc, const char *message, const char *what) {
+        struct ip_prefix *p = NULL;
+        size_t n = 0;
+        char *error = NULL;
+        int r = meta_parse(doc, strlen(doc), &p, &n, &error);
+        TAP_CHECK(r < 0, "%s is rejected", what);
+        TAP_CHECK(error && strstr(error, message), "%s: error \"%s\" mentions \"%s\"", what,
+                  error ? error : "(none)", message);
+        free(p);
+        free(error);
+}
+
+int main(void) {
+        static const char *const escaped[] = {"198.51.100.0/24", "203.0.113.0/24", "2001:db8:1::/48"};
+        check_ok("{\"verifiable_password_authentication\": false,"
+                 " \"ssh_key_fingerprints\": {\"SHA256_RSA\": \"x\"},"
+                 " \"hooks\": [\"192.0.2.0\\/24\"],"
+                 " \"web\": [\"203.0.113.0\\/24\"],"
+                 " \"api\": [\"\\u0031\\u0039\\u0038.51.100.0/24\", \"203.0.113.0/24\"],"
+                 " \"git\": [\"2001:db8:1::/48\"]}",
+                 escaped, 3, "escapes, other keys, duplicates");
+        check_rejected("{\"web\": \"192.0.2.0/24\"}", "\"web\" is not an array", "a string for web");
+        check_rejected("{\"api\": [\"192.0.2.1/24\"]}", "not an address range", "host bits set");
+        check_rejected("{\"git\": [{\"a\": 1}]}", "other than strings", "an object in git");
+        check_rejected("[\"192.0.2.0/24\"]", "not a JSON object", "an array document");
+        check_rejected("", "empty", "an empty document");
+        check_rejected("{\"hooks\": [\"192.0.2.0/24\"]}", "no web, api or git", "no used keys");
+        check_rejected("{\"web\": [\"192.0.2.0/24\"", "not valid JSON", "truncated");
+        check_rejected("{\"web\": &a [\"192.0.2.0/24\"], \"api\": *a}", "alias", "an alias");
+        return tap_done();
+}

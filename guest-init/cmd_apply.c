@@ -99,6 +99,7 @@ int cmd_apply(int argc, char **argv) {
                 return 2;
         }
 
+        (void) privcheck_raise_effective();
         int r = privcheck_firewall_capable();
         if (r < 0)
                 return 1;

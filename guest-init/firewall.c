@@ -358,6 +358,10 @@ static int fw_program(struct firewall *fw, const struct ip_prefix *allowed, size
                 .tcp_ports = ports, .n_tcp_ports = fw->policy->n_ports,
                 .resolvers = resolvers, .n_resolvers = n_resolvers,
         };
+        struct ip_prefix docker_dns;
+        ip_prefix_parse("127.0.0.11", &docker_dns);
+        for (size_t i = 0; i < n_resolvers; i++)
+                np.root_dns_forwarding |= ip_prefix_compare(&resolvers[i], &docker_dns) == 0;
         return nft_apply_policy(&np, stats);
 }
 

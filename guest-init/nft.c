@@ -88,7 +88,7 @@ static int build_policy(struct nft_batch *b, const struct nft_policy *p,
         for (enum nft_set_ref set = 1; r == 0 && set < _NFT_SET_MAX; set++)
                 r = nft_sets_flush(b, set);
         if (r == 0)
-                r = nft_rules_add_chains(b);
+                r = nft_rules_add_chains(b, p->root_dns_forwarding);
         if (r == 0)
                 r = add_allowed(b, allowed);
         if (r == 0)

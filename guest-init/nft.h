@@ -23,6 +23,11 @@ struct nft_policy {
         size_t n_tcp_ports;
         const struct ip_prefix *resolvers;      /* DNS servers allowed on UDP and TCP port 53 */
         size_t n_resolvers;
+        /* Docker's embedded DNS (127.0.0.11) forwards queries upstream from
+         * sockets dockerd (uid 0) opens inside this network namespace: let
+         * DNS from uid 0 out, or name resolution stops once the rules are in.
+         * Nothing of the user's runs as uid 0. */
+        bool root_dns_forwarding;
 };
 
 struct nft_stats {

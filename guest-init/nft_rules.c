@@ -140,6 +140,25 @@ static void body_dns_tcp4(struct nft_rule_builder *rb) { dns(rb, NFPROTO_IPV4, I
 static void body_dns_udp6(struct nft_rule_builder *rb) { dns(rb, NFPROTO_IPV6, IPPROTO_UDP, NFT_SET_DNS_V6); }
 static void body_dns_tcp6(struct nft_rule_builder *rb) { dns(rb, NFPROTO_IPV6, IPPROTO_TCP, NFT_SET_DNS_V6); }
 
+static void root_dns(struct nft_rule_builder *rb, uint8_t l4proto) {
+        uint32_t root = 0;
+        uint16_t port = htons(53);
+        nft_expr_meta(rb, NFT_META_SKUID);
+        nft_expr_cmp(rb, NFT_CMP_EQ, &root, sizeof(root));
+        match_u8(rb, NFT_META_L4PROTO, l4proto);
+        load_dport(rb);
+        nft_expr_cmp(rb, NFT_CMP_EQ, &port, sizeof(port));
+        nft_expr_verdict(rb, NF_ACCEPT);
+}
+
+static void body_root_dns_udp(struct nft_rule_builder *rb) { root_dns(rb, IPPROTO_UDP); }
+static void body_root_dns_tcp(struct nft_rule_builder *rb) { root_dns(rb, IPPROTO_TCP); }
+
+static const struct rule_def root_dns_rules[] = {
+        { "DNS over UDP from uid 0: Docker's embedded resolver forwarding upstream", body_root_dns_udp },
+        { "DNS over TCP from uid 0: Docker's embedded resolver forwarding upstream", body_root_dns_tcp },
+};
+
 static void allowed(struct nft_rule_builder *rb, uint8_t nfproto, enum nft_set_ref set) {
         match_protocols(rb, nfproto, IPPROTO_TCP);
         load_dport(rb);
@@ -240,7 +259,7 @@ static int chain_flush(struct nft_batch *b, const char *name) {
         return nlh ? 0 : log_error_errno(-ENOMEM, "nftables: building a flush of chain %s failed: %m", name);
 }
 
-int nft_rules_add_chains(struct nft_batch *b) {
+int nft_rules_add_chains(struct nft_batch *b, bool with_root_dns) {
         int r = chain_add(b, "output", NF_INET_LOCAL_OUT);
         if (r == 0)
                 r = chain_add(b, "input", NF_INET_LOCAL_IN);
@@ -250,7 +269,13 @@ int nft_rules_add_chains(struct nft_batch *b) {
                 r = chain_flush(b, "input");
         if (r < 0)
                 return r;
-        r = rules_add(b, "output", output_rules, ELEMENTSOF(output_rules));
+        /* Before the reject rules at the end of the chain. */
+        size_t n_before_reject = ELEMENTSOF(output_rules) - 2;
+        r = rules_add(b, "output", output_rules, n_before_reject);
+        if (r == 0 && with_root_dns)
+                r = rules_add(b, "output", root_dns_rules, ELEMENTSOF(root_dns_rules));
+        if (r == 0)
+                r = rules_add(b, "output", output_rules + n_before_reject, 2);
         if (r < 0)
                 return r;
         return rules_add(b, "input", input_rules, ELEMENTSOF(input_rules));

@@ -6,4 +6,7 @@
 /* Appends to b: "add chain" for output and input (creating them, or
  * keeping the existing ones and their hooks), the removal of all their
  * current rules, then the rules. Returns 0 or -ENOMEM (logged). */
-int nft_rules_add_chains(struct nft_batch *b);
+#include <stdbool.h>
+
+/* root_dns: also the rules of nft_policy.root_dns_forwarding. */
+int nft_rules_add_chains(struct nft_batch *b, bool root_dns);

@@ -36,6 +36,16 @@ static bool no_new_privs(void) {
         return prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1;
 }
 
+int privcheck_raise_effective(void) {
+        struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3};
+        struct __user_cap_data_struct data[2] = {};
+        if (syscall(SYS_capget, &header, data) < 0)
+                return -errno;
+        data[0].effective = data[0].permitted;
+        data[1].effective = data[1].permitted;
+        return syscall(SYS_capset, &header, data) < 0 ? -errno : 0;
+}
+
 int privcheck_startup(const struct init_config *cfg) {
         const char *refused = cfg->set_policy ? "--policy/--policy-dir"
                             : cfg->set_user ? "--user"

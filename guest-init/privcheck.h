@@ -11,6 +11,12 @@
 #include "options.h"
 #include "privdrop.h"
 
+/* The image gives the init its capabilities as permitted only (file
+ * capability "=p", no effective bit), so that exec never fails where the
+ * engine withheld them and we can say so clearly instead. Make them
+ * effective. */
+int privcheck_raise_effective(void);
+
 /* 0, -EINVAL for a refused option, -EPERM for an unsafe engine; logged. */
 int privcheck_startup(const struct init_config *cfg);
 

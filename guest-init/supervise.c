@@ -265,6 +265,7 @@ static int setup_signals(struct supervisor *s) {
 int supervise_main(int argc, char **argv) {
         struct supervisor s = {.started_usec = loop_now_usec(), .is_pid1 = getpid() == 1};
 
+        (void) privcheck_raise_effective();
         int r = options_parse(argc, argv, &s.cfg);
         if (r != 0)
                 return r == 1 ? 0 : r;

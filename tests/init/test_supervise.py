@@ -264,7 +264,7 @@ def filecap_init(tmp_path, need_root):
     os.chmod(tmp_path, 0o755)
     copy = d / "agent-sandbox-init"
     shutil.copy(INIT, copy)
-    subprocess.run(["setcap", "cap_net_admin,cap_setpcap=ep", str(copy)], check=True)
+    subprocess.run(["setcap", "cap_net_admin,cap_setpcap=p", str(copy)], check=True)
     return str(copy)
 
 

@@ -1,0 +1,131 @@
+"""The sandbox image in a real Docker engine, on an --internal network."""
+import re
+import subprocess
+import time
+
+import pytest
+
+from dockerenv import ALLOWED_IP, BLOCKED_IP, DNS_IP, IMAGE, docker
+
+# The test hosts share the sandbox's docker network, which the rebinding
+# guard refuses by default; the policy lets the one allowed host through.
+POLICY = f"domains: [allowed.test]\ncidrs: [{ALLOWED_IP}/32]\nports: [80]\n"
+
+
+@pytest.fixture(scope="module")
+def sandbox(dockerenv):
+    name = dockerenv.start_sandbox(dockerenv.policy(POLICY))
+    logs = dockerenv.wait_log(name, "supervising")
+    assert "sandbox ready" in logs, logs
+    return name
+
+
+def exec_(name, script, check=False, timeout=60, user=None):
+    args = ["exec"] + (["-u", user] if user else []) + [name, "bash", "-c", script]
+    return docker(*args, check=check, timeout=timeout)
+
+
+def test_image_contents(dockerenv):
+    r = docker("run", "--rm", "--entrypoint", "bash", IMAGE, "-c",
+               "id -un; id -u; command -v sudo || echo no-sudo; getcap /usr/sbin/agent-sandbox-init;"
+               "stat -c '%U %a' /etc/agent-sandbox/policy.yaml; /usr/sbin/agent-sandbox-init --version")
+    lines = r.stdout.split("\n")
+    assert lines[0] == "dev" and lines[1] == "1000"
+    assert "no-sudo" in r.stdout
+    assert re.search(r"cap_(setpcap,cap_net_admin|net_admin,cap_setpcap)=p", r.stdout), r.stdout
+    assert "root 644" in r.stdout
+    assert "agent-sandbox-init 0." in r.stdout
+
+
+def test_ready_quickly_and_allowed_host_reachable(dockerenv, sandbox):
+    logs = docker("logs", sandbox).stderr
+    ms = float(re.search(r"sandbox ready in ([0-9.]+) ms", logs).group(1))
+    assert ms < 3000, logs
+    r = exec_(sandbox, f"curl -sS -o /dev/null -w '%{{http_code}}' --max-time 5 http://{ALLOWED_IP}/")
+    assert r.stdout == "200", r.stderr
+
+
+def test_blocked_host_rejected_at_once(dockerenv, sandbox):
+    t0 = time.monotonic()
+    r = exec_(sandbox, f"curl -sS --max-time 5 http://{BLOCKED_IP}/")
+    elapsed = time.monotonic() - t0
+    assert r.returncode == 7, (r.returncode, r.stderr)   # couldn't connect: refused, not a timeout
+    assert elapsed < 2, elapsed
+
+
+def test_exec_terminal_is_unprivileged_and_cannot_touch_the_firewall(dockerenv, sandbox):
+    before = dockerenv.ruleset(sandbox)
+    r = exec_(sandbox, "id -un; grep -E '^Cap(Inh|Prm|Eff|Amb)' /proc/self/status")
+    assert r.stdout.splitlines()[0] == "dev"
+    for line in r.stdout.splitlines()[1:]:
+        assert int(line.split()[1], 16) == 0, line
+    assert exec_(sandbox, "nft flush ruleset").returncode != 0
+    assert exec_(sandbox, "echo 'domains: [evil.test]' > /etc/agent-sandbox/policy.yaml").returncode != 0
+    again = exec_(sandbox, "/usr/sbin/agent-sandbox-init apply")
+    assert again.returncode != 0 and "already in place" in again.stderr, again.stderr
+    ptrace = exec_(sandbox, "python3 -c 1 2>/dev/null; cat /proc/1/environ")
+    assert ptrace.returncode != 0 and "Permission denied" in ptrace.stderr
+    assert exec_(sandbox, "kill -9 1; sleep 0.2; kill -0 1 && echo alive").stdout.strip() in ("alive", "")
+    assert docker("inspect", "-f", "{{.State.Running}}", sandbox).stdout.strip() == "true"
+    assert dockerenv.ruleset(sandbox) == before
+
+
+def test_terminals_survive_each_other_and_leave_no_zombies(dockerenv, sandbox):
+    terms = [subprocess.Popen(["/usr/bin/docker", "exec", "-i", sandbox, "bash"], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True) for _ in range(3)]
+    try:
+        for i, t in enumerate(terms):
+            t.stdin.write(f"echo hello-{i}\n")
+            t.stdin.flush()
+            assert t.stdout.readline().strip() == f"hello-{i}"
+        terms[0].stdin.write("exit\n")
+        terms[0].stdin.flush()
+        assert terms[0].wait(timeout=10) == 0
+        for i, t in enumerate(terms[1:], 1):
+            t.stdin.write(f"echo still-{i}\n")
+            t.stdin.flush()
+            assert t.stdout.readline().strip() == f"still-{i}"
+    finally:
+        for t in terms:
+            t.kill()
+            t.wait()
+    for _ in range(200):
+        docker("exec", "-d", sandbox, "sh", "-c", "sleep 0.01 & exit 0")
+    time.sleep(1)
+    ps = exec_(sandbox, "ps -eo stat= | grep -c '^Z' || true")
+    assert ps.stdout.strip() == "0"
+
+
+def test_stop_is_fast(dockerenv):
+    name = dockerenv.start_sandbox(dockerenv.policy(POLICY, "stop.yaml"))
+    dockerenv.wait_log(name, "supervising")
+    t0 = time.monotonic()
+    docker("stop", name)
+    assert time.monotonic() - t0 < 2
+
+
+@pytest.mark.parametrize("case", ["broken-policy", "no-net-admin", "no-new-privileges"])
+def test_fail_closed(dockerenv, case):
+    policy = dockerenv.policy("domains: [allowed.test\n" if case == "broken-policy" else POLICY, f"{case}.yaml")
+    caps = ("SETPCAP",) if case == "no-net-admin" else ("NET_ADMIN", "SETPCAP")
+    extra = ["--security-opt", "no-new-privileges"] if case == "no-new-privileges" else []
+    name = dockerenv.start_sandbox(policy, "--", "touch", "/tmp/started", caps=caps, extra=extra)
+    code = dockerenv.exited(name)
+    logs = docker("logs", name).stderr
+    assert code != 0, logs
+    want = {"broken-policy": "is invalid", "no-net-admin": "CAP_NET_ADMIN missing: run the container with",
+            "no-new-privileges": "no-new-privileges is set"}[case]
+    assert want in logs, logs
+    assert "running as" not in logs, "no user process may start"
+
+
+def test_dns_works_through_dockers_resolver_only(dockerenv, sandbox):
+    # Docker's embedded DNS (127.0.0.11) forwards from uid 0; the rules let
+    # exactly that out, so names keep resolving once the firewall is up ...
+    r = exec_(sandbox, "getent hosts allowed.test")
+    assert ALLOWED_IP in r.stdout, (r.stdout, r.stderr)
+    # ... while the user still cannot talk to a DNS server directly.
+    t0 = time.monotonic()
+    r = exec_(sandbox, f"curl -sS --max-time 5 telnet://{DNS_IP}:53 </dev/null")
+    assert r.returncode == 7, (r.returncode, r.stderr)
+    assert time.monotonic() - t0 < 2

@@ -80,19 +80,15 @@ int cmd_apply(int argc, char **argv) {
                                 cfg.meta_snapshot_path = optarg;
                         break;
                 case 'l':
-                        if (strcmp(optarg, "json") == 0)
-                                log_set_format(LOG_FORMAT_JSON);
-                        else if (strcmp(optarg, "text") != 0) {
-                                log_error("--log-format takes text or json, not '%s'", optarg);
+                        if (log_set_format_name(optarg) < 0)
                                 return 2;
-                        }
                         break;
                 case 'h':
                         apply_help();
                         return 0;
                 default:
                         return 2;
-        }
+                }
         }
         if (optind < argc) {
                 log_error("apply takes no arguments ('%s'); see agent-sandbox-init apply --help", argv[optind]);

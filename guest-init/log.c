@@ -21,6 +21,18 @@ void log_set_format(enum log_format format) {
         log_format = format;
 }
 
+int log_set_format_name(const char *name) {
+        if (strcmp(name, "json") == 0)
+                log_set_format(LOG_FORMAT_JSON);
+        else if (strcmp(name, "text") == 0)
+                log_set_format(LOG_FORMAT_TEXT);
+        else {
+                log_error("--log-format takes text or json, not '%s'", name);
+                return -EINVAL;
+        }
+        return 0;
+}
+
 void log_set_max_level(enum log_level level) {
         log_max_level = level;
 }

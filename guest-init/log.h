@@ -8,6 +8,8 @@ enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARNING, LOG_LEVEL_INFO, LOG_LEVEL_D
 enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
 
 void log_set_format(enum log_format format);
+/* "text" or "json" from --log-format; -EINVAL (reported) otherwise. */
+int log_set_format_name(const char *name);
 void log_set_max_level(enum log_level level);
 
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

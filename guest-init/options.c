@@ -90,12 +90,8 @@ int options_parse(int argc, char **argv, struct init_config *ret) {
                         c.process_group = true;
                         break;
                 case OPT_LOG_FORMAT:
-                        if (strcmp(optarg, "json") == 0)
-                                log_set_format(LOG_FORMAT_JSON);
-                        else if (strcmp(optarg, "text") != 0) {
-                                log_error("--log-format takes text or json, not '%s'", optarg);
+                        if (log_set_format_name(optarg) < 0)
                                 return 2;
-                        }
                         break;
                 case 'h':
                         print_help();

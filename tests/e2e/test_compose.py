@@ -1,0 +1,57 @@
+"""The compose template as a user runs it: docker-compose up -d, terminals
+with docker-compose exec (no -u), docker-compose down."""
+import os
+import shutil
+import subprocess
+import time
+import uuid
+
+from dockerenv import ALLOWED_IP, BLOCKED_IP, DNS_IP, IMAGE, ROOT
+
+
+def compose(project_dir, name, *args, timeout=120):
+    env = dict(os.environ, AGENT_SANDBOX_IMAGE=IMAGE)
+    return subprocess.run(["docker-compose", "-p", name, *args], cwd=project_dir, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_compose_template_end_to_end(dockerenv, tmp_path):
+    project = tmp_path / "project dir"        # a path with a space, as users have
+    project.mkdir()
+    shutil.copy(os.path.join(ROOT, "compose", "docker-compose.yml"), project)
+    policy = dockerenv.policy(f"domains: [allowed.test]\ncidrs: [{ALLOWED_IP}/32]\nports: [80]\n", "compose.yaml")
+    (project / "docker-compose.override.yml").write_text(f"""version: "2.4"
+services:
+  agent:
+    dns: [{DNS_IP}]
+    volumes:
+      - {policy}:/etc/agent-sandbox/policy.yaml:ro
+networks:
+  default:
+    external: true
+    name: {dockerenv.network}
+""")
+    name = "asbe2e" + uuid.uuid4().hex[:6]
+    up = compose(project, name, "up", "-d")
+    assert up.returncode == 0, up.stderr
+    try:
+        deadline = time.monotonic() + 20
+        while "supervising" not in (logs := compose(project, name, "logs", "--no-color", "agent").stdout):
+            assert time.monotonic() < deadline, logs
+            time.sleep(0.2)
+        assert "sandbox ready" in logs
+        r = compose(project, name, "exec", "-T", "agent", "sh", "-c",
+                    f"id -un; pwd; touch /workspace/made-inside; "
+                    f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 5 http://{ALLOWED_IP}/; echo; "
+                    f"curl -sS --max-time 5 http://{BLOCKED_IP}/ ; echo rc=$?")
+        lines = r.stdout.splitlines()
+        assert lines[0] == "dev" and lines[1] == "/workspace", r.stdout + r.stderr
+        assert lines[2] == "200", r.stdout + r.stderr
+        assert "rc=7" in r.stdout, r.stdout
+        assert (project / "made-inside").exists(), "the project folder is the workspace"
+    finally:
+        t0 = time.monotonic()
+        down = compose(project, name, "down", "-v")
+        elapsed = time.monotonic() - t0
+    assert down.returncode == 0, down.stderr
+    assert elapsed < 5, elapsed

@@ -1,20 +1,70 @@
-/* agentbox: the host launcher. */
+/* agentbox: the host launcher. Global options, then one verb. */
 #include <stdio.h>
 #include <string.h>
 
+#include "agentbox.h"
 #include "config.h"
 
+static void usage(FILE *f) {
+        fputs("Usage: agentbox [--engine docker|podman|PATH] VERB [OPTIONS]\n\n"
+              "Run AI coding agents in a locked-down container, one sandbox per project.\n\n"
+              "Verbs:\n", f);
+        for (const struct verb *const *v = agentbox_verbs; *v; v++)
+                fprintf(f, "  %-9s %s\n", (*v)->name, (*v)->summary);
+        fputs("\nGlobal options:\n"
+              "  --engine E   docker, podman or a path (default: $AGENTBOX_ENGINE, else docker, else podman)\n"
+              "  --help       this help; `agentbox help VERB` or `agentbox VERB --help` for a verb\n"
+              "  --version    the version\n\n"
+              "Exit codes: 0 ok, 1 failure, 2 usage, 125 engine problem, else the command's.\n", f);
+}
+
+static int help_verb(const char *name) {
+        const struct verb *v = agentbox_verb_find(name);
+        if (!v) {
+                fprintf(stderr, "agentbox: unknown verb '%s'; see agentbox --help\n", name);
+                return AGENTBOX_EXIT_USAGE;
+        }
+        return verb_help(v);
+}
+
 int main(int argc, char **argv) {
-        if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-                printf("Usage: agentbox VERB [OPTIONS]\n\n"
-                       "  --help      show this help\n"
-                       "  --version   show the version\n");
-                return 0;
+        struct agentbox ab = {};
+        int i = 1;
+        for (; i < argc && argv[i][0] == '-'; i++) {
+                if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+                        usage(stdout);
+                        return AGENTBOX_EXIT_OK;
+                } else if (strcmp(argv[i], "--version") == 0) {
+                        printf("agentbox %s\n", AGENT_SANDBOX_VERSION);
+                        return AGENTBOX_EXIT_OK;
+                } else if (strcmp(argv[i], "--engine") == 0 && i + 1 < argc) {
+                        ab.engine_request = argv[++i];
+                } else if (strncmp(argv[i], "--engine=", 9) == 0) {
+                        ab.engine_request = argv[i] + 9;
+                } else {
+                        fprintf(stderr, "agentbox: unknown global option '%s'; see agentbox --help\n", argv[i]);
+                        return AGENTBOX_EXIT_USAGE;
+                }
         }
-        if (argc > 1 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0)) {
-                printf("agentbox %s\n", AGENT_SANDBOX_VERSION);
-                return 0;
+        if (i >= argc) {
+                usage(stderr);
+                return AGENTBOX_EXIT_USAGE;
         }
-        fprintf(stderr, "agentbox: unknown or unimplemented verb; see agentbox --help\n");
-        return 2;
+        if (strcmp(argv[i], "help") == 0) {
+                if (i + 1 >= argc) {
+                        usage(stdout);
+                        return AGENTBOX_EXIT_OK;
+                }
+                return help_verb(argv[i + 1]);
+        }
+        const struct verb *v = agentbox_verb_find(argv[i]);
+        if (!v) {
+                fprintf(stderr, "agentbox: unknown verb '%s'; see agentbox --help\n", argv[i]);
+                return AGENTBOX_EXIT_USAGE;
+        }
+        optind = 0;
+        int r = v->run(&ab, argc - i, argv + i);
+        engine_done(&ab.engine);
+        fflush(stdout);
+        return r;
 }

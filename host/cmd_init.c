@@ -1,0 +1,229 @@
+/* agentbox init: write the compose and/or devcontainer templates (embedded
+ * at build time from compose/ and devcontainer/) into the project. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cmds.h"
+#include "embed/embed.h"
+#include "macro.h"
+#include "userpolicy.h"
+#include "verbutil.h"
+
+#define TEMPLATE_IMAGE "agent-sandbox-base:local"
+
+struct init_opts {
+        const struct agent *agent;
+        bool compose, devcontainer, force;
+        const char *dir;
+};
+
+/* The devcontainer template: init-entrypoint (PID 1 stays the init) when
+ * present, else the first devcontainer.json under devcontainer/. */
+static const struct embed_file *devcontainer_template(void) {
+        const struct embed_file *f = embed_find("devcontainer/init-entrypoint/devcontainer.json");
+        for (size_t i = 0; !f && i < embed_n_files; i++) {
+                const char *slash = strrchr(embed_files[i].name, '/');
+                if (strncmp(embed_files[i].name, "devcontainer/", 13) == 0 && slash &&
+                    strcmp(slash, "/devcontainer.json") == 0)
+                        f = &embed_files[i];
+        }
+        return f;
+}
+
+static const struct embed_file *compose_template(void) {
+        const struct embed_file *f = embed_find("compose/docker-compose.yml");
+        for (size_t i = 0; !f && i < embed_n_files; i++)
+                if (strncmp(embed_files[i].name, "compose/", 8) == 0 && strstr(embed_files[i].name, ".y"))
+                        f = &embed_files[i];
+        return f;
+}
+
+/* The template with every TEMPLATE_IMAGE replaced by image. */
+static char *with_image(const struct embed_file *t, const char *image) {
+        size_t n = 0, k = strlen(TEMPLATE_IMAGE);
+        for (const char *s = (const char *) t->data; (s = strstr(s, TEMPLATE_IMAGE)); s += k)
+                n++;
+        char *out = malloc(t->size + n * strlen(image) + 1);
+        if (!out)
+                return NULL;
+        char *w = out;
+        const char *s = (const char *) t->data;
+        for (const char *hit; (hit = strstr(s, TEMPLATE_IMAGE)); s = hit + k) {
+                w = mempcpy(w, s, (size_t) (hit - s));
+                w = stpcpy(w, image);
+        }
+        strcpy(w, s);
+        return out;
+}
+
+static int write_file(const char *path, const char *content, bool force) {
+        _cleanup_free_ char *dir = strdup(path);
+        char *slash = dir ? strrchr(dir, '/') : NULL;
+        if (!slash)
+                return -ENOMEM;
+        *slash = '\0';
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+                fprintf(stderr, "agentbox: cannot create %s: %m\n", dir);
+                return -errno;
+        }
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (force ? O_TRUNC : O_EXCL), 0644);
+        if (fd < 0) {
+                fprintf(stderr, "agentbox: cannot write %s: %m\n", path);
+                return -errno;
+        }
+        size_t len = strlen(content);
+        if (write(fd, content, len) != (ssize_t) len) {
+                fprintf(stderr, "agentbox: writing %s failed: %m\n", path);
+                return -EIO;
+        }
+        return 0;
+}
+
+struct target {
+        const struct embed_file *template;
+        char *path;
+};
+
+static int collect(const struct init_opts *o, const char *root, struct target t[2], size_t *n) {
+        *n = 0;
+        if (o->compose) {
+                t[*n].template = compose_template();
+                if (asprintf(&t[*n].path, "%s/docker-compose.yml", root) < 0)
+                        return -ENOMEM;
+                ++*n;
+        }
+        if (o->devcontainer) {
+                t[*n].template = devcontainer_template();
+                if (asprintf(&t[*n].path, "%s/.devcontainer/devcontainer.json", root) < 0)
+                        return -ENOMEM;
+                ++*n;
+        }
+        for (size_t i = 0; i < *n; i++) {
+                if (!t[i].template) {
+                        fprintf(stderr, "agentbox: this build has no template for %s (built without compose/ or devcontainer/)\n",
+                                t[i].path);
+                        return -ENOENT;
+                }
+                if (!o->force && access(t[i].path, F_OK) == 0) {
+                        fprintf(stderr, "agentbox: %s exists; use --force to overwrite it\n", t[i].path);
+                        return -EEXIST;
+                }
+        }
+        return 0;
+}
+
+static void print_next(const struct init_opts *o, const struct project *p) {
+        struct userpolicy u = {};
+        if (userpolicy_open(p, &u) == 0)
+                printf("\nYour policy additions live outside the project, where the agent cannot edit them:\n"
+                       "  agentbox run:              %s (agentbox policy add DOMAIN)\n"
+                       "                             and %s for every project\n"
+                       "  compose and devcontainer:  ~/.config/agent-sandbox/policy.d/*.yaml\n",
+                       u.project, u.global);
+        userpolicy_done(&u);
+        printf("\nNext:\n");
+        if (o->compose)
+                printf("  docker-compose up -d && docker-compose exec agent %s\n",
+                       o->agent->state_dir ? o->agent->command : "bash");
+        if (o->devcontainer)
+                printf("  devcontainer up --workspace-folder . (or \"Reopen in Container\" in VS Code)\n");
+        printf("  or without these files: agentbox run %s\n", o->agent->name);
+}
+
+/* compose and devcontainer bind-mount this directory: create it (readable
+ * by the sandbox's dev user) so the engine does not make a root-owned one. */
+static void ensure_policy_dir(void) {
+        const char *home = getenv("HOME");
+        _cleanup_free_ char *dir = NULL;
+        if (!home || asprintf(&dir, "%s/.config/agent-sandbox/policy.d", home) < 0)
+                return;
+        for (char *s = dir + 1; (s = strchr(s, '/')); s++) {
+                *s = '\0';
+                (void) mkdir(dir, 0755);
+                *s = '/';
+        }
+        if (mkdir(dir, 0755) == 0)
+                printf("created %s\n", dir);
+}
+
+static int init_write(const struct init_opts *o, const struct project *p) {
+        struct target t[2] = {};
+        size_t n = 0;
+        int code = collect(o, p->path, t, &n) < 0 ? AGENTBOX_EXIT_FAILURE : 0;
+        for (size_t i = 0; code == 0 && i < n; i++) {
+                _cleanup_free_ char *content = with_image(t[i].template, o->agent->image);
+                if (!content || write_file(t[i].path, content, o->force) < 0)
+                        code = AGENTBOX_EXIT_FAILURE;
+                else
+                        printf("wrote %s (image %s)\n", t[i].path, o->agent->image);
+        }
+        for (size_t i = 0; i < 2; i++)
+                free(t[i].path);
+        if (code == 0) {
+                ensure_policy_dir();
+                print_next(o, p);
+        }
+        return code;
+}
+
+static int parse_mode(struct init_opts *o, const char *mode) {
+        o->compose = strcmp(mode, "compose") == 0 || strcmp(mode, "both") == 0;
+        o->devcontainer = strcmp(mode, "devcontainer") == 0 || strcmp(mode, "both") == 0;
+        if (!o->compose && !o->devcontainer)
+                return verb_usage_error(&verb_init, "--mode takes compose, devcontainer or both, not '%s'", mode);
+        return VERB_CONTINUE;
+}
+
+static int cmd_init(struct agentbox *ab, int argc, char **argv) {
+        static const struct option longopts[] = {
+                { "agent", required_argument, NULL, 'a' },
+                { "mode", required_argument, NULL, 'm' },
+                { "dir", required_argument, NULL, 'C' },
+                { "force", no_argument, NULL, 'f' },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        struct init_opts o = { .agent = agent_find("none"), .compose = true };
+        for (int c; (c = verb_getopt(&verb_init, argc, argv, "fh", longopts)) != -1;) {
+                int r = VERB_CONTINUE;
+                switch (c) {
+                case 'a':
+                        o.agent = agent_find(optarg);
+                        if (!o.agent)
+                                return verb_usage_error(&verb_init, "unknown agent '%s' (one of %s)", optarg, agent_names());
+                        break;
+                case 'm': r = parse_mode(&o, optarg); break;
+                case 'C': o.dir = optarg; break;
+                case 'f': o.force = true; break;
+                case 'h': return verb_help(&verb_init);
+                default: return AGENTBOX_EXIT_USAGE;
+                }
+                if (r != VERB_CONTINUE)
+                        return r;
+        }
+        if (optind < argc)
+                return verb_usage_error(&verb_init, "unexpected '%s'", argv[optind]);
+        struct project p;
+        if (project_open(o.dir, &p) < 0)
+                return AGENTBOX_EXIT_FAILURE;
+        int code = init_write(&o, &p);
+        project_done(&p);
+        return code;
+}
+
+const struct verb verb_init = {
+        .name = "init",
+        .summary = "write docker-compose.yml and/or .devcontainer/devcontainer.json for the sandbox",
+        .usage =
+                "Usage: agentbox init [--agent claude|codex|gemini|opencode|none]\n"
+                "                     [--mode compose|devcontainer|both] [--dir D] [--force]\n\n"
+                "Write the sandbox templates into the project: docker-compose.yml (mode compose,\n"
+                "the default) and/or .devcontainer/devcontainer.json, with the agent's image.\n"
+                "Existing files are never overwritten without --force.\n",
+        .run = cmd_init,
+};

@@ -1,0 +1,93 @@
+/* agentbox reload: SIGHUP to the init, which re-reads the policy; then show
+ * what it logged about the reload. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmds.h"
+#include "macro.h"
+#include "verbutil.h"
+
+int reload_argv(const char *name, struct strv *ret) {
+        *ret = (struct strv) {};
+        strv_push_many(ret, "kill", "-s", "HUP", name, NULL);
+        return strv_status(ret);
+}
+
+/* The init logs a "reloading" line, then either the new rules' self-check
+ * result and "sandbox ready", or "reload rejected". */
+static bool reload_finished(const char *text) {
+        const char *start = strstr(text, "reloading the policy");
+        return start && (strstr(start, "sandbox ready") || strstr(start, "reload rejected") ||
+                         strstr(start, "could not start") || strstr(start, "is now blocked"));
+}
+
+static int show_reload_log(const struct engine *e, const char *name, const char *since) {
+        char *const args[] = { "logs", "--since", (char *) since, (char *) name, NULL };
+        for (int i = 0; i < 100; i++) {
+                struct engine_result r = {};
+                if (engine_run(e, args, NULL, ENGINE_CAPTURE_OUT | ENGINE_CAPTURE_ERR, &r) < 0)
+                        return AGENTBOX_EXIT_ENGINE;
+                bool done = r.exit_code == 0 && (reload_finished(r.err) || reload_finished(r.out));
+                if (done || i == 99) {
+                        fputs(r.out ? r.out : "", stderr);
+                        fputs(r.err ? r.err : "", stderr);
+                        bool failed = r.err && (strstr(r.err, "reload rejected") || strstr(r.err, "could not start"));
+                        engine_result_done(&r);
+                        if (!done)
+                                fprintf(stderr, "agentbox: no reload result yet; follow with agentbox logs -f\n");
+                        return failed ? AGENTBOX_EXIT_FAILURE : AGENTBOX_EXIT_OK;
+                }
+                engine_result_done(&r);
+                usleep(100 * 1000);
+        }
+        return AGENTBOX_EXIT_OK;
+}
+
+static int cmd_reload(struct agentbox *ab, int argc, char **argv) {
+        static const struct option longopts[] = {
+                { "dir", required_argument, NULL, 'C' },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        const char *dir = NULL;
+        for (int c; (c = verb_getopt(&verb_reload, argc, argv, "h", longopts)) != -1;)
+                switch (c) {
+                case 'C': dir = optarg; break;
+                case 'h': return verb_help(&verb_reload);
+                default: return AGENTBOX_EXIT_USAGE;
+                }
+        if (optind < argc)
+                return verb_usage_error(&verb_reload, "unexpected '%s'", argv[optind]);
+        struct project p;
+        const struct engine *e;
+        int code = verb_open(ab, dir, &p, &e);
+        if (code)
+                return code;
+        code = sandbox_require_running(e, p.name, p.path);
+        char since[32];
+        snprintf(since, sizeof(since), "%lld", (long long) time(NULL) - 1);
+        _cleanup_strv_ struct strv args = {};
+        if (code == 0 && reload_argv(p.name, &args) < 0)
+                code = AGENTBOX_EXIT_FAILURE;
+        _cleanup_free_ char *out = NULL;
+        if (code == 0)
+                code = verb_engine_capture(e, strv_items(&args), "sending SIGHUP to the sandbox", &out);
+        if (code == 0)
+                code = show_reload_log(e, p.name, since);
+        project_done(&p);
+        return code;
+}
+
+const struct verb verb_reload = {
+        .name = "reload",
+        .summary = "make the running sandbox re-read its policy (SIGHUP) and show the result",
+        .usage =
+                "Usage: agentbox reload [--dir D]\n\n"
+                "Send SIGHUP to the sandbox's init, which re-reads /etc/agent-sandbox/policy.yaml\n"
+                "and policy.d/*.yaml (your files are mounted there), then print what it logged.\n"
+                "A policy with errors is rejected and the rules in place stay.\n\n"
+                "Exit code: 0 applied, 1 rejected or no sandbox, 125 engine problem.\n",
+        .run = cmd_reload,
+};

@@ -1,0 +1,307 @@
+/* agentbox run: start (or reuse) the project's sandbox, wait until its
+ * firewall is up, run the agent (or a command) in it as dev. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmds.h"
+#include "config.h"
+#include "envfilter.h"
+#include "macro.h"
+#include "policy.h"
+#include "userpolicy.h"
+
+extern char **environ;
+
+void run_opts_done(struct run_opts *o) {
+        strv_done(&o->env);
+        strv_done(&o->expose);
+}
+
+static int parse_expose(struct run_opts *o, const char *text) {
+        uint16_t port;
+        if (!policy_port_parse(text, &port))
+                return verb_usage_error(&verb_run, "--expose takes a TCP port 1..65535, not '%s'", text);
+        strv_pushf(&o->expose, "%u", port);
+        return VERB_CONTINUE;
+}
+
+int run_parse(int argc, char **argv, struct run_opts *o) {
+        static const struct option longopts[] = {
+                { "image", required_argument, NULL, 'i' },
+                { "policy", required_argument, NULL, 'p' },
+                { "env", required_argument, NULL, 'e' },
+                { "env-file", required_argument, NULL, 'E' },
+                { "expose", required_argument, NULL, 'x' },
+                { "keep", no_argument, NULL, 'k' },
+                { "dir", required_argument, NULL, 'C' },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        *o = (struct run_opts) {};
+        argc = verb_split_command(argc, argv, &o->cmd);
+        for (int c; (c = verb_getopt(&verb_run, argc, argv, "+e:h", longopts)) != -1 || optind < argc;) {
+                int r = VERB_CONTINUE;
+                switch (c) {
+                case -1:        /* a positional: the agent, once */
+                        if (o->agent)
+                                return verb_usage_error(&verb_run, "unexpected '%s' (put the command after --)", argv[optind]);
+                        o->agent = argv[optind++];
+                        if (!agent_find(o->agent))
+                                return verb_usage_error(&verb_run, "unknown agent '%s' (one of %s)", o->agent, agent_names());
+                        break;
+                case 'i': o->image = optarg; break;
+                case 'p': o->policy = optarg; break;
+                case 'e': strv_push(&o->env, optarg); break;
+                case 'E': o->env_file = optarg; break;
+                case 'x': r = parse_expose(o, optarg); break;
+                case 'k': o->keep = true; break;
+                case 'C': o->dir = optarg; break;
+                case 'h': return verb_help(&verb_run);
+                default: return AGENTBOX_EXIT_USAGE;
+                }
+                if (r != VERB_CONTINUE)
+                        return r;
+        }
+        if (o->cmd && !o->cmd[0])
+                return verb_usage_error(&verb_run, "nothing after --");
+        return strv_status(&o->env) || strv_status(&o->expose) ? AGENTBOX_EXIT_FAILURE : VERB_CONTINUE;
+}
+
+int mount_bind_arg(const char *src, const char *dst, bool readonly, char **ret) {
+        /* The engine splits --mount as CSV: a field with ',' or '"' must be
+         * quoted, with '"' doubled. */
+        bool quote = strpbrk(src, ",\"") != NULL;
+        size_t n = strlen(src);
+        _cleanup_free_ char *q = malloc(2 * n + 8);
+        if (!q)
+                return -ENOMEM;
+        char *w = q;
+        if (quote)
+                *w++ = '"';
+        w = stpcpy(w, "src=");
+        for (const char *c = src; *c; c++) {
+                if (*c == '"')
+                        *w++ = '"';
+                *w++ = *c;
+        }
+        if (quote)
+                *w++ = '"';
+        *w = '\0';
+        return asprintf(ret, "type=bind,%s,dst=%s%s", q, dst, readonly ? ",readonly" : "") < 0 ? -ENOMEM : 0;
+}
+
+static void push_mount(struct strv *a, const char *src, const char *dst) {
+        char *m = NULL;
+        if (mount_bind_arg(src, dst, true, &m) < 0) {
+                a->oom = true;
+                return;
+        }
+        strv_push_many(a, "--mount", m, NULL);
+        free(m);
+}
+
+int run_create_argv(const struct run_opts *o, const struct project *p, const struct agent *a, const char *image,
+                    const struct run_policy_mounts *m, struct strv *ret) {
+        struct strv v = {};
+        strv_push_many(&v, "run", "-d", "--name", p->name, NULL);
+        strv_pushf(&v, "--label=" SANDBOX_LABEL "=%s", p->path);
+        strv_pushf(&v, "--label=agentbox.agent=%s", a->name);
+        strv_push_many(&v, "--cap-drop", "ALL", "--cap-add", "NET_ADMIN", "--cap-add", "SETPCAP",
+                       "--read-only", "--tmpfs", "/tmp", "--tmpfs", "/run",
+                       "--pids-limit", "512", "--memory", "4g", NULL);
+        for (size_t i = 0; i < o->expose.n; i++)
+                strv_pushf(&v, "--publish=127.0.0.1:%s:%s", o->expose.v[i], o->expose.v[i]);
+        /* -v cannot carry a ':' in the source; --mount can. */
+        if (strchr(p->path, ':')) {
+                char *mnt = NULL;
+                if (mount_bind_arg(p->path, "/workspace", false, &mnt) < 0)
+                        v.oom = true;
+                else
+                        strv_push_many(&v, "--mount", mnt, NULL);
+                free(mnt);
+        } else
+                strv_push_many(&v, "-v", NULL), strv_pushf(&v, "%s:/workspace", p->path);
+        if (a->state_dir) {
+                char *vol = NULL;
+                if (project_state_volume(p, a->name, &vol) < 0)
+                        v.oom = true;
+                else
+                        strv_push(&v, "-v"), strv_pushf(&v, "%s:/home/dev/%s", vol, a->state_dir);
+                free(vol);
+        }
+        if (m && m->global)
+                push_mount(&v, m->global, POLICY_OVERRIDE_DIR "/00-global.yaml");
+        if (m && m->project)
+                push_mount(&v, m->project, POLICY_OVERRIDE_DIR "/50-project.yaml");
+        if (m && m->user)
+                push_mount(&v, m->user, POLICY_OVERRIDE_DIR "/user.yaml");
+        strv_push(&v, image);
+        int r = strv_status(&v);
+        if (r < 0) {
+                strv_done(&v);
+                return r;
+        }
+        *ret = v;
+        return 0;
+}
+
+static int check_policies(const struct run_opts *o, const struct userpolicy *u, struct run_policy_mounts *m) {
+        *m = (struct run_policy_mounts) {
+                .global = u->have_global ? u->global : NULL,
+                .project = u->have_project ? u->project : NULL,
+                .user = o->policy,
+        };
+        const char *files[] = { m->global, m->project, m->user };
+        for (size_t i = 0; i < ELEMENTSOF(files); i++)
+                if (files[i] && userpolicy_validate_file(files[i]) < 0) {
+                        fprintf(stderr, "agentbox: the policy %s has errors; the sandbox was not started\n", files[i]);
+                        return AGENTBOX_EXIT_FAILURE;
+                }
+        return 0;
+}
+
+static void remove_sandbox(const struct engine *e, const char *name) {
+        char *const args[] = { "rm", "-f", (char *) name, NULL };
+        struct engine_result r = {};
+        if (engine_run(e, args, NULL, ENGINE_QUIET_OUT | ENGINE_CAPTURE_ERR, &r) == 0 && r.exit_code != 0)
+                engine_report_failure(e, "removing the sandbox", &r);
+        engine_result_done(&r);
+}
+
+/* Create the container; *started tells whether this run made it (false
+ * when another agentbox run won the race and it is running now). */
+static int create_sandbox(const struct engine *e, const struct run_opts *o, const struct project *p,
+                          const struct agent *a, const struct userpolicy *u, bool *started) {
+        struct run_policy_mounts m;
+        int code = check_policies(o, u, &m);
+        if (code)
+                return code;
+        _cleanup_strv_ struct strv args = {};
+        if (run_create_argv(o, p, a, o->image ? o->image : a->image, &m, &args) < 0)
+                return AGENTBOX_EXIT_FAILURE;
+        struct engine_result r = {};
+        int k = engine_run(e, strv_items(&args), NULL, ENGINE_QUIET_OUT | ENGINE_CAPTURE_ERR, &r);
+        if (k < 0) {
+                fprintf(stderr, "agentbox: could not run %s: %s\n", e->path, strerror(-k));
+                return AGENTBOX_EXIT_ENGINE;
+        }
+        code = 0;
+        *started = r.exit_code == 0;
+        if (r.exit_code != 0) {
+                enum sandbox_state st = SANDBOX_ABSENT;
+                if (engine_failure_kind(r.err) != ENGINE_FAILURE_NAME_TAKEN || sandbox_state(e, p->name, &st) != 0 ||
+                    st != SANDBOX_RUNNING) {
+                        char what[600];
+                        snprintf(what, sizeof(what), "starting the sandbox from %s", o->image ? o->image : a->image);
+                        code = engine_report_failure(e, what, &r);
+                }
+        }
+        engine_result_done(&r);
+        return code;
+}
+
+static int start_or_reuse(const struct engine *e, const struct run_opts *o, const struct project *p,
+                          const struct agent *a, bool *started) {
+        enum sandbox_state st;
+        int code = sandbox_state(e, p->name, &st);
+        if (code)
+                return code;
+        *started = false;
+        if (st == SANDBOX_RUNNING) {
+                if (o->image || o->policy || o->expose.n)
+                        fprintf(stderr, "agentbox: reusing the running sandbox %s; --image, --policy and --expose apply only when it starts (agentbox down first)\n",
+                                p->name);
+                return 0;
+        }
+        if (st == SANDBOX_STOPPED)
+                remove_sandbox(e, p->name);     /* a leftover of an earlier run */
+        struct userpolicy u;
+        if (userpolicy_open(p, &u) < 0)
+                return AGENTBOX_EXIT_FAILURE;
+        code = create_sandbox(e, o, p, a, &u, started);
+        userpolicy_done(&u);
+        return code;
+}
+
+static unsigned ready_timeout(void) {
+        const char *t = getenv("AGENTBOX_READY_TIMEOUT");
+        long v = t ? strtol(t, NULL, 10) : 0;
+        return v > 0 && v < 3600 ? (unsigned) v : SANDBOX_READY_TIMEOUT_SEC;
+}
+
+static int exec_in_sandbox(const struct engine *e, const struct project *p, const struct agent *a,
+                           const struct run_opts *o, const struct envfilter *ef) {
+        char *const default_cmd[] = { (char *) a->command, NULL };
+        _cleanup_strv_ struct strv args = {};
+        _cleanup_strv_ struct strv env = {};
+        if (sandbox_exec_argv(p->name, isatty(STDIN_FILENO), strv_items(&ef->names), o->cmd ? o->cmd : default_cmd,
+                              &args) < 0 ||
+            envfilter_child_env(ef, environ, &env) < 0)
+                return AGENTBOX_EXIT_FAILURE;
+        return sandbox_run_attached(e, strv_items(&args), strv_items(&env));
+}
+
+static int run_in(struct agentbox *ab, const struct run_opts *o, const struct project *p) {
+        const struct agent *a = agent_find(o->agent ? o->agent : "none");
+        struct envfilter ef = {};
+        if (envfilter_resolve(strv_items(&o->env), o->env_file, p->path, environ, &ef) < 0)
+                return AGENTBOX_EXIT_FAILURE;
+        const struct engine *e;
+        bool started = false;
+        int code = agentbox_engine(ab, &e);
+        if (code == 0)
+                code = start_or_reuse(e, o, p, a, &started);
+        if (code == 0) {
+                if (started)
+                        fprintf(stderr, "agentbox: started %s for %s; waiting for its firewall\n", p->name, p->path);
+                code = sandbox_wait_ready(e, p->name, started, ready_timeout());
+                if (code == 0)
+                        code = exec_in_sandbox(e, p, a, o, &ef);
+        }
+        /* Simple rule: what this run started, it removes, unless --keep. */
+        if (started && !o->keep)
+                remove_sandbox(e, p->name);
+        envfilter_done(&ef);
+        return code;
+}
+
+static int cmd_run(struct agentbox *ab, int argc, char **argv) {
+        struct run_opts o;
+        int code = run_parse(argc, argv, &o);
+        if (code == VERB_CONTINUE) {
+                struct project p;
+                code = AGENTBOX_EXIT_FAILURE;
+                if (project_open(o.dir, &p) == 0) {
+                        code = run_in(ab, &o, &p);
+                        project_done(&p);
+                }
+        }
+        run_opts_done(&o);
+        return code;
+}
+
+const struct verb verb_run = {
+        .name = "run",
+        .summary = "start (or reuse) the project's sandbox and run the agent or a command in it",
+        .usage =
+                "Usage: agentbox run [AGENT] [OPTIONS] [-- CMD ARGS...]\n\n"
+                "Start the project's sandbox (or reuse the running one), wait until its firewall\n"
+                "is up, then run AGENT's command (bash for none) or CMD in it as dev in /workspace.\n"
+                "AGENT is one of claude, codex, gemini, opencode, none (default: none).\n\n"
+                "Options:\n"
+                "  --image I        use image I instead of the agent's\n"
+                "  --policy FILE    also mount FILE as /etc/agent-sandbox/policy.d/user.yaml\n"
+                "  -e, --env NAME   pass NAME from this environment (NAME=VALUE sets it; a glob\n"
+                "                   like 'LC_*' never matches secret-looking names)\n"
+                "  --env-file F     pass every NAME=VALUE of F (mode 0600, outside the project)\n"
+                "  --expose PORT    publish PORT on 127.0.0.1\n"
+                "  --keep           keep the sandbox running after the command ends\n"
+                "  --dir D          the project folder (default: the current one)\n"
+                "  -h, --help       this help\n\n"
+                "Nothing from the host environment passes unless named. Exit code: the command's;\n"
+                "1 when the sandbox failed to start, 2 usage, 125 engine problem.\n",
+        .run = cmd_run,
+};

@@ -1,0 +1,120 @@
+/* agentbox status: is the project's sandbox running, from which image, and
+ * which policy files it gets. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmds.h"
+#include "macro.h"
+#include "userpolicy.h"
+#include "verbutil.h"
+
+int status_argv(const char *name, struct strv *ret) {
+        *ret = (struct strv) {};
+        strv_push_many(ret, "container", "inspect", "--format",
+                       "{{.State.Status}}\t{{.Config.Image}}\t{{.State.StartedAt}}\t{{.Id}}", name, NULL);
+        return strv_status(ret);
+}
+
+struct status {
+        char *fields[4];        /* state, image, started, id */
+};
+
+static void print_text(const struct project *p, const struct status *s, const struct userpolicy *u) {
+        printf("project: %s\nsandbox: %s\n", p->path, p->name);
+        if (!s->fields[0])
+                printf("state:   none (start one with agentbox run)\n");
+        else
+                printf("state:   %s\nimage:   %s\nstarted: %s\nid:      %.12s\n", s->fields[0], s->fields[1],
+                       s->fields[2], s->fields[3]);
+        printf("policy:  global %s%s\n", u->global, u->have_global ? "" : " (absent)");
+        printf("         project %s%s\n", u->project, u->have_project ? "" : " (absent)");
+}
+
+static void print_json(const struct project *p, const struct status *s, const struct userpolicy *u) {
+        static const char *const keys[] = { "state", "image", "started", "id" };
+        printf("{\"project\": ");
+        json_write_string(stdout, p->path);
+        printf(", \"sandbox\": ");
+        json_write_string(stdout, p->name);
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                printf(", \"%s\": ", keys[i]);
+                json_write_string(stdout, i == 0 && !s->fields[0] ? "none" : s->fields[i]);
+        }
+        printf(", \"policy\": {\"global\": ");
+        json_write_string(stdout, u->have_global ? u->global : NULL);
+        printf(", \"project\": ");
+        json_write_string(stdout, u->have_project ? u->project : NULL);
+        printf("}}\n");
+}
+
+/* Fill s from the engine; an absent sandbox leaves it empty. */
+static int inspect(const struct engine *e, const char *name, struct status *s, char **buf) {
+        _cleanup_strv_ struct strv args = {};
+        if (status_argv(name, &args) < 0)
+                return AGENTBOX_EXIT_FAILURE;
+        struct engine_result r = {};
+        if (engine_run(e, strv_items(&args), NULL, ENGINE_CAPTURE_OUT | ENGINE_CAPTURE_ERR, &r) < 0)
+                return AGENTBOX_EXIT_ENGINE;
+        int code = 0;
+        if (r.exit_code == 0) {
+                *buf = r.out, r.out = NULL;
+                char *save = NULL, *line = strtok_r(*buf, "\n", &save);
+                for (size_t i = 0; line && i < ELEMENTSOF(s->fields); i++)
+                        s->fields[i] = strsep(&line, "\t");
+        } else if (engine_failure_kind(r.err) != ENGINE_FAILURE_NO_CONTAINER)
+                code = engine_report_failure(e, "inspecting the sandbox", &r);
+        engine_result_done(&r);
+        return code;
+}
+
+static int cmd_status(struct agentbox *ab, int argc, char **argv) {
+        static const struct option longopts[] = {
+                { "json", no_argument, NULL, 'j' },
+                { "dir", required_argument, NULL, 'C' },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        const char *dir = NULL;
+        bool json = false;
+        for (int c; (c = verb_getopt(&verb_status, argc, argv, "h", longopts)) != -1;)
+                switch (c) {
+                case 'j': json = true; break;
+                case 'C': dir = optarg; break;
+                case 'h': return verb_help(&verb_status);
+                default: return AGENTBOX_EXIT_USAGE;
+                }
+        if (optind < argc)
+                return verb_usage_error(&verb_status, "unexpected '%s'", argv[optind]);
+        struct project p;
+        const struct engine *e;
+        int code = verb_open(ab, dir, &p, &e);
+        if (code)
+                return code;
+        struct status s = {};
+        _cleanup_free_ char *buf = NULL;
+        struct userpolicy u = {};
+        code = inspect(e, p.name, &s, &buf);
+        if (code == 0 && userpolicy_open(&p, &u) < 0)
+                code = AGENTBOX_EXIT_FAILURE;
+        if (code == 0) {
+                (json ? print_json : print_text)(&p, &s, &u);
+                code = s.fields[0] && strcmp(s.fields[0], "running") == 0 ? 0 : AGENTBOX_EXIT_FAILURE;
+        }
+        userpolicy_done(&u);
+        project_done(&p);
+        return code;
+}
+
+const struct verb verb_status = {
+        .name = "status",
+        .summary = "show whether the project's sandbox runs, its image and policy files",
+        .usage =
+                "Usage: agentbox status [--json] [--dir D]\n\n"
+                "Show the project's sandbox: state, image, start time, and the user policy\n"
+                "files it mounts.\n\n"
+                "Options:\n"
+                "  --json       one JSON object\n"
+                "  --dir D      the project folder (default: the current one)\n\n"
+                "Exit code: 0 when the sandbox runs, 1 when it does not, 125 engine problem.\n",
+        .run = cmd_status,
+};

@@ -1,0 +1,58 @@
+/* What the verbs expose for unit tests: option parsing into a struct and
+ * the exact engine argv they build. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "agentbox.h"
+#include "project.h"
+#include "sandbox.h"
+#include "strv.h"
+
+struct run_opts {
+        const char *agent;      /* as given, or NULL (none) */
+        const char *image;
+        const char *policy;     /* --policy FILE */
+        struct strv env;        /* -e requests */
+        const char *env_file;
+        struct strv expose;     /* ports, validated */
+        bool keep;
+        const char *dir;
+        char **cmd;             /* after "--", or NULL */
+};
+void run_opts_done(struct run_opts *o);
+/* VERB_CONTINUE, or the exit code (help printed, or usage error printed). */
+int run_parse(int argc, char **argv, struct run_opts *o);
+
+/* The files mounted into /etc/agent-sandbox/policy.d (NULL: not mounted). */
+struct run_policy_mounts {
+        const char *global;     /* -> 00-global.yaml */
+        const char *project;    /* -> 50-project.yaml */
+        const char *user;       /* --policy -> user.yaml */
+};
+
+/* `run -d ...` creating the sandbox for project p. */
+int run_create_argv(const struct run_opts *o, const struct project *p, const struct agent *a, const char *image,
+                    const struct run_policy_mounts *m, struct strv *ret);
+
+/* A --mount value for a read-only or read-write bind, quoted for the
+ * engine's CSV parser when the path needs it. */
+int mount_bind_arg(const char *src, const char *dst, bool readonly, char **ret);
+
+struct shell_opts {
+        const char *dir;
+        char **cmd;
+};
+int shell_parse(int argc, char **argv, struct shell_opts *o);
+
+/* Simple verbs: the engine argv for a sandbox name. */
+int reload_argv(const char *name, struct strv *ret);
+int logs_argv(const char *name, bool follow, struct strv *ret);
+int down_argv(const char *name, struct strv *ret);
+int prune_list_argv(struct strv *ret);
+int status_argv(const char *name, struct strv *ret);
+
+/* The span of the image reference in a compose (YAML) or devcontainer
+ * (JSON) line: `image: REF`, `image: ${VAR:-REF}`, `"image": "REF"`. */
+bool bump_find_ref(const char *line, bool json, size_t *ret_start, size_t *ret_end);

@@ -1,0 +1,116 @@
+#include "project.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "macro.h"
+
+/* FNV-1a: stable across versions and machines, which is all the name needs. */
+uint64_t project_hash(const char *path) {
+        uint64_t h = 0xcbf29ce484222325ULL;
+        for (const unsigned char *c = (const unsigned char *) path; *c; c++) {
+                h ^= *c;
+                h *= 0x100000001b3ULL;
+        }
+        return h;
+}
+
+/* Lower-case [a-z0-9], anything else one '-', no leading/trailing '-'. */
+static void sanitize(const char *in, char *out, size_t size) {
+        size_t n = 0;
+        for (const unsigned char *c = (const unsigned char *) in; *c && n + 1 < size; c++) {
+                char x = (*c >= 'A' && *c <= 'Z') ? (char) (*c - 'A' + 'a') : (char) *c;
+                bool ok = (x >= 'a' && x <= 'z') || (x >= '0' && x <= '9');
+                if (ok)
+                        out[n++] = x;
+                else if (n > 0 && out[n - 1] != '-')
+                        out[n++] = '-';
+        }
+        while (n > 0 && out[n - 1] == '-')
+                n--;
+        out[n] = '\0';
+        if (n == 0)
+                snprintf(out, size, "project");
+}
+
+int project_names(const char *path, char **ret_name, char ret_hash[9]) {
+        const char *base = strrchr(path, '/');
+        base = base && base[1] ? base + 1 : (base ? "root" : path);
+        char clean[PROJECT_BASENAME_MAX + 1];
+        sanitize(base, clean, sizeof(clean));
+        uint64_t h = project_hash(path);
+        snprintf(ret_hash, 9, "%08x", (unsigned) ((h >> 32) ^ h));
+        if (asprintf(ret_name, "agentbox-%s-%s", clean, ret_hash) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+int project_open(const char *dir, struct project *ret) {
+        const char *what = dir ? dir : ".";
+        _cleanup_free_ char *path = realpath(what, NULL);
+        if (!path) {
+                fprintf(stderr, "agentbox: project folder %s: %m\n", what);
+                return -errno;
+        }
+        struct stat st;
+        if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
+                fprintf(stderr, "agentbox: project folder %s is not a directory\n", path);
+                return -ENOTDIR;
+        }
+        /* A newline would break the engine's label and log output. */
+        if (strchr(path, '\n')) {
+                fprintf(stderr, "agentbox: the project path contains a newline; rename the folder\n");
+                return -EINVAL;
+        }
+        *ret = (struct project) {};
+        int r = project_names(path, &ret->name, ret->hash);
+        if (r < 0)
+                return r;
+        ret->path = TAKE_PTR(path);
+        return 0;
+}
+
+void project_done(struct project *p) {
+        free(p->path);
+        free(p->name);
+        *p = (struct project) {};
+}
+
+int project_config_dir(char **ret) {
+        const char *xdg = getenv("XDG_CONFIG_HOME");
+        if (xdg && xdg[0] == '/')
+                return asprintf(ret, "%s/agent-sandbox", xdg) < 0 ? -ENOMEM : 0;
+        const char *home = getenv("HOME");
+        if (!home || home[0] != '/') {
+                struct passwd *pw = getpwuid(getuid());
+                home = pw ? pw->pw_dir : NULL;
+        }
+        if (!home) {
+                fprintf(stderr, "agentbox: no home directory: set HOME or XDG_CONFIG_HOME\n");
+                return -ENOENT;
+        }
+        return asprintf(ret, "%s/.config/agent-sandbox", home) < 0 ? -ENOMEM : 0;
+}
+
+int project_policy_paths(const struct project *p, char **ret_global, char **ret_project) {
+        _cleanup_free_ char *dir = NULL;
+        int r = project_config_dir(&dir);
+        if (r < 0)
+                return r;
+        if (ret_global && asprintf(ret_global, "%s/policy.yaml", dir) < 0)
+                return -ENOMEM;
+        if (ret_project && asprintf(ret_project, "%s/projects/%s.yaml", dir, p->name) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+int project_state_volume(const struct project *p, const char *agent, char **ret) {
+        return asprintf(ret, "agentbox-state-%s-%s", agent, p->hash) < 0 ? -ENOMEM : 0;
+}

@@ -1,0 +1,200 @@
+#include "sandbox.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "macro.h"
+
+const struct agent agent_table[] = {
+        { "claude", "agent-sandbox-claude:local", "claude", ".claude" },
+        { "codex", "agent-sandbox-codex:local", "codex", ".codex" },
+        { "gemini", "agent-sandbox-gemini:local", "gemini", ".gemini" },
+        { "opencode", "agent-sandbox-opencode:local", "opencode", ".local/share/opencode" },
+        { "none", "agent-sandbox-base:local", "bash", NULL },
+        { NULL },
+};
+
+const struct agent *agent_find(const char *name) {
+        if (strcmp(name, "base") == 0)
+                name = "none";
+        for (const struct agent *a = agent_table; a->name; a++)
+                if (strcmp(a->name, name) == 0)
+                        return a;
+        return NULL;
+}
+
+const char *agent_names(void) {
+        return "claude, codex, gemini, opencode, none";
+}
+
+int sandbox_state(const struct engine *e, const char *name, enum sandbox_state *ret) {
+        char *const args[] = { "container", "inspect", "--format", "{{.State.Running}}", (char *) name, NULL };
+        struct engine_result r = {};
+        int k = engine_run(e, args, NULL, ENGINE_CAPTURE_OUT | ENGINE_CAPTURE_ERR, &r);
+        if (k < 0) {
+                fprintf(stderr, "agentbox: could not run %s: %s\n", e->path, strerror(-k));
+                return AGENTBOX_EXIT_ENGINE;
+        }
+        int code = 0;
+        if (r.exit_code == 0)
+                *ret = strncmp(r.out, "true", 4) == 0 ? SANDBOX_RUNNING : SANDBOX_STOPPED;
+        else if (engine_failure_kind(r.err) == ENGINE_FAILURE_NO_CONTAINER)
+                *ret = SANDBOX_ABSENT;
+        else
+                code = engine_report_failure(e, "inspecting the sandbox", &r);
+        engine_result_done(&r);
+        return code;
+}
+
+int sandbox_exec_argv(const char *name, bool tty, char *const *env_names, char *const *cmd, struct strv *ret) {
+        struct strv a = {};
+        strv_push_many(&a, "exec", "-i", NULL);
+        if (tty)
+                strv_push(&a, "-t");
+        strv_push_many(&a, "-u", "dev", "-w", "/workspace", NULL);
+        for (; env_names && *env_names; env_names++)
+                strv_push_many(&a, "-e", *env_names, NULL);
+        strv_push(&a, name);
+        strv_push_all(&a, cmd);
+        int r = strv_status(&a);
+        if (r < 0) {
+                strv_done(&a);
+                return r;
+        }
+        *ret = a;
+        return 0;
+}
+
+static volatile sig_atomic_t attached_pid;
+
+static void forward_signal(int sig) {
+        if (attached_pid > 0)
+                kill((pid_t) attached_pid, sig);
+}
+
+int sandbox_run_attached(const struct engine *e, char *const *args, char *const *envp) {
+        /* The terminal sends ^C to the whole foreground group; the engine
+         * passes it into the sandbox, so agentbox itself ignores it. */
+        struct sigaction ign = { .sa_handler = SIG_IGN }, fwd = { .sa_handler = forward_signal }, old[4];
+        sigaction(SIGINT, &ign, &old[0]);
+        sigaction(SIGQUIT, &ign, &old[1]);
+        sigaction(SIGTERM, &fwd, &old[2]);
+        sigaction(SIGHUP, &fwd, &old[3]);
+        struct engine_result r = {};
+        int k = engine_run(e, args, envp, 0, &r);
+        sigaction(SIGINT, &old[0], NULL);
+        sigaction(SIGQUIT, &old[1], NULL);
+        sigaction(SIGTERM, &old[2], NULL);
+        sigaction(SIGHUP, &old[3], NULL);
+        if (k < 0) {
+                fprintf(stderr, "agentbox: could not run %s: %s\n", e->path, strerror(-k));
+                return AGENTBOX_EXIT_ENGINE;
+        }
+        return r.exit_code;
+}
+
+static bool is_error_line(const char *line) {
+        return strstr(line, ": error: ") || strstr(line, "\"level\":\"error\"");
+}
+
+struct ready_reader {
+        char buf[8192];
+        size_t len;
+        char last_error[1024];
+        bool echo, ready;
+};
+
+/* Consume complete lines in the buffer. */
+static void ready_lines(struct ready_reader *rr) {
+        char *start = rr->buf, *nl;
+        while (!rr->ready && (nl = memchr(start, '\n', rr->len - (size_t) (start - rr->buf)))) {
+                *nl = '\0';
+                if (rr->echo)
+                        fprintf(stderr, "%s\n", start);
+                if (is_error_line(start))
+                        snprintf(rr->last_error, sizeof(rr->last_error), "%.1000s", start);
+                if (strstr(start, SANDBOX_READY_TEXT))
+                        rr->ready = true;
+                start = nl + 1;
+        }
+        rr->len -= (size_t) (start - rr->buf);
+        memmove(rr->buf, start, rr->len);
+        if (rr->len == sizeof(rr->buf) - 1)
+                rr->len = 0;    /* an endless line: drop it */
+}
+
+static int64_t now_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int read_until_ready(int fd, struct ready_reader *rr, unsigned timeout_sec) {
+        int64_t deadline = now_ms() + (int64_t) timeout_sec * 1000;
+        while (!rr->ready) {
+                int64_t left = deadline - now_ms();
+                if (left <= 0)
+                        return -ETIMEDOUT;
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+                int n = poll(&p, 1, (int) left);
+                if (n < 0 && errno != EINTR)
+                        return -errno;
+                if (n <= 0)
+                        continue;
+                ssize_t got = read(fd, rr->buf + rr->len, sizeof(rr->buf) - 1 - rr->len);
+                if (got < 0 && errno != EINTR)
+                        return -errno;
+                if (got == 0)
+                        return -EPIPE;  /* the stream ended: the container is gone */
+                if (got > 0) {
+                        rr->len += (size_t) got;
+                        ready_lines(rr);
+                }
+        }
+        return 0;
+}
+
+int sandbox_wait_ready(const struct engine *e, const char *name, bool echo, unsigned timeout_sec) {
+        char *const args[] = { "logs", "-f", (char *) name, NULL };
+        struct ready_reader rr = { .echo = echo };
+        pid_t pid;
+        int fd;
+        int r = engine_spawn_reader(e, args, &pid, &fd);
+        if (r < 0) {
+                fprintf(stderr, "agentbox: could not run %s: %s\n", e->path, strerror(-r));
+                return AGENTBOX_EXIT_ENGINE;
+        }
+        r = read_until_ready(fd, &rr, timeout_sec);
+        if (r == 0 || r == -ETIMEDOUT)
+                kill(pid, SIGTERM);
+        close(fd);
+        engine_wait(pid);
+        if (r == 0)
+                return 0;
+        if (r == -ETIMEDOUT)
+                fprintf(stderr, "agentbox: the sandbox %s did not report ready within %u s; see agentbox logs\n",
+                        name, timeout_sec);
+        else if (rr.last_error[0])
+                fprintf(stderr, "agentbox: the sandbox %s stopped before it was ready: %s\n", name, rr.last_error);
+        else
+                fprintf(stderr, "agentbox: the sandbox %s stopped before it was ready; see agentbox logs\n", name);
+        return AGENTBOX_EXIT_FAILURE;
+}
+
+int sandbox_require_running(const struct engine *e, const char *name, const char *project_path) {
+        enum sandbox_state st;
+        int code = sandbox_state(e, name, &st);
+        if (code)
+                return code;
+        if (st == SANDBOX_RUNNING)
+                return 0;
+        fprintf(stderr, "agentbox: no %ssandbox for %s; start one with agentbox run\n",
+                st == SANDBOX_STOPPED ? "running " : "", project_path);
+        return AGENTBOX_EXIT_FAILURE;
+}

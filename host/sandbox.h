@@ -1,0 +1,51 @@
+/* The running sandbox of a project: the agents and their images, whether
+ * the container exists, waiting for the init's "sandbox ready", and running
+ * a command in it as dev. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "agentbox.h"
+#include "strv.h"
+
+#define SANDBOX_LABEL "agentbox.project"
+#define SANDBOX_READY_TEXT "sandbox ready"
+#define SANDBOX_READY_TIMEOUT_SEC 120
+
+struct agent {
+        const char *name;       /* claude, codex, gemini, opencode, none */
+        const char *image;
+        const char *command;    /* what `run` starts by default */
+        const char *state_dir;  /* under /home/dev, kept in a volume; NULL: none */
+};
+
+/* By name ("base" is "none"); NULL when unknown. */
+const struct agent *agent_find(const char *name);
+/* "claude, codex, gemini, opencode, none" */
+const char *agent_names(void);
+extern const struct agent agent_table[];
+
+enum sandbox_state {
+        SANDBOX_ABSENT,
+        SANDBOX_RUNNING,
+        SANDBOX_STOPPED,
+};
+
+/* 0 with *ret set, or an exit code (125) after printing the engine's failure. */
+int sandbox_state(const struct engine *e, const char *name, enum sandbox_state *ret);
+
+/* Follow the container's log until the init says it is ready (echoing each
+ * line to stderr when echo is set). 0 when ready; otherwise prints the
+ * init's last error line and returns 1. */
+int sandbox_wait_ready(const struct engine *e, const char *name, bool echo, unsigned timeout_sec);
+
+/* exec [-i] [-t] -u dev -w /workspace [-e NAME]... NAME CMD... */
+int sandbox_exec_argv(const char *name, bool tty, char *const *env_names, char *const *cmd, struct strv *ret);
+
+/* Run argv (engine arguments) with our terminal, forwarding SIGTERM/SIGHUP
+ * to it; returns its exit code, or 125 when it could not start. */
+int sandbox_run_attached(const struct engine *e, char *const *args, char *const *envp);
+
+/* 0 when the project's sandbox runs; else prints "no sandbox for PROJECT;
+ * start one with agentbox run" (or the engine failure) and returns the exit code. */
+int sandbox_require_running(const struct engine *e, const char *name, const char *project_path);

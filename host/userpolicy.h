@@ -1,0 +1,34 @@
+/* The user's policy layers, kept outside the project so the agent cannot
+ * edit them: $XDG_CONFIG_HOME/agent-sandbox/policy.yaml (global) and
+ * $XDG_CONFIG_HOME/agent-sandbox/projects/<sandbox name>.yaml (this project).
+ * The image's own policy lies under both; it is not known on the host. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "policy.h"
+#include "project.h"
+
+struct userpolicy {
+        char *global, *project;         /* paths */
+        bool have_global, have_project; /* the files exist */
+};
+
+int userpolicy_open(const struct project *p, struct userpolicy *ret);
+void userpolicy_done(struct userpolicy *u);
+
+/* Parse and expand one file, printing its diagnostics to stderr; 0 when
+ * it has no errors, -EINVAL otherwise. */
+int userpolicy_validate_file(const char *path);
+
+/* The existing layers merged and expanded (an empty policy when none exist);
+ * diagnostics go to stderr. */
+int userpolicy_effective(const struct userpolicy *u, struct policy **ret);
+
+/* Rewrite the file at path (created when missing) with domains added and
+ * removed; written to a temporary file, checked by the parser, then renamed
+ * over the old one. Prints what changed; 0 or -errno. */
+int userpolicy_edit(const char *path, char *const *add, char *const *remove);
+
+/* "*.example.com" or "example.com", per policy_hostname_valid; prints why not. */
+bool userpolicy_domain_valid(const char *domain);

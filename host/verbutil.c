@@ -1,0 +1,63 @@
+#include "verbutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int verb_open(struct agentbox *ab, const char *dir, struct project *p, const struct engine **e) {
+        if (project_open(dir, p) < 0)
+                return AGENTBOX_EXIT_FAILURE;
+        int code = agentbox_engine(ab, e);
+        if (code)
+                project_done(p);
+        return code;
+}
+
+int verb_engine_passthrough(const struct engine *e, char *const *args, const char *what) {
+        struct engine_result r = {};
+        int k = engine_run(e, args, NULL, ENGINE_CAPTURE_ERR, &r);
+        if (k < 0) {
+                fprintf(stderr, "agentbox: could not run %s: %s\n", e->path, strerror(-k));
+                return AGENTBOX_EXIT_ENGINE;
+        }
+        int code = 0;
+        if (r.exit_code != 0)
+                code = engine_report_failure(e, what, &r);
+        else if (r.err)
+                fputs(r.err, stderr);
+        engine_result_done(&r);
+        return code;
+}
+
+int verb_engine_capture(const struct engine *e, char *const *args, const char *what, char **ret_out) {
+        struct engine_result r = {};
+        int k = engine_run(e, args, NULL, ENGINE_CAPTURE_OUT | ENGINE_CAPTURE_ERR, &r);
+        if (k < 0) {
+                fprintf(stderr, "agentbox: could not run %s: %s\n", e->path, strerror(-k));
+                return AGENTBOX_EXIT_ENGINE;
+        }
+        int code = 0;
+        if (r.exit_code != 0)
+                code = engine_report_failure(e, what, &r);
+        else
+                *ret_out = r.out, r.out = NULL;
+        engine_result_done(&r);
+        return code;
+}
+
+void json_write_string(FILE *f, const char *s) {
+        if (!s) {
+                fputs("null", f);
+                return;
+        }
+        fputc('"', f);
+        for (const unsigned char *c = (const unsigned char *) s; *c; c++) {
+                if (*c == '"' || *c == '\\')
+                        fprintf(f, "\\%c", *c);
+                else if (*c < 0x20)
+                        fprintf(f, "\\u%04x", *c);
+                else
+                        fputc(*c, f);
+        }
+        fputc('"', f);
+}

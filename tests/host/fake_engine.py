@@ -1,0 +1,114 @@
+#!/usr/bin/python3
+"""A stand-in for the docker CLI, for agentbox's CLI tests: it records its
+argv and environment (one JSON line per call to $FAKE_ENGINE_LOG), keeps the
+containers it "created" in $FAKE_ENGINE_STATE and prints what docker prints
+for the calls agentbox makes. Failure modes via $FAKE_ENGINE_MODE:
+daemon-down, no-image, crash (the init fails before "sandbox ready")."""
+import json
+import os
+import sys
+
+DAEMON_DOWN = ("Cannot connect to the Docker daemon at unix:///var/run/docker.sock. "
+               "Is the docker daemon running?\n")
+
+
+def load():
+    try:
+        with open(os.environ["FAKE_ENGINE_STATE"]) as f:
+            return json.load(f)
+    except (KeyError, FileNotFoundError):
+        return {"containers": {}}
+
+
+def save(state):
+    with open(os.environ["FAKE_ENGINE_STATE"], "w") as f:
+        json.dump(state, f)
+
+
+def fail(text, code=1):
+    sys.stderr.write(text)
+    sys.exit(code)
+
+
+def main(args):
+    with open(os.environ["FAKE_ENGINE_LOG"], "a") as f:
+        f.write(json.dumps({"argv": args, "env": dict(os.environ)}) + "\n")
+    mode = os.environ.get("FAKE_ENGINE_MODE", "")
+    if mode == "daemon-down":
+        fail(DAEMON_DOWN)
+    state = load()
+    containers = state["containers"]
+    verb = args[0]
+    if verb == "version":
+        print("20.10.24+dfsg1")
+    elif verb == "container" and args[1] == "inspect":
+        name, fmt = args[-1], args[3]
+        if name not in containers:
+            fail(f"Error: No such container: {name}\n")
+        c = containers[name]
+        if fmt == "{{.State.Running}}":
+            print("true" if c["running"] else "false")
+        else:
+            print("\t".join(["running" if c["running"] else "exited", c["image"], "2026-01-01T00:00:00Z",
+                             "0123456789abcdef0123"]))
+    elif verb == "run" and "--rm" in args:
+        print("agent-sandbox-init 0.1.0")
+    elif verb == "run":
+        name = args[args.index("--name") + 1]
+        if mode == "no-image":
+            fail(f"Unable to find image '{args[-1]}' locally\nError response from daemon: pull access denied for "
+                 f"{args[-1]}, repository does not exist\n", 125)
+        if name in containers:
+            fail(f'docker: Error response from daemon: Conflict. The container name "/{name}" is already in use '
+                 f'by container "abc".\n', 125)
+        containers[name] = {"running": mode != "crash", "image": args[-1]}
+        save(state)
+        print("0123456789abcdef0123456789abcdef")
+    elif verb == "logs":
+        if mode == "crash":
+            sys.stderr.write("agent-sandbox-init: reading the policy\n"
+                             "agent-sandbox-init: error: /etc/agent-sandbox/policy.yaml:3:5: unknown key 'domian'\n")
+        elif "--since" in args:
+            sys.stderr.write("agent-sandbox-init: reloading the policy from /etc/agent-sandbox/policy.yaml\n"
+                             "agent-sandbox-init: sandbox ready in 3.0 ms\n")
+        else:
+            sys.stderr.write("agent-sandbox-init: firewall up\nagent-sandbox-init: sandbox ready in 5.0 ms\n")
+    elif verb == "exec":
+        cmd = args[args.index(next(a for a in args if a in containers)) + 1:]
+        if cmd[:2] == ["sh", "-c"] and cmd[2].startswith("exit "):
+            sys.exit(int(cmd[2].split()[1]))
+        print("exec:" + " ".join(cmd))
+    elif verb == "rm":
+        for name in [a for a in args[1:] if not a.startswith("-")]:
+            if name not in containers and "-f" not in args:
+                fail(f"Error: No such container: {name}\n")
+            containers.pop(name, None)
+            print(name)
+        save(state)
+    elif verb == "kill":
+        print(args[-1])
+    elif verb == "ps":
+        for name, c in containers.items():
+            if not c["running"]:
+                print(name)
+    elif verb == "volume" and args[1] == "ls":
+        print("agentbox-state-claude-0123abcd\nagentbox-state-codex-4567cdef\nunrelated-volume")
+    elif verb == "volume" and args[1] == "rm":
+        if args[2].endswith("4567cdef"):
+            fail(f"Error response from daemon: remove {args[2]}: volume is in use\n")
+        print(args[2])
+    elif verb == "image" and args[1] == "inspect":
+        image = args[-1]
+        missing = os.environ.get("FAKE_ENGINE_MISSING_IMAGES", "").split(",")
+        if image in missing:
+            fail(f"Error: No such image: {image}\n")
+        line = "sha256:" + "ab" * 32
+        if os.environ.get("FAKE_ENGINE_DIGEST"):
+            line += f" {image.split(':')[0]}@sha256:" + "cd" * 32
+        print(line)
+    else:
+        fail(f"fake engine: unexpected call {args}\n", 99)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,387 @@
+"""agentbox's command line against a fake engine (fake_engine.py) that
+records every call: the engine argv each verb produces, what reaches the
+engine's environment (and what never reaches its argv), exit codes, and the
+files init, bump and policy write. The real-engine cases are in tests/e2e."""
+import json
+import os
+import shutil
+import stat
+import subprocess
+
+import pytest
+
+from conftest import AGENTBOX
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class Box:
+    def __init__(self, tmp_path):
+        self.tmp = tmp_path
+        self.project = tmp_path / "proj"
+        self.project.mkdir()
+        self.home = tmp_path / "home"
+        self.home.mkdir()
+        self.xdg = tmp_path / "xdg"
+        self.log = tmp_path / "engine.log"
+        self.fake = tmp_path / "fake-docker"
+        shutil.copy(os.path.join(HERE, "fake_engine.py"), self.fake)
+        os.chmod(self.fake, 0o755)
+        self.env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(self.home),
+            "XDG_CONFIG_HOME": str(self.xdg),
+            "AGENTBOX_ENGINE": str(self.fake),
+            "FAKE_ENGINE_LOG": str(self.log),
+            "FAKE_ENGINE_STATE": str(tmp_path / "engine.state"),
+            "AGENTBOX_READY_TIMEOUT": "10",
+        }
+
+    def run(self, *args, cwd=None, env=None, stdin=subprocess.DEVNULL):
+        e = dict(self.env, **(env or {}))
+        return subprocess.run([AGENTBOX, *args], cwd=cwd or self.project, env=e, capture_output=True,
+                              text=True, timeout=30, stdin=stdin)
+
+    def calls(self):
+        if not self.log.exists():
+            return []
+        return [json.loads(line) for line in self.log.read_text().splitlines()]
+
+    def argvs(self):
+        return [c["argv"] for c in self.calls()]
+
+    def call(self, verb):
+        found = [c for c in self.calls() if c["argv"][0] == verb]
+        assert found, f"no '{verb}' call in {self.argvs()}"
+        return found[-1]
+
+    def name(self, path=None):
+        out = self.run("status", "--json", cwd=path or self.project)
+        return json.loads(out.stdout)["sandbox"]
+
+
+@pytest.fixture
+def box(tmp_path):
+    return Box(tmp_path)
+
+
+def test_run_creates_waits_execs_and_removes(box):
+    r = box.run("run", "--", "true")
+    assert r.returncode == 0, r.stderr
+    verbs = [a[0] for a in box.argvs()]
+    assert verbs == ["container", "run", "logs", "exec", "rm"], box.argvs()
+    run = box.call("run")["argv"]
+    real = os.path.realpath(box.project)
+    name = run[run.index("--name") + 1]
+    assert run[:4] == ["run", "-d", "--name", name]
+    for pair in (["--cap-drop", "ALL"], ["--cap-add", "NET_ADMIN"], ["--cap-add", "SETPCAP"],
+                 ["--tmpfs", "/tmp"], ["--tmpfs", "/run"], ["--pids-limit", "512"], ["--memory", "4g"],
+                 ["-v", f"{real}:/workspace"]):
+        i = run.index(pair[0]) if pair[0] not in ("--cap-add", "--tmpfs") else None
+        assert any(run[k:k + 2] == pair for k in range(len(run))), pair
+    assert "--read-only" in run and f"--label=agentbox.project={real}" in run
+    assert "no-new-privileges" not in " ".join(run)
+    assert run[-1] == "agent-sandbox-base:local"
+    assert box.call("exec")["argv"] == ["exec", "-i", "-u", "dev", "-w", "/workspace", name, "true"]
+    assert box.call("rm")["argv"] == ["rm", "-f", name]
+    assert "sandbox ready" in r.stderr    # the init's lines are shown while waiting
+
+
+def test_run_agent_uses_its_image_state_volume_and_command(box):
+    r = box.run("run", "claude", "--keep")
+    assert r.returncode == 0, r.stderr
+    run = box.call("run")["argv"]
+    assert run[-1] == "agent-sandbox-claude:local"
+    vol = [run[i + 1] for i, a in enumerate(run) if a == "-v" and "agentbox-state" in run[i + 1]]
+    assert len(vol) == 1 and vol[0].startswith("agentbox-state-claude-") and vol[0].endswith(":/home/dev/.claude")
+    assert box.call("exec")["argv"][-1] == "claude"
+    assert not [a for a in box.argvs() if a[0] == "rm"], "--keep must keep the sandbox"
+
+
+def test_run_exit_code_is_the_commands(box):
+    r = box.run("run", "--", "sh", "-c", "exit 7")
+    assert r.returncode == 7
+    assert box.argvs()[-1][0] == "rm"
+
+
+def test_run_reuses_a_running_sandbox_and_leaves_it(box):
+    assert box.run("run", "--keep", "--", "true").returncode == 0
+    box.log.unlink()
+    r = box.run("run", "--", "true")
+    assert r.returncode == 0, r.stderr
+    assert [a[0] for a in box.argvs()] == ["container", "logs", "exec"]
+
+
+def test_secrets_only_by_exact_name_and_never_in_argv(box):
+    env = {"MY_API_KEY": "s3cret-key", "MY_COLOR": "blue", "GITHUB_TOKEN": "ghp_secretvalue",
+           "UNNAMED": "nope", "DB_PASSWORD": "hunter2"}
+    r = box.run("run", "-e", "GITHUB_TOKEN", "-e", "MY_*", "-e", "EXTRA=literal-value", "--", "true", env=env)
+    assert r.returncode == 0, r.stderr
+    exec_call = box.call("exec")
+    argv = exec_call["argv"]
+    names = [argv[i + 1] for i, a in enumerate(argv) if a == "-e"]
+    assert sorted(names) == ["EXTRA", "GITHUB_TOKEN", "MY_COLOR"]
+    assert exec_call["env"]["GITHUB_TOKEN"] == "ghp_secretvalue"
+    assert exec_call["env"]["EXTRA"] == "literal-value"
+    for c in box.calls():
+        joined = " ".join(c["argv"])
+        for secret in ("s3cret-key", "ghp_secretvalue", "hunter2", "literal-value", "nope"):
+            assert secret not in joined
+
+
+def test_env_file_rules(box, tmp_path):
+    loose = tmp_path / "loose.env"
+    loose.write_text("API_TOKEN=abc\n")
+    os.chmod(loose, 0o644)
+    r = box.run("run", "--env-file", str(loose), "--", "true")
+    assert r.returncode == 1 and "chmod 600" in r.stderr
+    inside = box.project / "secrets.env"
+    inside.write_text("API_TOKEN=abc\n")
+    os.chmod(inside, 0o600)
+    r = box.run("run", "--env-file", str(inside), "--", "true")
+    assert r.returncode == 1 and "inside the project" in r.stderr
+    assert box.argvs() == [], "nothing may start after a refused env file"
+    good = tmp_path / "good.env"
+    good.write_text("# comment\nAPI_TOKEN=tok-value-123\nexport PLAIN=1\n")
+    os.chmod(good, 0o600)
+    r = box.run("run", "--env-file", str(good), "--", "true")
+    assert r.returncode == 0, r.stderr
+    c = box.call("exec")
+    assert ["-e", "API_TOKEN"] == c["argv"][c["argv"].index("API_TOKEN") - 1:c["argv"].index("API_TOKEN") + 1]
+    assert c["env"]["API_TOKEN"] == "tok-value-123" and c["env"]["PLAIN"] == "1"
+    assert all("tok-value-123" not in " ".join(a) for a in box.argvs())
+
+
+def test_run_mounts_user_policy_layers_read_only(box, tmp_path):
+    assert box.run("policy", "add", "one.test").returncode == 0
+    glob = box.xdg / "agent-sandbox" / "policy.yaml"
+    glob.write_text("domains:\n  - global.test\n")
+    extra = tmp_path / "extra.yaml"
+    extra.write_text("domains:\n  - extra.test\n")
+    r = box.run("run", "--policy", str(extra), "--", "true")
+    assert r.returncode == 0, r.stderr
+    run = box.call("run")["argv"]
+    mounts = [run[i + 1] for i, a in enumerate(run) if a == "--mount"]
+    name = run[run.index("--name") + 1]
+    proj = box.xdg / "agent-sandbox" / "projects" / f"{name}.yaml"
+    assert mounts == [
+        f"type=bind,src={glob},dst=/etc/agent-sandbox/policy.d/00-global.yaml,readonly",
+        f"type=bind,src={proj},dst=/etc/agent-sandbox/policy.d/50-project.yaml,readonly",
+        f"type=bind,src={extra},dst=/etc/agent-sandbox/policy.d/user.yaml,readonly",
+    ]
+
+
+def test_run_refuses_a_broken_policy(box, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("domians:\n  - x.test\n")
+    r = box.run("run", "--policy", str(bad), "--", "true")
+    assert r.returncode == 1
+    assert "bad.yaml" in r.stderr
+    assert "run" not in [a[0] for a in box.argvs()]
+
+
+def test_run_failures_map_to_one_line(box):
+    r = box.run("run", "--", "true", env={"FAKE_ENGINE_MODE": "daemon-down"})
+    assert r.returncode == 125 and "start dockerd" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    box.log.unlink()
+    r = box.run("run", "codex", "--", "true", env={"FAKE_ENGINE_MODE": "no-image"})
+    assert r.returncode == 125 and "images/build.sh" in r.stderr and "agent-sandbox-codex:local" in r.stderr
+    r = box.run("run", "--", "true", env={"AGENTBOX_ENGINE": str(box.tmp / "missing")})
+    assert r.returncode == 125 and "install docker.io" in r.stderr
+
+
+def test_run_reports_the_inits_error_when_it_stops(box):
+    r = box.run("run", "--", "true", env={"FAKE_ENGINE_MODE": "crash"})
+    assert r.returncode == 1
+    assert "stopped before it was ready" in r.stderr and "unknown key 'domian'" in r.stderr
+    assert "exec" not in [a[0] for a in box.argvs()]
+    assert box.argvs()[-1][0] == "rm"
+
+
+def test_odd_project_paths(box, tmp_path):
+    odd = tmp_path / "my proj: ünï,\"x\""
+    odd.mkdir()
+    r = box.run("run", "--", "true", cwd=odd)
+    assert r.returncode == 0, r.stderr
+    run = box.call("run")["argv"]
+    name = run[run.index("--name") + 1]
+    assert name.startswith("agentbox-my-proj-n-x-") and len(name.rsplit("-", 1)[1]) == 8
+    real = os.path.realpath(odd)
+    # ':' cannot go through -v: the project goes through --mount, CSV-quoted.
+    quoted = '"src=' + real.replace('"', '""') + '"'
+    assert f"type=bind,{quoted},dst=/workspace" in run
+    assert f"--label=agentbox.project={real}" in run
+
+
+def test_usage_errors(box):
+    for args in (["frob"], ["run", "--bogus"], ["run", "martian"], ["run", "--expose", "70000"],
+                 ["policy"], ["policy", "frob"], ["init", "--mode", "kubernetes"], ["status", "extra"],
+                 ["--bogus-global", "status"], ["run", "claude", "codex"]):
+        r = box.run(*args)
+        assert r.returncode == 2, (args, r.stderr)
+        assert len(r.stderr.strip().splitlines()) == 1, (args, r.stderr)
+    assert box.argvs() == []
+    r = box.run("run", "--dir", str(box.tmp / "nope"), "--", "true")
+    assert r.returncode == 1 and "nope" in r.stderr
+
+
+def test_help_for_every_verb(box):
+    for verb in ("init", "run", "shell", "exec", "policy", "reload", "status", "logs", "down", "prune", "bump",
+                 "doctor", "version"):
+        a = box.run(verb, "--help")
+        b = box.run("help", verb)
+        assert a.returncode == 0 and b.returncode == 0 and a.stdout == b.stdout and "Usage: agentbox" in a.stdout
+
+
+def test_init_writes_and_refuses_to_overwrite(box):
+    r = box.run("init", "--agent", "claude", "--mode", "both")
+    assert r.returncode == 0, r.stderr
+    compose = box.project / "docker-compose.yml"
+    dc = box.project / ".devcontainer" / "devcontainer.json"
+    assert "agent-sandbox-claude:local" in compose.read_text()
+    assert "agent-sandbox-base:local" not in compose.read_text()
+    assert '"image": "agent-sandbox-claude:local"' in dc.read_text()
+    assert "docker-compose up -d" in r.stdout and "wrote" in r.stdout
+    assert (box.home / ".config" / "agent-sandbox" / "policy.d").is_dir()
+    compose.write_text("mine\n")
+    r = box.run("init", "--agent", "claude")
+    assert r.returncode == 1 and "--force" in r.stderr
+    assert compose.read_text() == "mine\n"
+    r = box.run("init", "--agent", "codex", "--force")
+    assert r.returncode == 0
+    assert "agent-sandbox-codex:local" in compose.read_text()
+
+
+def test_shell_needs_a_running_sandbox(box):
+    r = box.run("shell")
+    assert r.returncode == 1 and "no sandbox for" in r.stderr and "agentbox run" in r.stderr
+    assert box.run("run", "--keep", "--", "true").returncode == 0
+    name = box.name()
+    r = box.run("exec", "--", "ls", "-l")
+    assert r.returncode == 0, r.stderr
+    assert box.call("exec")["argv"] == ["exec", "-i", "-u", "dev", "-w", "/workspace", name, "ls", "-l"]
+    r = box.run("shell")
+    assert box.call("exec")["argv"][-2:] == [name, "bash"]
+
+
+def test_reload_status_logs_down(box):
+    assert box.run("run", "--keep", "--", "true").returncode == 0
+    name = box.name()
+    r = box.run("reload")
+    assert r.returncode == 0, r.stderr
+    assert box.call("kill")["argv"] == ["kill", "-s", "HUP", name]
+    assert "reloading the policy" in r.stderr and "sandbox ready" in r.stderr
+    r = box.run("status")
+    assert r.returncode == 0 and "running" in r.stdout and "agent-sandbox-base:local" in r.stdout
+    r = box.run("logs", "-f")
+    assert r.returncode == 0 and box.call("logs")["argv"] == ["logs", "-f", name]
+    r = box.run("down")
+    assert r.returncode == 0 and f"removed the running sandbox {name}" in r.stdout
+    assert box.call("rm")["argv"] == ["rm", "-f", name]
+    r = box.run("status", "--json")
+    assert r.returncode == 1 and json.loads(r.stdout)["state"] == "none"
+    r = box.run("down")
+    assert r.returncode == 0 and "nothing to remove" in r.stdout
+
+
+def test_prune(box):
+    assert box.run("run", "--keep", "--", "true", env={"FAKE_ENGINE_MODE": "crash"}).returncode == 1
+    r = box.run("prune", "--volumes")
+    assert r.returncode == 0, r.stderr
+    ps = box.call("ps")["argv"]
+    assert "label=agentbox.project" in ps and "status=exited" in ps
+    assert box.call("rm")["argv"][:1] == ["rm"] and box.call("rm")["argv"][1].startswith("agentbox-proj-")
+    assert "removed volume agentbox-state-claude-0123abcd" in r.stdout
+    assert "kept volume agentbox-state-codex-4567cdef" in r.stdout
+    assert not any(a[:2] == ["volume", "rm"] and a[2] == "unrelated-volume" for a in box.argvs())
+    box.log.unlink()
+    assert box.run("prune").returncode == 0
+    assert not any(a[0] == "volume" for a in box.argvs())
+
+
+def test_bump_pins_image_id_or_digest(box):
+    assert box.run("init", "--agent", "gemini", "--mode", "both").returncode == 0
+    r = box.run("bump")
+    assert r.returncode == 0, r.stderr
+    compose = (box.project / "docker-compose.yml").read_text()
+    assert "${AGENT_SANDBOX_IMAGE:-sha256:" + "ab" * 32 + "}" in compose
+    assert "# agentbox bump: agent-sandbox-gemini:local" in compose
+    assert "image ID" in r.stdout and "this machine only" in r.stdout
+    r = box.run("bump", env={"FAKE_ENGINE_DIGEST": "1"})
+    assert r.returncode == 0
+    dc = (box.project / ".devcontainer" / "devcontainer.json").read_text()
+    assert '"image": "agent-sandbox-gemini@sha256:' + "cd" * 32 + '",' in dc
+    assert dc.count("agentbox bump:") == 1
+    assert box.call("image")["argv"][-1] == "agent-sandbox-gemini:local"
+    r = box.run("bump", env={"FAKE_ENGINE_MISSING_IMAGES": "agent-sandbox-gemini:local"})
+    assert r.returncode == 125 and "images/build.sh" in r.stderr
+
+
+def test_doctor_engine_missing_and_daemon_down(box):
+    r = box.run("doctor", env={"AGENTBOX_ENGINE": str(box.tmp / "no-such-engine")})
+    assert r.returncode == 125
+    assert "not installed" in r.stdout and "install docker.io" in r.stdout
+    r = box.run("doctor", env={"FAKE_ENGINE_MODE": "daemon-down"})
+    assert r.returncode == 125
+    assert "daemon not running" in r.stdout and "start dockerd" in r.stdout
+    r = box.run("doctor")
+    assert r.returncode == 0, r.stdout
+    assert "image agent-sandbox-base:local present" in r.stdout and "init starts" in r.stdout
+    r = box.run("doctor", env={"FAKE_ENGINE_MISSING_IMAGES": "agent-sandbox-base:local"})
+    assert r.returncode == 1 and "build it with images/build.sh" in r.stdout
+
+
+def test_doctor_warns_about_podman(box):
+    podman = box.tmp / "podman"
+    shutil.copy(box.fake, podman)
+    r = box.run("--engine", str(podman), "doctor")
+    assert "ambient" in r.stdout and "warning" in r.stdout
+
+
+def test_policy_add_remove_show_validate(box):
+    name = box.name()
+    box.log.unlink()
+    r = box.run("policy", "add", "Foo.test", "*.bar.test")
+    assert r.returncode == 0, r.stderr
+    files = list((box.xdg / "agent-sandbox" / "projects").glob("*.yaml"))
+    assert len(files) == 1 and files[0].name == name + ".yaml"
+    assert stat.S_IMODE(files[0].stat().st_mode) == 0o644
+    text = files[0].read_text()
+    assert "foo.test" in text and "*.bar.test" in text
+    r = box.run("policy", "add", "foo.test")
+    assert "already" in r.stdout
+    r = box.run("policy", "show", "--json")
+    assert r.returncode == 0
+    shown = json.loads(r.stdout)
+    assert "foo.test" in shown["domains"] and "*.bar.test" in shown["domains"]
+    assert "not known" in r.stderr
+    r = box.run("policy", "remove", "foo.test")
+    assert r.returncode == 0 and "removed foo.test" in r.stdout
+    assert "foo.test" not in files[0].read_text().replace("bar.test", "")
+    r = box.run("policy", "add", "bad_host.test")
+    assert r.returncode == 1 and "bad_host.test" in r.stderr
+    assert "bad_host" not in files[0].read_text()
+    assert box.run("policy", "validate").returncode == 0
+    bad = box.tmp / "bad.yaml"
+    bad.write_text("domains:\n  - ok.test\nservicez: [github]\n")
+    r = box.run("policy", "validate", str(bad))
+    assert r.returncode == 1 and f"{bad}:3" in r.stderr
+    assert box.argvs() == [], "policy never needs the engine"
+
+
+def test_policy_add_keeps_other_keys(box):
+    assert box.run("policy", "add", "a.test").returncode == 0
+    f = next((box.xdg / "agent-sandbox" / "projects").glob("*.yaml"))
+    f.write_text("services: [github]\ndomains:\n  - a.test\nports: [443, 8443]\n")
+    assert box.run("policy", "add", "b.test").returncode == 0
+    shown = json.loads(box.run("policy", "show", "--json").stdout)
+    assert 8443 in shown["ports"] and "github" in shown["services"] and "b.test" in shown["domains"]
+
+
+def test_naming_is_per_project(box, tmp_path):
+    other = tmp_path / "other" / "proj"
+    other.mkdir(parents=True)
+    a, b = box.name(), box.name(other)
+    assert a != b and a.startswith("agentbox-proj-") and b.startswith("agentbox-proj-")
+    assert box.name(box.project / ".") == a

@@ -41,6 +41,7 @@ int run_parse(int argc, char **argv, struct run_opts *o) {
                 {},
         };
         *o = (struct run_opts) {};
+        optind = 0;     /* GNU: re-initialise getopt, a parse may have run before */
         argc = verb_split_command(argc, argv, &o->cmd);
         for (int c; (c = verb_getopt(&verb_run, argc, argv, "+e:h", longopts)) != -1 || optind < argc;) {
                 int r = VERB_CONTINUE;

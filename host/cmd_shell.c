@@ -12,6 +12,7 @@ int shell_parse(int argc, char **argv, struct shell_opts *o) {
                 {},
         };
         *o = (struct shell_opts) {};
+        optind = 0;     /* GNU: re-initialise getopt, a parse may have run before */
         argc = verb_split_command(argc, argv, &o->cmd);
         for (int c; (c = verb_getopt(&verb_shell, argc, argv, "+h", longopts)) != -1;)
                 switch (c) {

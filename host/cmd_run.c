@@ -18,6 +18,7 @@ extern char **environ;
 void run_opts_done(struct run_opts *o) {
         strv_done(&o->env);
         strv_done(&o->expose);
+        strv_done(&o->dns);
 }
 
 static int parse_expose(struct run_opts *o, const char *text) {
@@ -36,6 +37,8 @@ int run_parse(int argc, char **argv, struct run_opts *o) {
                 { "env-file", required_argument, NULL, 'E' },
                 { "expose", required_argument, NULL, 'x' },
                 { "keep", no_argument, NULL, 'k' },
+                { "network", required_argument, NULL, 'n' },
+                { "dns", required_argument, NULL, 'D' },
                 { "dir", required_argument, NULL, 'C' },
                 { "help", no_argument, NULL, 'h' },
                 {},
@@ -59,6 +62,8 @@ int run_parse(int argc, char **argv, struct run_opts *o) {
                 case 'E': o->env_file = optarg; break;
                 case 'x': r = parse_expose(o, optarg); break;
                 case 'k': o->keep = true; break;
+                case 'n': o->network = optarg; break;
+                case 'D': strv_push(&o->dns, optarg); break;
                 case 'C': o->dir = optarg; break;
                 case 'h': return verb_help(&verb_run);
                 default: return AGENTBOX_EXIT_USAGE;
@@ -68,7 +73,8 @@ int run_parse(int argc, char **argv, struct run_opts *o) {
         }
         if (o->cmd && !o->cmd[0])
                 return verb_usage_error(&verb_run, "nothing after --");
-        return strv_status(&o->env) || strv_status(&o->expose) ? AGENTBOX_EXIT_FAILURE : VERB_CONTINUE;
+        return strv_status(&o->env) || strv_status(&o->expose) || strv_status(&o->dns) ? AGENTBOX_EXIT_FAILURE
+                                                                                      : VERB_CONTINUE;
 }
 
 int mount_bind_arg(const char *src, const char *dst, bool readonly, char **ret) {
@@ -113,6 +119,10 @@ int run_create_argv(const struct run_opts *o, const struct project *p, const str
         strv_push_many(&v, "--cap-drop", "ALL", "--cap-add", "NET_ADMIN", "--cap-add", "SETPCAP",
                        "--read-only", "--tmpfs", "/tmp", "--tmpfs", "/run",
                        "--pids-limit", "512", "--memory", "4g", NULL);
+        if (o->network)
+                strv_pushf(&v, "--network=%s", o->network);
+        for (size_t i = 0; i < o->dns.n; i++)
+                strv_pushf(&v, "--dns=%s", o->dns.v[i]);
         for (size_t i = 0; i < o->expose.n; i++)
                 strv_pushf(&v, "--publish=127.0.0.1:%s:%s", o->expose.v[i], o->expose.v[i]);
         /* -v cannot carry a ':' in the source; --mount can. */
@@ -212,8 +222,8 @@ static int start_or_reuse(const struct engine *e, const struct run_opts *o, cons
                 return code;
         *started = false;
         if (st == SANDBOX_RUNNING) {
-                if (o->image || o->policy || o->expose.n)
-                        fprintf(stderr, "agentbox: reusing the running sandbox %s; --image, --policy and --expose apply only when it starts (agentbox down first)\n",
+                if (o->image || o->policy || o->expose.n || o->network || o->dns.n)
+                        fprintf(stderr, "agentbox: reusing the running sandbox %s; --image, --policy, --expose, --network and --dns apply only when it starts (agentbox down first)\n",
                                 p->name);
                 return 0;
         }
@@ -299,6 +309,8 @@ const struct verb verb_run = {
                 "                   like 'LC_*' never matches secret-looking names)\n"
                 "  --env-file F     pass every NAME=VALUE of F (mode 0600, outside the project)\n"
                 "  --expose PORT    publish PORT on 127.0.0.1\n"
+                "  --network N      attach the sandbox to the engine's network N\n"
+                "  --dns IP         the DNS server the sandbox uses (repeatable)\n"
                 "  --keep           keep the sandbox running after the command ends\n"
                 "  --dir D          the project folder (default: the current one)\n"
                 "  -h, --help       this help\n\n"

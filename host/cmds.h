@@ -17,6 +17,8 @@ struct run_opts {
         struct strv env;        /* -e requests */
         const char *env_file;
         struct strv expose;     /* ports, validated */
+        const char *network;    /* --network, or NULL: the engine's default */
+        struct strv dns;        /* --dns servers */
         bool keep;
         const char *dir;
         char **cmd;             /* after "--", or NULL */

@@ -13,7 +13,7 @@ test_packages=(
   clang libclang-rt-14-dev llvm
   python3 python3-pytest
   nftables iproute2 dnsmasq-base socat curl openssl util-linux procps libcap2-bin
-  strace
+  strace scdoc
 )
 
 want=("${build_packages[@]}")

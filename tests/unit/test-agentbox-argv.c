@@ -27,7 +27,8 @@ static void run_options(void) {
         run_opts_done(&o);
 
         int r = PARSE_RUN(&o, "run", "claude", "--keep", "-e", "A", "--env", "B=1", "--expose", "8080", "--image", "img",
-                          "--policy", "/p.yaml", "--env-file", "/e", "--dir", "/d", "--", "sh", "-c", "exit 7");
+                          "--policy", "/p.yaml", "--env-file", "/e", "--dir", "/d", "--network", "n1", "--dns", "192.0.2.53",
+                          "--", "sh", "-c", "exit 7");
         TAP_CHECK(r == VERB_CONTINUE, "run: every option");
         TAP_CHECK_STR(o.agent, "claude", "run: agent");
         TAP_CHECK(o.keep, "run: --keep");
@@ -37,6 +38,8 @@ static void run_options(void) {
         TAP_CHECK_STR(o.policy, "/p.yaml", "run: --policy");
         TAP_CHECK_STR(o.env_file, "/e", "run: --env-file");
         TAP_CHECK_STR(o.dir, "/d", "run: --dir");
+        TAP_CHECK_STR(o.network, "n1", "run: --network");
+        TAP_CHECK_STR(joined(strv_items(&o.dns)), "192.0.2.53", "run: --dns");
         TAP_CHECK_STR(joined(o.cmd), "sh -c exit 7", "run: the command after --");
         run_opts_done(&o);
 
@@ -80,15 +83,17 @@ static void shell_options(void) {
 
 static void engine_argv(void) {
         struct project p = { .path = "/home/u/my project", .name = "agentbox-my-project-0123abcd", .hash = "0123abcd" };
-        struct run_opts o = {};
+        struct run_opts o = { .network = "testnet" };
         strv_push(&o.expose, "8080");
+        strv_push(&o.dns, "198.18.7.2");
         struct run_policy_mounts m = { .global = "/c/policy.yaml", .project = "/c/projects/x.yaml", .user = "/u,1.yaml" };
         struct strv v = {};
         TAP_CHECK(run_create_argv(&o, &p, agent_find("claude"), "agent-sandbox-claude:local", &m, &v) == 0, "run argv built");
         TAP_CHECK_STR(joined(strv_items(&v)),
                       "run -d --name agentbox-my-project-0123abcd --label=agentbox.project=/home/u/my project"
                       " --label=agentbox.agent=claude --cap-drop ALL --cap-add NET_ADMIN --cap-add SETPCAP --read-only"
-                      " --tmpfs /tmp --tmpfs /run --pids-limit 512 --memory 4g --publish=127.0.0.1:8080:8080"
+                      " --tmpfs /tmp --tmpfs /run --pids-limit 512 --memory 4g --network=testnet --dns=198.18.7.2"
+                      " --publish=127.0.0.1:8080:8080"
                       " -v /home/u/my project:/workspace -v agentbox-state-claude-0123abcd:/home/dev/.claude"
                       " --mount type=bind,src=/c/policy.yaml,dst=/etc/agent-sandbox/policy.d/00-global.yaml,readonly"
                       " --mount type=bind,src=/c/projects/x.yaml,dst=/etc/agent-sandbox/policy.d/50-project.yaml,readonly"
@@ -97,6 +102,7 @@ static void engine_argv(void) {
                       "run argv for claude with every policy layer");
         strv_done(&v);
         run_opts_done(&o);
+        o = (struct run_opts) {};
 
         struct project odd = { .path = "/w/a:b\"c", .name = "agentbox-a-b-c-0123abcd", .hash = "0123abcd" };
         run_create_argv(&o, &odd, agent_find("none"), "agent-sandbox-base:local", NULL, &v);

@@ -109,6 +109,26 @@ static char *normalize(const char *domain) {
         return s;
 }
 
+/* Put the checked bytes of tmp into the existing file at path, keeping its
+ * inode: `agentbox run` bind-mounts the file itself into the sandbox, and a
+ * bind mount stays on the inode it was made with, so a rename would leave
+ * the running sandbox reading the old policy after a reload. */
+static int copy_in_place(const char *tmp, const char *path) {
+        _cleanup_fclose_ FILE *in = fopen(tmp, "re");
+        if (!in)
+                return -errno;
+        char buf[65536];
+        size_t n = fread(buf, 1, sizeof(buf), in);
+        if (ferror(in) || !feof(in))
+                return -EFBIG;
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return -errno;
+        if (write(fd, buf, n) != (ssize_t) n || fsync(fd) < 0)
+                return errno ? -errno : -EIO;
+        return 0;
+}
+
 static int write_atomically(const char *path, const struct policy *p) {
         _cleanup_free_ char *tmp = NULL;
         if (asprintf(&tmp, "%s.XXXXXX", path) < 0)
@@ -142,12 +162,13 @@ static int write_atomically(const char *path, const struct policy *p) {
         /* Never put a file the parser rejects in place. */
         if (r == 0 && userpolicy_validate_file(tmp) < 0)
                 r = -EINVAL;
-        if (r == 0 && rename(tmp, path) < 0)
+        if (r == 0 && access(path, F_OK) == 0)
+                r = copy_in_place(tmp, path);
+        else if (r == 0 && rename(tmp, path) < 0)
                 r = -errno;
-        if (r < 0) {
+        if (r < 0)
                 fprintf(stderr, "agentbox: could not write %s: %s\n", path, strerror(-r));
-                unlink(tmp);
-        }
+        unlink(tmp);
         return r;
 }
 

@@ -26,8 +26,10 @@ int userpolicy_validate_file(const char *path);
 int userpolicy_effective(const struct userpolicy *u, struct policy **ret);
 
 /* Rewrite the file at path (created when missing) with domains added and
- * removed; written to a temporary file, checked by the parser, then renamed
- * over the old one. Prints what changed; 0 or -errno. */
+ * removed. The new text goes to a temporary file and is checked by the
+ * parser first; then a new file is renamed into place, while an existing
+ * one is rewritten in place, since a running sandbox has that very inode
+ * bind-mounted. Prints what changed; 0 or -errno. */
 int userpolicy_edit(const char *path, char *const *add, char *const *remove);
 
 /* "*.example.com" or "example.com", per policy_hostname_valid; prints why not. */

@@ -385,3 +385,32 @@ def test_naming_is_per_project(box, tmp_path):
     a, b = box.name(), box.name(other)
     assert a != b and a.startswith("agentbox-proj-") and b.startswith("agentbox-proj-")
     assert box.name(box.project / ".") == a
+
+
+def test_policy_edit_keeps_the_inode_a_sandbox_has_mounted(box):
+    """run bind-mounts the file itself; a rename would hide the edit from a
+    running sandbox, so an existing file is rewritten in place."""
+    assert box.run("policy", "add", "a.test").returncode == 0
+    f = next((box.xdg / "agent-sandbox" / "projects").glob("*.yaml"))
+    inode = f.stat().st_ino
+    assert box.run("policy", "add", "b.test").returncode == 0
+    assert box.run("policy", "remove", "a.test").returncode == 0
+    assert f.stat().st_ino == inode
+    assert "b.test" in f.read_text() and "a.test" not in f.read_text()
+    assert [p.name for p in f.parent.iterdir()] == [f.name], "no temporary file is left behind"
+
+
+def test_bash_completion(box):
+    script = os.path.join(os.path.dirname(os.path.dirname(HERE)), "host", "completion", "agentbox.bash")
+
+    def complete(*words):
+        line = " ".join(words)
+        cmd = (f"source '{script}'; COMP_WORDS=({line}); COMP_CWORD={len(words) - 1}; _agentbox; "
+               "printf '%s\\n' \"${COMPREPLY[@]}\"")
+        return subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=10).stdout.split()
+
+    assert complete("agentbox", "ru") == ["run"]
+    assert set(complete("agentbox", "run", "c")) == {"claude", "codex"}
+    assert complete("agentbox", "policy", "") == ["show", "validate", "add", "remove", "--dir", "--help"]
+    assert complete("agentbox", "--engine", "pod") == ["podman"]
+    assert complete("agentbox", "init", "--mode", "dev") == ["devcontainer"]

@@ -10,9 +10,10 @@ import subprocess
 
 import pytest
 
-from conftest import AGENTBOX
+
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+AGENTBOX = os.path.join(os.path.dirname(os.path.dirname(HERE)), "build", "host", "agentbox")
 
 
 class Box:

@@ -1,0 +1,154 @@
+"""agentbox against the real Docker engine, on the fake internet of
+dockerenv (an --internal network with its own DNS for .test names). The
+sandbox image is the test base image with a test policy baked in, so that
+nothing tries to reach a real host. The lead wires these to the docker
+harness; they need the images (marker needs_images)."""
+import os
+import subprocess
+import time
+
+import pytest
+
+
+from dockerenv import ALLOWED_IP, DNS_IP, IMAGE, ROOT, docker
+
+AGENTBOX = os.path.join(ROOT, "build", "host", "agentbox")
+
+pytestmark = pytest.mark.needs_images
+
+BASE_POLICY = f"domains: [allowed.test]\ncidrs: [{ALLOWED_IP}/32]\nports: [80]\nselfcheck: {{allowed: allowed.test:80}}\n"
+
+
+@pytest.fixture(scope="module")
+def test_image(dockerenv, tmp_path_factory):
+    """IMAGE with the test policy as its base policy."""
+    ctx = tmp_path_factory.mktemp("agentbox-image")
+    (ctx / "policy.yaml").write_text(BASE_POLICY)
+    (ctx / "Dockerfile").write_text(f"FROM {IMAGE}\nCOPY policy.yaml /etc/agent-sandbox/policy.yaml\n")
+    tag = f"agent-sandbox-agentbox-e2e:{dockerenv.tag}"
+    docker("build", "-q", "-t", tag, str(ctx), timeout=300)
+    yield tag
+    docker("rmi", "-f", tag, check=False)
+
+
+class Agentbox:
+    def __init__(self, dockerenv, image, tmp_path, folder="my project"):
+        self.project = tmp_path / folder          # a space, as users have
+        self.project.mkdir()
+        os.chmod(self.project, 0o777)             # dev (uid 1000) writes /workspace
+        self.env = dict(os.environ, HOME=str(tmp_path / "home"), XDG_CONFIG_HOME=str(tmp_path / "xdg"),
+                        AGENTBOX_ENGINE="/usr/bin/docker", AGENTBOX_READY_TIMEOUT="60")
+        self.start_args = ["--image", image, "--network", dockerenv.network, "--dns", DNS_IP]
+
+    def __call__(self, *args, timeout=120):
+        return subprocess.run([AGENTBOX, *args], cwd=self.project, env=self.env, capture_output=True, text=True,
+                              timeout=timeout, stdin=subprocess.DEVNULL)
+
+    def popen(self, *args):
+        return subprocess.Popen([AGENTBOX, *args], cwd=self.project, env=self.env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+
+    def run(self, *args, timeout=120):
+        return self("run", *self.start_args, *args, timeout=timeout)
+
+    def containers(self):
+        out = docker("ps", "-a", "-q", "--filter", f"label=agentbox.project={os.path.realpath(self.project)}")
+        return out.stdout.split()
+
+
+@pytest.fixture
+def ab(dockerenv, test_image, tmp_path):
+    box = Agentbox(dockerenv, test_image, tmp_path)
+    try:
+        yield box
+    finally:
+        box("down")
+
+
+def test_run_true_exits_zero_and_leaves_nothing(ab):
+    r = ab.run("--", "true")
+    assert r.returncode == 0, r.stderr
+    assert "sandbox ready" in r.stderr
+    assert ab.containers() == []
+
+
+def test_run_passes_the_exit_code(ab):
+    r = ab.run("--", "sh", "-c", "exit 7")
+    assert r.returncode == 7, r.stderr
+
+
+def test_run_is_dev_in_workspace_with_no_host_env(ab):
+    r = ab.run("--", "sh", "-c", "id -un; pwd; touch made-inside; env")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "dev" and lines[1] == "/workspace"
+    assert (ab.project / "made-inside").exists()
+    assert "XDG_CONFIG_HOME" not in r.stdout
+
+
+def test_two_shells_at_once(ab):
+    assert ab.run("--keep", "--", "true").returncode == 0
+    shells = [ab.popen("shell", "--", "sh", "-c", f"sleep 1; echo shell-{i}") for i in range(2)]
+    outs = [s.communicate(timeout=60) for s in shells]
+    assert [s.returncode for s in shells] == [0, 0], outs
+    assert outs[0][0].strip() == "shell-0" and outs[1][0].strip() == "shell-1"
+
+
+def curl_code(ab, host):
+    r = ab("shell", "--", "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "3", f"http://{host}/")
+    return r.stdout.strip()
+
+
+def test_policy_add_reload_remove_reload(ab):
+    assert ab.run("--keep", "--", "true").returncode == 0
+    assert curl_code(ab, "allowed.test") == "200"
+    assert curl_code(ab, "blocked.test") != "200"
+    assert ab("policy", "add", "blocked.test").returncode == 0
+    r = ab("reload")
+    assert r.returncode == 0, r.stderr
+    assert curl_code(ab, "blocked.test") == "200"
+    assert ab("policy", "remove", "blocked.test").returncode == 0
+    assert ab("reload").returncode == 0
+    assert curl_code(ab, "blocked.test") != "200"
+
+
+def test_down_leaves_nothing_running(ab):
+    assert ab.run("--keep", "--", "true").returncode == 0
+    assert len(ab.containers()) == 1
+    r = ab("down")
+    assert r.returncode == 0 and "removed" in r.stdout
+    assert ab.containers() == []
+    assert ab("shell", "--", "true").returncode == 1
+
+
+def test_init_then_compose_up_in_a_fresh_folder(dockerenv, test_image, tmp_path):
+    box = Agentbox(dockerenv, test_image, tmp_path, folder="fresh")
+    r = box("init")
+    assert r.returncode == 0, r.stderr
+    (box.project / "docker-compose.override.yml").write_text(f"""version: "2.4"
+services:
+  agent:
+    dns: [{DNS_IP}]
+networks:
+  default:
+    external: true
+    name: {dockerenv.network}
+""")
+    env = dict(box.env, AGENT_SANDBOX_IMAGE=test_image)
+    name = f"agentboxe2e{dockerenv.tag}"
+
+    def compose(*args):
+        return subprocess.run(["docker-compose", "-p", name, *args], cwd=box.project, env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    up = compose("up", "-d")
+    try:
+        assert up.returncode == 0, up.stderr
+        deadline = time.monotonic() + 30
+        while "sandbox ready" not in (logs := compose("logs", "--no-color", "agent").stdout):
+            assert time.monotonic() < deadline, logs
+            time.sleep(0.2)
+        r = compose("exec", "-T", "agent", "id", "-un")
+        assert r.stdout.strip() == "dev", r.stderr
+    finally:
+        compose("down", "-v")

@@ -204,8 +204,15 @@ static int setup_transfer(struct meta_fetch *m, const struct meta_config *cfg) {
         curl_easy_setopt(e, CURLOPT_ERRORBUFFER, m->errbuf);
         curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
         curl_easy_setopt(e, CURLOPT_WRITEDATA, m);
-        if (cfg->ca_file)
+        /* Only the URL decides where we connect: no proxy from the
+         * environment, no connection left over from anything else. */
+        curl_easy_setopt(e, CURLOPT_PROXY, "");
+        curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+        if (cfg->ca_file) {
+                /* The configured CA alone, not the system store besides. */
                 curl_easy_setopt(e, CURLOPT_CAINFO, cfg->ca_file);
+                curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+        }
         curl_multi_setopt(m->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
         curl_multi_setopt(m->multi, CURLMOPT_SOCKETDATA, m);
         curl_multi_setopt(m->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);

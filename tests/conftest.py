@@ -20,3 +20,20 @@ def init_binary():
 def need_root():
     if os.geteuid() != 0:
         pytest.skip("needs root (namespaces, nftables)")
+
+
+@pytest.fixture(scope="session")
+def dockerenv(tmp_path_factory):
+    """The real Docker engine with the sandbox image and a fake internet on
+    an --internal network (tests/dockerenv.py)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to run the Docker engine")
+    from dockerenv import DockerEnv
+    d = tmp_path_factory.mktemp("e2e")
+    os.chmod(d, 0o755)
+    env = DockerEnv(d)
+    try:
+        env.setup()
+        yield env
+    finally:
+        env.teardown()

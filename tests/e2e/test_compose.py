@@ -18,6 +18,7 @@ def compose(project_dir, name, *args, timeout=120):
 def test_compose_template_end_to_end(dockerenv, tmp_path):
     project = tmp_path / "project dir"        # a path with a space, as users have
     project.mkdir()
+    os.chown(project, 1000, 1000)              # the user's own folder: dev has the same uid
     shutil.copy(os.path.join(ROOT, "compose", "docker-compose.yml"), project)
     policy = dockerenv.policy(f"domains: [allowed.test]\ncidrs: [{ALLOWED_IP}/32]\nports: [80]\n", "compose.yaml")
     (project / "docker-compose.override.yml").write_text(f"""version: "2.4"

@@ -185,3 +185,13 @@ def test_resolution_is_concurrent(net, tmp_path):
     assert float(m.group(1)) < 600, r.stderr
     # The 50 consecutive addresses arrive merged into one interval.
     assert elements(net, "allowed_v4") == ["198.51.100.10", "198.51.100.100-198.51.100.149"]
+
+
+def test_json_log_lines(net):
+    r = apply(net, BASE_POLICY, "--log-format", "json")
+    assert r.returncode == 0, r.stderr
+    entries = [json.loads(line) for line in r.stderr.splitlines()]
+    steps = {e["step"]: e["duration_ms"] for e in entries if "step" in e}
+    assert {"policy", "resolve", "nftables"} <= set(steps), entries
+    assert all(isinstance(v, float) for v in steps.values())
+    assert any(e["message"].startswith("sandbox ready") for e in entries)

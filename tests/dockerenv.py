@@ -8,7 +8,7 @@ import subprocess
 import time
 import uuid
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOCKER = "/usr/bin/docker"
 IMAGE = "agent-sandbox-base:test"
 TESTNET_IMAGE = "agent-sandbox-testnet:test"

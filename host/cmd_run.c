@@ -232,6 +232,10 @@ static int start_or_reuse(const struct engine *e, const struct run_opts *o, cons
         struct userpolicy u;
         if (userpolicy_open(p, &u) < 0)
                 return AGENTBOX_EXIT_FAILURE;
+        if (userpolicy_ensure_project(&u) < 0) {
+                userpolicy_done(&u);
+                return AGENTBOX_EXIT_FAILURE;
+        }
         code = create_sandbox(e, o, p, a, &u, started);
         userpolicy_done(&u);
         return code;

@@ -299,3 +299,24 @@ int userpolicy_edit(const char *path, char *const *add, char *const *remove) {
                 printf("wrote %s; apply it to a running sandbox with: agentbox reload\n", path);
         return r;
 }
+
+int userpolicy_ensure_project(struct userpolicy *u) {
+        if (u->have_project)
+                return 0;
+        int r = mkdir_parents(u->project);
+        if (r < 0)
+                return r;
+        _cleanup_close_ int fd = open(u->project, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd < 0 && errno != EEXIST) {
+                fprintf(stderr, "agentbox: cannot create %s: %m\n", u->project);
+                return -errno;
+        }
+        static const char text[] = "# agentbox policy for one project: agentbox policy add DOMAIN, then agentbox reload.\n"
+                                   "domains: []\n";
+        if (fd >= 0 && (fchmod(fd, 0644) < 0 || write(fd, text, sizeof(text) - 1) != (ssize_t) sizeof(text) - 1)) {
+                fprintf(stderr, "agentbox: cannot write %s: %m\n", u->project);
+                return -EIO;
+        }
+        u->have_project = true;
+        return 0;
+}

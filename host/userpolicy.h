@@ -17,6 +17,11 @@ struct userpolicy {
 int userpolicy_open(const struct project *p, struct userpolicy *ret);
 void userpolicy_done(struct userpolicy *u);
 
+/* Create the project's file (an empty domains list) when it does not exist,
+ * so that `run` always mounts it and later `policy add` + `reload` reach a
+ * running sandbox. 0 or -errno. */
+int userpolicy_ensure_project(struct userpolicy *u);
+
 /* Parse and expand one file, printing its diagnostics to stderr; 0 when
  * it has no errors, -EINVAL otherwise. */
 int userpolicy_validate_file(const char *path);

@@ -86,6 +86,11 @@ def test_run_creates_waits_execs_and_removes(box):
     assert box.call("exec")["argv"] == ["exec", "-i", "-u", "dev", "-w", "/workspace", name, "true"]
     assert box.call("rm")["argv"] == ["rm", "-f", name]
     assert "sandbox ready" in r.stderr    # the init's lines are shown while waiting
+    # The project's policy file exists from the start, so that `policy add`
+    # and `reload` later reach the running sandbox through its mount.
+    proj = box.xdg / "agent-sandbox" / "projects" / f"{name}.yaml"
+    assert proj.exists()
+    assert f"type=bind,src={proj},dst=/etc/agent-sandbox/policy.d/50-project.yaml,readonly" in run
 
 
 def test_run_agent_uses_its_image_state_volume_and_command(box):

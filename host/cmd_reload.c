@@ -15,10 +15,21 @@ int reload_argv(const char *name, struct strv *ret) {
         return strv_status(ret);
 }
 
+#define RELOAD_START "reloading the policy"
+
+/* The lines from the last reload on (the log window may hold an earlier one). */
+static const char *last_reload(const char *text) {
+        const char *last = NULL;
+        for (const char *s = text; s && (s = strstr(s, RELOAD_START)); s++)
+                last = s;
+        while (last && last > text && last[-1] != '\n')
+                last--;
+        return last;
+}
+
 /* The init logs a "reloading" line, then either the new rules' self-check
  * result and "sandbox ready", or "reload rejected". */
-static bool reload_finished(const char *text) {
-        const char *start = strstr(text, "reloading the policy");
+static bool reload_finished(const char *start) {
         return start && (strstr(start, "sandbox ready") || strstr(start, "reload rejected") ||
                          strstr(start, "could not start") || strstr(start, "is now blocked"));
 }
@@ -29,11 +40,12 @@ static int show_reload_log(const struct engine *e, const char *name, const char 
                 struct engine_result r = {};
                 if (engine_run(e, args, NULL, ENGINE_CAPTURE_OUT | ENGINE_CAPTURE_ERR, &r) < 0)
                         return AGENTBOX_EXIT_ENGINE;
-                bool done = r.exit_code == 0 && (reload_finished(r.err) || reload_finished(r.out));
+                /* The init logs to stderr; docker logs keeps the streams apart. */
+                const char *start = r.exit_code == 0 && r.err ? last_reload(r.err) : NULL;
+                bool done = reload_finished(start);
                 if (done || i == 99) {
-                        fputs(r.out ? r.out : "", stderr);
-                        fputs(r.err ? r.err : "", stderr);
-                        bool failed = r.err && (strstr(r.err, "reload rejected") || strstr(r.err, "could not start"));
+                        fputs(start ? start : "", stderr);
+                        bool failed = start && (strstr(start, "reload rejected") || strstr(start, "could not start"));
                         engine_result_done(&r);
                         if (!done)
                                 fprintf(stderr, "agentbox: no reload result yet; follow with agentbox logs -f\n");

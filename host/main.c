@@ -39,6 +39,9 @@ int main(int argc, char **argv) {
                         return AGENTBOX_EXIT_OK;
                 } else if (strcmp(argv[i], "--engine") == 0 && i + 1 < argc) {
                         ab.engine_request = argv[++i];
+                } else if (strcmp(argv[i], "--engine") == 0) {
+                        fprintf(stderr, "agentbox: --engine needs a value (docker, podman or a path); see agentbox --help\n");
+                        return AGENTBOX_EXIT_USAGE;
                 } else if (strncmp(argv[i], "--engine=", 9) == 0) {
                         ab.engine_request = argv[i] + 9;
                 } else {

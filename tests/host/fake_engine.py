@@ -69,7 +69,11 @@ def main(args):
             sys.stderr.write("agent-sandbox-init: reading the policy\n"
                              "agent-sandbox-init: error: /etc/agent-sandbox/policy.yaml:3:5: unknown key 'domian'\n")
         elif "--since" in args:
+            # An earlier reload inside the same time window comes first.
             sys.stderr.write("agent-sandbox-init: reloading the policy from /etc/agent-sandbox/policy.yaml\n"
+                             "agent-sandbox-init: resolve done: old-reload\n"
+                             "agent-sandbox-init: sandbox ready in 4.0 ms\n"
+                             "agent-sandbox-init: reloading the policy from /etc/agent-sandbox/policy.yaml\n"
                              "agent-sandbox-init: sandbox ready in 3.0 ms\n")
         else:
             sys.stderr.write("agent-sandbox-init: firewall up\nagent-sandbox-init: sandbox ready in 5.0 ms\n")

@@ -277,7 +277,8 @@ def test_reload_status_logs_down(box):
     r = box.run("reload")
     assert r.returncode == 0, r.stderr
     assert box.call("kill")["argv"] == ["kill", "-s", "HUP", name]
-    assert "reloading the policy" in r.stderr and "sandbox ready" in r.stderr
+    assert "reloading the policy" in r.stderr and "sandbox ready in 3.0" in r.stderr
+    assert "old-reload" not in r.stderr, "only the last reload's lines are shown"
     r = box.run("status")
     assert r.returncode == 0 and "running" in r.stdout and "agent-sandbox-base:local" in r.stdout
     r = box.run("logs", "-f")

@@ -421,3 +421,15 @@ def test_bash_completion(box):
     assert complete("agentbox", "policy", "") == ["show", "validate", "add", "remove", "--dir", "--help"]
     assert complete("agentbox", "--engine", "pod") == ["podman"]
     assert complete("agentbox", "init", "--mode", "dev") == ["devcontainer"]
+
+
+def test_init_writes_the_embedded_templates_verbatim(box):
+    """The binary carries compose/ and devcontainer/ as they are in the tree
+    (embedded at build time), with only the image changed."""
+    root = os.path.dirname(os.path.dirname(HERE))
+    assert box.run("init", "--agent", "opencode", "--mode", "both").returncode == 0
+    for src, dst in (("compose/docker-compose.yml", "docker-compose.yml"),
+                     ("devcontainer/init-entrypoint/devcontainer.json", ".devcontainer/devcontainer.json")):
+        with open(os.path.join(root, src)) as f:
+            want = f.read().replace("agent-sandbox-base:local", "agent-sandbox-opencode:local")
+        assert (box.project / dst).read_text() == want, dst

@@ -72,6 +72,13 @@ int privcheck_startup(const struct init_config *cfg) {
                           (unsigned) getuid());
                 return -EPERM;
         }
+        /* With privilege from the file capability, only the container's
+         * PID 1 may program the rules; a terminal starting the binary again
+         * gets nothing from it (`apply` has its own rule). */
+        if (getauxval(AT_SECURE) && getpid() != 1) {
+                log_error("agent-sandbox-init runs with its file capability only as the container's PID 1; the sandbox is already set up by it");
+                return -EPERM;
+        }
         return 0;
 }
 

@@ -12,10 +12,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOCKER = "/usr/bin/docker"
 IMAGE = "agent-sandbox-base:test"
 TESTNET_IMAGE = "agent-sandbox-testnet:test"
-SUBNET = "198.18.7.0/24"
-DNS_IP = "198.18.7.2"
-ALLOWED_IP = "198.18.7.10"
-BLOCKED_IP = "198.18.7.11"
 
 
 def docker(*args, check=True, timeout=300, **kw):
@@ -35,13 +31,25 @@ class DockerEnv:
         docker("build", "-q", "-f", os.path.join(ROOT, "images", "base", "Dockerfile"), "-t", IMAGE, ROOT,
                timeout=900)
         docker("build", "-q", "-t", TESTNET_IMAGE, os.path.join(ROOT, "images", "testnet"), timeout=900)
-        docker("network", "create", "--internal", "--subnet", SUBNET, self.network)
-        self.run_helper("dns", DNS_IP, "dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts",
+        self.create_network()
+        self.run_helper("dns", self.dns_ip, "dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts",
                         "--log-queries", "--log-facility=-", "--user=root",
-                        f"--host-record=allowed.test,{ALLOWED_IP}", f"--host-record=blocked.test,{BLOCKED_IP}",
-                        "--local-ttl=60")
-        for name, ip in (("allowed", ALLOWED_IP), ("blocked", BLOCKED_IP)):
+                        f"--host-record=allowed.test,{self.allowed_ip}",
+                        f"--host-record=blocked.test,{self.blocked_ip}", "--local-ttl=60")
+        for name, ip in (("allowed", self.allowed_ip), ("blocked", self.blocked_ip)):
             self.run_helper(name, ip, "python3", "-m", "http.server", "80")
+
+    def create_network(self):
+        """The first 198.18.N.0/24 no other docker network on this machine uses."""
+        for n in range(7, 250):
+            r = docker("network", "create", "--internal", "--subnet", f"198.18.{n}.0/24", self.network,
+                       check=False)
+            if r.returncode == 0:
+                self.dns_ip, self.allowed_ip, self.blocked_ip = (f"198.18.{n}.{h}" for h in (2, 10, 11))
+                return
+            if "overlap" not in r.stderr:
+                raise AssertionError(f"docker network create failed: {r.stderr}")
+        raise AssertionError("no free 198.18.N.0/24 subnet for the test network")
 
     def run_helper(self, name, ip, *cmd):
         cname = f"asb-e2e-{name}-{self.tag}"
@@ -56,7 +64,7 @@ class DockerEnv:
 
     def sandbox_args(self, policy, *, caps=("NET_ADMIN", "SETPCAP"), extra=()):
         """docker run arguments for a sandbox on the test network."""
-        args = ["--network", self.network, "--dns", DNS_IP, "--cap-drop", "ALL",
+        args = ["--network", self.network, "--dns", self.dns_ip, "--cap-drop", "ALL",
                 "-v", f"{policy}:/etc/agent-sandbox/policy.yaml:ro", "--read-only",
                 "--tmpfs", "/tmp", "--tmpfs", "/run", "--tmpfs", "/home/dev:uid=1000,gid=1000"]
         for c in caps:

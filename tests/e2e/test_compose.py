@@ -6,7 +6,7 @@ import subprocess
 import time
 import uuid
 
-from dockerenv import ALLOWED_IP, BLOCKED_IP, DNS_IP, IMAGE, ROOT
+from dockerenv import IMAGE, ROOT
 
 
 def compose(project_dir, name, *args, timeout=120):
@@ -20,11 +20,11 @@ def test_compose_template_end_to_end(dockerenv, tmp_path):
     project.mkdir()
     os.chown(project, 1000, 1000)              # the user's own folder: dev has the same uid
     shutil.copy(os.path.join(ROOT, "compose", "docker-compose.yml"), project)
-    policy = dockerenv.policy(f"domains: [allowed.test]\ncidrs: [{ALLOWED_IP}/32]\nports: [80]\n", "compose.yaml")
+    policy = dockerenv.policy(f"domains: [allowed.test]\ncidrs: [{dockerenv.allowed_ip}/32]\nports: [80]\n", "compose.yaml")
     (project / "docker-compose.override.yml").write_text(f"""version: "2.4"
 services:
   agent:
-    dns: [{DNS_IP}]
+    dns: [{dockerenv.dns_ip}]
     volumes:
       - {policy}:/etc/agent-sandbox/policy.yaml:ro
 networks:
@@ -43,8 +43,8 @@ networks:
         assert "sandbox ready" in logs
         r = compose(project, name, "exec", "-T", "agent", "sh", "-c",
                     f"id -un; pwd; touch /workspace/made-inside; "
-                    f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 5 http://{ALLOWED_IP}/; echo; "
-                    f"curl -sS --max-time 5 http://{BLOCKED_IP}/ ; echo rc=$?")
+                    f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 5 http://{dockerenv.allowed_ip}/; echo; "
+                    f"curl -sS --max-time 5 http://{dockerenv.blocked_ip}/ ; echo rc=$?")
         lines = r.stdout.splitlines()
         assert lines[0] == "dev" and lines[1] == "/workspace", r.stdout + r.stderr
         assert lines[2] == "200", r.stdout + r.stderr

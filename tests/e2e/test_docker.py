@@ -5,16 +5,17 @@ import time
 
 import pytest
 
-from dockerenv import ALLOWED_IP, BLOCKED_IP, DNS_IP, IMAGE, docker
+from dockerenv import IMAGE, docker
 
 # The test hosts share the sandbox's docker network, which the rebinding
 # guard refuses by default; the policy lets the one allowed host through.
-POLICY = f"domains: [allowed.test]\ncidrs: [{ALLOWED_IP}/32]\nports: [80]\n"
+def policy_text(env):
+    return f"domains: [allowed.test]\ncidrs: [{env.allowed_ip}/32]\nports: [80]\n"
 
 
 @pytest.fixture(scope="module")
 def sandbox(dockerenv):
-    name = dockerenv.start_sandbox(dockerenv.policy(POLICY))
+    name = dockerenv.start_sandbox(dockerenv.policy(policy_text(dockerenv)))
     logs = dockerenv.wait_log(name, "supervising")
     assert "sandbox ready" in logs, logs
     return name
@@ -41,13 +42,13 @@ def test_ready_quickly_and_allowed_host_reachable(dockerenv, sandbox):
     logs = docker("logs", sandbox).stderr
     ms = float(re.search(r"sandbox ready in ([0-9.]+) ms", logs).group(1))
     assert ms < 3000, logs
-    r = exec_(sandbox, f"curl -sS -o /dev/null -w '%{{http_code}}' --max-time 5 http://{ALLOWED_IP}/")
+    r = exec_(sandbox, f"curl -sS -o /dev/null -w '%{{http_code}}' --max-time 5 http://{dockerenv.allowed_ip}/")
     assert r.stdout == "200", r.stderr
 
 
 def test_blocked_host_rejected_at_once(dockerenv, sandbox):
     t0 = time.monotonic()
-    r = exec_(sandbox, f"curl -sS --max-time 5 http://{BLOCKED_IP}/")
+    r = exec_(sandbox, f"curl -sS --max-time 5 http://{dockerenv.blocked_ip}/")
     elapsed = time.monotonic() - t0
     assert r.returncode == 7, (r.returncode, r.stderr)   # couldn't connect: refused, not a timeout
     assert elapsed < 2, elapsed
@@ -97,7 +98,7 @@ def test_terminals_survive_each_other_and_leave_no_zombies(dockerenv, sandbox):
 
 
 def test_stop_is_fast(dockerenv):
-    name = dockerenv.start_sandbox(dockerenv.policy(POLICY, "stop.yaml"))
+    name = dockerenv.start_sandbox(dockerenv.policy(policy_text(dockerenv), "stop.yaml"))
     dockerenv.wait_log(name, "supervising")
     t0 = time.monotonic()
     docker("stop", name)
@@ -106,7 +107,7 @@ def test_stop_is_fast(dockerenv):
 
 @pytest.mark.parametrize("case", ["broken-policy", "no-net-admin", "no-new-privileges"])
 def test_fail_closed(dockerenv, case):
-    policy = dockerenv.policy("domains: [allowed.test\n" if case == "broken-policy" else POLICY, f"{case}.yaml")
+    policy = dockerenv.policy("domains: [allowed.test\n" if case == "broken-policy" else policy_text(dockerenv), f"{case}.yaml")
     caps = ("SETPCAP",) if case == "no-net-admin" else ("NET_ADMIN", "SETPCAP")
     extra = ["--security-opt", "no-new-privileges"] if case == "no-new-privileges" else []
     name = dockerenv.start_sandbox(policy, "--", "touch", "/tmp/started", caps=caps, extra=extra)
@@ -123,9 +124,9 @@ def test_dns_works_through_dockers_resolver_only(dockerenv, sandbox):
     # Docker's embedded DNS (127.0.0.11) forwards from uid 0; the rules let
     # exactly that out, so names keep resolving once the firewall is up ...
     r = exec_(sandbox, "getent hosts allowed.test")
-    assert ALLOWED_IP in r.stdout, (r.stdout, r.stderr)
+    assert dockerenv.allowed_ip in r.stdout, (r.stdout, r.stderr)
     # ... while the user still cannot talk to a DNS server directly.
     t0 = time.monotonic()
-    r = exec_(sandbox, f"curl -sS --max-time 5 telnet://{DNS_IP}:53 </dev/null")
+    r = exec_(sandbox, f"curl -sS --max-time 5 telnet://{dockerenv.dns_ip}:53 </dev/null")
     assert r.returncode == 7, (r.returncode, r.stderr)
     assert time.monotonic() - t0 < 2

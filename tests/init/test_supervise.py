@@ -300,3 +300,12 @@ def test_ambient_capability_engine_is_refused(filecap_init, tmp_path, binary):
     assert r.returncode == 1, r.stderr
     assert "gives CAP_NET_ADMIN to every process" in r.stderr
     assert not marker.exists()
+
+
+def test_file_capability_init_only_as_pid1(filecap_init, tmp_path):
+    marker = tmp_path / "ran"
+    r = subprocess.run(["unshare", "--net"] + AS_NOBODY + [filecap_init, "--", "touch", str(marker)],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 1
+    assert "only as the container's PID 1" in r.stderr
+    assert not marker.exists()

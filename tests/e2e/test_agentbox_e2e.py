@@ -1,8 +1,7 @@
 """agentbox against the real Docker engine, on the fake internet of
 dockerenv (an --internal network with its own DNS for .test names). The
 sandbox image is the test base image with a test policy baked in, so that
-nothing tries to reach a real host. The lead wires these to the docker
-harness; they need the images (marker needs_images)."""
+nothing tries to reach a real host."""
 import os
 import subprocess
 import time
@@ -10,20 +9,23 @@ import time
 import pytest
 
 
-from dockerenv import ALLOWED_IP, DNS_IP, IMAGE, ROOT, docker
+from dockerenv import IMAGE, ROOT, docker
 
 AGENTBOX = os.path.join(ROOT, "build", "host", "agentbox")
 
 pytestmark = pytest.mark.needs_images
 
-BASE_POLICY = f"domains: [allowed.test]\ncidrs: [{ALLOWED_IP}/32]\nports: [80]\nselfcheck: {{allowed: allowed.test:80}}\n"
+
+def base_policy(env):
+    return (f"domains: [allowed.test]\ncidrs: [{env.allowed_ip}/32]\nports: [80]\n"
+            "selfcheck: {allowed: allowed.test:80}\n")
 
 
 @pytest.fixture(scope="module")
 def test_image(dockerenv, tmp_path_factory):
     """IMAGE with the test policy as its base policy."""
     ctx = tmp_path_factory.mktemp("agentbox-image")
-    (ctx / "policy.yaml").write_text(BASE_POLICY)
+    (ctx / "policy.yaml").write_text(base_policy(dockerenv))
     (ctx / "Dockerfile").write_text(f"FROM {IMAGE}\nCOPY policy.yaml /etc/agent-sandbox/policy.yaml\n")
     tag = f"agent-sandbox-agentbox-e2e:{dockerenv.tag}"
     docker("build", "-q", "-t", tag, str(ctx), timeout=300)
@@ -38,7 +40,7 @@ class Agentbox:
         os.chmod(self.project, 0o777)             # dev (uid 1000) writes /workspace
         self.env = dict(os.environ, HOME=str(tmp_path / "home"), XDG_CONFIG_HOME=str(tmp_path / "xdg"),
                         AGENTBOX_ENGINE="/usr/bin/docker", AGENTBOX_READY_TIMEOUT="60")
-        self.start_args = ["--image", image, "--network", dockerenv.network, "--dns", DNS_IP]
+        self.start_args = ["--image", image, "--network", dockerenv.network, "--dns", dockerenv.dns_ip]
 
     def __call__(self, *args, timeout=120):
         return subprocess.run([AGENTBOX, *args], cwd=self.project, env=self.env, capture_output=True, text=True,
@@ -138,7 +140,7 @@ def test_init_then_compose_up_in_a_fresh_folder(dockerenv, test_image, tmp_path)
     (box.project / "docker-compose.override.yml").write_text(f"""version: "2.4"
 services:
   agent:
-    dns: [{DNS_IP}]
+    dns: [{dockerenv.dns_ip}]
 networks:
   default:
     external: true

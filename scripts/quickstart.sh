@@ -29,11 +29,7 @@ step "building the sandbox image"
 "$repo/images/build.sh" base
 
 step "opening a sandboxed shell in $project (exit to leave)"
-tty_flags=(-i)
-[ -t 0 ] && [ -t 1 ] && tty_flags=(-it)
-exec /usr/bin/docker run --rm "${tty_flags[@]}" \
-  --cap-drop ALL --cap-add NET_ADMIN --cap-add SETPCAP \
-  --read-only --tmpfs /tmp --tmpfs /run --tmpfs /home/dev:uid=1000,gid=1000 \
-  --pids-limit 512 --memory 4g \
-  -v "$project:/workspace" \
-  agent-sandbox-base:local bash
+# agentbox run: the project at /workspace, the hardening of the compose
+# template, no host environment, and the image's default policy.
+cd "$project"
+exec "$repo/build/host/agentbox" run

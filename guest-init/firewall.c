@@ -16,7 +16,6 @@
 #include "selfcheck.h"
 
 #define DNS_TTL_CEILING 3600u
-#define GITHUB_META_URL_DEFAULT "https://api.github.com/meta"
 #define SELFCHECK_ALLOWED_TIMEOUT_MS 3000
 #define SELFCHECK_BLOCKED_TIMEOUT_MS 1000
 
@@ -124,21 +123,8 @@ static int split_host_port(const char *text, char *host, size_t len, uint16_t *r
 }
 
 /* The host part of an http(s) URL. */
-static int url_host(const char *url, char *host, size_t len) {
-        const char *p = strstr(url, "://");
-        if (!p)
-                return -EINVAL;
-        p += 3;
-        size_t n = strcspn(p, ":/?#");
-        if (n == 0 || n >= len)
-                return -EINVAL;
-        memcpy(host, p, n);
-        host[n] = '\0';
-        return 0;
-}
-
 static const char *fw_meta_url(const struct firewall *fw) {
-        return fw->policy->github_meta_url ? fw->policy->github_meta_url : GITHUB_META_URL_DEFAULT;
+        return fw->policy->github_meta_url ? fw->policy->github_meta_url : POLICY_GITHUB_META_URL_DEFAULT;
 }
 
 /* The names this policy needs resolved, in policy order. */
@@ -161,7 +147,7 @@ static int fw_collect_names(struct firewall *fw) {
         }
         fw->meta_host = -1;
         if (p->needs_github_meta) {
-                if (url_host(fw_meta_url(fw), host, sizeof(host)) < 0) {
+                if (meta_url_host(fw_meta_url(fw), host, sizeof(host)) < 0) {
                         log_error("github.meta_url %s is not an http(s) URL with a host name; fix the policy",
                                   fw_meta_url(fw));
                         return -EINVAL;

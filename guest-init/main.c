@@ -3,6 +3,7 @@
 
 #include "cmd_apply.h"
 #include "cmd_check_policy.h"
+#include "cmd_fetch_meta.h"
 #include "supervise.h"
 
 int main(int argc, char **argv) {
@@ -10,5 +11,7 @@ int main(int argc, char **argv) {
                 return cmd_apply(argc - 1, argv + 1);
         if (argc > 1 && strcmp(argv[1], "check-policy") == 0)
                 return cmd_check_policy(argc - 1, argv + 1);
+        if (argc > 1 && strcmp(argv[1], "fetch-meta") == 0)
+                return cmd_fetch_meta(argc - 1, argv + 1);
         return supervise_main(argc, argv);
 }

@@ -46,6 +46,19 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata) {
         return n;
 }
 
+int meta_url_host(const char *url, char *host, size_t len) {
+        const char *p = strstr(url, "://");
+        if (!p)
+                return -EINVAL;
+        p += 3;
+        size_t n = strcspn(p, ":/?#");
+        if (n == 0 || n >= len)
+                return -EINVAL;
+        memcpy(host, p, n);
+        host[n] = '\0';
+        return 0;
+}
+
 __attribute__((format(printf, 2, 3)))
 static void set_why(struct meta_fetch *m, const char *fmt, ...) {
         va_list ap;
@@ -69,14 +82,19 @@ static void meta_finish(struct meta_fetch *m) {
                 int r = meta_parse(m->body ? m->body : "", m->len, &res.prefixes, &res.n_prefixes, &error);
                 if (r < 0)
                         set_why(m, "the answer is not a usable meta document: %s", error ? error : "?");
+                else
+                        res.body = m->body, res.body_len = m->len;
         }
         if (m->why) {
                 free(error);
                 error = NULL;
                 res.source = "snapshot";
                 res.why_live_failed = m->why;
-                res.error = meta_load_snapshot(m->snapshot_path, &res.prefixes, &res.n_prefixes, &error);
-                if (res.error < 0) {
+                /* An empty snapshot path: the caller wants the live answer only. */
+                res.error = m->snapshot_path[0] ? meta_load_snapshot(m->snapshot_path, &res.prefixes,
+                                                                     &res.n_prefixes, &error)
+                                                : -ENOENT;
+                if (res.error < 0 && m->snapshot_path[0]) {
                         char *both = NULL;
                         if (asprintf(&both, "%s; snapshot: %s", m->why, error ? error : "unusable") >= 0) {
                                 free(m->why);

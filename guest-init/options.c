@@ -12,6 +12,7 @@ static void print_help(void) {
         printf("Usage: agent-sandbox-init [OPTIONS] [-- CMD ARGS...]\n"
                "       agent-sandbox-init apply [--log-format FORMAT]\n"
                "       agent-sandbox-init check-policy [--json] FILE...\n"
+               "       agent-sandbox-init fetch-meta --output FILE [--url URL]   (build host)\n"
                "\n"
                "PID 1 of an agent-sandbox container: programs the egress firewall from\n"
                "%s, proves it with self-checks, then runs CMD as the\n"

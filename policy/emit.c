@@ -6,7 +6,6 @@
 
 #include "policy-internal.h"
 
-#define GITHUB_META_URL_DEFAULT "https://api.github.com/meta"
 
 /* Double-quoted string; these escapes mean the same in YAML and JSON. */
 static void write_quoted(FILE *f, const char *s) {
@@ -30,7 +29,7 @@ static int finish(FILE *f) {
 }
 
 static const char *meta_url(const struct policy *p) {
-        return p->github_meta_url ? p->github_meta_url : GITHUB_META_URL_DEFAULT;
+        return p->github_meta_url ? p->github_meta_url : POLICY_GITHUB_META_URL_DEFAULT;
 }
 
 /* A host name that a YAML reader would take for null or a boolean ("null",

@@ -108,6 +108,9 @@ struct policy {
         bool needs_github_meta;         /* the github service is in use */
 };
 
+/* Where the github service's ranges come from when github.meta_url is not set. */
+#define POLICY_GITHUB_META_URL_DEFAULT "https://api.github.com/meta"
+
 /* A policy with nothing set. */
 int policy_new(struct policy **ret);
 void policy_free(struct policy *p);

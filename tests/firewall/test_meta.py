@@ -111,3 +111,48 @@ def test_no_snapshot_either_is_reported(net, pki, tmp_path):
 def net_init_path():
     from fakenet import INIT
     return INIT
+
+
+def fetch_meta(net, pki, path, output, ca="ca.pem"):
+    return net.init("fetch-meta", "--url", f"https://meta.test:8443{path}", "--ca-file", str(pki / ca),
+                    "--output", str(output), timeout=60)
+
+
+def test_fetch_meta_writes_a_snapshot_the_init_uses(net, pki, tmp_path):
+    """images/build.sh bakes what fetch-meta wrote: when the live fetch then
+    fails at startup, the ranges are exactly the ones fetched at build time."""
+    out = tmp_path / "github-meta.json"
+    r = fetch_meta(net, pki, "/meta", out)
+    assert r.returncode == 0, r.stderr
+    assert f"wrote {out}: 4 ranges of the web, api and git keys" in r.stderr, r.stderr
+    assert json.loads(out.read_text())["git"] == ["203.0.113.128/25"]
+    assert oct(out.stat().st_mode & 0o777) == "0o644"
+    r = apply(net, pki, "/500", out)
+    assert r.returncode == 0, r.stderr
+    assert "using the snapshot" in r.stderr, r.stderr
+    v4 = elements(net, "allowed_v4")
+    assert "198.51.100.64/26" in v4 and "203.0.113.128/25" in v4
+    assert "2001:db8:5::/48" in elements(net, "allowed_v6")
+
+
+@pytest.mark.parametrize("path,ca,reason", [
+    ("/500", "ca.pem", "HTTP 500"),
+    ("/bad", "ca.pem", "not a usable meta document"),
+    ("/meta", "other-ca.pem", "certificate"),
+])
+def test_fetch_meta_failure_keeps_the_old_snapshot(net, pki, tmp_path, path, ca, reason):
+    out = tmp_path / "github-meta.json"
+    out.write_text('{"web": ["192.0.2.250/32"], "api": [], "git": []}')
+    r = fetch_meta(net, pki, path, out, ca=ca)
+    assert r.returncode == 1, r.stderr
+    assert f"fetching https://meta.test:8443{path} failed" in r.stderr and reason in r.stderr, r.stderr
+    assert "snapshot" not in r.stderr, "fetch-meta never falls back to a snapshot"
+    assert json.loads(out.read_text())["web"] == ["192.0.2.250/32"]
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("github-meta.json.")] == []
+
+
+def test_fetch_meta_refuses_an_unresolvable_host(net, pki, tmp_path):
+    r = net.init("fetch-meta", "--url", "https://nowhere.test/meta", "--output", str(tmp_path / "m.json"))
+    assert r.returncode == 1
+    assert "the meta host nowhere.test did not resolve" in r.stderr, r.stderr
+    assert not (tmp_path / "m.json").exists()

@@ -275,6 +275,17 @@ def test_file_capability_ignores_argv_policy(filecap_init, policy):
     assert "only honoured when the real uid is 0" in r.stderr
 
 
+def test_fetch_meta_refuses_to_run_with_the_file_capability(filecap_init, tmp_path):
+    """fetch-meta writes a file for whoever runs it: never with privilege."""
+    os.chmod(tmp_path, 0o777)
+    out = tmp_path / "meta.json"
+    r = subprocess.run(AS_NOBODY + [filecap_init, "fetch-meta", "--url", "https://127.0.0.1:9/meta",
+                                    "--output", str(out)], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 2
+    assert "fetch-meta does not run with elevated privileges" in r.stderr, r.stderr
+    assert not out.exists()
+
+
 def test_no_new_privileges_fails_closed(filecap_init, tmp_path):
     marker = tmp_path / "ran"
     os.chmod(tmp_path, 0o777)

@@ -1,10 +1,13 @@
 """The real Docker engine for the end-to-end tests: the sandbox image built
 from this tree, and a fake internet on an --internal docker network (no
-traffic leaves the machine): a dnsmasq container serving .test names and
-two web servers, one the policy allows and one it does not."""
+traffic leaves the machine): a dnsmasq container serving .test names, two
+web servers on that network (allowed.test, blocked.test), and far.test, a
+web server outside the sandbox's own subnet (see start_far_host)."""
 import json
 import os
+import socket
 import subprocess
+import sys
 import time
 import uuid
 
@@ -24,6 +27,7 @@ class DockerEnv:
         self.network = f"asb-e2e-{self.tag}"
         self.workdir = workdir
         self.containers = []
+        self.far_server = None
 
     def setup(self):
         subprocess.run([os.path.join(ROOT, "scripts", "docker-setup.sh"), "bookworm"], check=True,
@@ -35,9 +39,11 @@ class DockerEnv:
         self.run_helper("dns", self.dns_ip, "dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts",
                         "--log-queries", "--log-facility=-", "--user=root",
                         f"--host-record=allowed.test,{self.allowed_ip}",
-                        f"--host-record=blocked.test,{self.blocked_ip}", "--local-ttl=60")
+                        f"--host-record=blocked.test,{self.blocked_ip}",
+                        f"--host-record=far.test,{self.far_ip}", "--local-ttl=60")
         for name, ip in (("allowed", self.allowed_ip), ("blocked", self.blocked_ip)):
             self.run_helper(name, ip, "python3", "-m", "http.server", "80")
+        self.start_far_host()
 
     def create_network(self):
         """The first 198.18.N.0/24 no other docker network on this machine uses."""
@@ -46,10 +52,34 @@ class DockerEnv:
                        check=False)
             if r.returncode == 0:
                 self.dns_ip, self.allowed_ip, self.blocked_ip = (f"198.18.{n}.{h}" for h in (2, 10, 11))
+                self.far_ip = f"203.0.113.{n}"
                 return
             if "overlap" not in r.stderr:
                 raise AssertionError(f"docker network create failed: {r.stderr}")
         raise AssertionError("no free 198.18.N.0/24 subnet for the test network")
+
+    def start_far_host(self):
+        """A web server outside the sandbox's subnet, so that a policy can
+        allow it by name: the init's rebinding guard refuses names that
+        resolve into the container's own networks. Containers on an
+        --internal network still route through the bridge, so the address
+        sits on this network's own bridge and the server runs here; nothing
+        else can reach it, and it goes away with the network."""
+        net_id = docker("network", "inspect", "-f", "{{.Id}}", self.network).stdout.strip()
+        self.bridge = f"br-{net_id[:12]}"
+        subprocess.run(["ip", "addr", "add", f"{self.far_ip}/32", "dev", self.bridge], check=True)
+        self.far_server = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", self.far_ip, "80"],
+                                           cwd=self.workdir, stdout=subprocess.DEVNULL,
+                                           stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection((self.far_ip, 80), timeout=1).close()
+                return
+            except OSError:
+                if time.monotonic() > deadline or self.far_server.poll() is not None:
+                    raise AssertionError(f"the far.test server on {self.far_ip}:80 did not start")
+                time.sleep(0.05)
 
     def run_helper(self, name, ip, *cmd):
         cname = f"asb-e2e-{name}-{self.tag}"
@@ -107,6 +137,9 @@ class DockerEnv:
         return out.stdout
 
     def teardown(self):
+        if self.far_server:
+            self.far_server.kill()
+            self.far_server.wait()
         for c in self.containers:
             docker("rm", "-f", c, check=False)
         docker("network", "rm", self.network, check=False)

@@ -7,8 +7,9 @@ import pytest
 
 from dockerenv import IMAGE, docker
 
-# The test hosts share the sandbox's docker network, which the rebinding
-# guard refuses by default; the policy lets the one allowed host through.
+# allowed.test shares the sandbox's docker network, which the rebinding
+# guard refuses by default; cidrs lets that one host through. Allowing by
+# name alone is tested with far.test, outside that network.
 def policy_text(env):
     return f"domains: [allowed.test]\ncidrs: [{env.allowed_ip}/32]\nports: [80]\n"
 
@@ -130,3 +131,18 @@ def test_dns_works_through_dockers_resolver_only(dockerenv, sandbox):
     r = exec_(sandbox, f"curl -sS --max-time 5 telnet://{dockerenv.dns_ip}:53 </dev/null")
     assert r.returncode == 7, (r.returncode, r.stderr)
     assert time.monotonic() - t0 < 2
+
+
+def test_name_outside_the_sandbox_network_allowed_by_name(dockerenv):
+    """The everyday case: the policy names a host (no cidrs), the init
+    resolves it through Docker's resolver and allows what it resolved to;
+    a host of the sandbox's own network stays refused by the guard."""
+    policy = dockerenv.policy("domains: [far.test]\nports: [80]\n", "by-name.yaml")
+    name = dockerenv.start_sandbox(policy)
+    logs = dockerenv.wait_log(name, "supervising")
+    assert "sandbox ready" in logs, logs
+    r = exec_(name, "curl -sS -o /dev/null -w '%{http_code}' --max-time 5 http://far.test/")
+    assert r.stdout == "200", (r.stdout, r.stderr, logs)
+    r = exec_(name, "curl -sS --max-time 5 http://allowed.test/")
+    assert r.returncode == 7, (r.returncode, r.stderr)
+    assert dockerenv.far_ip in dockerenv.ruleset(name)

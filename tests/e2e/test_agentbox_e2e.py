@@ -161,3 +161,23 @@ networks:
         assert r.stdout.strip() == "dev", r.stderr
     finally:
         compose("down", "-v")
+
+
+def test_doctor_and_run_with_a_stopped_engine(tmp_path):
+    """The real docker CLI, its daemon not running (a socket nobody serves):
+    doctor says so with the fix, and run fails with one line and exit 125."""
+    box_env = dict(os.environ, HOME=str(tmp_path / "home"), XDG_CONFIG_HOME=str(tmp_path / "xdg"),
+                   AGENTBOX_ENGINE="/usr/bin/docker", DOCKER_HOST=f"unix://{tmp_path}/stopped.sock")
+    project = tmp_path / "p"
+    project.mkdir()
+
+    def agentbox(*args):
+        return subprocess.run([AGENTBOX, *args], cwd=project, env=box_env, capture_output=True, text=True,
+                              timeout=60, stdin=subprocess.DEVNULL)
+    r = agentbox("doctor")
+    assert r.returncode == 125, (r.stdout, r.stderr)
+    assert "daemon not running" in r.stdout and "start dockerd" in r.stdout, r.stdout
+    r = agentbox("run", "--", "true")
+    assert r.returncode == 125, (r.stdout, r.stderr)
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "not running" in lines[0], r.stderr

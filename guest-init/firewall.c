@@ -528,7 +528,7 @@ static void fw_build_step_done(struct firewall *fw) {
         if (fw->pending > 0)
                 fw->pending--;
         if (fw->pending == 0 && fw->phase == FW_BUILDING) {
-                log_step("resolve", fw->build_started_usec, "%zu names%s", fw->n_names,
+                log_step("resolve", fw->build_started_usec, "%zu name%s%s", fw->n_names, fw->n_names == 1 ? "" : "s",
                          fw->policy->needs_github_meta ? " and the GitHub meta ranges" : "");
                 fw_build_finish(fw);
         }

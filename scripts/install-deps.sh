@@ -14,7 +14,7 @@ test_packages=(
   clang libclang-rt-14-dev llvm
   python3 python3-pytest
   nftables iproute2 dnsmasq-base socat curl openssl util-linux procps libcap2-bin
-  strace podman runc
+  strace podman runc containernetworking-plugins
 )
 # The real Dev Containers CLI for tests/e2e/test_devcontainer.py. 0.85 and
 # later need Node.js 20 (trixie, or a newer node already installed); 0.83.0

@@ -230,7 +230,13 @@ static void on_sandbox_ready(int error, void *userdata) {
         if (s->shutting_down)
                 return;
         if (!s->cfg.cmd) {
-                log_info("supervising: attach terminals with `docker exec` (they run as %s)", s->user.name);
+                /* Running as root, the engine's exec defaults to root with
+                 * every capability the container has, NET_ADMIN included. */
+                if (getuid() == 0)
+                        log_info("supervising: attach terminals with `docker exec -u %s` / `podman exec -u %s` (without -u they run as root and can change the firewall)",
+                                 s->user.name, s->user.name);
+                else
+                        log_info("supervising: attach terminals with `docker exec` (they run as %s)", s->user.name);
                 return;
         }
         pid_t pid = fork();

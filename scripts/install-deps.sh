@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install, idempotently, the Debian packages a task needs.
 #   install-deps.sh build   compile agent-sandbox-init and agentbox
-#   install-deps.sh test    everything the test suites use as well
+#   install-deps.sh test    everything the test suites use as well, including
+#                           podman with runc and the Dev Containers CLI (npm)
 # Packages already present are not touched; apt runs only when one is missing.
 set -euo pipefail
 
@@ -13,15 +14,50 @@ test_packages=(
   clang libclang-rt-14-dev llvm
   python3 python3-pytest
   nftables iproute2 dnsmasq-base socat curl openssl util-linux procps libcap2-bin
-  strace scdoc
+  strace scdoc podman runc containernetworking-plugins
 )
+# The real Dev Containers CLI for tests/e2e/test_devcontainer.py. 0.85 and
+# later need Node.js 20 (trixie, or a newer node already installed); 0.83.0
+# is the last release that runs on bookworm's Node.js 18.
+devcontainer_cli_version() {
+  local major
+  major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+  if [ "$major" -ge 20 ]; then echo 0.89.0; else echo 0.83.0; fi
+}
 
 want=("${build_packages[@]}")
-case "${1:-build}" in
+profile=${1:-build}
+case "$profile" in
   build) ;;
-  test) want+=("${test_packages[@]}") ;;
+  test)
+    want+=("${test_packages[@]}")
+    # Any node with npm will do (a distribution's or NodeSource's); Debian's otherwise.
+    if ! command -v node >/dev/null || ! command -v npm >/dev/null; then want+=(nodejs npm); fi
+    ;;
   *) echo "usage: $0 build|test" >&2; exit 2 ;;
 esac
+
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+need_root() {
+  if [ -n "$sudo" ] && ! command -v sudo >/dev/null; then
+    echo "error: installing $* needs root; run as root or install sudo" >&2
+    exit 1
+  fi
+}
+
+install_devcontainer_cli() {
+  [ "$profile" = test ] || return 0
+  local version
+  version=$(devcontainer_cli_version)
+  if [ "$(devcontainer --version 2>/dev/null)" = "$version" ]; then
+    echo "==> Dev Containers CLI $version is installed"
+    return 0
+  fi
+  need_root "@devcontainers/cli@$version"
+  echo "==> installing @devcontainers/cli@$version with npm"
+  $sudo npm install -g --no-fund --no-audit "@devcontainers/cli@$version"
+}
 
 missing=()
 for p in "${want[@]}"; do
@@ -32,15 +68,11 @@ done
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "==> all ${#want[@]} required packages are installed"
-  exit 0
+else
+  need_root "${missing[*]}"
+  echo "==> installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -q
+  $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
-
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then
-  command -v sudo >/dev/null || { echo "error: installing ${missing[*]} needs root; run as root or install sudo" >&2; exit 1; }
-  sudo="sudo"
-fi
-echo "==> installing: ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -q
-$sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+install_devcontainer_cli

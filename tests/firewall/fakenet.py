@@ -86,11 +86,11 @@ class FakeNet(NetPair):
         """Runs agent-sandbox-init in the sandbox namespace; returns CompletedProcess."""
         cmd = [INIT] + list(args)
         if pid1:
-            cmd = ["unshare", "--pid", "--fork", "--mount-proc"] + cmd
+            cmd = ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc"] + cmd
         return self.run(self.sbx, cmd, check=False, timeout=timeout)
 
     def init_popen(self, *args, **kw):
-        cmd = ["unshare", "--pid", "--fork", "--mount-proc", INIT] + list(args)
+        cmd = ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc", INIT] + list(args)
         return self.popen(self.sbx, cmd, **kw)
 
     def teardown(self):

@@ -33,7 +33,7 @@ def policy(tmp_path, need_root):
 
 
 def init_argv(policy, *args, binary=INIT):
-    return ["unshare", "--net", "--pid", "--fork", "--mount-proc", binary, "--policy", str(policy),
+    return ["unshare", "--net", "--pid", "--fork", "--kill-child", "--mount-proc", binary, "--policy", str(policy),
             "--policy-dir", "/nonexistent", *args]
 
 

@@ -131,6 +131,43 @@ def record_engine_calls(ab, workdir, *args):
     return [json.loads(line) for line in logfile.read_text().splitlines()]
 
 
+TIMING_ENGINE = """#!/usr/bin/python3
+import json, signal, subprocess, sys, time
+t0 = time.perf_counter()
+child = subprocess.Popen([%(docker)r] + sys.argv[1:])
+for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+    signal.signal(sig, lambda s, _: child.send_signal(s))
+code = child.wait()
+with open(%(log)r, "a") as f:
+    f.write(json.dumps({"verb": " ".join(sys.argv[1:3]), "ms": (time.perf_counter() - t0) * 1000}) + "\\n")
+sys.exit(code if code >= 0 else 128 - code)
+"""
+
+
+def engine_call_breakdown(ab, workdir, n, *args):
+    """Where the time of `agentbox ARGS` goes: each engine call timed by a
+    wrapper around the real engine (its own start-up is not counted)."""
+    logfile = workdir / "engine-times.jsonl"
+    wrapper = workdir / "timing-engine"
+    wrapper.write_text(TIMING_ENGINE % {"docker": DOCKER, "log": str(logfile)})
+    wrapper.chmod(0o755)
+    per_verb = {}
+    for _ in range(n):
+        logfile.unlink(missing_ok=True)
+        r = ab(*args, engine=str(wrapper))
+        if r.returncode != 0:
+            raise RuntimeError(f"agentbox {' '.join(args)} failed ({r.returncode}):\n{r.stderr}")
+        for line in logfile.read_text().splitlines():
+            call = json.loads(line)
+            per_verb.setdefault(call["verb"], []).append(call["ms"])
+    case = "agentbox " + " ".join(args[:1] + args[args.index("--"):])
+    for verb, samples in per_verb.items():
+        med = statistics.median(samples)
+        emit({"bench": "launcher", "case": f"{case}: engine call {verb}", "ours": round(med, 1), "unit": "ms",
+              "stat": "median", "ratio": None, "target": "reported", "met": None, "ours_spread": spread(samples)})
+        log(f"  {case}: engine call {verb}: median {med:.0f} ms of {len(samples)}")
+
+
 def baseline_run_argv(calls, name):
     """`docker run --rm` with the flags of agentbox's own `docker run -d`."""
     create = next(c for c in calls if c[:2] == ["run", "-d"])
@@ -200,6 +237,7 @@ def bench_run(env, ab, workdir, n):
     a, b = interleave(n, ours, baseline, "run")
     ratio_row("agentbox run -- true", "docker run --rm (same flags, image, policy) true", a, b,
               {"engine_calls": len(calls), "baseline_engine_calls": 1})
+    engine_call_breakdown(ab, workdir, 5, "run", *ab.start_args, "--", "true")
 
 
 def bench_shell(env, ab, workdir, n, sessions, rounds):

@@ -95,7 +95,7 @@ class Launcher:
         self.env = env
         self.project = workdir / "project"
         self.project.mkdir()
-        os.chmod(self.project, 0o777)           # dev (uid 1000) owns nothing here
+        os.chmod(self.project, 0o777)           # dev (uid 1000) writes /workspace
         self.environ = dict(os.environ, HOME=str(workdir / "home"), XDG_CONFIG_HOME=str(workdir / "xdg"),
                             AGENTBOX_ENGINE=DOCKER, AGENTBOX_READY_TIMEOUT="60")
         self.start_args = ["--image", env.image, "--network", env.network, "--dns", env.dns_ip]
@@ -380,7 +380,6 @@ def main():
         env.setup()
         m = machine()
         log(f"machine: {m['nproc']} CPUs, {m['cpu']}, docker {m['docker']}, load {m['load']:.2f}")
-        emit({"bench": "launcher", "case": "machine", **m})
         ab = Launcher(env, workdir)
         bench_run(env, ab, workdir, args.runs)
         bench_shell(env, ab, workdir, args.execs, args.sessions, args.rounds)

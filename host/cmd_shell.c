@@ -41,14 +41,11 @@ static int cmd_shell(struct agentbox *ab, int argc, char **argv) {
         code = verb_open(ab, o.dir, &p, &e);
         if (code)
                 return code;
-        code = sandbox_require_running(e, p.name, p.path);
-        if (code == 0) {
-                char *const bash[] = { "bash", NULL };
-                _cleanup_strv_ struct strv args = {};
-                code = AGENTBOX_EXIT_FAILURE;
-                if (sandbox_exec_argv(p.name, isatty(STDIN_FILENO), NULL, o.cmd ? o.cmd : bash, &args) == 0)
-                        code = sandbox_run_attached(e, strv_items(&args), NULL);
-        }
+        char *const bash[] = { "bash", NULL };
+        _cleanup_strv_ struct strv args = {};
+        code = AGENTBOX_EXIT_FAILURE;
+        if (sandbox_exec_argv(p.name, isatty(STDIN_FILENO), NULL, o.cmd ? o.cmd : bash, &args) == 0)
+                code = sandbox_exec_attached(e, p.name, p.path, strv_items(&args), NULL);
         project_done(&p);
         return code;
 }

@@ -187,14 +187,32 @@ int sandbox_wait_ready(const struct engine *e, const char *name, bool echo, unsi
         return AGENTBOX_EXIT_FAILURE;
 }
 
+static int report_not_running(enum sandbox_state st, const char *project_path) {
+        fprintf(stderr, "agentbox: no %ssandbox for %s; start one with agentbox run\n",
+                st == SANDBOX_STOPPED ? "running " : "", project_path);
+        return AGENTBOX_EXIT_FAILURE;
+}
+
 int sandbox_require_running(const struct engine *e, const char *name, const char *project_path) {
         enum sandbox_state st;
         int code = sandbox_state(e, name, &st);
         if (code)
                 return code;
-        if (st == SANDBOX_RUNNING)
-                return 0;
-        fprintf(stderr, "agentbox: no %ssandbox for %s; start one with agentbox run\n",
-                st == SANDBOX_STOPPED ? "running " : "", project_path);
-        return AGENTBOX_EXIT_FAILURE;
+        return st == SANDBOX_RUNNING ? 0 : report_not_running(st, project_path);
+}
+
+int sandbox_exec_attached(const struct engine *e, const char *name, const char *project_path, char *const *args,
+                          char *const *envp) {
+        /* Asking the engine first would cost a whole engine call on every
+         * attach; ask only when the exec failed the way an engine fails
+         * (docker 1, podman 125), to tell "no sandbox" from the command's
+         * own exit code. */
+        int code = sandbox_run_attached(e, args, envp);
+        if (code != 1 && code != AGENTBOX_EXIT_ENGINE)
+                return code;
+        enum sandbox_state st;
+        int k = sandbox_state(e, name, &st);
+        if (k)
+                return k;
+        return st == SANDBOX_RUNNING ? code : report_not_running(st, project_path);
 }

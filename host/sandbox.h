@@ -49,3 +49,10 @@ int sandbox_run_attached(const struct engine *e, char *const *args, char *const 
 /* 0 when the project's sandbox runs; else prints "no sandbox for PROJECT;
  * start one with agentbox run" (or the engine failure) and returns the exit code. */
 int sandbox_require_running(const struct engine *e, const char *name, const char *project_path);
+
+/* sandbox_run_attached() of an exec into the sandbox `name`, without asking
+ * the engine first. When the exec fails as an engine does and the sandbox
+ * turns out not to run, prints what sandbox_require_running() prints and
+ * returns 1; otherwise the command's exit code. */
+int sandbox_exec_attached(const struct engine *e, const char *name, const char *project_path, char *const *args,
+                          char *const *envp);

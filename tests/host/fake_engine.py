@@ -78,7 +78,12 @@ def main(args):
         else:
             sys.stderr.write("agent-sandbox-init: firewall up\nagent-sandbox-init: sandbox ready in 5.0 ms\n")
     elif verb == "exec":
-        cmd = args[args.index(next(a for a in args if a in containers)) + 1:]
+        name = next((a for a in args if a.startswith("agentbox-")), None)
+        if name not in containers:
+            fail(f"Error: No such container: {name}\n")
+        if not containers[name]["running"]:
+            fail(f"Error response from daemon: Container 0123456789ab is not running\n")
+        cmd = args[args.index(name) + 1:]
         if cmd[:2] == ["sh", "-c"] and cmd[2].startswith("exit "):
             sys.exit(int(cmd[2].split()[1]))
         print("exec:" + " ".join(cmd))

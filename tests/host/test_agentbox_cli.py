@@ -262,11 +262,22 @@ def test_init_writes_and_refuses_to_overwrite(box):
 def test_shell_needs_a_running_sandbox(box):
     r = box.run("shell")
     assert r.returncode == 1 and "no sandbox for" in r.stderr and "agentbox run" in r.stderr
+    assert [a[0] for a in box.argvs()] == ["exec", "container"], "the engine is asked only after exec failed"
+    assert box.run("run", "--keep", "--", "true", env={"FAKE_ENGINE_MODE": "crash"}).returncode == 1
+    r = box.run("shell")
+    assert r.returncode == 1 and "no running sandbox for" in r.stderr
+    box.run("down")
     assert box.run("run", "--keep", "--", "true").returncode == 0
     name = box.name()
+    box.log.unlink()
     r = box.run("exec", "--", "ls", "-l")
     assert r.returncode == 0, r.stderr
-    assert box.call("exec")["argv"] == ["exec", "-i", "-u", "dev", "-w", "/workspace", name, "ls", "-l"]
+    assert box.argvs() == [["exec", "-i", "-u", "dev", "-w", "/workspace", name, "ls", "-l"]], \
+        "one engine call per attach"
+    r = box.run("shell", "--", "sh", "-c", "exit 1")
+    assert r.returncode == 1 and "no sandbox" not in r.stderr, "the command's own 1 is passed on"
+    r = box.run("shell", "--", "sh", "-c", "exit 125")
+    assert r.returncode == 125 and "no sandbox" not in r.stderr
     r = box.run("shell")
     assert box.call("exec")["argv"][-2:] == [name, "bash"]
 

@@ -117,7 +117,7 @@ for t in "${targets[@]}"; do
       prepare_agent_context "$t"
       read -r package version state <<<"${agents[$t]}"
       echo "==> building agent-sandbox-$t:$TAG ($package@$version)"
-      if ! "$DOCKER" build -f "$repo/images/agent/Dockerfile" --build-arg BASE="$trixie_base" \
+      if ! "$DOCKER" build --force-rm -f "$repo/images/agent/Dockerfile" --build-arg BASE="$trixie_base" \
           --build-arg NPM_PACKAGE="$package" --build-arg NPM_VERSION="$version" --build-arg STATE_DIR="$state" \
           -t "agent-sandbox-$t:$TAG" "$context" >"$work/build.log" 2>&1; then
         echo "error: building agent-sandbox-$t:$TAG failed; the end of its build log:" >&2

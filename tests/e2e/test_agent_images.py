@@ -53,7 +53,7 @@ def agent_images():
 
 
 def run_in(img, *cmd, user=None, entrypoint="bash", stdin=None, timeout=120):
-    args = ["run", "--rm", "-i", "--network", "none", "--entrypoint", entrypoint]
+    args = ["run", "--rm", "-i", "--pull", "never", "--network", "none", "--entrypoint", entrypoint]
     if user is not None:
         args += ["-u", user]
     return docker(*args, img, *cmd, check=False, input=stdin, timeout=timeout)

@@ -4,7 +4,8 @@
 # Environment: DEV_UID / DEV_GID (default: 1000), TAG (default: local),
 #   GITHUB_META_URL: where the GitHub meta snapshot baked into the images is
 #   fetched from (default https://api.github.com/meta; empty: fetch nothing
-#   and bake the snapshot already in policy/, if any).
+#   and bake the snapshot already in policy/, if any),
+#   BUILD_CA_FILE: more CA certificates npm may trust during the agent builds.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 DOCKER=${DOCKER:-/usr/bin/docker}
@@ -52,22 +53,77 @@ declare -A agents=(
   [opencode]="opencode-ai 1.18.33 .local/share/opencode"
 )
 
+# The CA certificates this machine trusts beyond a stock Debian trust store,
+# as PEM on stdout, each certificate once: locally added CAs
+# (/usr/local/share/ca-certificates, what update-ca-certificates adds), the
+# files node and npm are told to trust (NODE_EXTRA_CA_CERTS, npm's cafile),
+# and BUILD_CA_FILE if set. Behind an
+# intercepting TLS proxy npm inside the build needs them; elsewhere this is
+# usually empty.
+host_extra_ca() {
+  local files=() f
+  if [ -d /usr/local/share/ca-certificates ]; then
+    while IFS= read -r -d '' f; do files+=("$f"); done \
+      < <(find /usr/local/share/ca-certificates -name '*.crt' -type f -print0 | sort -z)
+  fi
+  files+=("${NODE_EXTRA_CA_CERTS:-}" "${BUILD_CA_FILE:-}")
+  if command -v npm >/dev/null; then
+    files+=("$(npm config get cafile 2>/dev/null || true)")
+  fi
+  for f in "${files[@]}"; do
+    [ -n "$f" ] && [ -f "$f" ] && [ -r "$f" ] && printf '%s\0' "$f"
+  done | xargs -0 -r cat | awk '
+    /-----BEGIN CERTIFICATE-----/ { pem = ""; inside = 1 }
+    inside { pem = pem $0 "\n" }
+    /-----END CERTIFICATE-----/ && inside { inside = 0; if (!seen[pem]++) printf "%s", pem }'
+}
+
+# The agent build context: the Dockerfile reads only these two files, so the
+# repository (and any CA) is never sent whole to the engine.
+work=""
+context=""
+prepare_agent_context() {  # agent
+  if [ -z "$context" ]; then
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"' EXIT
+    context="$work/context"
+    mkdir "$context"
+    host_extra_ca >"$context/build-ca.pem"
+    chmod 0644 "$context/build-ca.pem"
+    local n
+    n=$(grep -c -- '-----BEGIN CERTIFICATE-----' "$context/build-ca.pem" || true)
+    echo "==> npm in the agent builds also trusts $n CA certificate(s) this machine trusts"
+  fi
+  install -m 0644 "$repo/policy/defaults/$1.yaml" "$context/policy.yaml"
+}
+
 fetch_meta_snapshot
 built=()
+trixie_base=""
 for t in "${targets[@]}"; do
   case "$t" in
     base)
       build_base bookworm base "agent-sandbox-base:$TAG"
       built+=("agent-sandbox-base:$TAG") ;;
     claude|codex|gemini|opencode)
-      # The agent CLIs need Node 20, which Debian 13 (trixie) ships.
-      "$repo/scripts/docker-setup.sh" trixie >/dev/null
-      build_base trixie "$t" "agent-sandbox-base-$t:$TAG"
+      # The agent CLIs need Node 20, which Debian 13 (trixie) ships. One
+      # trixie base serves every agent; each agent image brings its policy.
+      if [ -z "$trixie_base" ]; then
+        "$repo/scripts/docker-setup.sh" trixie >/dev/null
+        trixie_base="agent-sandbox-base-trixie:$TAG"
+        build_base trixie base "$trixie_base"
+        built+=("$trixie_base")
+      fi
+      prepare_agent_context "$t"
       read -r package version state <<<"${agents[$t]}"
       echo "==> building agent-sandbox-$t:$TAG ($package@$version)"
-      "$DOCKER" build -q -f "$repo/images/agent/Dockerfile" --build-arg BASE="agent-sandbox-base-$t:$TAG" \
-        --build-arg NPM_PACKAGE="$package" --build-arg NPM_VERSION="$version" --build-arg STATE_DIR="$state" \
-        -t "agent-sandbox-$t:$TAG" "$repo/images/agent" >/dev/null
+      if ! "$DOCKER" build --force-rm -f "$repo/images/agent/Dockerfile" --build-arg BASE="$trixie_base" \
+          --build-arg NPM_PACKAGE="$package" --build-arg NPM_VERSION="$version" --build-arg STATE_DIR="$state" \
+          -t "agent-sandbox-$t:$TAG" "$context" >"$work/build.log" 2>&1; then
+        echo "error: building agent-sandbox-$t:$TAG failed; the end of its build log:" >&2
+        tail -n 40 "$work/build.log" >&2
+        exit 1
+      fi
       built+=("agent-sandbox-$t:$TAG") ;;
     *) echo "unknown image '$t' (base, claude, codex, gemini, opencode)" >&2; exit 2 ;;
   esac

@@ -3,6 +3,7 @@
 #   install-deps.sh build   compile agent-sandbox-init and agentbox
 #   install-deps.sh test    everything the test suites use as well, including
 #                           podman with runc and the Dev Containers CLI (npm)
+#   install-deps.sh bench   the test packages plus the benchmarks' baselines
 # Packages already present are not touched; apt runs only when one is missing.
 set -euo pipefail
 
@@ -34,7 +35,13 @@ case "$profile" in
     # Any node with npm will do (a distribution's or NodeSource's); Debian's otherwise.
     if ! command -v node >/dev/null || ! command -v npm >/dev/null; then want+=(nodejs npm); fi
     ;;
-  *) echo "usage: $0 build|test" >&2; exit 2 ;;
+  bench)
+    # tests/bench: tini as the footprint baseline, and what the shell
+    # firewalls of this field use (dig, ipset, iptables) as the startup baseline.
+    want+=("${test_packages[@]}" tini dnsutils ipset iptables)
+    if ! command -v node >/dev/null || ! command -v npm >/dev/null; then want+=(nodejs npm); fi
+    ;;
+  *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac
 
 sudo=""
@@ -47,7 +54,7 @@ need_root() {
 }
 
 install_devcontainer_cli() {
-  [ "$profile" = test ] || return 0
+  [ "$profile" = build ] && return 0
   local version
   version=$(devcontainer_cli_version)
   if [ "$(devcontainer --version 2>/dev/null)" = "$version" ]; then

@@ -6,13 +6,16 @@ resolved concurrently (tc netem is not available to inject latency).
   slowdns.py --listen ADDR --port 53 --delay-ms 100 --table table.json
   table: {"name.test": {"a": ["198.51.100.10"], "aaaa": [], "ttl": 60}}
 Unknown names get NXDOMAIN. Prints "ready" once listening.
+  --alternate: an entry's "a2" list answers instead of "a" in odd seconds
+  (wall clock), so a re-resolution every second sees a changed answer.
 """
 import argparse
+import heapq
 import ipaddress
 import json
+import select
 import socket
 import struct
-import threading
 import time
 
 
@@ -26,7 +29,7 @@ def parse_question(msg):
     return ".".join(labels), qtype, msg[12:i + 5]
 
 
-def answer(msg, table):
+def answer(msg, table, alternate=False):
     name, qtype, question = parse_question(msg)
     entry = table.get(name)
     flags = 0x8400 | (0x0100 & struct.unpack("!H", msg[2:4])[0])
@@ -36,7 +39,8 @@ def answer(msg, table):
     else:
         ttl = entry.get("ttl", 60)
         if qtype == 1:
-            records = [(1, ipaddress.IPv4Address(a).packed, ttl) for a in entry.get("a", [])]
+            key = "a2" if alternate and "a2" in entry and int(time.time()) % 2 else "a"
+            records = [(1, ipaddress.IPv4Address(a).packed, ttl) for a in entry.get(key, [])]
         elif qtype == 28:
             records = [(28, ipaddress.IPv6Address(a).packed, ttl) for a in entry.get("aaaa", [])]
     out = msg[:2] + struct.pack("!HHHHH", flags, 1, len(records), 0, 0) + question
@@ -51,21 +55,36 @@ def main():
     ap.add_argument("--port", type=int, default=53)
     ap.add_argument("--delay-ms", type=int, default=0)
     ap.add_argument("--table", required=True)
+    ap.add_argument("--alternate", action="store_true")
     args = ap.parse_args()
     with open(args.table) as f:
         table = {k.lower(): v for k, v in json.load(f).items()}
     family = socket.AF_INET6 if ":" in args.listen else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_DGRAM)
+    # A sandbox sends every query at once; the default buffer would drop
+    # part of a burst of hundreds, and the client would wait for its retry.
+    sock.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_RCVBUFFORCE", 33), 8 << 20)
     sock.bind((args.listen, args.port))
     print("ready", flush=True)
 
-    def reply(msg, peer):
-        time.sleep(args.delay_ms / 1000)
-        sock.sendto(answer(msg, table), peer)
-
+    # One thread: answers wait in a heap until they are due, so a burst of
+    # hundreds of queries costs no more than one (a thread per query would
+    # make the responder, not the client, the slow part).
+    due = []
+    seq = 0
     while True:
-        msg, peer = sock.recvfrom(4096)
-        threading.Thread(target=reply, args=(msg, peer), daemon=True).start()
+        timeout = max(0.0, due[0][0] - time.monotonic()) if due else None
+        if select.select([sock], [], [], timeout)[0]:
+            while True:
+                try:
+                    msg, peer = sock.recvfrom(4096, socket.MSG_DONTWAIT)
+                except BlockingIOError:
+                    break
+                seq += 1
+                heapq.heappush(due, (time.monotonic() + args.delay_ms / 1000, seq, msg, peer))
+        while due and due[0][0] <= time.monotonic():
+            _, _, msg, peer = heapq.heappop(due)
+            sock.sendto(answer(msg, table, args.alternate), peer)
 
 
 if __name__ == "__main__":

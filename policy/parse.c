@@ -175,7 +175,9 @@ static void domain_item(struct parser *ps, const struct yaml_tree *t) {
                 error(ps, t, "invalid host name \"%s\": %s", text, reason);
                 return;
         }
-        if (wildcard && !strchr(name, '.')) {
+        /* "*.com." is "*.com": a trailing dot is no second label. */
+        const char *dot = strchr(name, '.');
+        if (wildcard && (!dot || dot[1] == '\0')) {
                 error(ps, t, "wildcard \"%s\" covers a whole top-level domain; name at least two labels after \"*.\"", text);
                 return;
         }

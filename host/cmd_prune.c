@@ -58,8 +58,9 @@ static int prune_volumes(const struct engine *e) {
                         continue;
                 char *const rm[] = { "volume", "rm", names.v[i], NULL };
                 struct engine_result r = {};
-                if (engine_run(e, rm, NULL, ENGINE_QUIET_OUT | ENGINE_CAPTURE_ERR, &r) < 0)
-                        return AGENTBOX_EXIT_ENGINE;
+                int k = engine_run(e, rm, NULL, ENGINE_QUIET_OUT | ENGINE_CAPTURE_ERR, &r);
+                if (k < 0)
+                        return engine_report_spawn_error(e, k);
                 if (r.exit_code == 0) {
                         printf("removed volume %s\n", names.v[i]);
                         removed++;

@@ -38,8 +38,9 @@ static int show_reload_log(const struct engine *e, const char *name, const char 
         char *const args[] = { "logs", "--since", (char *) since, (char *) name, NULL };
         for (int i = 0; i < 100; i++) {
                 struct engine_result r = {};
-                if (engine_run(e, args, NULL, ENGINE_CAPTURE_OUT | ENGINE_CAPTURE_ERR, &r) < 0)
-                        return AGENTBOX_EXIT_ENGINE;
+                int k = engine_run(e, args, NULL, ENGINE_CAPTURE_OUT | ENGINE_CAPTURE_ERR, &r);
+                if (k < 0)
+                        return engine_report_spawn_error(e, k);
                 /* The init logs to stderr; docker logs keeps the streams apart. */
                 const char *start = r.exit_code == 0 && r.err ? last_reload(r.err) : NULL;
                 bool done = reload_finished(start);

@@ -195,10 +195,8 @@ static int create_sandbox(const struct engine *e, const struct run_opts *o, cons
                 return AGENTBOX_EXIT_FAILURE;
         struct engine_result r = {};
         int k = engine_run(e, strv_items(&args), NULL, ENGINE_QUIET_OUT | ENGINE_CAPTURE_ERR, &r);
-        if (k < 0) {
-                fprintf(stderr, "agentbox: could not run %s: %s\n", e->path, strerror(-k));
-                return AGENTBOX_EXIT_ENGINE;
-        }
+        if (k < 0)
+                return engine_report_spawn_error(e, k);
         code = 0;
         *started = r.exit_code == 0;
         if (r.exit_code != 0) {

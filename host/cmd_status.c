@@ -53,8 +53,9 @@ static int inspect(const struct engine *e, const char *name, struct status *s, c
         if (status_argv(name, &args) < 0)
                 return AGENTBOX_EXIT_FAILURE;
         struct engine_result r = {};
-        if (engine_run(e, strv_items(&args), NULL, ENGINE_CAPTURE_OUT | ENGINE_CAPTURE_ERR, &r) < 0)
-                return AGENTBOX_EXIT_ENGINE;
+        int k = engine_run(e, strv_items(&args), NULL, ENGINE_CAPTURE_OUT | ENGINE_CAPTURE_ERR, &r);
+        if (k < 0)
+                return engine_report_spawn_error(e, k);
         int code = 0;
         if (r.exit_code == 0) {
                 *buf = r.out, r.out = NULL;

@@ -71,3 +71,7 @@ const char *engine_failure_hint(const char *stderr_text);
 /* Print one line "agentbox: WHAT: hint" (or the engine's last stderr line
  * when no hint applies) and return AGENTBOX_EXIT_ENGINE. */
 int engine_report_failure(const struct engine *e, const char *what, const struct engine_result *r);
+
+/* The engine could not be started at all (err: -errno from engine_run() or
+ * engine_spawn_reader()): print one line and return AGENTBOX_EXIT_ENGINE. */
+int engine_report_spawn_error(const struct engine *e, int err);

@@ -103,3 +103,8 @@ int engine_report_failure(const struct engine *e, const char *what, const struct
                 fprintf(stderr, "agentbox: %s failed: %s exited with %d\n", what, e->path, r->exit_code);
         return AGENTBOX_EXIT_ENGINE;
 }
+
+int engine_report_spawn_error(const struct engine *e, int err) {
+        fprintf(stderr, "agentbox: could not run %s: %s\n", e->path, strerror(-err));
+        return AGENTBOX_EXIT_ENGINE;
+}

@@ -37,10 +37,8 @@ int sandbox_state(const struct engine *e, const char *name, enum sandbox_state *
         char *const args[] = { "container", "inspect", "--format", "{{.State.Running}}", (char *) name, NULL };
         struct engine_result r = {};
         int k = engine_run(e, args, NULL, ENGINE_CAPTURE_OUT | ENGINE_CAPTURE_ERR, &r);
-        if (k < 0) {
-                fprintf(stderr, "agentbox: could not run %s: %s\n", e->path, strerror(-k));
-                return AGENTBOX_EXIT_ENGINE;
-        }
+        if (k < 0)
+                return engine_report_spawn_error(e, k);
         int code = 0;
         if (r.exit_code == 0)
                 *ret = strncmp(r.out, "true", 4) == 0 ? SANDBOX_RUNNING : SANDBOX_STOPPED;
@@ -92,10 +90,8 @@ int sandbox_run_attached(const struct engine *e, char *const *args, char *const 
         sigaction(SIGQUIT, &old[1], NULL);
         sigaction(SIGTERM, &old[2], NULL);
         sigaction(SIGHUP, &old[3], NULL);
-        if (k < 0) {
-                fprintf(stderr, "agentbox: could not run %s: %s\n", e->path, strerror(-k));
-                return AGENTBOX_EXIT_ENGINE;
-        }
+        if (k < 0)
+                return engine_report_spawn_error(e, k);
         return r.exit_code;
 }
 
@@ -166,10 +162,8 @@ int sandbox_wait_ready(const struct engine *e, const char *name, bool echo, unsi
         pid_t pid;
         int fd;
         int r = engine_spawn_reader(e, args, &pid, &fd);
-        if (r < 0) {
-                fprintf(stderr, "agentbox: could not run %s: %s\n", e->path, strerror(-r));
-                return AGENTBOX_EXIT_ENGINE;
-        }
+        if (r < 0)
+                return engine_report_spawn_error(e, r);
         r = read_until_ready(fd, &rr, timeout_sec);
         if (r == 0 || r == -ETIMEDOUT)
                 kill(pid, SIGTERM);

@@ -16,10 +16,8 @@ int verb_open(struct agentbox *ab, const char *dir, struct project *p, const str
 int verb_engine_passthrough(const struct engine *e, char *const *args, const char *what) {
         struct engine_result r = {};
         int k = engine_run(e, args, NULL, ENGINE_CAPTURE_ERR, &r);
-        if (k < 0) {
-                fprintf(stderr, "agentbox: could not run %s: %s\n", e->path, strerror(-k));
-                return AGENTBOX_EXIT_ENGINE;
-        }
+        if (k < 0)
+                return engine_report_spawn_error(e, k);
         int code = 0;
         if (r.exit_code != 0)
                 code = engine_report_failure(e, what, &r);
@@ -32,10 +30,8 @@ int verb_engine_passthrough(const struct engine *e, char *const *args, const cha
 int verb_engine_capture(const struct engine *e, char *const *args, const char *what, char **ret_out) {
         struct engine_result r = {};
         int k = engine_run(e, args, NULL, ENGINE_CAPTURE_OUT | ENGINE_CAPTURE_ERR, &r);
-        if (k < 0) {
-                fprintf(stderr, "agentbox: could not run %s: %s\n", e->path, strerror(-k));
-                return AGENTBOX_EXIT_ENGINE;
-        }
+        if (k < 0)
+                return engine_report_spawn_error(e, k);
         int code = 0;
         if (r.exit_code != 0)
                 code = engine_report_failure(e, what, &r);

@@ -5,7 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "==> installing test dependencies"
-scripts/install-deps.sh test
+if ! scripts/install-deps.sh test; then
+  echo "installing the test dependencies failed (see above); no suite ran"
+  echo "0 passed, 1 failed, 0 skipped"
+  exit 1
+fi
 if [ "$(id -u)" -ne 0 ]; then
   echo "==> the namespace and firewall suites need root; re-running under sudo"
   exec sudo --preserve-env=CI,FUZZ_SECONDS,PYTEST_ADDOPTS "$0" "$@"

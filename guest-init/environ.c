@@ -18,17 +18,42 @@ static bool term_is_sane(const char *t) {
         return true;
 }
 
-void environ_build(const struct target_user *u, char storage[ENVIRON_MAX][512], char *env[ENVIRON_MAX + 1]) {
+/* The "NAME=value" entry of env for name, or NULL. */
+static char *entry_of(char *const *env, const char *name) {
+        size_t len = strlen(name);
+        for (; env && *env; env++)
+                if (strncmp(*env, name, len) == 0 && (*env)[len] == '=')
+                        return *env;
+        return NULL;
+}
+
+void environ_build(const struct target_user *u, char *const *from, const char *const *pass, size_t n_pass,
+                   char storage[ENVIRON_BASE_MAX][512], char **env) {
         size_t n = 0;
         snprintf(storage[n++], 512, "HOME=%s", u->home);
         snprintf(storage[n++], 512, "USER=%s", u->name);
         snprintf(storage[n++], 512, "LOGNAME=%s", u->name);
         snprintf(storage[n++], 512, "SHELL=%s", u->shell);
         snprintf(storage[n++], 512, "PATH=%s", SAFE_PATH);
-        const char *term = getenv("TERM");
-        if (term_is_sane(term))
-                snprintf(storage[n++], 512, "TERM=%s", term);
+        const char *term = entry_of(from, "TERM");
+        if (term && term_is_sane(term + 5))
+                snprintf(storage[n++], 512, "%s", term);
         for (size_t i = 0; i < n; i++)
                 env[i] = storage[i];
+        /* Passed entries point into `from` as they are: a value may be longer
+         * than any fixed buffer (tokens often are). */
+        for (size_t i = 0; i < n_pass; i++) {
+                char *e = entry_of(from, pass[i]);
+                if (!e)
+                        continue;
+                char **same = NULL;
+                for (size_t k = 0; k < n && !same; k++)
+                        if (strncmp(env[k], pass[i], strlen(pass[i])) == 0 && env[k][strlen(pass[i])] == '=')
+                                same = &env[k];
+                if (same)
+                        *same = e;
+                else
+                        env[n++] = e;
+        }
         env[n] = NULL;
 }

@@ -1,10 +1,17 @@
-/* The environment CMD starts with: a short allowlist, never the init's
- * own environment (which the engine filled) and never loader variables. */
+/* The environment CMD starts with: a short allowlist, plus only the
+ * variables the command line names with --pass-env. Never the rest of the
+ * init's own environment, which the engine filled. */
 #pragma once
+
+#include <stddef.h>
 
 #include "privdrop.h"
 
-#define ENVIRON_MAX 8
+#define ENVIRON_BASE_MAX 6      /* HOME USER LOGNAME SHELL PATH TERM */
 
-/* Fills env (NULL-terminated) with strings in storage. */
-void environ_build(const struct target_user *u, char storage[ENVIRON_MAX][512], char *env[ENVIRON_MAX + 1]);
+/* Fills env (room for ENVIRON_BASE_MAX + n_pass + 1 pointers, NULL-
+ * terminated) with the allowlist, written into storage, and with the
+ * "NAME=value" entries of `from` for each name in pass (a name that is
+ * unset is left out; one of the allowlist's names replaces its value). */
+void environ_build(const struct target_user *u, char *const *from, const char *const *pass, size_t n_pass,
+                   char storage[ENVIRON_BASE_MAX][512], char **env);

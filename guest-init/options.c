@@ -25,10 +25,22 @@ static void print_help(void) {
                "      --policy-dir DIR      override directory (default: %s) [real uid 0 only]\n"
                "      --grace SECONDS       after SIGTERM, wait this long before SIGKILL (default: 10)\n"
                "  -g, --process-group       forward signals to CMD's whole process group\n"
+               "      --pass-env NAME       give CMD the variable NAME from this environment\n"
+               "      --exit-with-cmd       when CMD ends, end the container (and its terminals)\n"
                "      --log-format FORMAT   text (default) or json\n"
                "  -h, --help                show this help\n"
                "      --version             show the version\n",
                POLICY_DEFAULT_PATH, POLICY_DEFAULT_PATH, POLICY_OVERRIDE_DIR);
+}
+
+/* An environment variable name as a shell knows it: [A-Za-z_][A-Za-z0-9_]*. */
+static bool env_name_is_valid(const char *n) {
+        if (!*n || ('0' <= *n && *n <= '9'))
+                return false;
+        for (; *n; n++)
+                if (!(('a' <= *n && *n <= 'z') || ('A' <= *n && *n <= 'Z') || ('0' <= *n && *n <= '9') || *n == '_'))
+                        return false;
+        return true;
 }
 
 static int parse_grace(const char *text, unsigned *ret) {
@@ -43,7 +55,7 @@ static int parse_grace(const char *text, unsigned *ret) {
 }
 
 int options_parse(int argc, char **argv, struct init_config *ret) {
-        enum { OPT_VERSION = 256, OPT_POLICY, OPT_POLICY_DIR, OPT_GRACE, OPT_LOG_FORMAT };
+        enum { OPT_VERSION = 256, OPT_POLICY, OPT_POLICY_DIR, OPT_GRACE, OPT_LOG_FORMAT, OPT_PASS_ENV, OPT_EXIT_WITH_CMD };
         static const struct option options[] = {
                 {"user", required_argument, NULL, 'u'},
                 {"workdir", required_argument, NULL, 'w'},
@@ -52,6 +64,8 @@ int options_parse(int argc, char **argv, struct init_config *ret) {
                 {"grace", required_argument, NULL, OPT_GRACE},
                 {"process-group", no_argument, NULL, 'g'},
                 {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+                {"pass-env", required_argument, NULL, OPT_PASS_ENV},
+                {"exit-with-cmd", no_argument, NULL, OPT_EXIT_WITH_CMD},
                 {"help", no_argument, NULL, 'h'},
                 {"version", no_argument, NULL, OPT_VERSION},
                 {},
@@ -84,29 +98,62 @@ int options_parse(int argc, char **argv, struct init_config *ret) {
                         c.set_policy = true;
                         break;
                 case OPT_GRACE:
-                        if (parse_grace(optarg, &c.grace_seconds) < 0)
+                        if (parse_grace(optarg, &c.grace_seconds) < 0) {
+                                options_done(&c);
                                 return 2;
+                        }
                         break;
                 case 'g':
                         c.process_group = true;
                         break;
                 case OPT_LOG_FORMAT:
-                        if (log_set_format_name(optarg) < 0)
+                        if (log_set_format_name(optarg) < 0) {
+                                options_done(&c);
                                 return 2;
+                        }
+                        break;
+                case OPT_PASS_ENV:
+                        if (!env_name_is_valid(optarg)) {
+                                log_error("--pass-env takes a variable name ([A-Za-z_][A-Za-z0-9_]*), not '%s'", optarg);
+                                options_done(&c);
+                                return 2;
+                        }
+                        if (!c.pass_env && !(c.pass_env = calloc((size_t) argc, sizeof(*c.pass_env)))) {
+                                log_error("out of memory");
+                                return 2;
+                        }
+                        c.pass_env[c.n_pass_env++] = optarg;    /* at most one per argv word */
+                        break;
+                case OPT_EXIT_WITH_CMD:
+                        c.exit_with_cmd = true;
                         break;
                 case 'h':
                         print_help();
+                        options_done(&c);
                         return 1;
                 case OPT_VERSION:
                         printf("agent-sandbox-init %s\n", AGENT_SANDBOX_VERSION);
+                        options_done(&c);
                         return 1;
                 default:
                         log_error("see agent-sandbox-init --help");
+                        options_done(&c);
                         return 2;
                 }
         }
         if (optind < argc)
                 c.cmd = argv + optind;
+        if ((c.exit_with_cmd || c.n_pass_env) && !c.cmd) {
+                log_error("--exit-with-cmd and --pass-env apply to CMD, and no CMD was given (put it after --)");
+                options_done(&c);
+                return 2;
+        }
         *ret = c;
         return 0;
+}
+
+void options_done(struct init_config *c) {
+        free(c->pass_env);
+        c->pass_env = NULL;
+        c->n_pass_env = 0;
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct init_config {
         const char *user;               /* NAME or UID:GID */
@@ -11,6 +12,9 @@ struct init_config {
         const char *policy_path;
         const char *policy_dir;
         char **cmd;                     /* NULL: supervise only (compose mode) */
+        bool exit_with_cmd;             /* CMD's end ends the container, terminals too */
+        const char **pass_env;          /* names CMD gets from our environment */
+        size_t n_pass_env;
         /* which security-relevant options the command line set */
         bool set_user, set_workdir, set_policy;
 };
@@ -18,3 +22,4 @@ struct init_config {
 /* 0, or 2 for a usage error (already reported); 1 when --help/--version
  * were handled and the caller should exit 0. */
 int options_parse(int argc, char **argv, struct init_config *ret);
+void options_done(struct init_config *c);

@@ -39,6 +39,7 @@ struct supervisor {
         int shutdown_signal;
         bool others_told;               /* the rest got SIGTERM + SIGHUP */
         uint64_t started_usec;
+        char **cmd_env;                 /* room for CMD's environment, made before fork */
 };
 
 static const int handled_signals[] = {
@@ -72,8 +73,7 @@ static bool others_alive(const struct supervisor *s) {
 }
 
 static void child_exec(struct supervisor *s) {
-        char storage[ENVIRON_MAX][512];
-        char *env[ENVIRON_MAX + 1];
+        char storage[ENVIRON_BASE_MAX][512];
         sigset_t all;
 
         /* Our own process group, in the terminal's foreground if there is one,
@@ -104,8 +104,8 @@ static void child_exec(struct supervisor *s) {
                         s->user.name, strerror(errno));
                 _exit(126);
         }
-        environ_build(&s->user, storage, env);
-        environ = env;
+        environ_build(&s->user, environ, s->cfg.pass_env, s->cfg.n_pass_env, storage, s->cmd_env);
+        environ = s->cmd_env;
         execvp(s->cfg.cmd[0], s->cfg.cmd);
         fprintf(stderr, "agent-sandbox-init: error: cannot run %s: %s\n", s->cfg.cmd[0], strerror(errno));
         _exit(errno == ENOENT ? 127 : 126);
@@ -185,6 +185,18 @@ static void reap(struct supervisor *s) {
         }
         if (!s->child_started || s->child || s->shutting_down || s->cmd_done)
                 return;
+        if (s->cfg.exit_with_cmd && others_alive(s)) {
+                /* The launcher that started us for this one command removes
+                 * the container when it ends: end the terminals the way a
+                 * shutdown does, and exit with CMD's code. */
+                log_info("%s ended; ending the terminals still attached (--exit-with-cmd)", s->cfg.cmd[0]);
+                s->shutting_down = true;
+                s->shutdown_signal = SIGTERM;
+                (void) loop_set_timer(s->loop, s, loop_now_usec() + (uint64_t) s->cfg.grace_seconds * 1000000u,
+                                      grace_expired, s);
+                (void) shutdown_poll(s->loop, s);
+                return;
+        }
         if (others_alive(s)) {
                 log_info("%s ended while other processes (terminals attached with docker exec) still run; the container stays up until `docker stop`",
                          s->cfg.cmd[0]);
@@ -285,6 +297,9 @@ int supervise_main(int argc, char **argv) {
                 return 1;
         if (privcheck_firewall_capable() < 0)
                 return 1;
+        s.cmd_env = calloc(ENVIRON_BASE_MAX + s.cfg.n_pass_env + 1, sizeof(char *));
+        if (!s.cmd_env)
+                return log_error("out of memory"), 1;
         r = loop_new(&s.loop);
         if (r < 0)
                 return log_error_errno(r, "Failed to create the event loop: %m"), 1;
@@ -298,5 +313,7 @@ int supervise_main(int argc, char **argv) {
         r = loop_run(s.loop);
         sandbox_finish();
         loop_free(s.loop);
+        options_done(&s.cfg);
+        free(s.cmd_env);
         return r < 0 ? 1 : r;
 }

@@ -111,9 +111,15 @@ static void push_mount(struct strv *a, const char *src, const char *dst) {
 }
 
 int run_create_argv(const struct run_opts *o, const struct project *p, const struct agent *a, const char *image,
-                    const struct run_policy_mounts *m, struct strv *ret) {
+                    const struct run_policy_mounts *m, const struct run_command *once, struct strv *ret) {
         struct strv v = {};
-        strv_push_many(&v, "run", "-d", "--name", p->name, NULL);
+        if (once) {
+                strv_push_many(&v, "run", "--rm", "-i", NULL);
+                if (once->tty)
+                        strv_push(&v, "-t");
+        } else
+                strv_push_many(&v, "run", "-d", NULL);
+        strv_push_many(&v, "--name", p->name, NULL);
         strv_pushf(&v, "--label=" SANDBOX_LABEL "=%s", p->path);
         strv_pushf(&v, "--label=agentbox.agent=%s", a->name);
         strv_push_many(&v, "--cap-drop", "ALL", "--cap-add", "NET_ADMIN", "--cap-add", "SETPCAP",
@@ -149,7 +155,17 @@ int run_create_argv(const struct run_opts *o, const struct project *p, const str
                 push_mount(&v, m->project, POLICY_OVERRIDE_DIR "/50-project.yaml");
         if (m && m->user)
                 push_mount(&v, m->user, POLICY_OVERRIDE_DIR "/user.yaml");
+        if (once)
+                for (char *const *n = once->env_names; n && *n; n++)
+                        strv_push_many(&v, "-e", *n, NULL);
         strv_push(&v, image);
+        if (once) {
+                strv_push(&v, "--exit-with-cmd");
+                for (char *const *n = once->env_names; n && *n; n++)
+                        strv_push_many(&v, "--pass-env", *n, NULL);
+                strv_push(&v, "--");
+                strv_push_all(&v, once->cmd);
+        }
         int r = strv_status(&v);
         if (r < 0) {
                 strv_done(&v);
@@ -191,7 +207,7 @@ static int create_sandbox(const struct engine *e, const struct run_opts *o, cons
         if (code)
                 return code;
         _cleanup_strv_ struct strv args = {};
-        if (run_create_argv(o, p, a, o->image ? o->image : a->image, &m, &args) < 0)
+        if (run_create_argv(o, p, a, o->image ? o->image : a->image, &m, NULL, &args) < 0)
                 return AGENTBOX_EXIT_FAILURE;
         struct engine_result r = {};
         int k = engine_run(e, strv_items(&args), NULL, ENGINE_QUIET_OUT | ENGINE_CAPTURE_ERR, &r);
@@ -213,9 +229,9 @@ static int create_sandbox(const struct engine *e, const struct run_opts *o, cons
 }
 
 static int start_or_reuse(const struct engine *e, const struct run_opts *o, const struct project *p,
-                          const struct agent *a, bool *started) {
-        enum sandbox_state st;
-        int code = sandbox_state(e, p->name, &st);
+                          const struct agent *a, enum sandbox_state known, bool *started) {
+        enum sandbox_state st = known;
+        int code = st == SANDBOX_RUNNING ? 0 : sandbox_state(e, p->name, &st);
         if (code)
                 return code;
         *started = false;
@@ -235,6 +251,57 @@ static int start_or_reuse(const struct engine *e, const struct run_opts *o, cons
                 return AGENTBOX_EXIT_FAILURE;
         }
         code = create_sandbox(e, o, p, a, &u, started);
+        userpolicy_done(&u);
+        return code;
+}
+
+/* Without --keep, the usual case: one `run --rm` whose init runs the
+ * command itself after "sandbox ready" and ends the container with it.
+ * When a container of that name exists already, *ret_reuse is set if it
+ * runs (the caller joins it); a stopped leftover is removed and the run
+ * tried once more. */
+static int run_fresh(const struct engine *e, const struct run_opts *o, const struct project *p,
+                     const struct agent *a, const struct envfilter *ef, bool *ret_reuse) {
+        *ret_reuse = false;
+        struct userpolicy u;
+        if (userpolicy_open(p, &u) < 0)
+                return AGENTBOX_EXIT_FAILURE;
+        struct run_policy_mounts m;
+        int code = userpolicy_ensure_project(&u) < 0 ? AGENTBOX_EXIT_FAILURE : check_policies(o, &u, &m);
+        char *const default_cmd[] = { (char *) a->command, NULL };
+        const struct run_command once = {
+                .tty = isatty(STDIN_FILENO),
+                .env_names = strv_items(&ef->names),
+                .cmd = o->cmd ? o->cmd : default_cmd,
+        };
+        const char *image = o->image ? o->image : a->image;
+        _cleanup_strv_ struct strv args = {};
+        _cleanup_strv_ struct strv env = {};
+        if (code == 0 && (run_create_argv(o, p, a, image, &m, &once, &args) < 0 ||
+                          envfilter_child_env(ef, environ, &env) < 0))
+                code = AGENTBOX_EXIT_FAILURE;
+        for (int attempt = 0; code == 0; attempt++) {
+                bool taken;
+                code = sandbox_run_once(e, p->name, image, strv_items(&args), strv_items(&env), &taken);
+                if (!taken)
+                        break;
+                enum sandbox_state st;
+                code = sandbox_state(e, p->name, &st);
+                if (code)
+                        break;
+                if (st == SANDBOX_RUNNING) {
+                        *ret_reuse = true;
+                        break;
+                }
+                if (attempt > 0) {
+                        fprintf(stderr, "agentbox: the sandbox name %s is taken by a container that keeps coming back; see docker ps -a\n",
+                                p->name);
+                        code = AGENTBOX_EXIT_ENGINE;
+                        break;
+                }
+                if (st == SANDBOX_STOPPED)
+                        remove_sandbox(e, p->name);     /* a leftover of an earlier run */
+        }
         userpolicy_done(&u);
         return code;
 }
@@ -263,10 +330,19 @@ static int run_in(struct agentbox *ab, const struct run_opts *o, const struct pr
         if (envfilter_resolve(strv_items(&o->env), o->env_file, p->path, environ, &ef) < 0)
                 return AGENTBOX_EXIT_FAILURE;
         const struct engine *e;
-        bool started = false;
+        bool started = false, reuse = false;
         int code = agentbox_engine(ab, &e);
+        if (code == 0 && !o->keep) {
+                code = run_fresh(e, o, p, a, &ef, &reuse);
+                if (!reuse) {
+                        envfilter_done(&ef);
+                        return code;
+                }
+        }
+        /* --keep, or joining a sandbox another run started: create it
+         * detached (unless it runs), wait for its firewall, exec into it. */
         if (code == 0)
-                code = start_or_reuse(e, o, p, a, &started);
+                code = start_or_reuse(e, o, p, a, reuse ? SANDBOX_RUNNING : SANDBOX_ABSENT, &started);
         if (code == 0) {
                 if (started)
                         fprintf(stderr, "agentbox: started %s for %s; waiting for its firewall\n", p->name, p->path);
@@ -274,7 +350,7 @@ static int run_in(struct agentbox *ab, const struct run_opts *o, const struct pr
                 if (code == 0)
                         code = exec_in_sandbox(e, p, a, o, &ef);
         }
-        /* Simple rule: what this run started, it removes, unless --keep. */
+        /* What this run started, it removes, unless --keep. */
         if (started && !o->keep)
                 remove_sandbox(e, p->name);
         envfilter_done(&ef);

@@ -251,3 +251,25 @@ int engine_spawn_reader(const struct engine *e, char *const *args, pid_t *ret_pi
         *ret_fd = p[0];
         return 0;
 }
+
+int engine_spawn_stderr_pipe(const struct engine *e, char *const *args, char *const *envp, pid_t *ret_pid,
+                             int *ret_fd) {
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return -errno;
+        posix_spawn_file_actions_t fa;
+        int r = -posix_spawn_file_actions_init(&fa);
+        if (r == 0) {
+                r = -posix_spawn_file_actions_adddup2(&fa, p[1], STDERR_FILENO);
+                if (r == 0)
+                        r = spawn(e, args, envp, &fa, ret_pid);
+                posix_spawn_file_actions_destroy(&fa);
+        }
+        close(p[1]);
+        if (r < 0) {
+                close(p[0]);
+                return r;
+        }
+        *ret_fd = p[0];
+        return 0;
+}

@@ -49,6 +49,11 @@ int engine_run(const struct engine *e, char *const *args, char *const *envp, uns
  * stream; the caller reads *ret_fd and reaps *ret_pid. */
 int engine_spawn_reader(const struct engine *e, char *const *args, pid_t *ret_pid, int *ret_fd);
 
+/* Start the engine with our stdin and stdout and environment envp (NULL:
+ * ours), its stderr on a pipe; the caller reads *ret_fd and reaps *ret_pid. */
+int engine_spawn_stderr_pipe(const struct engine *e, char *const *args, char *const *envp, pid_t *ret_pid,
+                             int *ret_fd);
+
 /* Wait for pid; returns its exit code (128+N for signal N) or -errno. */
 int engine_wait(pid_t pid);
 

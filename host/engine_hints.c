@@ -39,6 +39,8 @@ static const struct engine_hint hints[] = {
           "a port given to --expose is already in use on the host: pick another one" },
         { "is already in use by container", ENGINE_FAILURE_NAME_TAKEN,
           "a container with the sandbox's name already exists: remove it with agentbox down" },
+        { "that name is already in use", ENGINE_FAILURE_NAME_TAKEN,     /* podman */
+          "a container with the sandbox's name already exists: remove it with agentbox down" },
         { "no such container", ENGINE_FAILURE_NO_CONTAINER,
           "no sandbox is running for this project: start one with agentbox run" },
         { "no container with name or id", ENGINE_FAILURE_NO_CONTAINER,
@@ -80,16 +82,21 @@ enum engine_failure engine_failure_kind(const char *stderr_text) {
         return h ? h->kind : ENGINE_FAILURE_UNKNOWN;
 }
 
-/* The last non-empty line of text, without its newline, into buf. */
+/* The last non-empty line of text, without its newline, into buf; docker's
+ * closing pointer to its usage ("See 'docker run --help'.") does not count. */
 static const char *last_line(const char *text, char *buf, size_t size) {
         const char *end = text + strlen(text);
-        while (end > text && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' '))
-                end--;
-        const char *start = end;
-        while (start > text && start[-1] != '\n')
-                start--;
-        snprintf(buf, size, "%.*s", (int) (end - start), start);
-        return buf;
+        for (;;) {
+                while (end > text && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' '))
+                        end--;
+                const char *start = end;
+                while (start > text && start[-1] != '\n')
+                        start--;
+                snprintf(buf, size, "%.*s", (int) (end - start), start);
+                if (start == text || !strstr(buf, " --help"))
+                        return buf;
+                end = start;
+        }
 }
 
 int engine_report_failure(const struct engine *e, const char *what, const struct engine_result *r) {

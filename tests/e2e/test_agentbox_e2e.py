@@ -4,6 +4,7 @@ sandbox image is the test base image with a test policy baked in, so that
 nothing tries to reach a real host."""
 import os
 import re
+import signal
 import subprocess
 import time
 
@@ -43,16 +44,32 @@ class Agentbox:
                         AGENTBOX_ENGINE="/usr/bin/docker", AGENTBOX_READY_TIMEOUT="60")
         self.start_args = ["--image", image, "--network", dockerenv.network, "--dns", dockerenv.dns_ip]
 
-    def __call__(self, *args, timeout=120):
-        return subprocess.run([AGENTBOX, *args], cwd=self.project, env=self.env, capture_output=True, text=True,
-                              timeout=timeout, stdin=subprocess.DEVNULL)
+    def __call__(self, *args, timeout=120, env=None):
+        return subprocess.run([AGENTBOX, *args], cwd=self.project, env=dict(self.env, **(env or {})),
+                              capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
 
     def popen(self, *args):
         return subprocess.Popen([AGENTBOX, *args], cwd=self.project, env=self.env, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
 
-    def run(self, *args, timeout=120):
-        return self("run", *self.start_args, *args, timeout=timeout)
+    def run(self, *args, timeout=120, env=None):
+        return self("run", *self.start_args, *args, timeout=timeout, env=env)
+
+    def running(self, timeout=60):
+        """Wait until the project's sandbox runs and its init said ready."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ids = self.containers()
+            if ids and "sandbox ready" in docker("logs", ids[0], check=False).stderr:
+                return ids[0]
+            time.sleep(0.1)
+        raise AssertionError("the sandbox never became ready")
+
+    def gone(self, timeout=30):
+        deadline = time.monotonic() + timeout
+        while self.containers():
+            assert time.monotonic() < deadline, "the sandbox is still there"
+            time.sleep(0.1)
 
     def containers(self):
         out = docker("ps", "-a", "-q", "--filter", f"label=agentbox.project={os.path.realpath(self.project)}")
@@ -87,6 +104,69 @@ def test_run_is_dev_in_workspace_with_no_host_env(ab):
     assert lines[0] == "dev" and lines[1] == "/workspace"
     assert (ab.project / "made-inside").exists()
     assert "XDG_CONFIG_HOME" not in r.stdout
+
+
+def test_run_firewall_is_up_before_the_command_and_named_variables_pass(ab):
+    script = ("echo token=$MY_TOKEN other=${OTHER_SECRET:-unset}; "
+              "curl -s -o /dev/null -w 'allowed=%{http_code} ' --max-time 3 http://allowed.test/; "
+              "curl -s -o /dev/null -w 'far=%{http_code}\\n' --max-time 3 http://far.test/; exit 0")
+    r = ab.run("-e", "MY_TOKEN", "--", "sh", "-c", script, env={"MY_TOKEN": "tok-123", "OTHER_SECRET": "no"})
+    assert r.returncode == 0, r.stderr
+    assert "token=tok-123 other=unset" in r.stdout, r.stdout
+    assert "allowed=200 far=000" in r.stdout, r.stdout
+    assert ab.containers() == []
+
+
+def test_second_run_joins_the_first_and_ends_with_it(ab):
+    first = subprocess.Popen([AGENTBOX, "run", *ab.start_args, "--", "sh", "-c", "sleep 4; echo first-done"],
+                             cwd=ab.project, env=ab.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             stdin=subprocess.DEVNULL)
+    try:
+        ab.running()
+        r = ab.run("--", "sh", "-c", "echo joined")
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.strip() == "joined"
+        assert "Conflict" not in r.stderr and "docker run --help" not in r.stderr, r.stderr
+        out, err = first.communicate(timeout=60)
+        assert first.returncode == 0 and "first-done" in out, err
+        ab.gone()
+    finally:
+        first.kill()
+        first.wait()
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGHUP"])
+def test_signal_to_run_ends_the_command_and_removes_the_sandbox(ab, sig):
+    """SIGHUP is the terminal going away: the sandbox must not outlive it
+    (passed on as is, it would only reload the policy)."""
+    p = subprocess.Popen([AGENTBOX, "run", *ab.start_args, "--", "sleep", "300"], cwd=ab.project, env=ab.env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    try:
+        ab.running()
+        p.send_signal(getattr(signal, sig))
+        p.communicate(timeout=60)
+        ab.gone()
+    finally:
+        p.kill()
+        p.wait()
+
+
+def test_run_ends_the_shells_attached_to_its_sandbox(ab):
+    """What a run started, it ends: a shell attached to it does not keep it
+    (or the run) alive after the run's command."""
+    first = subprocess.Popen([AGENTBOX, "run", *ab.start_args, "--", "sh", "-c", "sleep 3; exit 5"],
+                             cwd=ab.project, env=ab.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             stdin=subprocess.DEVNULL)
+    try:
+        ab.running()
+        shell = ab.popen("shell", "--", "sleep", "300")
+        first.communicate(timeout=60)
+        assert first.returncode == 5
+        shell.communicate(timeout=30)
+        ab.gone()
+    finally:
+        first.kill()
+        first.wait()
 
 
 def test_two_shells_at_once(ab):

@@ -2,8 +2,10 @@
 """A stand-in for the docker CLI, for agentbox's CLI tests: it records its
 argv and environment (one JSON line per call to $FAKE_ENGINE_LOG), keeps the
 containers it "created" in $FAKE_ENGINE_STATE and prints what docker prints
-for the calls agentbox makes. Failure modes via $FAKE_ENGINE_MODE:
-daemon-down, no-image, crash (the init fails before "sandbox ready")."""
+for the calls agentbox makes (a `run --rm --name` plays the init running
+CMD: `sh -c 'exit N'` exits N, `sleep S` sleeps). Failure modes via
+$FAKE_ENGINE_MODE: daemon-down, no-image, crash (the init fails before
+"sandbox ready")."""
 import json
 import os
 import sys
@@ -30,11 +32,41 @@ def fail(text, code=1):
     sys.exit(code)
 
 
+def run_once(args, mode, containers):
+    """`run --rm -i ... IMAGE --exit-with-cmd [--pass-env N]... -- CMD`: the
+    init's log on stderr, then CMD's effect; nothing is kept."""
+    name = args[args.index("--name") + 1]
+    sep = args.index("--")
+    image = args[args.index("--exit-with-cmd") - 1]
+    if name in containers:
+        fail(f'docker: Error response from daemon: Conflict. The container name "/{name}" is already in use '
+             f'by container "abc". You have to remove (or rename) that container to be able to reuse that name.\n'
+             f"See 'docker run --help'.\n", 125)
+    if mode == "no-image":
+        fail(f"Unable to find image '{image}' locally\ndocker: Error response from daemon: pull access denied for "
+             f"{image}, repository does not exist\n", 125)
+    if mode == "crash":
+        fail("agent-sandbox-init: reading the policy\n"
+             "agent-sandbox-init: error: /etc/agent-sandbox/policy.yaml:3:5: unknown key 'domian'\n"
+             "agent-sandbox-init: error: the sandbox is not ready; nothing was started\n", 1)
+    sys.stderr.write("agent-sandbox-init: firewall up\nagent-sandbox-init: sandbox ready in 5.0 ms\n")
+    cmd = args[sep + 1:]
+    if cmd[:2] == ["sh", "-c"] and cmd[2].startswith("exit "):
+        sys.exit(int(cmd[2].split()[1]))
+    if cmd[:1] == ["sleep"]:
+        import time
+        time.sleep(float(cmd[1]))
+    print("run:" + " ".join(cmd))
+
+
 def main(args):
     with open(os.environ["FAKE_ENGINE_LOG"], "a") as f:
         f.write(json.dumps({"argv": args, "env": dict(os.environ)}) + "\n")
     mode = os.environ.get("FAKE_ENGINE_MODE", "")
     if mode == "daemon-down":
+        # `docker run` reports its own failures with 125, other verbs with 1.
+        if args[0] == "run":
+            fail("docker: " + DAEMON_DOWN + "\nRun 'docker run --help' for more information\n", 125)
         fail(DAEMON_DOWN)
     state = load()
     containers = state["containers"]
@@ -51,6 +83,8 @@ def main(args):
         else:
             print("\t".join(["running" if c["running"] else "exited", c["image"], "2026-01-01T00:00:00Z",
                              "0123456789abcdef0123"]))
+    elif verb == "run" and "--rm" in args and "--name" in args:
+        run_once(args, mode, containers)
     elif verb == "run" and "--rm" in args:
         print("agent-sandbox-init 0.1.0")
     elif verb == "run":

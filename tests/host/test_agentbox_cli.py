@@ -5,8 +5,10 @@ files init, bump and policy write. The real-engine cases are in tests/e2e."""
 import json
 import os
 import shutil
+import signal
 import stat
 import subprocess
+import time
 
 import pytest
 
@@ -66,31 +68,40 @@ def box(tmp_path):
     return Box(tmp_path)
 
 
-def test_run_creates_waits_execs_and_removes(box):
+def test_run_is_one_engine_call_whose_init_runs_the_command(box):
     r = box.run("run", "--", "true")
     assert r.returncode == 0, r.stderr
-    verbs = [a[0] for a in box.argvs()]
-    assert verbs == ["container", "run", "logs", "exec", "rm"], box.argvs()
+    assert [a[0] for a in box.argvs()] == ["run"], box.argvs()
     run = box.call("run")["argv"]
     real = os.path.realpath(box.project)
     name = run[run.index("--name") + 1]
-    assert run[:4] == ["run", "-d", "--name", name]
+    assert run[:5] == ["run", "--rm", "-i", "--name", name], "no -t: stdin is not a terminal"
     for pair in (["--cap-drop", "ALL"], ["--cap-add", "NET_ADMIN"], ["--cap-add", "SETPCAP"],
                  ["--tmpfs", "/tmp"], ["--tmpfs", "/run"], ["--pids-limit", "512"], ["--memory", "4g"],
                  ["-v", f"{real}:/workspace"]):
-        i = run.index(pair[0]) if pair[0] not in ("--cap-add", "--tmpfs") else None
         assert any(run[k:k + 2] == pair for k in range(len(run))), pair
     assert "--read-only" in run and f"--label=agentbox.project={real}" in run
     assert "no-new-privileges" not in " ".join(run)
-    assert run[-1] == "agent-sandbox-base:local"
-    assert box.call("exec")["argv"] == ["exec", "-i", "-u", "dev", "-w", "/workspace", name, "true"]
-    assert box.call("rm")["argv"] == ["rm", "-f", name]
-    assert "sandbox ready" in r.stderr    # the init's lines are shown while waiting
+    # The init runs the command once its firewall is up, and ends the
+    # container with it; the engine removes it (--rm).
+    assert run[run.index("agent-sandbox-base:local"):] == ["agent-sandbox-base:local", "--exit-with-cmd", "--", "true"]
+    assert "sandbox ready" in r.stderr and "run:true" in r.stdout
     # The project's policy file exists from the start, so that `policy add`
     # and `reload` later reach the running sandbox through its mount.
     proj = box.xdg / "agent-sandbox" / "projects" / f"{name}.yaml"
     assert proj.exists()
     assert f"type=bind,src={proj},dst=/etc/agent-sandbox/policy.d/50-project.yaml,readonly" in run
+
+
+def test_run_keep_creates_waits_execs_and_keeps(box):
+    r = box.run("run", "--keep", "--", "true")
+    assert r.returncode == 0, r.stderr
+    assert [a[0] for a in box.argvs()] == ["container", "run", "logs", "exec"], box.argvs()
+    run = box.call("run")["argv"]
+    name = run[run.index("--name") + 1]
+    assert run[:4] == ["run", "-d", "--name", name] and run[-1] == "agent-sandbox-base:local"
+    assert box.call("exec")["argv"] == ["exec", "-i", "-u", "dev", "-w", "/workspace", name, "true"]
+    assert "sandbox ready" in r.stderr    # the init's lines are shown while waiting
 
 
 def test_run_agent_uses_its_image_state_volume_and_command(box):
@@ -102,20 +113,38 @@ def test_run_agent_uses_its_image_state_volume_and_command(box):
     assert len(vol) == 1 and vol[0].startswith("agentbox-state-claude-") and vol[0].endswith(":/home/dev/.claude")
     assert box.call("exec")["argv"][-1] == "claude"
     assert not [a for a in box.argvs() if a[0] == "rm"], "--keep must keep the sandbox"
+    box.run("down")
+    box.log.unlink()
+    assert box.run("run", "codex").returncode == 0
+    run = box.call("run")["argv"]
+    assert run[-4:] == ["agent-sandbox-codex:local", "--exit-with-cmd", "--", "codex"]
 
 
 def test_run_exit_code_is_the_commands(box):
     r = box.run("run", "--", "sh", "-c", "exit 7")
     assert r.returncode == 7
-    assert box.argvs()[-1][0] == "rm"
+    assert [a[0] for a in box.argvs()] == ["run"]
 
 
-def test_run_reuses_a_running_sandbox_and_leaves_it(box):
+def test_run_joins_a_running_sandbox_and_leaves_it(box):
     assert box.run("run", "--keep", "--", "true").returncode == 0
     box.log.unlink()
     r = box.run("run", "--", "true")
     assert r.returncode == 0, r.stderr
-    assert [a[0] for a in box.argvs()] == ["container", "logs", "exec"]
+    # The fresh run finds the name taken, asks, and joins: the engine's
+    # "Conflict" is not shown, and nothing is removed.
+    assert [a[0] for a in box.argvs()] == ["run", "container", "logs", "exec"]
+    assert "Conflict" not in r.stderr and "docker run --help" not in r.stderr, r.stderr
+    assert "exec:true" in r.stdout
+
+
+def test_run_removes_a_stopped_leftover_and_starts_afresh(box):
+    assert box.run("run", "--keep", "--", "true", env={"FAKE_ENGINE_MODE": "crash"}).returncode == 1
+    box.log.unlink()
+    r = box.run("run", "--", "true")
+    assert r.returncode == 0, r.stderr
+    assert [a[0] for a in box.argvs()] == ["run", "container", "rm", "run"]
+    assert "Conflict" not in r.stderr
 
 
 def test_secrets_only_by_exact_name_and_never_in_argv(box):
@@ -123,12 +152,16 @@ def test_secrets_only_by_exact_name_and_never_in_argv(box):
            "UNNAMED": "nope", "DB_PASSWORD": "hunter2"}
     r = box.run("run", "-e", "GITHUB_TOKEN", "-e", "MY_*", "-e", "EXTRA=literal-value", "--", "true", env=env)
     assert r.returncode == 0, r.stderr
-    exec_call = box.call("exec")
-    argv = exec_call["argv"]
-    names = [argv[i + 1] for i, a in enumerate(argv) if a == "-e"]
+    call = box.call("run")
+    argv = call["argv"]
+    image = argv.index("agent-sandbox-base:local")
+    names = [argv[i + 1] for i, a in enumerate(argv[:image]) if a == "-e"]
     assert sorted(names) == ["EXTRA", "GITHUB_TOKEN", "MY_COLOR"]
-    assert exec_call["env"]["GITHUB_TOKEN"] == "ghp_secretvalue"
-    assert exec_call["env"]["EXTRA"] == "literal-value"
+    passed = [argv[i + 1] for i, a in enumerate(argv) if a == "--pass-env"]
+    assert sorted(passed) == sorted(names), "the init hands exactly those to the command"
+    assert all(argv.index("--pass-env") > image for _ in passed)
+    assert call["env"]["GITHUB_TOKEN"] == "ghp_secretvalue"
+    assert call["env"]["EXTRA"] == "literal-value"
     for c in box.calls():
         joined = " ".join(c["argv"])
         for secret in ("s3cret-key", "ghp_secretvalue", "hunter2", "literal-value", "nope"):
@@ -152,7 +185,7 @@ def test_env_file_rules(box, tmp_path):
     os.chmod(good, 0o600)
     r = box.run("run", "--env-file", str(good), "--", "true")
     assert r.returncode == 0, r.stderr
-    c = box.call("exec")
+    c = box.call("run")
     assert ["-e", "API_TOKEN"] == c["argv"][c["argv"].index("API_TOKEN") - 1:c["argv"].index("API_TOKEN") + 1]
     assert c["env"]["API_TOKEN"] == "tok-value-123" and c["env"]["PLAIN"] == "1"
     assert all("tok-value-123" not in " ".join(a) for a in box.argvs())
@@ -189,20 +222,46 @@ def test_run_refuses_a_broken_policy(box, tmp_path):
 def test_run_failures_map_to_one_line(box):
     r = box.run("run", "--", "true", env={"FAKE_ENGINE_MODE": "daemon-down"})
     assert r.returncode == 125 and "start dockerd" in r.stderr
-    assert len(r.stderr.strip().splitlines()) == 1
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
     box.log.unlink()
     r = box.run("run", "codex", "--", "true", env={"FAKE_ENGINE_MODE": "no-image"})
     assert r.returncode == 125 and "images/build.sh" in r.stderr and "agent-sandbox-codex:local" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
     r = box.run("run", "--", "true", env={"AGENTBOX_ENGINE": str(box.tmp / "missing")})
     assert r.returncode == 125 and "install docker.io" in r.stderr
+    for mode in ("daemon-down", "no-image"):
+        r = box.run("run", "--keep", "--", "true", env={"FAKE_ENGINE_MODE": mode})
+        assert r.returncode == 125 and len(r.stderr.strip().splitlines()) == 1, (mode, r.stderr)
 
 
-def test_run_reports_the_inits_error_when_it_stops(box):
+def test_run_shows_the_inits_error_when_it_fails(box):
     r = box.run("run", "--", "true", env={"FAKE_ENGINE_MODE": "crash"})
+    assert r.returncode == 1
+    assert "unknown key 'domian'" in r.stderr and "nothing was started" in r.stderr
+    assert [a[0] for a in box.argvs()] == ["run"]
+    box.log.unlink()
+    r = box.run("run", "--keep", "--", "true", env={"FAKE_ENGINE_MODE": "crash"})
     assert r.returncode == 1
     assert "stopped before it was ready" in r.stderr and "unknown key 'domian'" in r.stderr
     assert "exec" not in [a[0] for a in box.argvs()]
-    assert box.argvs()[-1][0] == "rm"
+
+
+def test_run_ends_and_removes_its_sandbox_on_sigterm_and_sighup(box):
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        box.log.unlink(missing_ok=True)
+        p = subprocess.Popen([AGENTBOX, "run", "--", "sleep", "30"], cwd=box.project, env=box.env,
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 10
+        while not (box.log.exists() and box.argvs()) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.3)     # the fake engine is in its sleep
+        p.send_signal(sig)
+        out, err = p.communicate(timeout=20)
+        verbs = [a[0] for a in box.argvs()]
+        assert verbs == ["run", "rm"], (sig, verbs, err)
+        name = box.call("run")["argv"][box.call("run")["argv"].index("--name") + 1]
+        assert box.call("rm")["argv"] == ["rm", "-f", name]
+        assert p.returncode == 128 + signal.SIGTERM, (sig, p.returncode, err)
 
 
 def test_odd_project_paths(box, tmp_path):

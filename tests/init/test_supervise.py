@@ -105,6 +105,24 @@ def test_child_has_no_privileges_and_a_clean_environment(policy):
     assert "LD_PRELOAD" not in r.stdout and "FOO_TOKEN" not in r.stdout
 
 
+def test_pass_env_hands_named_variables_to_the_child_only(policy):
+    long_token = "t" * 5000     # longer than any fixed buffer
+    env = dict(os.environ, API_TOKEN=long_token, COLOR="blue", OTHER_SECRET="no", TERM="xterm")
+    r = run(policy, *NOBODY, "--pass-env", "API_TOKEN", "--pass-env", "COLOR", "--pass-env", "UNSET_ONE",
+            "--pass-env", "HOME", "--", "env", env=dict(env, HOME="/from-engine"))
+    assert r.returncode == 0, r.stderr
+    got = dict(line.split("=", 1) for line in r.stdout.splitlines() if "=" in line)
+    assert got["API_TOKEN"] == long_token and got["COLOR"] == "blue"
+    assert "UNSET_ONE" not in got and "OTHER_SECRET" not in got
+    assert got["HOME"] == "/from-engine", "a passed name replaces the allowlist's value"
+    assert sorted(got).count("HOME") == 1
+    for bad in ("1X", "A=B", "", "A-B"):
+        r = run(policy, *NOBODY, "--pass-env", bad, "--", "true")
+        assert r.returncode == 2 and "--pass-env takes a variable name" in r.stderr, (bad, r.stderr)
+    r = run(policy, *NOBODY, "--pass-env", "COLOR")
+    assert r.returncode == 2 and "no CMD was given" in r.stderr
+
+
 PROBE_PID1 = r"""
 import ctypes, errno, os, signal, time
 libc = ctypes.CDLL(None, use_errno=True)
@@ -233,6 +251,21 @@ def test_cmd_exit_does_not_kill_other_processes(policy, tmp_path):
         if p.poll() is None:
             p.kill()
             p.wait()
+
+
+def test_exit_with_cmd_ends_the_others_and_keeps_cmds_code(policy, tmp_path):
+    got_term = tmp_path / "other-got-term"
+    started = tmp_path / "other-started"
+    # The other process stands for a terminal attached with `docker exec`:
+    # it outlives CMD and must be told to go, then CMD's code is the init's.
+    t0 = time.monotonic()
+    r = run(policy, *NOBODY, "--grace", "5", "--exit-with-cmd", "--", "sh", "-c",
+            f"setsid sh -c 'trap \"touch {got_term}; exit 0\" TERM HUP; touch {started}; "
+            f"while :; do sleep 0.05; done' & while [ ! -e {started} ]; do sleep 0.05; done; exit 3")
+    assert r.returncode == 3, r.stderr
+    assert got_term.exists(), "the other process was told to go"
+    assert time.monotonic() - t0 < 4, "it ended at SIGTERM, not at the grace period"
+    assert "ending the terminals still attached" in r.stderr
 
 
 # ---- the privilege rules --------------------------------------------------

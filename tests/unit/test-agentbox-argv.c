@@ -88,7 +88,7 @@ static void engine_argv(void) {
         strv_push(&o.dns, "198.18.7.2");
         struct run_policy_mounts m = { .global = "/c/policy.yaml", .project = "/c/projects/x.yaml", .user = "/u,1.yaml" };
         struct strv v = {};
-        TAP_CHECK(run_create_argv(&o, &p, agent_find("claude"), "agent-sandbox-claude:local", &m, &v) == 0, "run argv built");
+        TAP_CHECK(run_create_argv(&o, &p, agent_find("claude"), "agent-sandbox-claude:local", &m, NULL, &v) == 0, "run argv built");
         TAP_CHECK_STR(joined(strv_items(&v)),
                       "run -d --name agentbox-my-project-0123abcd --label=agentbox.project=/home/u/my project"
                       " --label=agentbox.agent=claude --cap-drop ALL --cap-add NET_ADMIN --cap-add SETPCAP --read-only"
@@ -105,13 +105,37 @@ static void engine_argv(void) {
         o = (struct run_opts) {};
 
         struct project odd = { .path = "/w/a:b\"c", .name = "agentbox-a-b-c-0123abcd", .hash = "0123abcd" };
-        run_create_argv(&o, &odd, agent_find("none"), "agent-sandbox-base:local", NULL, &v);
+        run_create_argv(&o, &odd, agent_find("none"), "agent-sandbox-base:local", NULL, NULL, &v);
         TAP_CHECK_STR(joined(strv_items(&v)),
                       "run -d --name agentbox-a-b-c-0123abcd --label=agentbox.project=/w/a:b\"c --label=agentbox.agent=none"
                       " --cap-drop ALL --cap-add NET_ADMIN --cap-add SETPCAP --read-only --tmpfs /tmp --tmpfs /run"
                       " --pids-limit 512 --memory 4g --mount type=bind,\"src=/w/a:b\"\"c\",dst=/workspace"
                       " agent-sandbox-base:local",
                       "a path with ':' goes through --mount, CSV-quoted; no state volume for none");
+        strv_done(&v);
+
+        /* A fresh sandbox for one command: the init runs it, with the named
+         * variables (values never on the command line) and ends with it. */
+        struct run_command once = { .tty = true, .env_names = ARGV("A", "B"), .cmd = ARGV("sh", "-c", "exit 7") };
+        TAP_CHECK(run_create_argv(&o, &odd, agent_find("none"), "agent-sandbox-base:local", NULL, &once, &v) == 0,
+                  "run --rm argv built");
+        TAP_CHECK_STR(joined(strv_items(&v)),
+                      "run --rm -i -t --name agentbox-a-b-c-0123abcd --label=agentbox.project=/w/a:b\"c"
+                      " --label=agentbox.agent=none"
+                      " --cap-drop ALL --cap-add NET_ADMIN --cap-add SETPCAP --read-only --tmpfs /tmp --tmpfs /run"
+                      " --pids-limit 512 --memory 4g --mount type=bind,\"src=/w/a:b\"\"c\",dst=/workspace"
+                      " -e A -e B agent-sandbox-base:local --exit-with-cmd --pass-env A --pass-env B -- sh -c exit 7",
+                      "run --rm argv: -e names for the engine, --pass-env for the init, CMD after --");
+        strv_done(&v);
+        once = (struct run_command) { .cmd = ARGV("bash") };
+        run_create_argv(&o, &odd, agent_find("none"), "img", NULL, &once, &v);
+        TAP_CHECK_STR(joined(strv_items(&v)),
+                      "run --rm -i --name agentbox-a-b-c-0123abcd --label=agentbox.project=/w/a:b\"c"
+                      " --label=agentbox.agent=none"
+                      " --cap-drop ALL --cap-add NET_ADMIN --cap-add SETPCAP --read-only --tmpfs /tmp --tmpfs /run"
+                      " --pids-limit 512 --memory 4g --mount type=bind,\"src=/w/a:b\"\"c\",dst=/workspace"
+                      " img --exit-with-cmd -- bash",
+                      "run --rm argv without a terminal (no -t) or variables");
         strv_done(&v);
 
         sandbox_exec_argv("n", false, ARGV("A", "B"), ARGV("claude"), &v);

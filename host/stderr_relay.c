@@ -1,0 +1,85 @@
+#include "stderr_relay.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine.h"
+
+void stderr_relay_init(struct stderr_relay *r, int out_fd) {
+        *r = (struct stderr_relay) { .out_fd = out_fd };
+}
+
+static void write_all(int fd, const char *buf, size_t n) {
+        while (n > 0) {
+                ssize_t w = write(fd, buf, n);
+                if (w < 0 && errno == EINTR)
+                        continue;
+                if (w <= 0)
+                        return;         /* our stderr is gone: nothing better to do */
+                buf += w;
+                n -= (size_t) w;
+        }
+}
+
+/* One of the engine's failure lines, or the pointer to its usage that
+ * follows them ("See 'docker run --help'."), or a blank line between. */
+static bool is_engine_line(const char *line) {
+        return engine_failure_kind(line) != ENGINE_FAILURE_UNKNOWN || strstr(line, " --help") ||
+               line[strspn(line, " \t\r\n")] == '\0';
+}
+
+void stderr_relay_release(struct stderr_relay *r) {
+        write_all(r->out_fd, r->held, r->held_len);
+        r->held_len = 0;
+        r->held[0] = '\0';
+}
+
+static void start_passing(struct stderr_relay *r) {
+        stderr_relay_release(r);
+        write_all(r->out_fd, r->line, r->line_len);
+        r->line_len = 0;
+        r->passing = true;
+}
+
+/* r->line holds a whole line (or as much of one as fits). */
+static void judge_line(struct stderr_relay *r) {
+        r->line[r->line_len] = '\0';
+        if (!is_engine_line(r->line) || r->held_len + r->line_len >= sizeof(r->held)) {
+                start_passing(r);
+                return;
+        }
+        if (engine_failure_kind(r->line) == ENGINE_FAILURE_NAME_TAKEN)
+                r->name_taken = true;
+        memcpy(r->held + r->held_len, r->line, r->line_len + 1);
+        r->held_len += r->line_len;
+        r->line_len = 0;
+}
+
+void stderr_relay_feed(struct stderr_relay *r, const char *buf, size_t n) {
+        /* Whatever writes first on this stream (the engine, the init's log)
+         * writes whole lines, so holding a line until its newline delays
+         * nothing. */
+        while (!r->passing && n > 0) {
+                const char *nl = memchr(buf, '\n', n);
+                size_t take = nl ? (size_t) (nl - buf) + 1 : n;
+                size_t room = sizeof(r->line) - 1 - r->line_len;
+                if (take > room)
+                        take = room;
+                memcpy(r->line + r->line_len, buf, take);
+                r->line_len += take;
+                buf += take;
+                n -= take;
+                if (r->line_len == sizeof(r->line) - 1)
+                        start_passing(r);       /* no engine says that much */
+                else if (r->line[r->line_len - 1] == '\n')
+                        judge_line(r);
+        }
+        if (n > 0)
+                write_all(r->out_fd, buf, n);
+}
+
+void stderr_relay_end(struct stderr_relay *r) {
+        if (!r->passing && r->line_len > 0)
+                judge_line(r);
+}

@@ -1,0 +1,28 @@
+/* The engine's stderr during `run --rm`, passed on to ours as it arrives,
+ * except the engine's own failure lines at its start: those are withheld,
+ * so that agentbox can say in one line what to do (or, when the sandbox's
+ * name is taken, join that sandbox without a misleading "Conflict"). The
+ * first line that is not the engine's (the init's log, pull progress)
+ * releases everything withheld, in order, and from then on bytes pass
+ * through untouched. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct stderr_relay {
+        int out_fd;
+        bool passing;           /* past the engine's lines: everything passes */
+        bool name_taken;        /* a withheld line said the name is taken */
+        char line[2048];        /* the current line, until its newline */
+        size_t line_len;
+        char held[8192];        /* withheld engine lines, NUL-terminated */
+        size_t held_len;
+};
+
+void stderr_relay_init(struct stderr_relay *r, int out_fd);
+void stderr_relay_feed(struct stderr_relay *r, const char *buf, size_t n);
+/* The stream ended; a last line without its newline is judged like the rest. */
+void stderr_relay_end(struct stderr_relay *r);
+/* Write out what is still withheld (the engine did not fail after all). */
+void stderr_relay_release(struct stderr_relay *r);

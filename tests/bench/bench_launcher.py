@@ -169,10 +169,13 @@ def engine_call_breakdown(ab, workdir, n, *args):
 
 
 def baseline_run_argv(calls, name):
-    """`docker run --rm` with the flags of agentbox's own `docker run -d`."""
-    create = next(c for c in calls if c[:2] == ["run", "-d"])
-    args = ["run", "--rm"] + create[2:]
-    args[args.index("--name") + 1] = name
+    """`docker run --rm IMAGE true` with the flags, mounts, image and policy
+    of agentbox's own `docker run` (`--rm -i` for a fresh run, `-d` with
+    --keep); the init runs `true` itself in both."""
+    create = next(c for c in calls if c[0] == "run")
+    start = create.index("--name")
+    end = create.index("--exit-with-cmd") if "--exit-with-cmd" in create else len(create)
+    args = ["run", "--rm", "--name", name] + create[start + 2:end]
     return [DOCKER, *args, "true"]
 
 

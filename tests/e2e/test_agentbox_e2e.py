@@ -117,6 +117,37 @@ def test_run_firewall_is_up_before_the_command_and_named_variables_pass(ab):
     assert ab.containers() == []
 
 
+def test_run_with_a_terminal(ab):
+    """stdin a terminal: the command gets one (-t), as its foreground job,
+    and its exit code comes back through it."""
+    import pty
+    import select
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.chdir(ab.project)
+        os.execve(AGENTBOX, [AGENTBOX, "run", *ab.start_args, "--", "sh", "-c",
+                             "test -t 0 && test -t 1 && echo tty-yes; "
+                             "[ $(ps -o tpgid= -p $$) = $(ps -o pgid= -p $$) ] && echo foreground-yes; exit 4"],
+                  ab.env)
+    out = b""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if select.select([fd], [], [], 1)[0]:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    text = out.decode(errors="replace")
+    assert os.waitstatus_to_exitcode(status) == 4, text
+    assert "tty-yes" in text and "foreground-yes" in text, text
+    ab.gone()
+
+
 def test_second_run_joins_the_first_and_ends_with_it(ab):
     first = subprocess.Popen([AGENTBOX, "run", *ab.start_args, "--", "sh", "-c", "sleep 4; echo first-done"],
                              cwd=ab.project, env=ab.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

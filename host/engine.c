@@ -230,30 +230,10 @@ int engine_run(const struct engine *e, char *const *args, char *const *envp, uns
         return ret;
 }
 
-int engine_spawn_reader(const struct engine *e, char *const *args, pid_t *ret_pid, int *ret_fd) {
-        int p[2];
-        if (pipe2(p, O_CLOEXEC) < 0)
-                return -errno;
-        posix_spawn_file_actions_t fa;
-        int r = -posix_spawn_file_actions_init(&fa);
-        if (r == 0) {
-                posix_spawn_file_actions_adddup2(&fa, p[1], STDOUT_FILENO);
-                posix_spawn_file_actions_adddup2(&fa, p[1], STDERR_FILENO);
-                posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-                r = spawn(e, args, NULL, &fa, ret_pid);
-                posix_spawn_file_actions_destroy(&fa);
-        }
-        close(p[1]);
-        if (r < 0) {
-                close(p[0]);
-                return r;
-        }
-        *ret_fd = p[0];
-        return 0;
-}
-
-int engine_spawn_stderr_pipe(const struct engine *e, char *const *args, char *const *envp, pid_t *ret_pid,
-                             int *ret_fd) {
+/* Start the engine with the write end of a new pipe as its stderr and, for
+ * a log reader, as its stdout too, with stdin from /dev/null. */
+static int spawn_piped(const struct engine *e, char *const *args, char *const *envp, bool reader, pid_t *ret_pid,
+                       int *ret_fd) {
         int p[2];
         if (pipe2(p, O_CLOEXEC) < 0)
                 return -errno;
@@ -261,6 +241,10 @@ int engine_spawn_stderr_pipe(const struct engine *e, char *const *args, char *co
         int r = -posix_spawn_file_actions_init(&fa);
         if (r == 0) {
                 r = -posix_spawn_file_actions_adddup2(&fa, p[1], STDERR_FILENO);
+                if (r == 0 && reader)
+                        r = -posix_spawn_file_actions_adddup2(&fa, p[1], STDOUT_FILENO);
+                if (r == 0 && reader)
+                        r = -posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
                 if (r == 0)
                         r = spawn(e, args, envp, &fa, ret_pid);
                 posix_spawn_file_actions_destroy(&fa);
@@ -272,4 +256,13 @@ int engine_spawn_stderr_pipe(const struct engine *e, char *const *args, char *co
         }
         *ret_fd = p[0];
         return 0;
+}
+
+int engine_spawn_reader(const struct engine *e, char *const *args, pid_t *ret_pid, int *ret_fd) {
+        return spawn_piped(e, args, NULL, true, ret_pid, ret_fd);
+}
+
+int engine_spawn_stderr_pipe(const struct engine *e, char *const *args, char *const *envp, pid_t *ret_pid,
+                             int *ret_fd) {
+        return spawn_piped(e, args, envp, false, ret_pid, ret_fd);
 }

@@ -52,6 +52,9 @@ class Agentbox:
         return subprocess.Popen([AGENTBOX, *args], cwd=self.project, env=self.env, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
 
+    def popen_run(self, *args):
+        return self.popen("run", *self.start_args, *args)
+
     def run(self, *args, timeout=120, env=None):
         return self("run", *self.start_args, *args, timeout=timeout, env=env)
 
@@ -149,9 +152,7 @@ def test_run_with_a_terminal(ab):
 
 
 def test_second_run_joins_the_first_and_ends_with_it(ab):
-    first = subprocess.Popen([AGENTBOX, "run", *ab.start_args, "--", "sh", "-c", "sleep 4; echo first-done"],
-                             cwd=ab.project, env=ab.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             stdin=subprocess.DEVNULL)
+    first = ab.popen_run("--", "sh", "-c", "sleep 4; echo first-done")
     try:
         ab.running()
         r = ab.run("--", "sh", "-c", "echo joined")
@@ -170,8 +171,7 @@ def test_second_run_joins_the_first_and_ends_with_it(ab):
 def test_signal_to_run_ends_the_command_and_removes_the_sandbox(ab, sig):
     """SIGHUP is the terminal going away: the sandbox must not outlive it
     (passed on as is, it would only reload the policy)."""
-    p = subprocess.Popen([AGENTBOX, "run", *ab.start_args, "--", "sleep", "300"], cwd=ab.project, env=ab.env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    p = ab.popen_run("--", "sleep", "300")
     try:
         ab.running()
         p.send_signal(getattr(signal, sig))
@@ -185,9 +185,7 @@ def test_signal_to_run_ends_the_command_and_removes_the_sandbox(ab, sig):
 def test_run_ends_the_shells_attached_to_its_sandbox(ab):
     """What a run started, it ends: a shell attached to it does not keep it
     (or the run) alive after the run's command."""
-    first = subprocess.Popen([AGENTBOX, "run", *ab.start_args, "--", "sh", "-c", "sleep 3; exit 5"],
-                             cwd=ab.project, env=ab.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             stdin=subprocess.DEVNULL)
+    first = ab.popen_run("--", "sh", "-c", "sleep 3; exit 5")
     try:
         ab.running()
         shell = ab.popen("shell", "--", "sleep", "300")

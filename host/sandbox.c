@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "attach.h"
 #include "macro.h"
 
 const struct agent agent_table[] = {
@@ -69,30 +70,13 @@ int sandbox_exec_argv(const char *name, bool tty, char *const *env_names, char *
         return 0;
 }
 
-static volatile sig_atomic_t attached_pid;
-
-static void forward_signal(int sig) {
-        if (attached_pid > 0)
-                kill((pid_t) attached_pid, sig);
-}
-
 int sandbox_run_attached(const struct engine *e, char *const *args, char *const *envp) {
-        /* The terminal sends ^C to the whole foreground group; the engine
-         * passes it into the sandbox, so agentbox itself ignores it. */
-        struct sigaction ign = { .sa_handler = SIG_IGN }, fwd = { .sa_handler = forward_signal }, old[4];
-        sigaction(SIGINT, &ign, &old[0]);
-        sigaction(SIGQUIT, &ign, &old[1]);
-        sigaction(SIGTERM, &fwd, &old[2]);
-        sigaction(SIGHUP, &fwd, &old[3]);
-        struct engine_result r = {};
-        int k = engine_run(e, args, envp, 0, &r);
-        sigaction(SIGINT, &old[0], NULL);
-        sigaction(SIGQUIT, &old[1], NULL);
-        sigaction(SIGTERM, &old[2], NULL);
-        sigaction(SIGHUP, &old[3], NULL);
-        if (k < 0)
-                return engine_report_spawn_error(e, k);
-        return r.exit_code;
+        struct stderr_relay relay;
+        int code = attach_run(e, args, envp, ATTACH_FORWARD, &relay, NULL);
+        if (code < 0)
+                return engine_report_spawn_error(e, code);
+        stderr_relay_release(&relay);
+        return code;
 }
 
 static bool is_error_line(const char *line) {
@@ -198,15 +182,30 @@ int sandbox_require_running(const struct engine *e, const char *name, const char
 int sandbox_exec_attached(const struct engine *e, const char *name, const char *project_path, char *const *args,
                           char *const *envp) {
         /* Asking the engine first would cost a whole engine call on every
-         * attach; ask only when the exec failed the way an engine fails
-         * (docker 1, podman 125), to tell "no sandbox" from the command's
-         * own exit code. */
-        int code = sandbox_run_attached(e, args, envp);
-        if (code != 1 && code != AGENTBOX_EXIT_ENGINE)
+         * attach. The engine's own lines at the start of stderr are held
+         * back instead: when the exec failed the way the engine fails
+         * (docker 1, podman 125) saying there is no such (running)
+         * container, and the engine confirms it, one line of ours replaces
+         * them. Anything else is the command's, passed on unchanged. */
+        struct stderr_relay relay;
+        int code = attach_run(e, args, envp, ATTACH_FORWARD, &relay, NULL);
+        if (code < 0)
+                return engine_report_spawn_error(e, code);
+        enum engine_failure kind = relay.held_len ? engine_failure_kind(relay.held) : ENGINE_FAILURE_UNKNOWN;
+        if ((code != 1 && code != AGENTBOX_EXIT_ENGINE) || kind == ENGINE_FAILURE_UNKNOWN) {
+                stderr_relay_release(&relay);
                 return code;
+        }
+        if (kind != ENGINE_FAILURE_NO_CONTAINER && kind != ENGINE_FAILURE_NOT_RUNNING)
+                return engine_report_failure(e, "attaching to the sandbox",
+                                             &(struct engine_result) { .exit_code = code, .err = relay.held });
         enum sandbox_state st;
         int k = sandbox_state(e, name, &st);
         if (k)
                 return k;
-        return st == SANDBOX_RUNNING ? code : report_not_running(st, project_path);
+        if (st == SANDBOX_RUNNING) {
+                stderr_relay_release(&relay);
+                return code;
+        }
+        return report_not_running(st, project_path);
 }

@@ -237,7 +237,9 @@ def test_down_leaves_nothing_running(ab):
     r = ab("down")
     assert r.returncode == 0 and "removed" in r.stdout
     assert ab.containers() == []
-    assert ab("shell", "--", "true").returncode == 1
+    r = ab("shell", "--", "true")
+    assert r.returncode == 1 and r.stderr.strip().splitlines() == [
+        f"agentbox: no sandbox for {os.path.realpath(ab.project)}; start one with agentbox run"], r.stderr
 
 
 def test_init_then_compose_up_in_a_fresh_folder(dockerenv, test_image, tmp_path):

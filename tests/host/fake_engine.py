@@ -120,6 +120,8 @@ def main(args):
         cmd = args[args.index(name) + 1:]
         if cmd[:2] == ["sh", "-c"] and cmd[2].startswith("exit "):
             sys.exit(int(cmd[2].split()[1]))
+        if cmd[:1] == ["say-to-stderr"]:        # say-to-stderr TEXT CODE
+            fail(cmd[1] + "\n", int(cmd[2]))
         print("exec:" + " ".join(cmd))
     elif verb == "rm":
         for name in [a for a in args[1:] if not a.startswith("-")]:

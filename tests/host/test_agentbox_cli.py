@@ -321,10 +321,12 @@ def test_init_writes_and_refuses_to_overwrite(box):
 def test_shell_needs_a_running_sandbox(box):
     r = box.run("shell")
     assert r.returncode == 1 and "no sandbox for" in r.stderr and "agentbox run" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, "the engine's own line is replaced, not added to"
     assert [a[0] for a in box.argvs()] == ["exec", "container"], "the engine is asked only after exec failed"
     assert box.run("run", "--keep", "--", "true", env={"FAKE_ENGINE_MODE": "crash"}).returncode == 1
     r = box.run("shell")
     assert r.returncode == 1 and "no running sandbox for" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
     box.run("down")
     assert box.run("run", "--keep", "--", "true").returncode == 0
     name = box.name()
@@ -335,6 +337,10 @@ def test_shell_needs_a_running_sandbox(box):
         "one engine call per attach"
     r = box.run("shell", "--", "sh", "-c", "exit 1")
     assert r.returncode == 1 and "no sandbox" not in r.stderr, "the command's own 1 is passed on"
+    # The command's own words pass unchanged, even when they read like the
+    # engine's: the engine is asked, and the sandbox runs.
+    r = box.run("shell", "--", "say-to-stderr", "Error: No such container: mine", "1")
+    assert r.returncode == 1 and r.stderr == "Error: No such container: mine\n", r.stderr
     r = box.run("shell", "--", "sh", "-c", "exit 125")
     assert r.returncode == 125 and "no sandbox" not in r.stderr
     r = box.run("shell")

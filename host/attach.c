@@ -29,7 +29,7 @@ static void relay_until_eof(int fd, struct stderr_relay *relay) {
 
 int attach_run(const struct engine *e, char *const *args, char *const *envp, enum attach_hangup hangup,
                struct stderr_relay *relay, int *ret_signal) {
-        struct sigaction ign = { .sa_handler = SIG_IGN }, fwd = { .sa_handler = on_signal }, old[4];
+        struct sigaction ign = { .sa_handler = SIG_IGN }, fwd = { .sa_handler = on_signal }, old[5];
         got_signal = 0;
         client_pid = 0;
         end_on_hangup = hangup == ATTACH_END;
@@ -40,6 +40,9 @@ int attach_run(const struct engine *e, char *const *args, char *const *envp, enu
         sigaction(SIGQUIT, &ign, &old[1]);
         sigaction(SIGTERM, &fwd, &old[2]);
         sigaction(SIGHUP, &fwd, &old[3]);
+        /* A reader of our stderr that went away must not take us down while
+         * the client, and the sandbox, still run: the relay just drops. */
+        sigaction(SIGPIPE, &ign, &old[4]);
 
         pid_t pid;
         int fd;
@@ -58,6 +61,7 @@ int attach_run(const struct engine *e, char *const *args, char *const *envp, enu
         sigaction(SIGQUIT, &old[1], NULL);
         sigaction(SIGTERM, &old[2], NULL);
         sigaction(SIGHUP, &old[3], NULL);
+        sigaction(SIGPIPE, &old[4], NULL);
         if (ret_signal)
                 *ret_signal = got_signal;
         return code;

@@ -14,14 +14,17 @@
 #include "loop.h"
 #include "macro.h"
 #include "meta.h"
+#include "meta_http.h"
+#include "meta_parse.h"
 #include "policy.h"
 #include "resolve.h"
 
 struct fetch_state {
         struct loop *loop;
         const char *output;
-        struct meta_config cfg;
-        struct meta_fetch *fetch;
+        const char *url;
+        const char *ca_file;
+        unsigned timeout_ms;
         int error;
 };
 
@@ -55,19 +58,30 @@ static int write_atomically(const char *path, const char *data, size_t len) {
         return 0;
 }
 
-static void fetched(const struct meta_result *res, void *userdata) {
-        struct fetch_state *s = userdata;
-        if (res->why_live_failed || !res->body) {
-                log_error("fetching %s failed: %s", s->cfg.url,
-                          res->why_live_failed ? res->why_live_failed : "no answer");
-                s->error = -EIO;
-        } else {
-                s->error = write_atomically(s->output, res->body, res->body_len);
-                if (s->error == 0)
-                        log_info("wrote %s: %zu ranges of the web, api and git keys from %s", s->output,
-                                 res->n_prefixes, s->cfg.url);
-        }
-        loop_quit(s->loop, 0);
+/* The build host's fetch: the same transfer, settings and parser as the
+ * sandbox's, run in this process (it is not PID 1 and holds nothing). */
+static int fetch_and_write(struct fetch_state *s, const struct ip_prefix *addrs, size_t n_addrs) {
+        char resolve[2048];
+        _cleanup_free_ char *ca = NULL, *body = NULL, *why = NULL, *error = NULL;
+        _cleanup_free_ struct ip_prefix *prefixes = NULL;
+        size_t ca_len = 0, body_len = 0, n = 0;
+
+        if (meta_resolve_entry(s->url, addrs, n_addrs, resolve, sizeof(resolve)) < 0)
+                return log_error_errno(-EINVAL, "%s is not a valid http(s) URL", s->url);
+        if (s->ca_file && meta_read_ca_file(s->ca_file, &ca, &ca_len, &why) < 0)
+                return log_error_errno(-EINVAL, "fetching %s failed: %s", s->url, why ? why : "?");
+        struct meta_http_request req = {
+                .url = s->url, .resolve = resolve, .ca_pem = ca, .ca_pem_len = ca_len, .timeout_ms = s->timeout_ms,
+        };
+        if (meta_http_get(&req, &body, &body_len, &why) < 0)
+                return log_error_errno(-EIO, "fetching %s failed: %s", s->url, why ? why : "?");
+        if (meta_parse(body, body_len, &prefixes, &n, &error) < 0)
+                return log_error_errno(-EIO, "fetching %s failed: the answer is not a usable meta document: %s",
+                                       s->url, error ? error : "?");
+        int r = write_atomically(s->output, body, body_len);
+        if (r == 0)
+                log_info("wrote %s: %zu ranges of the web, api and git keys from %s", s->output, n, s->url);
+        return r;
 }
 
 static void host_resolved(const struct resolve_result *res, void *userdata) {
@@ -76,20 +90,9 @@ static void host_resolved(const struct resolve_result *res, void *userdata) {
                 log_error("the meta host %s did not resolve (%s); check /etc/resolv.conf and the network",
                           res->name, res->error_text);
                 s->error = res->error;
-                loop_quit(s->loop, 0);
-                return;
-        }
-        s->cfg.host_addrs = res->addrs;
-        s->cfg.n_host_addrs = res->n_addrs;
-        int r = meta_fetch_start(s->loop, &s->cfg, fetched, s, &s->fetch);
-        /* meta_fetch_start() copies what it needs out of cfg. */
-        s->cfg.host_addrs = NULL;
-        s->cfg.n_host_addrs = 0;
-        if (r < 0) {
-                log_error_errno(r, "cannot start the fetch of %s: %m", s->cfg.url);
-                s->error = r;
-                loop_quit(s->loop, 0);
-        }
+        } else
+                s->error = fetch_and_write(s, res->addrs, res->n_addrs);
+        loop_quit(s->loop, 0);
 }
 
 static void fetch_meta_help(void) {
@@ -110,9 +113,7 @@ int cmd_fetch_meta(int argc, char **argv) {
                 {"help", no_argument, NULL, 'h'},
                 {},
         };
-        struct fetch_state s = {
-                .cfg = {.url = POLICY_GITHUB_META_URL_DEFAULT, .timeout_ms = 10000, .snapshot_path = ""},
-        };
+        struct fetch_state s = { .url = POLICY_GITHUB_META_URL_DEFAULT, .timeout_ms = 10000 };
         int c;
 
         /* A build-host tool: inside a sandbox the binary carries a file
@@ -130,10 +131,10 @@ int cmd_fetch_meta(int argc, char **argv) {
                         s.output = optarg;
                         break;
                 case 'u':
-                        s.cfg.url = optarg;
+                        s.url = optarg;
                         break;
                 case 'c':
-                        s.cfg.ca_file = optarg;
+                        s.ca_file = optarg;
                         break;
                 case 't':
                         errno = 0;
@@ -142,7 +143,7 @@ int cmd_fetch_meta(int argc, char **argv) {
                                 log_error("--timeout-ms takes milliseconds between 1 and 600000, not '%s'", optarg);
                                 return 2;
                         }
-                        s.cfg.timeout_ms = (unsigned) v;
+                        s.timeout_ms = (unsigned) v;
                         break;
                 case 'h':
                         fetch_meta_help();
@@ -157,8 +158,8 @@ int cmd_fetch_meta(int argc, char **argv) {
                 return 2;
         }
         char host[256];
-        if (meta_url_host(s.cfg.url, host, sizeof(host)) < 0) {
-                log_error("%s is not an http(s) URL with a host name", s.cfg.url);
+        if (meta_url_host(s.url, host, sizeof(host)) < 0) {
+                log_error("%s is not an http(s) URL with a host name", s.url);
                 return 2;
         }
 
@@ -173,7 +174,6 @@ int cmd_fetch_meta(int argc, char **argv) {
                 r = loop_run(s.loop);
         if (r < 0)
                 log_error_errno(r, "fetch-meta failed: %m");
-        meta_fetch_free(s.fetch);
         resolver_free(resolver);
         loop_free(s.loop);
         return r < 0 || s.error < 0 ? 1 : 0;

@@ -1,50 +1,52 @@
+/* The GitHub meta fetch, privilege-separated: PID 1 forks a child that
+ * reads the configured CA file, drops every privilege (nobody when we are
+ * root, always no capabilities, no_new_privs, not dumpable), loads libcurl,
+ * fetches and parses the document, and writes back one line per range. PID
+ * 1 only reads those lines from a pipe on its event loop, each parsed as a
+ * prefix; it never maps libcurl or TLS, and never parses the network's
+ * JSON. */
 #include "meta.h"
 
-#include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
-#include "config.h"
+#include "log.h"
 #include "macro.h"
+#include "meta_http.h"
 #include "meta_parse.h"
+#include "privdrop.h"
 
-#define META_MAX_BODY (4u * 1024 * 1024)
+/* What the child writes: "P <prefix>" lines, then "OK"; or "E <why>". At
+ * most 4 MiB of document cannot make more than this. */
+#define META_MAX_REPLY (2u * 1024 * 1024)
+/* The child's own timeout covers the transfer; this covers the child. */
+#define META_CHILD_GRACE_MS 2000
 
 struct meta_fetch {
         struct loop *loop;
-        CURLM *multi;
-        CURL *easy;
-        struct curl_slist *resolve;
-        char *body;
+        pid_t child;                    /* 0: none running */
+        int child_pidfd;                /* the child for sure, even once its pid is reused; or -1 */
+        int fd;                         /* the read end of its pipe, or -1 */
+        bool child_done;                /* it closed the pipe: exited, or about to */
+        char *reply;
         size_t len;
-        bool too_big;
         bool finished;
         char *snapshot_path;
         char *why;                      /* set once the live fetch has failed */
         meta_done_fn done;
         void *userdata;
-        char errbuf[CURL_ERROR_SIZE];
 };
-
-static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata) {
-        struct meta_fetch *m = userdata;
-        size_t n = size * nmemb;
-        if (m->len + n > META_MAX_BODY) {
-                m->too_big = true;
-                return 0;       /* makes curl stop with CURLE_WRITE_ERROR */
-        }
-        char *body = realloc(m->body, m->len + n + 1);
-        if (!body)
-                return 0;
-        memcpy(body + m->len, data, n);
-        m->body = body;
-        m->len += n;
-        return n;
-}
 
 int meta_url_host(const char *url, char *host, size_t len) {
         const char *p = strstr(url, "://");
@@ -70,6 +72,160 @@ static void set_why(struct meta_fetch *m, const char *fmt, ...) {
         va_end(ap);
 }
 
+/* ---- the child -------------------------------------------------------- */
+
+static void write_all(int fd, const char *buf, size_t n) {
+        while (n > 0) {
+                ssize_t w = write(fd, buf, n);
+                if (w < 0 && errno == EINTR)
+                        continue;
+                if (w <= 0)
+                        _exit(1);       /* PID 1 stopped listening: nothing to tell */
+                buf += w;
+                n -= (size_t) w;
+        }
+}
+
+static void reply_error(int out, const char *why) {
+        char line[1024];
+        int n = snprintf(line, sizeof(line), "E %s\n", why ? why : "out of memory");
+        /* One line, whatever the library put in its message. */
+        for (int i = 2; i < n - 1 && i < (int) sizeof(line) - 1; i++)
+                if (line[i] == '\n' || line[i] == '\r')
+                        line[i] = ' ';
+        write_all(out, line, (size_t) n < sizeof(line) ? (size_t) n : sizeof(line) - 1);
+}
+
+/* Who the child becomes: nobody when we are root (then we may), else
+ * ourselves without any capability. */
+static void child_user(struct target_user *u) {
+        *u = (struct target_user) { .uid = getuid(), .gid = getgid() };
+        if (u->uid == 0) {
+                u->uid = 65534;
+                u->gid = 65534;
+                u->groups[0] = 65534;
+                u->n_groups = 1;
+        }
+}
+
+_Noreturn static void child_run(int out, const struct meta_config *cfg, const char *resolve) {
+        char *why = NULL, *ca = NULL, *body = NULL;
+        size_t ca_len = 0, body_len = 0;
+        struct target_user u;
+        sigset_t none;
+
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        (void) prctl(PR_SET_NAME, "meta-fetch", 0, 0, 0);
+        (void) prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        /* Nothing of PID 1's (netlink socket, resolver sockets, epoll,
+         * signalfd) stays open here; only stdin/out/err and our pipe. */
+        if (out > 3)
+                (void) close_range(3, (unsigned) out - 1, 0);
+        (void) close_range((unsigned) out + 1, ~0U, 0);
+
+        /* Read while we may: the file can be root's alone. */
+        if (cfg->ca_file && meta_read_ca_file(cfg->ca_file, &ca, &ca_len, &why) < 0) {
+                reply_error(out, why);
+                _exit(0);
+        }
+        child_user(&u);
+        if (privdrop_apply(&u) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+                reply_error(out, "the fetch process could not drop its privileges");
+                _exit(0);
+        }
+
+        struct meta_http_request req = {
+                .url = cfg->url, .resolve = resolve, .ca_pem = ca, .ca_pem_len = ca_len,
+                .timeout_ms = cfg->timeout_ms,
+        };
+        if (meta_http_get(&req, &body, &body_len, &why) < 0) {
+                reply_error(out, why);
+                _exit(0);
+        }
+        struct ip_prefix *prefixes = NULL;
+        size_t n = 0;
+        char *error = NULL;
+        if (meta_parse(body, body_len, &prefixes, &n, &error) < 0) {
+                char text[600];
+                snprintf(text, sizeof(text), "the answer is not a usable meta document: %s", error ? error : "?");
+                reply_error(out, text);
+                _exit(0);
+        }
+        for (size_t i = 0; i < n; i++) {
+                char line[IP_PREFIX_STRLEN + 4] = "P ";
+                ip_prefix_format(&prefixes[i], line + 2);
+                strcat(line, "\n");
+                write_all(out, line, strlen(line));
+        }
+        write_all(out, "OK\n", 3);
+        _exit(0);
+}
+
+/* ---- PID 1's side ------------------------------------------------------- */
+
+/* The child's reply → prefixes; anything unexpected is a failed fetch. */
+static int parse_reply(struct meta_fetch *m, struct ip_prefix **ret, size_t *ret_n) {
+        _cleanup_free_ struct ip_prefix *list = NULL;
+        size_t n = 0, cap = 0;
+        bool ok = false;
+        for (char *line = m->reply, *end; line && line < m->reply + m->len && !ok; line = end + 1) {
+                end = memchr(line, '\n', m->len - (size_t) (line - m->reply));
+                if (!end)
+                        break;
+                *end = '\0';
+                if (strncmp(line, "E ", 2) == 0) {
+                        set_why(m, "%s", line + 2);
+                        return -EIO;
+                }
+                if (strcmp(line, "OK") == 0) {
+                        ok = true;
+                        break;
+                }
+                struct ip_prefix p;
+                if (strncmp(line, "P ", 2) != 0 || ip_prefix_parse(line + 2, &p) < 0)
+                        break;
+                if (n == cap) {
+                        cap = cap ? cap * 2 : 256;
+                        struct ip_prefix *grown = realloc(list, cap * sizeof(*list));
+                        if (!grown)
+                                return -ENOMEM;
+                        list = grown;
+                }
+                list[n++] = p;
+        }
+        if (!ok) {
+                set_why(m, "%s", "the fetch process ended without a usable answer");
+                return -EIO;
+        }
+        *ret = TAKE_PTR(list);
+        *ret_n = n;
+        return 0;
+}
+
+/* The supervisor reaps every child of PID 1 as it exits, so the child's
+ * pid may name another process by now: it is only ever signalled and
+ * waited for through its pidfd. Without pidfds (Linux < 5.3) a child that
+ * already closed its pipe is left to the supervisor, and one that did not
+ * (it timed out) cannot have been reaped, so its pid is still its own. */
+static void stop_child(struct meta_fetch *m, bool running) {
+        if (m->fd >= 0) {
+                (void) loop_remove_io(m->loop, m->fd);
+                close(m->fd);
+                m->fd = -1;
+        }
+        if (m->child_pidfd >= 0) {
+                (void) syscall(SYS_pidfd_send_signal, m->child_pidfd, SIGKILL, NULL, 0);
+                siginfo_t info;
+                while (waitid(P_PIDFD, (id_t) m->child_pidfd, &info, WEXITED) < 0 && errno == EINTR)
+                        ;
+                close(m->child_pidfd);
+                m->child_pidfd = -1;
+        } else if (m->child > 0 && running)
+                kill(m->child, SIGKILL);
+        m->child = 0;
+}
+
 /* Live result or snapshot, then the callback; at most once. */
 static void meta_finish(struct meta_fetch *m) {
         struct meta_result res = {.source = "live"};
@@ -78,16 +234,11 @@ static void meta_finish(struct meta_fetch *m) {
         if (m->finished)
                 return;
         m->finished = true;
-        if (!m->why) {
-                int r = meta_parse(m->body ? m->body : "", m->len, &res.prefixes, &res.n_prefixes, &error);
-                if (r < 0)
-                        set_why(m, "the answer is not a usable meta document: %s", error ? error : "?");
-                else
-                        res.body = m->body, res.body_len = m->len;
-        }
+        loop_cancel_timer(m->loop, m);
+        stop_child(m, !m->child_done);
+        if (!m->why && parse_reply(m, &res.prefixes, &res.n_prefixes) < 0)
+                set_why(m, "%s", "out of memory");
         if (m->why) {
-                free(error);
-                error = NULL;
                 res.source = "snapshot";
                 res.why_live_failed = m->why;
                 /* An empty snapshot path: the caller wants the live answer only. */
@@ -107,135 +258,40 @@ static void meta_finish(struct meta_fetch *m) {
         free(res.prefixes);
 }
 
-static void check_transfers(struct meta_fetch *m) {
-        CURLMsg *msg;
-        int left;
-        while ((msg = curl_multi_info_read(m->multi, &left))) {
-                if (msg->msg != CURLMSG_DONE)
-                        continue;
-                CURLcode code = msg->data.result;
-                long status = 0;
-                curl_easy_getinfo(m->easy, CURLINFO_RESPONSE_CODE, &status);
-                if (m->too_big || code == CURLE_FILESIZE_EXCEEDED)
-                        set_why(m, "%s", "the answer is larger than 4 MiB");
-                else if (code == CURLE_HTTP_RETURNED_ERROR) {
-                        char text[32];
-                        snprintf(text, sizeof(text), "%ld", status);
-                        set_why(m, "the server answered HTTP %s", text);
-                } else if (code != CURLE_OK)
-                        set_why(m, "%s", m->errbuf[0] ? m->errbuf : curl_easy_strerror(code));
-                meta_finish(m);
-        }
-}
-
-static int on_curl_io(struct loop *l, int fd, uint32_t events, void *userdata) {
+static int on_reply(struct loop *l, int fd, uint32_t events, void *userdata) {
         struct meta_fetch *m = userdata;
-        int flags = (events & EPOLLIN ? CURL_CSELECT_IN : 0) | (events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
-                    (events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
-        int running;
-        curl_multi_socket_action(m->multi, fd, flags, &running);
-        check_transfers(m);
-        return 0;
-}
-
-static int on_curl_timeout(struct loop *l, void *userdata) {
-        struct meta_fetch *m = userdata;
-        int running;
-        curl_multi_socket_action(m->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-        check_transfers(m);
-        return 0;
-}
-
-static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
-        struct meta_fetch *m = userp;
-        if (what == CURL_POLL_REMOVE) {
-                (void) loop_remove_io(m->loop, fd);
-                return 0;
-        }
-        uint32_t events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
-        if (loop_modify_io(m->loop, fd, events) == -ENOENT)
-                return loop_add_io(m->loop, fd, events, on_curl_io, m) < 0 ? -1 : 0;
-        return 0;
-}
-
-static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp) {
-        struct meta_fetch *m = userp;
-        if (timeout_ms < 0) {
-                loop_cancel_timer(m->loop, m);
-                return 0;
-        }
-        return loop_set_timer(m->loop, m, loop_now_usec() + (uint64_t) timeout_ms * 1000, on_curl_timeout, m) < 0 ? -1 : 0;
-}
-
-/* "host:port:addr,addr" so that curl never resolves by itself. */
-static int build_resolve(struct meta_fetch *m, const struct meta_config *cfg) {
-        CURLU *u = curl_url();
-        char *host = NULL, *port = NULL;
-        int r = -EINVAL;
-        if (u && curl_url_set(u, CURLUPART_URL, cfg->url, 0) == CURLUE_OK &&
-            curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
-            curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
-                char entry[2048];
-                int n = snprintf(entry, sizeof(entry), "%s:%s:", host, port);
-                for (size_t i = 0; i < cfg->n_host_addrs && n > 0 && (size_t) n < sizeof(entry) - 64; i++) {
-                        char buf[IP_PREFIX_STRLEN];
-                        ip_prefix_format(&cfg->host_addrs[i], buf);
-                        *strchr(buf, '/') = '\0';
-                        bool v6 = cfg->host_addrs[i].family == AF_INET6;
-                        n += snprintf(entry + n, sizeof(entry) - (size_t) n, "%s%s%s%s", i ? "," : "",
-                                      v6 ? "[" : "", buf, v6 ? "]" : "");
+        for (;;) {
+                if (m->len == META_MAX_REPLY) {
+                        set_why(m, "%s", "the fetch process answered more than it can have");
+                        meta_finish(m);
+                        return 0;
                 }
-                m->resolve = curl_slist_append(NULL, entry);
-                r = m->resolve ? 0 : -ENOMEM;
+                /* Untouched pages of this buffer cost nothing; it is freed
+                 * with the fetch. */
+                if (!m->reply && !(m->reply = malloc(META_MAX_REPLY + 1))) {
+                        set_why(m, "%s", "out of memory");
+                        meta_finish(m);
+                        return 0;
+                }
+                ssize_t n = read(fd, m->reply + m->len, META_MAX_REPLY - m->len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && errno == EAGAIN)
+                        return 0;
+                if (n <= 0) {           /* EOF (or an error): the child is done */
+                        m->child_done = true;
+                        meta_finish(m);
+                        return 0;
+                }
+                m->len += (size_t) n;
         }
-        curl_free(host);
-        curl_free(port);
-        curl_url_cleanup(u);
-        return r;
 }
 
-static int setup_transfer(struct meta_fetch *m, const struct meta_config *cfg) {
-        static bool curl_ready;
-        if (!curl_ready) {
-                if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-                        return -ENOMEM;
-                curl_ready = true;
-        }
-        if (build_resolve(m, cfg) < 0) {
-                set_why(m, "%s is not a valid URL", cfg->url);
-                return 0;
-        }
-        m->multi = curl_multi_init();
-        m->easy = curl_easy_init();
-        if (!m->multi || !m->easy)
-                return -ENOMEM;
-        CURL *e = m->easy;
-        curl_easy_setopt(e, CURLOPT_URL, cfg->url);
-        curl_easy_setopt(e, CURLOPT_RESOLVE, m->resolve);
-        curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https,http");
-        curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-        curl_easy_setopt(e, CURLOPT_FAILONERROR, 1L);
-        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long) (cfg->timeout_ms ? cfg->timeout_ms : 5000));
-        curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) META_MAX_BODY);
-        curl_easy_setopt(e, CURLOPT_USERAGENT, "agent-sandbox-init/" AGENT_SANDBOX_VERSION);
-        curl_easy_setopt(e, CURLOPT_ERRORBUFFER, m->errbuf);
-        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(e, CURLOPT_WRITEDATA, m);
-        /* Only the URL decides where we connect: no proxy from the
-         * environment, no connection left over from anything else. */
-        curl_easy_setopt(e, CURLOPT_PROXY, "");
-        curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
-        if (cfg->ca_file) {
-                /* The configured CA alone, not the system store besides. */
-                curl_easy_setopt(e, CURLOPT_CAINFO, cfg->ca_file);
-                curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
-        }
-        curl_multi_setopt(m->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
-        curl_multi_setopt(m->multi, CURLMOPT_SOCKETDATA, m);
-        curl_multi_setopt(m->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-        curl_multi_setopt(m->multi, CURLMOPT_TIMERDATA, m);
-        return curl_multi_add_handle(m->multi, e) == CURLM_OK ? 0 : -ENOMEM;
+static int on_child_timeout(struct loop *l, void *userdata) {
+        struct meta_fetch *m = userdata;
+        set_why(m, "%s", "the fetch process did not finish in time");
+        meta_finish(m);
+        return 0;
 }
 
 static int finish_from_loop(struct loop *l, void *userdata) {
@@ -243,12 +299,47 @@ static int finish_from_loop(struct loop *l, void *userdata) {
         return 0;
 }
 
+static int start_child(struct meta_fetch *m, const struct meta_config *cfg) {
+        char resolve[2048];
+        if (meta_resolve_entry(cfg->url, cfg->host_addrs, cfg->n_host_addrs, resolve, sizeof(resolve)) < 0) {
+                set_why(m, "%s is not a valid http(s) URL", cfg->url);
+                return 0;
+        }
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return -errno;
+        fflush(NULL);   /* nothing buffered may be written twice */
+        pid_t pid = fork();
+        if (pid < 0) {
+                int r = -errno;
+                close(p[0]);
+                close(p[1]);
+                return r;
+        }
+        if (pid == 0) {
+                close(p[0]);
+                child_run(p[1], cfg, resolve);
+        }
+        close(p[1]);
+        m->child = pid;
+        /* Nothing reaps between fork and here: we are the only thread. */
+        m->child_pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+        m->fd = p[0];
+        if (fcntl(m->fd, F_SETFL, O_NONBLOCK) < 0)
+                return -errno;
+        int r = loop_add_io(m->loop, m->fd, EPOLLIN, on_reply, m);
+        if (r < 0)
+                return r;
+        unsigned timeout = (cfg->timeout_ms ? cfg->timeout_ms : 5000) + META_CHILD_GRACE_MS;
+        return loop_set_timer(m->loop, m, loop_now_usec() + (uint64_t) timeout * 1000, on_child_timeout, m);
+}
+
 int meta_fetch_start(struct loop *l, const struct meta_config *cfg, meta_done_fn done, void *userdata,
                      struct meta_fetch **ret) {
         struct meta_fetch *m = calloc(1, sizeof(*m));
         if (!m)
                 return -ENOMEM;
-        *m = (struct meta_fetch) {.loop = l, .done = done, .userdata = userdata};
+        *m = (struct meta_fetch) {.loop = l, .fd = -1, .child_pidfd = -1, .done = done, .userdata = userdata};
         m->snapshot_path = strdup(cfg->snapshot_path ? cfg->snapshot_path : "");
         if (!m->snapshot_path) {
                 free(m);
@@ -258,8 +349,8 @@ int meta_fetch_start(struct loop *l, const struct meta_config *cfg, meta_done_fn
         if (cfg->n_host_addrs == 0)
                 set_why(m, "%s", "the meta host did not resolve");
         else
-                r = setup_transfer(m, cfg);
-        /* Without a transfer to run, answer from the loop all the same. */
+                r = start_child(m, cfg);
+        /* Without a child to wait for, answer from the loop all the same. */
         if (r == 0 && m->why)
                 r = loop_set_timer(l, m, 0, finish_from_loop, m);
         if (r < 0) {
@@ -274,14 +365,8 @@ void meta_fetch_free(struct meta_fetch *m) {
         if (!m)
                 return;
         loop_cancel_timer(m->loop, m);
-        if (m->multi && m->easy)
-                curl_multi_remove_handle(m->multi, m->easy);
-        if (m->easy)
-                curl_easy_cleanup(m->easy);
-        if (m->multi)
-                curl_multi_cleanup(m->multi);
-        curl_slist_free_all(m->resolve);
-        free(m->body);
+        stop_child(m, !m->child_done);
+        free(m->reply);
         free(m->why);
         free(m->snapshot_path);
         free(m);

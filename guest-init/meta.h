@@ -1,6 +1,7 @@
-/* Fetch GitHub's meta ranges over HTTPS inside PID 1's event loop (libcurl's
- * multi interface on our epoll), bounded by a timeout; fall back to the
- * snapshot baked into the image, and say why. */
+/* Fetch GitHub's meta ranges over HTTPS from PID 1's event loop: a child
+ * without privileges does the transfer and the parsing (meta_http.h), PID 1
+ * reads back the ranges; bounded by a timeout; fall back to the snapshot
+ * baked into the image, and say why. */
 #pragma once
 
 #include <stddef.h>
@@ -13,8 +14,8 @@ struct meta_config {
         const char *ca_file;            /* NULL: the system's CA store */
         unsigned timeout_ms;
         const char *snapshot_path;
-        /* The URL's host, already resolved by our own resolver: curl must
-         * not resolve it, because Debian's libcurl would start a thread. */
+        /* The URL's host, already resolved by our own resolver and passed
+         * the rebinding guard: the fetch connects to these and nothing else. */
         const struct ip_prefix *host_addrs;
         size_t n_host_addrs;
 };
@@ -25,8 +26,6 @@ struct meta_result {
         struct ip_prefix *prefixes;
         size_t n_prefixes;
         char *why_live_failed;          /* NULL when the live fetch worked */
-        const char *body;               /* the live answer as received (NULL */
-        size_t body_len;                /* from the snapshot) */
 };
 
 /* The host name of an http(s) URL, into host (len bytes): 0 or -EINVAL. */

@@ -96,11 +96,38 @@ def test_hanging_server_times_out_without_threads(net, pki, tmp_path):
     with open(f"/proc/{p.pid}/status") as f:
         threads = [l for l in f if l.startswith("Threads:")][0].split()[1]
     assert threads == "1", "PID 1 must never start a thread (curl's resolver would)"
+    check_privilege_separation(p.pid)
     assert p.wait(timeout=30) == 0
     elapsed = time.monotonic() - t0
     err = p.stderr.read()
     assert "using the snapshot" in err and "imed out" in err, err
     assert elapsed < 10, elapsed
+
+
+TLS_LIBRARIES = ("libcurl", "libssl", "libcrypto", "libgnutls", "libnghttp2")
+
+
+def check_privilege_separation(init_pid):
+    """While the transfer hangs: PID 1 has no TLS library mapped; its child
+    "meta-fetch" does the transfer with no capability, no_new_privs, as
+    nobody, and not dumpable (another process of that uid cannot read it)."""
+    maps = open(f"/proc/{init_pid}/maps").read()
+    assert not [lib for lib in TLS_LIBRARIES if lib in maps], "PID 1 must not map libcurl or TLS"
+    kids = open(f"/proc/{init_pid}/task/{init_pid}/children").read().split()
+    assert len(kids) == 1, kids
+    child = kids[0]
+    status = dict(line.split(":", 1) for line in open(f"/proc/{child}/status"))
+    assert status["Name"].strip() == "meta-fetch"
+    for cap in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+        assert int(status[cap].strip(), 16) == 0, cap
+    assert status["NoNewPrivs"].strip() == "1"
+    assert status["Uid"].split() == ["65534"] * 4 and status["Gid"].split() == ["65534"] * 4
+    assert "libcurl" in open(f"/proc/{child}/maps").read(), "the transfer runs in the child"
+    probe = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c",
+                            f"import errno\ntry:\n    open('/proc/{child}/environ').read(); print('readable')\n"
+                            f"except OSError as e:\n    print(errno.errorcode[e.errno])"],
+                           capture_output=True, text=True, timeout=10)
+    assert probe.stdout.strip() == "EACCES", (probe.stdout, probe.stderr)
 
 
 def test_no_snapshot_either_is_reported(net, pki, tmp_path):

@@ -1,0 +1,31 @@
+/* One HTTP(S) GET of GitHub's meta document with libcurl, which is loaded
+ * at run time (dlopen) by the process that fetches. PID 1 never maps it:
+ * it runs this in a forked child without privileges (meta.c), so neither
+ * the TLS stack nor its 30-odd libraries cost PID 1 memory, startup time
+ * or attack surface. Blocking: only for a process of its own. */
+#pragma once
+
+#include <stddef.h>
+
+#define META_MAX_BODY (4u * 1024 * 1024)
+
+struct meta_http_request {
+        const char *url;
+        const char *resolve;            /* "host:port:addr[,addr]" (CURLOPT_RESOLVE), or NULL */
+        const char *ca_pem;             /* the only CAs to trust (PEM in memory), or NULL: the system's */
+        size_t ca_pem_len;
+        unsigned timeout_ms;
+};
+
+/* 0 with the body (NUL-terminated; free it), or -errno with *ret_why (free
+ * it) saying why, in words for the log. */
+int meta_http_get(const struct meta_http_request *req, char **ret_body, size_t *ret_len, char **ret_why);
+
+/* The PEM file of the CAs to trust, read whole (at most 1 MiB) so that it
+ * can be read before a privilege drop. 0, or -errno with *ret_why. */
+int meta_read_ca_file(const char *path, char **ret, size_t *ret_len, char **ret_why);
+
+/* "host:port:addr,addr" for url (default port 443 for https, 80 for http),
+ * into buf: 0, or -EINVAL (not an http(s) URL with a host) / -ENOBUFS. */
+struct ip_prefix;
+int meta_resolve_entry(const char *url, const struct ip_prefix *addrs, size_t n, char *buf, size_t len);

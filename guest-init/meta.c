@@ -117,7 +117,6 @@ _Noreturn static void child_run(int out, const struct meta_config *cfg, const ch
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
         (void) prctl(PR_SET_NAME, "meta-fetch", 0, 0, 0);
-        (void) prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
         /* Nothing of PID 1's (netlink socket, resolver sockets, epoll,
          * signalfd) stays open here; only stdin/out/err and our pipe. */
         if (out > 3)
@@ -134,6 +133,9 @@ _Noreturn static void child_run(int out, const struct meta_config *cfg, const ch
                 reply_error(out, "the fetch process could not drop its privileges");
                 _exit(0);
         }
+        /* After the drop, which would clear it: outlive no `apply` that
+         * started us. */
+        (void) prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 
         struct meta_http_request req = {
                 .url = cfg->url, .resolve = resolve, .ca_pem = ca, .ca_pem_len = ca_len,

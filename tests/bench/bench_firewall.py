@@ -15,10 +15,15 @@ listeners. Nothing leaves the namespaces this creates; every name is .test.
      duration and netlink messages of each set update, from the init's log.
   4. footprint: PID 1's private memory after boot and after the refresh
      rounds, against tini; idle wake-ups per minute with no TTL due.
+     With --soak-rounds N (not part of the default run): N re-resolution
+     rounds of the 200 names at 1 s each (2,880 = 24 hours at the default
+     30 s floor), PID 1's private memory sampled throughout: after boot,
+     at the end, the peak, and the growth over the second half.
 
 Rows go to stdout as JSON lines (see tests/bench/run); progress to stderr.
 
   sudo /usr/bin/python3 tests/bench/bench_firewall.py [--runs N] [--delay-ms MS] [--refresh-s S]
+  sudo /usr/bin/python3 tests/bench/bench_firewall.py --only soak --soak-rounds 2880
 """
 import argparse
 import ipaddress
@@ -78,12 +83,12 @@ def policy_text(names, min_ttl=None):
 class Net:
     """One fake internet whose DNS server answers from a table after a delay."""
 
-    def __init__(self, tmp, names, delay_ms, ttl=3600, alternate=False):
+    def __init__(self, tmp, names, delay_ms, ttl=3600, alternate=False, stats=None):
         self.fn = FakeNet(tmp)
         self.fn.setup(dns=False)
         table = tmp / "table.json"
         table.write_text(json.dumps(dns_table(names, ttl)))
-        self.fn.start_slowdns(table, delay_ms=delay_ms, alternate=alternate)
+        self.fn.start_slowdns(table, delay_ms=delay_ms, alternate=alternate, stats=stats)
 
     def wall_ms(self, cmd):
         t0 = time.perf_counter()
@@ -304,13 +309,73 @@ def bench_refresh_and_footprint(tmp, delay_ms, refresh_s, idle_s):
         net.close()
 
 
+def answered_queries(stats):
+    try:
+        return int(stats.read_text())
+    except (FileNotFoundError, ValueError):
+        return 0
+
+
+def bench_soak(tmp, delay_ms, rounds, sample_s=30):
+    """PID 1 through `rounds` re-resolutions of 200 names (A and AAAA each:
+    400 queries a round, counted by the DNS responder)."""
+    names = [f"n{i}.test" for i in range(200)]
+    d = tmp / "soak"
+    d.mkdir()
+    stats = d / "answered"
+    net = Net(d, names, delay_ms, ttl=1, alternate=True, stats=stats)
+    try:
+        policy = net.fn.write_policy(policy_text(names, min_ttl=1))
+        p = net.fn.init_popen("--policy", str(policy), "--policy-dir", "/nonexistent", "--user", "65534:65534",
+                              "--", "sleep", "1000000", stderr=subprocess.DEVNULL)
+        try:
+            pid = init_pid(p)
+            deadline = time.monotonic() + 60
+            while answered_queries(stats) < 2 * len(names):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the soak's init never resolved its names")
+                time.sleep(0.2)
+            time.sleep(1)
+            boot_private, _ = private_kib(pid)
+            samples = []        # (rounds done, private KiB)
+            t0 = time.monotonic()
+            while True:
+                done = answered_queries(stats) / (2 * len(names))
+                private, pss = private_kib(pid)
+                samples.append((done, private))
+                log(f"soak: {done:.0f} rounds in {time.monotonic() - t0:.0f} s, PID 1 private {private} KiB "
+                    f"(Pss {pss})")
+                if done >= rounds:
+                    break
+                if p.poll() is not None:
+                    raise RuntimeError("PID 1 of the soak ended")
+                time.sleep(sample_s)
+        finally:
+            p.kill()
+            p.wait()
+    finally:
+        net.close()
+    final = samples[-1][1]
+    peak = max(s[1] for s in samples)
+    half = next(s[1] for s in samples if s[0] >= samples[-1][0] / 2)
+    row("footprint", f"PID 1 private memory after {samples[-1][0]:.0f} re-resolution rounds of 200 names "
+        "(24 h at the 30 s floor: 2,880)", final / 1024, None, "MiB", "< 2 MiB", final < 2048)
+    row("footprint", "PID 1 private memory, peak over the soak", peak / 1024, None, "MiB", "< 2 MiB", peak < 2048)
+    row("footprint", "PID 1 private memory growth over the soak's second half", final - half, None, "KiB",
+        "<= 64 KiB (no leak)", final - half <= 64)
+    log(f"soak: after the first round {boot_private} KiB, final {final} KiB, peak {peak} KiB, second half "
+        f"{half} -> {final} KiB over {samples[-1][0] - samples[0][0]:.0f} rounds")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=9)
     ap.add_argument("--delay-ms", type=int, default=20)
     ap.add_argument("--refresh-s", type=int, default=30)
     ap.add_argument("--idle-s", type=int, default=30)
-    ap.add_argument("--only", choices=["boot", "rules", "refresh"])
+    ap.add_argument("--only", choices=["boot", "rules", "refresh", "soak"])
+    ap.add_argument("--soak-rounds", type=int, default=0,
+                    help="re-resolution rounds of the soak (2880 = 24 h at the 30 s floor; 0: no soak)")
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench_firewall.py needs root (network namespaces, nftables)")
@@ -323,6 +388,10 @@ def main():
             bench_rules(tmp, args.runs)
         if args.only in (None, "refresh"):
             bench_refresh_and_footprint(tmp, args.delay_ms, args.refresh_s, args.idle_s)
+        if args.only == "soak" or (args.only is None and args.soak_rounds):
+            if not args.soak_rounds:
+                sys.exit("--only soak needs --soak-rounds N")
+            bench_soak(tmp, args.delay_ms, args.soak_rounds)
 
 
 if __name__ == "__main__":

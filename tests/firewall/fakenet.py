@@ -70,10 +70,10 @@ class FakeNet(NetPair):
         self.dnsmasq.send_signal(signal.SIGHUP)
         time.sleep(0.1)
 
-    def start_slowdns(self, table_path, delay_ms, listen="192.0.2.1", alternate=False):
+    def start_slowdns(self, table_path, delay_ms, listen="192.0.2.1", alternate=False, stats=None):
         p = self.popen(self.net, [sys.executable, os.path.join(HERE, "slowdns.py"), "--listen", listen,
                                   "--delay-ms", str(delay_ms), "--table", str(table_path)] +
-                       (["--alternate"] if alternate else []),
+                       (["--alternate"] if alternate else []) + (["--stats", str(stats)] if stats else []),
                        stdout=subprocess.PIPE, text=True)
         assert p.stdout.readline().strip() == "ready"
         return p

@@ -8,11 +8,14 @@ resolved concurrently (tc netem is not available to inject latency).
 Unknown names get NXDOMAIN. Prints "ready" once listening.
   --alternate: an entry's "a2" list answers instead of "a" in odd seconds
   (wall clock), so a re-resolution every second sees a changed answer.
+  --stats FILE: the number of queries answered so far, rewritten at most
+  once a second (for counting re-resolution rounds).
 """
 import argparse
 import heapq
 import ipaddress
 import json
+import os
 import select
 import socket
 import struct
@@ -56,6 +59,7 @@ def main():
     ap.add_argument("--delay-ms", type=int, default=0)
     ap.add_argument("--table", required=True)
     ap.add_argument("--alternate", action="store_true")
+    ap.add_argument("--stats")
     args = ap.parse_args()
     with open(args.table) as f:
         table = {k.lower(): v for k, v in json.load(f).items()}
@@ -71,9 +75,17 @@ def main():
     # hundreds of queries costs no more than one (a thread per query would
     # make the responder, not the client, the slow part).
     due = []
-    seq = 0
+    seq = answered = 0
+    stats_written = 0.0
     while True:
+        if args.stats and time.monotonic() - stats_written >= 1:
+            with open(args.stats + ".tmp", "w") as f:
+                f.write(f"{answered}\n")
+            os.replace(args.stats + ".tmp", args.stats)
+            stats_written = time.monotonic()
         timeout = max(0.0, due[0][0] - time.monotonic()) if due else None
+        if args.stats:
+            timeout = 1.0 if timeout is None else min(timeout, 1.0)
         if select.select([sock], [], [], timeout)[0]:
             while True:
                 try:
@@ -85,6 +97,7 @@ def main():
         while due and due[0][0] <= time.monotonic():
             _, _, msg, peer = heapq.heappop(due)
             sock.sendto(answer(msg, table, args.alternate), peer)
+            answered += 1
 
 
 if __name__ == "__main__":

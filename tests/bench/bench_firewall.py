@@ -13,7 +13,7 @@ listeners. Nothing leaves the namespaces this creates; every name is .test.
      an `ipset add` loop.
   3. refresh: 200 names with a 1 s TTL whose answers change every second;
      duration and netlink messages of each set update, from the init's log.
-  4. footprint: PID 1's private memory after boot and after the refresh
+  4. footprint: PID 1's private dirty memory after boot and after the refresh
      rounds, against tini; idle wake-ups per minute with no TTL due.
      With --soak-rounds N (not part of the default run): N re-resolution
      rounds of the 200 names at 1 s each (2,880 = 24 hours at the default
@@ -208,12 +208,20 @@ def init_pid(unshare_proc):
     raise RuntimeError("no init process under unshare")
 
 
-def private_kib(pid):
+def memory_kib(pid):
+    """smaps_rollup of pid: Private_Dirty (what the process really costs:
+    its heap, stack and written pages), Private_Clean (file pages no other
+    process maps at the moment, which the kernel can drop and which shrink
+    whenever another process maps the same libraries) and Pss."""
     fields = {}
     for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
         k, v = line.split(":", 1)
         fields[k] = int(v.split()[0])
-    return fields["Private_Dirty"] + fields.get("Private_Clean", 0), fields["Pss"]
+    return {"dirty": fields["Private_Dirty"], "clean": fields.get("Private_Clean", 0), "pss": fields["Pss"]}
+
+
+def describe(m):
+    return f"{m['dirty']} KiB private dirty ({m['clean']} KiB private clean, Pss {m['pss']} KiB)"
 
 
 def wakeups(pid):
@@ -247,7 +255,7 @@ def bench_refresh_and_footprint(tmp, delay_ms, refresh_s, idle_s):
         try:
             read_lines_until(p.stderr, "sandbox ready", 60)
             pid = init_pid(p)
-            boot_private, boot_pss = private_kib(pid)
+            boot = memory_kib(pid)
             updates = []
             t0 = time.monotonic()
             while time.monotonic() - t0 < refresh_s:
@@ -255,7 +263,7 @@ def bench_refresh_and_footprint(tmp, delay_ms, refresh_s, idle_s):
                 if entry.get("step") == "refresh":
                     msgs = int(re.search(r"(\d+) netlink messages", entry["message"]).group(1))
                     updates.append((entry["duration_ms"], msgs))
-            after_private, after_pss = private_kib(pid)
+            after = memory_kib(pid)
         finally:
             p.kill()
             p.wait()
@@ -275,7 +283,7 @@ def bench_refresh_and_footprint(tmp, delay_ms, refresh_s, idle_s):
         try:
             tpid = init_pid(tini)
             time.sleep(0.5)
-            tini_private, tini_pss = private_kib(tpid)
+            tini_mem = memory_kib(tpid)
             # Idle: a sandbox whose names are due in an hour. Count every
             # time PID 1 was scheduled, over idle_s, as wake-ups per minute.
             idle_policy = net.fn.write_policy(policy_text(["allowed.test"]), "idle.yaml")
@@ -296,13 +304,12 @@ def bench_refresh_and_footprint(tmp, delay_ms, refresh_s, idle_s):
         finally:
             tini.kill()
             tini.wait()
-        log(f"footprint: init private {boot_private} KiB (Pss {boot_pss}) after boot, {after_private} KiB "
-            f"(Pss {after_pss}) after {len(updates)} refresh updates; tini private {tini_private} KiB "
-            f"(Pss {tini_pss}); idle wake-ups/min: init {ours_wake:.1f}, tini {tini_wake:.1f}")
-        row("footprint", "PID 1 private memory after boot", boot_private / 1024, tini_private / 1024, "MiB",
-            "< 2 MiB", boot_private < 2048)
-        row("footprint", f"PID 1 private memory after {len(updates)} refresh updates", after_private / 1024,
-            tini_private / 1024, "MiB", "< 2 MiB", after_private < 2048)
+        log(f"footprint: init {describe(boot)} after boot, {describe(after)} after {len(updates)} refresh "
+            f"updates; tini {describe(tini_mem)}; idle wake-ups/min: init {ours_wake:.1f}, tini {tini_wake:.1f}")
+        row("footprint", "PID 1 private dirty memory after boot", boot["dirty"] / 1024, tini_mem["dirty"] / 1024,
+            "MiB", "< 2 MiB", boot["dirty"] < 2048)
+        row("footprint", f"PID 1 private dirty memory after {len(updates)} refresh updates", after["dirty"] / 1024,
+            tini_mem["dirty"] / 1024, "MiB", "< 2 MiB", after["dirty"] < 2048)
         row("footprint", "idle wake-ups per minute (no TTL due)", ours_wake, tini_wake, "per min", "0",
             ours_wake == 0)
     finally:
@@ -316,7 +323,7 @@ def answered_queries(stats):
         return 0
 
 
-def bench_soak(tmp, delay_ms, rounds, sample_s=30):
+def bench_soak(tmp, delay_ms, rounds, sample_s):
     """PID 1 through `rounds` re-resolutions of 200 names (A and AAAA each:
     400 queries a round, counted by the DNS responder)."""
     names = [f"n{i}.test" for i in range(200)]
@@ -336,15 +343,14 @@ def bench_soak(tmp, delay_ms, rounds, sample_s=30):
                     raise RuntimeError("the soak's init never resolved its names")
                 time.sleep(0.2)
             time.sleep(1)
-            boot_private, _ = private_kib(pid)
+            first = memory_kib(pid)
             samples = []        # (rounds done, private KiB)
             t0 = time.monotonic()
             while True:
                 done = answered_queries(stats) / (2 * len(names))
-                private, pss = private_kib(pid)
-                samples.append((done, private))
-                log(f"soak: {done:.0f} rounds in {time.monotonic() - t0:.0f} s, PID 1 private {private} KiB "
-                    f"(Pss {pss})")
+                m = memory_kib(pid)
+                samples.append((done, m["dirty"]))
+                log(f"soak: {done:.0f} rounds in {time.monotonic() - t0:.0f} s, PID 1 {describe(m)}")
                 if done >= rounds:
                     break
                 if p.poll() is not None:
@@ -358,12 +364,12 @@ def bench_soak(tmp, delay_ms, rounds, sample_s=30):
     final = samples[-1][1]
     peak = max(s[1] for s in samples)
     half = next(s[1] for s in samples if s[0] >= samples[-1][0] / 2)
-    row("footprint", f"PID 1 private memory after {samples[-1][0]:.0f} re-resolution rounds of 200 names "
+    row("footprint", f"PID 1 private dirty memory after {samples[-1][0]:.0f} re-resolution rounds of 200 names "
         "(24 h at the 30 s floor: 2,880)", final / 1024, None, "MiB", "< 2 MiB", final < 2048)
-    row("footprint", "PID 1 private memory, peak over the soak", peak / 1024, None, "MiB", "< 2 MiB", peak < 2048)
-    row("footprint", "PID 1 private memory growth over the soak's second half", final - half, None, "KiB",
+    row("footprint", "PID 1 private dirty memory, peak over the soak", peak / 1024, None, "MiB", "< 2 MiB", peak < 2048)
+    row("footprint", "PID 1 private dirty memory growth over the soak's second half", final - half, None, "KiB",
         "<= 64 KiB (no leak)", final - half <= 64)
-    log(f"soak: after the first round {boot_private} KiB, final {final} KiB, peak {peak} KiB, second half "
+    log(f"soak: after the first round {first['dirty']} KiB private dirty, final {final} KiB, peak {peak} KiB, second half "
         f"{half} -> {final} KiB over {samples[-1][0] - samples[0][0]:.0f} rounds")
 
 
@@ -376,6 +382,7 @@ def main():
     ap.add_argument("--only", choices=["boot", "rules", "refresh", "soak"])
     ap.add_argument("--soak-rounds", type=int, default=0,
                     help="re-resolution rounds of the soak (2880 = 24 h at the 30 s floor; 0: no soak)")
+    ap.add_argument("--soak-sample-s", type=float, default=30, help="seconds between memory samples (default 30)")
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench_firewall.py needs root (network namespaces, nftables)")
@@ -391,7 +398,7 @@ def main():
         if args.only == "soak" or (args.only is None and args.soak_rounds):
             if not args.soak_rounds:
                 sys.exit("--only soak needs --soak-rounds N")
-            bench_soak(tmp, args.delay_ms, args.soak_rounds)
+            bench_soak(tmp, args.delay_ms, args.soak_rounds, args.soak_sample_s)
 
 
 if __name__ == "__main__":

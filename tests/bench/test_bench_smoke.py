@@ -1,0 +1,48 @@
+"""The firewall benchmark's refresh, footprint and soak code, run briefly:
+it keeps working, its rows are well formed, and the properties that do not
+depend on the machine's speed hold (a set update is one batch of 5 netlink
+messages, PID 1 stays under 2 MiB private and never wakes when idle). The
+figures themselves come from `sudo tests/bench/run` (docs/performance.md)."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+KEYS = {"bench", "case", "ours", "baseline", "unit", "ratio", "target", "met"}
+
+
+def bench(*args):
+    r = subprocess.run([sys.executable, os.path.join(HERE, "bench_firewall.py"), *args], capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    rows = [json.loads(line) for line in r.stdout.splitlines()]
+    for row in rows:
+        assert KEYS <= set(row), row
+    return {row["case"]: row for row in rows}
+
+
+def find(rows, prefix):
+    found = [r for case, r in rows.items() if case.startswith(prefix)]
+    assert len(found) == 1, (prefix, list(rows))
+    return found[0]
+
+
+def test_refresh_and_footprint_rows(need_root):
+    rows = bench("--only", "refresh", "--refresh-s", "5", "--idle-s", "3")
+    assert find(rows, "200 names, netlink messages per update")["ours"] == 5
+    assert find(rows, "200 names, set update")["ours"] > 0
+    memory = [r for case, r in rows.items() if case.startswith("PID 1 private dirty memory after")]
+    assert len(memory) == 2 and all(r["met"] for r in memory), memory
+    idle = find(rows, "idle wake-ups per minute")
+    assert idle["ours"] == 0 and idle["baseline"] > 0, idle
+
+
+def test_soak_rows(need_root):
+    rows = bench("--only", "soak", "--soak-rounds", "3", "--soak-sample-s", "1")
+    final = find(rows, "PID 1 private dirty memory after")
+    assert final["met"] and 0 < final["ours"] < 2, final
+    assert find(rows, "PID 1 private dirty memory, peak")["met"]
+    assert find(rows, "PID 1 private dirty memory growth")["unit"] == "KiB"

@@ -220,6 +220,21 @@ def memory_kib(pid):
     return {"dirty": fields["Private_Dirty"], "clean": fields.get("Private_Clean", 0), "pss": fields["Pss"]}
 
 
+def wait_for_cmd_exec(pid, comm="sleep", timeout=5):
+    """Until PID 1's child has exec'd CMD: before that, the fork shares
+    PID 1's heap with the child and smaps counts it as shared, not private."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            if any(Path(f"/proc/{k}/comm").read_text().strip() == comm for k in kids):
+                return
+        except FileNotFoundError:
+            pass
+        time.sleep(0.005)
+    raise RuntimeError(f"PID 1 never started {comm}")
+
+
 def describe(m):
     return f"{m['dirty']} KiB private dirty ({m['clean']} KiB private clean, Pss {m['pss']} KiB)"
 
@@ -255,6 +270,7 @@ def bench_refresh_and_footprint(tmp, delay_ms, refresh_s, idle_s):
         try:
             read_lines_until(p.stderr, "sandbox ready", 60)
             pid = init_pid(p)
+            wait_for_cmd_exec(pid)
             boot = memory_kib(pid)
             updates = []
             t0 = time.monotonic()

@@ -65,6 +65,7 @@ enum engine_failure {
         ENGINE_FAILURE_NOT_RUNNING,
         ENGINE_FAILURE_NAME_TAKEN,
         ENGINE_FAILURE_PORT,
+        ENGINE_FAILURE_OLD_INIT,        /* the image's init predates this agentbox */
         ENGINE_FAILURE_OTHER,
 };
 enum engine_failure engine_failure_kind(const char *stderr_text);

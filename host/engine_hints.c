@@ -47,6 +47,8 @@ static const struct engine_hint hints[] = {
           "no sandbox is running for this project: start one with agentbox run" },
         { "is not running", ENGINE_FAILURE_NOT_RUNNING,
           "the sandbox is not running: start it with agentbox run" },
+        { "unrecognized option '--exit-with-cmd'", ENGINE_FAILURE_OLD_INIT,
+          "the image's agent-sandbox-init is older than this agentbox: rebuild the image (images/build.sh)" },
         { "no space left on device", ENGINE_FAILURE_OTHER,
           "the disk is full: free space (agentbox prune --volumes removes stopped sandboxes and their state)" },
         { "oci runtime", ENGINE_FAILURE_OTHER,

@@ -33,8 +33,14 @@ int sandbox_run_once(const struct engine *e, const char *name, const char *image
                 char what[600];
                 snprintf(what, sizeof(what), "starting the sandbox from %s", image);
                 code = engine_report_failure(e, what, &(struct engine_result) { .exit_code = code, .err = relay.held });
-        } else
+        } else {
                 stderr_relay_release(&relay);
+                /* An image built before its init learnt what we ask of it. */
+                if (code == AGENTBOX_EXIT_USAGE && engine_failure_kind(relay.head) == ENGINE_FAILURE_OLD_INIT) {
+                        fprintf(stderr, "agentbox: %s: %s\n", image, engine_failure_hint(relay.head));
+                        code = AGENTBOX_EXIT_FAILURE;
+                }
+        }
         /* With a terminal the client ends on the signal without passing it
          * on, and the container would outlive us. */
         if (sig)

@@ -56,7 +56,17 @@ static void judge_line(struct stderr_relay *r) {
         r->line_len = 0;
 }
 
+static void keep_head(struct stderr_relay *r, const char *buf, size_t n) {
+        size_t room = sizeof(r->head) - 1 - r->head_len;
+        if (n > room)
+                n = room;
+        memcpy(r->head + r->head_len, buf, n);
+        r->head_len += n;
+        r->head[r->head_len] = '\0';
+}
+
 void stderr_relay_feed(struct stderr_relay *r, const char *buf, size_t n) {
+        keep_head(r, buf, n);
         /* Whatever writes first on this stream (the engine, the init's log)
          * writes whole lines, so holding a line until its newline delays
          * nothing. */

@@ -18,6 +18,8 @@ struct stderr_relay {
         size_t line_len;
         char held[8192];        /* withheld engine lines, NUL-terminated */
         size_t held_len;
+        char head[4096];        /* the stream's first bytes, whatever became of them */
+        size_t head_len;
 };
 
 void stderr_relay_init(struct stderr_relay *r, int out_fd);

@@ -5,7 +5,7 @@ containers it "created" in $FAKE_ENGINE_STATE and prints what docker prints
 for the calls agentbox makes (a `run --rm --name` plays the init running
 CMD: `sh -c 'exit N'` exits N, `sleep S` sleeps). Failure modes via
 $FAKE_ENGINE_MODE: daemon-down, no-image, crash (the init fails before
-"sandbox ready")."""
+"sandbox ready"), old-init (an image whose init lacks --exit-with-cmd)."""
 import json
 import os
 import sys
@@ -45,6 +45,9 @@ def run_once(args, mode, containers):
     if mode == "no-image":
         fail(f"Unable to find image '{image}' locally\ndocker: Error response from daemon: pull access denied for "
              f"{image}, repository does not exist\n", 125)
+    if mode == "old-init":
+        fail("agent-sandbox-init: unrecognized option '--exit-with-cmd'\n"
+             "agent-sandbox-init: error: see agent-sandbox-init --help\n", 2)
     if mode == "crash":
         fail("agent-sandbox-init: reading the policy\n"
              "agent-sandbox-init: error: /etc/agent-sandbox/policy.yaml:3:5: unknown key 'domian'\n"

@@ -246,6 +246,14 @@ def test_run_shows_the_inits_error_when_it_fails(box):
     assert "exec" not in [a[0] for a in box.argvs()]
 
 
+def test_run_names_an_image_older_than_agentbox(box):
+    r = box.run("run", "--", "true", env={"FAKE_ENGINE_MODE": "old-init"})
+    assert r.returncode == 1, r.stderr
+    assert "unrecognized option '--exit-with-cmd'" in r.stderr, "the init's own words stay"
+    assert r.stderr.strip().splitlines()[-1] == ("agentbox: agent-sandbox-base:local: the image's agent-sandbox-init "
+                                                 "is older than this agentbox: rebuild the image (images/build.sh)")
+
+
 def test_run_ends_and_removes_its_sandbox_on_sigterm_and_sighup(box):
     for sig in (signal.SIGTERM, signal.SIGHUP):
         box.log.unlink(missing_ok=True)

@@ -1,5 +1,6 @@
 #include "environ.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,44 @@ static bool term_is_sane(const char *t) {
                       *c == '-' || *c == '.' || *c == '+' || *c == '_'))
                         return false;
         return true;
+}
+
+int environ_read_original(char **ret_buf, char ***ret_list) {
+        FILE *f = fopen("/proc/self/environ", "re");
+        if (!f)
+                return -errno;
+        char *buf = NULL;
+        size_t len = 0;
+        for (;;) {
+                char *grown = realloc(buf, len + 4096 + 1);
+                if (!grown) {
+                        free(buf);
+                        fclose(f);
+                        return -ENOMEM;
+                }
+                buf = grown;
+                size_t n = fread(buf + len, 1, 4096, f);
+                len += n;
+                if (n < 4096)
+                        break;
+        }
+        fclose(f);
+        buf[len] = '\0';
+        size_t count = 0;
+        for (size_t i = 0; i < len; i++)
+                count += buf[i] == '\0';
+        char **list = calloc(count + 2, sizeof(*list));
+        if (!list) {
+                free(buf);
+                return -ENOMEM;
+        }
+        size_t k = 0;
+        for (char *e = buf; e < buf + len; e += strlen(e) + 1)
+                if (*e)
+                        list[k++] = e;
+        *ret_buf = buf;
+        *ret_list = list;
+        return 0;
 }
 
 /* The "NAME=value" entry of env for name, or NULL. */

@@ -189,8 +189,17 @@ static void fw_meta_done(const struct meta_result *res, void *userdata) {
         } else {
                 fw->meta_prefixes = malloc(res->n_prefixes * sizeof(*fw->meta_prefixes) + 1);
                 if (fw->meta_prefixes) {
-                        memcpy(fw->meta_prefixes, res->prefixes, res->n_prefixes * sizeof(*fw->meta_prefixes));
-                        fw->n_meta_prefixes = res->n_prefixes;
+                        /* The rebinding guard holds for GitHub's ranges as for
+                         * DNS answers: none may open the sandbox's own side. */
+                        for (size_t i = 0; i < res->n_prefixes; i++) {
+                                const char *reason = NULL;
+                                char detail[128] = "", buf[IP_PREFIX_STRLEN];
+                                if (guard_allows_range(fw->guard, &res->prefixes[i], &reason, detail, sizeof(detail)))
+                                        fw->meta_prefixes[fw->n_meta_prefixes++] = res->prefixes[i];
+                                else
+                                        log_warning("refused the GitHub meta range %s: it overlaps %s %s",
+                                                    ip_prefix_format(&res->prefixes[i], buf), reason, detail);
+                        }
                 }
                 fw->meta_source = res->source;
                 if (res->why_live_failed)

@@ -178,6 +178,25 @@ bool guard_allows(const struct guard *g, const struct ip_prefix *addr, const cha
         return true;
 }
 
+bool guard_allows_range(const struct guard *g, const struct ip_prefix *range, const char **ret_reason,
+                        char *detail, size_t detail_len) {
+        for (size_t i = 0; i < g->n_exceptions; i++)
+                if (ip_prefix_contains(&g->exceptions[i], range))
+                        return true;
+        for (size_t i = 0; i < g->n_ranges; i++) {
+                const struct ip_prefix *refused = &g->ranges[i].prefix;
+                if (!ip_prefix_contains(refused, range) && !ip_prefix_contains(range, refused))
+                        continue;
+                char buf[IP_PREFIX_STRLEN];
+                if (ret_reason)
+                        *ret_reason = g->ranges[i].reason;
+                if (detail && detail_len)
+                        snprintf(detail, detail_len, "(%s)", ip_prefix_format(refused, buf));
+                return false;
+        }
+        return true;
+}
+
 void guard_free(struct guard *g) {
         if (!g)
                 return;

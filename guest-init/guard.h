@@ -19,4 +19,9 @@ int guard_new(const struct ip_prefix *exceptions, size_t n_exceptions, struct gu
 bool guard_allows(const struct guard *g, const struct ip_prefix *addr, const char **ret_reason,
                   char *detail, size_t detail_len);
 
+/* Like guard_allows() for a whole range: false when it overlaps a refused
+ * range in either direction (0.0.0.0/1 holds 127.0.0.0/8). */
+bool guard_allows_range(const struct guard *g, const struct ip_prefix *range, const char **ret_reason,
+                        char *detail, size_t detail_len);
+
 void guard_free(struct guard *g);

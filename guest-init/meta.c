@@ -27,9 +27,17 @@
 #include "meta_parse.h"
 #include "privdrop.h"
 
-/* What the child writes: "P <prefix>" lines, then "OK"; or "E <why>". At
- * most 4 MiB of document cannot make more than this. */
-#define META_MAX_REPLY (2u * 1024 * 1024)
+/* What the child writes: "P <prefix>" lines, then "OK"; or "E <why>".
+ * GitHub's web, api and git keys hold a few hundred ranges; these bounds are
+ * far above that and far below "everything", so that even a child taken
+ * over through a bug in TLS, HTTP or JSON code cannot open the firewall
+ * wide: at most this many ranges, none wider than /12 (IPv4) or /24 (IPv6),
+ * and no more IPv4 addresses in all than a /8 holds. */
+#define META_MAX_RANGES 16384u
+#define META_MIN_LEN_V4 12
+#define META_MIN_LEN_V6 24
+#define META_MAX_V4_ADDRESSES (1ull << 24)
+#define META_MAX_REPLY (META_MAX_RANGES * (IP_PREFIX_STRLEN + 3) + 1024)
 /* The child's own timeout covers the transfer; this covers the child. */
 #define META_CHILD_GRACE_MS 2000
 
@@ -89,11 +97,37 @@ static void write_all(int fd, const char *buf, size_t n) {
 static void reply_error(int out, const char *why) {
         char line[1024];
         int n = snprintf(line, sizeof(line), "E %s\n", why ? why : "out of memory");
-        /* One line, whatever the library put in its message. */
-        for (int i = 2; i < n - 1 && i < (int) sizeof(line) - 1; i++)
+        size_t len = n < 0 ? 0 : (size_t) n < sizeof(line) ? (size_t) n : sizeof(line) - 1;
+        if (len < 3)
+                return;
+        /* One line, whatever the library put in its message, cut or not. */
+        for (size_t i = 2; i < len - 1; i++)
                 if (line[i] == '\n' || line[i] == '\r')
                         line[i] = ' ';
-        write_all(out, line, (size_t) n < sizeof(line) ? (size_t) n : sizeof(line) - 1);
+        line[len - 1] = '\n';
+        write_all(out, line, len);
+}
+
+/* Nothing of PID 1's (netlink socket, resolver sockets, epoll, signalfd)
+ * may stay open in the child; only stdin/out/err and its pipe. */
+static void close_inherited_fds(int keep) {
+        int r = keep > 3 ? close_range(3, (unsigned) keep - 1, 0) : 0;
+        if (r == 0 && close_range((unsigned) keep + 1, ~0U, 0) == 0)
+                return;
+        long max = sysconf(_SC_OPEN_MAX);       /* kernels before 5.9 */
+        for (int fd = 3; fd < (max > 0 && max < 65536 ? max : 65536); fd++)
+                if (fd != keep)
+                        (void) close(fd);
+}
+
+/* PID 1's environment holds what the launcher passed for CMD (API keys with
+ * --pass-env): none of it belongs in a process that parses the network's
+ * answers, and none of it may steer libcurl (proxies, CA paths). The child's
+ * copy of the strings is wiped, then the list emptied. */
+static void scrub_environment(void) {
+        for (char **e = environ; e && *e; e++)
+                explicit_bzero(*e, strlen(*e));
+        (void) clearenv();
 }
 
 /* Who the child becomes: nobody when we are root (then we may), else
@@ -114,14 +148,17 @@ _Noreturn static void child_run(int out, const struct meta_config *cfg, const ch
         struct target_user u;
         sigset_t none;
 
+        /* Out of PID 1's session and process group: a ^Z or ^C typed at
+         * the container's terminal during boot is not for us. */
+        (void) setsid();
+        signal(SIGTSTP, SIG_IGN);
+        signal(SIGTTIN, SIG_IGN);
+        signal(SIGTTOU, SIG_IGN);
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
         (void) prctl(PR_SET_NAME, "meta-fetch", 0, 0, 0);
-        /* Nothing of PID 1's (netlink socket, resolver sockets, epoll,
-         * signalfd) stays open here; only stdin/out/err and our pipe. */
-        if (out > 3)
-                (void) close_range(3, (unsigned) out - 1, 0);
-        (void) close_range((unsigned) out + 1, ~0U, 0);
+        close_inherited_fds(out);
+        scrub_environment();
 
         /* Read while we may: the file can be root's alone. */
         if (cfg->ca_file && meta_read_ca_file(cfg->ca_file, &ca, &ca_len, &why) < 0) {
@@ -154,6 +191,10 @@ _Noreturn static void child_run(int out, const struct meta_config *cfg, const ch
                 reply_error(out, text);
                 _exit(0);
         }
+        if (n > META_MAX_RANGES) {
+                reply_error(out, "the answer holds more ranges than GitHub's meta document has");
+                _exit(0);
+        }
         for (size_t i = 0; i < n; i++) {
                 char line[IP_PREFIX_STRLEN + 4] = "P ";
                 ip_prefix_format(&prefixes[i], line + 2);
@@ -166,10 +207,15 @@ _Noreturn static void child_run(int out, const struct meta_config *cfg, const ch
 
 /* ---- PID 1's side ------------------------------------------------------- */
 
+/* The one fetch child that may be running, for the supervisor, which must
+ * not count it among the processes that keep the container up. */
+static pid_t live_child;
+
 /* The child's reply → prefixes; anything unexpected is a failed fetch. */
 static int parse_reply(struct meta_fetch *m, struct ip_prefix **ret, size_t *ret_n) {
         _cleanup_free_ struct ip_prefix *list = NULL;
         size_t n = 0, cap = 0;
+        unsigned long long v4_addresses = 0;
         bool ok = false;
         for (char *line = m->reply, *end; line && line < m->reply + m->len && !ok; line = end + 1) {
                 end = memchr(line, '\n', m->len - (size_t) (line - m->reply));
@@ -187,6 +233,13 @@ static int parse_reply(struct meta_fetch *m, struct ip_prefix **ret, size_t *ret
                 struct ip_prefix p;
                 if (strncmp(line, "P ", 2) != 0 || ip_prefix_parse(line + 2, &p) < 0)
                         break;
+                if (n == META_MAX_RANGES ||
+                    p.len < (p.family == AF_INET ? META_MIN_LEN_V4 : META_MIN_LEN_V6) ||
+                    (p.family == AF_INET && (v4_addresses += 1ull << (32 - p.len)) > META_MAX_V4_ADDRESSES)) {
+                        set_why(m, "the answer is not plausible as GitHub's ranges (%s): too many, or too wide",
+                                line + 2);
+                        return -EIO;
+                }
                 if (n == cap) {
                         cap = cap ? cap * 2 : 256;
                         struct ip_prefix *grown = realloc(list, cap * sizeof(*list));
@@ -217,15 +270,25 @@ static void stop_child(struct meta_fetch *m, bool running) {
                 m->fd = -1;
         }
         if (m->child_pidfd >= 0) {
+                /* Never wait here: a child we may not signal (root without
+                 * CAP_KILL, the child being nobody) or one stuck in the
+                 * kernel must not stop PID 1. A child still running ends at
+                 * its own timeout, and the supervisor reaps it then. */
                 (void) syscall(SYS_pidfd_send_signal, m->child_pidfd, SIGKILL, NULL, 0);
                 siginfo_t info;
-                while (waitid(P_PIDFD, (id_t) m->child_pidfd, &info, WEXITED) < 0 && errno == EINTR)
+                while (waitid(P_PIDFD, (id_t) m->child_pidfd, &info, WEXITED | WNOHANG) < 0 && errno == EINTR)
                         ;
                 close(m->child_pidfd);
                 m->child_pidfd = -1;
         } else if (m->child > 0 && running)
                 kill(m->child, SIGKILL);
+        if (live_child == m->child)
+                live_child = 0;
         m->child = 0;
+}
+
+pid_t meta_fetch_child(void) {
+        return live_child;
 }
 
 /* Live result or snapshot, then the callback; at most once. */
@@ -324,6 +387,7 @@ static int start_child(struct meta_fetch *m, const struct meta_config *cfg) {
         }
         close(p[1]);
         m->child = pid;
+        live_child = pid;
         /* Nothing reaps between fork and here: we are the only thread. */
         m->child_pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
         m->fd = p[0];

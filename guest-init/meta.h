@@ -5,6 +5,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "loop.h"
 #include "prefix.h"
@@ -40,3 +41,6 @@ int meta_fetch_start(struct loop *l, const struct meta_config *cfg, meta_done_fn
                      struct meta_fetch **ret);
 /* Cancels a fetch still running; NULL is fine. */
 void meta_fetch_free(struct meta_fetch *m);
+
+/* The pid of the fetch child while one runs, else 0. */
+pid_t meta_fetch_child(void);

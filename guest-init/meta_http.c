@@ -142,13 +142,22 @@ int meta_http_get(const struct meta_http_request *req, char **ret_body, size_t *
         if (!e)
                 return fail(ret_why, "libcurl could not start a transfer");
         struct curl_slist *resolve = req->resolve ? curl.slist_append(NULL, req->resolve) : NULL;
+        if (req->resolve && !resolve) {
+                curl.easy_cleanup(e);
+                return fail(ret_why, "%s", "out of memory");
+        }
         char errbuf[CURL_ERROR_SIZE] = "";
         struct body b = {};
         struct curl_blob ca = { .data = (void *) req->ca_pem, .len = req->ca_pem_len, .flags = CURL_BLOB_COPY };
 
         curl.easy_setopt(e, CURLOPT_URL, req->url);
-        if (resolve)
-                curl.easy_setopt(e, CURLOPT_RESOLVE, resolve);
+        /* Without the pinned addresses curl would resolve by itself, past
+         * the rebinding guard: then no transfer at all. */
+        if (resolve && curl.easy_setopt(e, CURLOPT_RESOLVE, resolve) != CURLE_OK) {
+                curl.easy_cleanup(e);
+                curl.slist_free_all(resolve);
+                return fail(ret_why, "%s", "libcurl refused the pinned addresses (CURLOPT_RESOLVE)");
+        }
         curl.easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https,http");
         curl.easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
         curl.easy_setopt(e, CURLOPT_FAILONERROR, 1L);

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "loop.h"
 #include "macro.h"
+#include "meta.h"
 #include "options.h"
 #include "privcheck.h"
 #include "privdrop.h"
@@ -40,6 +41,8 @@ struct supervisor {
         bool others_told;               /* the rest got SIGTERM + SIGHUP */
         uint64_t started_usec;
         char **cmd_env;                 /* room for CMD's environment, made before fork */
+        char *original_env_buf;         /* what --pass-env takes from (environ_read_original) */
+        char **original_env;
 };
 
 static const int handled_signals[] = {
@@ -66,7 +69,8 @@ static bool others_alive(const struct supervisor *s) {
         while (!found && (e = readdir(d))) {
                 char *end;
                 long pid = strtol(e->d_name, &end, 10);
-                found = *end == '\0' && pid > 1;
+                /* Our meta fetch child is ours, not a terminal's. */
+                found = *end == '\0' && pid > 1 && pid != (long) meta_fetch_child();
         }
         closedir(d);
         return found;
@@ -104,7 +108,8 @@ static void child_exec(struct supervisor *s) {
                         s->user.name, strerror(errno));
                 _exit(126);
         }
-        environ_build(&s->user, environ, s->cfg.pass_env, s->cfg.n_pass_env, storage, s->cmd_env);
+        environ_build(&s->user, s->original_env ? s->original_env : environ, s->cfg.pass_env, s->cfg.n_pass_env,
+                      storage, s->cmd_env);
         environ = s->cmd_env;
         execvp(s->cfg.cmd[0], s->cfg.cmd);
         fprintf(stderr, "agent-sandbox-init: error: cannot run %s: %s\n", s->cfg.cmd[0], strerror(errno));
@@ -300,6 +305,8 @@ int supervise_main(int argc, char **argv) {
         s.cmd_env = calloc(ENVIRON_BASE_MAX + s.cfg.n_pass_env + 1, sizeof(char *));
         if (!s.cmd_env)
                 return log_error("out of memory"), 1;
+        if (s.cfg.n_pass_env && environ_read_original(&s.original_env_buf, &s.original_env) < 0)
+                log_warning("cannot read /proc/self/environ; --pass-env gives CMD what the loader left");
         r = loop_new(&s.loop);
         if (r < 0)
                 return log_error_errno(r, "Failed to create the event loop: %m"), 1;
@@ -315,5 +322,7 @@ int supervise_main(int argc, char **argv) {
         loop_free(s.loop);
         options_done(&s.cfg);
         free(s.cmd_env);
+        free(s.original_env);
+        free(s.original_env_buf);
         return r < 0 ? 1 : r;
 }

@@ -2,16 +2,30 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+/* The client is signalled through a pidfd, which names that process and
+ * no other even after it was reaped and its pid reused; kernels without
+ * pidfds (before 5.3) fall back to the pid. */
+static volatile sig_atomic_t client_pidfd = -1;
 static volatile sig_atomic_t client_pid;
 static volatile sig_atomic_t got_signal;
 static volatile sig_atomic_t end_on_hangup;
 
+static void signal_client(int sig) {
+        if (client_pidfd >= 0)
+                (void) syscall(SYS_pidfd_send_signal, (int) client_pidfd, sig, NULL, 0);
+        else if (client_pid > 0)
+                (void) kill((pid_t) client_pid, sig);
+}
+
 static void on_signal(int sig) {
+        int saved = errno;
         got_signal = sig;
-        if (client_pid > 0)
-                kill((pid_t) client_pid, end_on_hangup ? SIGTERM : sig);
+        signal_client(end_on_hangup ? SIGTERM : sig);
+        errno = saved;
 }
 
 static void relay_until_eof(int fd, struct stderr_relay *relay) {
@@ -48,13 +62,35 @@ int attach_run(const struct engine *e, char *const *args, char *const *envp, enu
         int fd;
         int code = engine_spawn_stderr_pipe(e, args, envp, &pid, &fd);
         if (code == 0) {
-                client_pid = pid;
+                int pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+                client_pidfd = pidfd;
+                if (pidfd < 0)
+                        client_pid = pid;
                 if (got_signal)         /* it came before we knew the pid */
-                        kill(pid, end_on_hangup ? SIGTERM : got_signal);
+                        signal_client(end_on_hangup ? SIGTERM : got_signal);
                 relay_until_eof(fd, relay);
                 close(fd);
-                code = engine_wait(pid);
-                client_pid = 0;
+                if (pidfd < 0) {
+                        /* Wait for the exit without reaping (a zombie keeps
+                         * its pid), then reap and forget the pid with our
+                         * signals held, so that none reaches a process that
+                         * took the pid over. */
+                        sigset_t block, old_mask;
+                        siginfo_t info;
+                        while (waitid(P_PID, (id_t) pid, &info, WEXITED | WNOWAIT) < 0 && errno == EINTR)
+                                ;
+                        sigemptyset(&block);
+                        sigaddset(&block, SIGTERM);
+                        sigaddset(&block, SIGHUP);
+                        sigprocmask(SIG_BLOCK, &block, &old_mask);
+                        code = engine_wait(pid);
+                        client_pid = 0;
+                        sigprocmask(SIG_SETMASK, &old_mask, NULL);
+                } else {
+                        code = engine_wait(pid);
+                        client_pidfd = -1;
+                        close(pidfd);
+                }
         }
 
         sigaction(SIGINT, &old[0], NULL);

@@ -117,6 +117,8 @@ int run_create_argv(const struct run_opts *o, const struct project *p, const str
                 strv_push_many(&v, "run", "--rm", "-i", NULL);
                 if (once->tty)
                         strv_push(&v, "-t");
+                if (once->cidfile)
+                        strv_push_many(&v, "--cidfile", once->cidfile, NULL);
         } else
                 strv_push_many(&v, "run", "-d", NULL);
         strv_push_many(&v, "--name", p->name, NULL);
@@ -268,9 +270,13 @@ static int run_fresh(const struct engine *e, const struct run_opts *o, const str
                 return AGENTBOX_EXIT_FAILURE;
         struct run_policy_mounts m;
         int code = userpolicy_ensure_project(&u) < 0 ? AGENTBOX_EXIT_FAILURE : check_policies(o, &u, &m);
+        _cleanup_(sandbox_cidfile_done) struct sandbox_cidfile cid = {};
+        if (code == 0 && sandbox_cidfile_new(&cid) < 0)
+                code = AGENTBOX_EXIT_FAILURE;
         char *const default_cmd[] = { (char *) a->command, NULL };
         const struct run_command once = {
                 .tty = isatty(STDIN_FILENO),
+                .cidfile = cid.path,
                 .env_names = strv_items(&ef->names),
                 .cmd = o->cmd ? o->cmd : default_cmd,
         };
@@ -281,9 +287,9 @@ static int run_fresh(const struct engine *e, const struct run_opts *o, const str
                           envfilter_child_env(ef, environ, &env) < 0))
                 code = AGENTBOX_EXIT_FAILURE;
         for (int attempt = 0; code == 0; attempt++) {
-                bool taken;
-                code = sandbox_run_once(e, p->name, image, strv_items(&args), strv_items(&env), &taken);
-                if (!taken)
+                bool taken, signalled;
+                code = sandbox_run_once(e, &cid, image, strv_items(&args), strv_items(&env), &taken, &signalled);
+                if (!taken || signalled)
                         break;
                 enum sandbox_state st;
                 code = sandbox_state(e, p->name, &st);

@@ -37,12 +37,13 @@ struct run_policy_mounts {
 /* The command a fresh sandbox's init runs itself (`run --rm`). */
 struct run_command {
         bool tty;                       /* -t: stdin is a terminal */
+        const char *cidfile;            /* --cidfile: where the engine writes the container's ID */
         char *const *env_names;         /* -e NAME for the engine, --pass-env NAME for the init */
         char *const *cmd;
 };
 
 /* The engine argv creating the sandbox for project p: `run -d ... IMAGE`
- * when once is NULL; otherwise `run --rm -i [-t] ... [-e NAME]... IMAGE
+ * when once is NULL; otherwise `run --rm -i [-t] [--cidfile F] ... [-e NAME]... IMAGE
  * --exit-with-cmd [--pass-env NAME]... -- CMD...`. */
 int run_create_argv(const struct run_opts *o, const struct project *p, const struct agent *a, const char *image,
                     const struct run_policy_mounts *m, const struct run_command *once, struct strv *ret);

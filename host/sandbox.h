@@ -46,15 +46,24 @@ int sandbox_exec_argv(const char *name, bool tty, char *const *env_names, char *
  * to it; returns its exit code, or 125 when it could not start. */
 int sandbox_run_attached(const struct engine *e, char *const *args, char *const *envp);
 
-/* Run args, a `run --rm` of a fresh sandbox `name` from image whose init
- * runs the command itself, with our terminal; the engine's stderr is
- * relayed (see stderr_relay.h). Returns the exit code (the command's, the
- * init's 1 when the sandbox could not be made ready, or the engine's 125
- * after a line saying what to do). *ret_name_taken: a container of that
- * name exists already, and nothing was printed. SIGTERM or SIGHUP end the
- * command and remove the sandbox. */
-int sandbox_run_once(const struct engine *e, const char *name, const char *image, char *const *args,
-                     char *const *envp, bool *ret_name_taken);
+/* A file for the engine's --cidfile, in a directory of our own: the ID of
+ * the container a run created, so that only that one is ever removed. */
+struct sandbox_cidfile {
+        char *dir, *path;
+};
+int sandbox_cidfile_new(struct sandbox_cidfile *ret);
+void sandbox_cidfile_done(struct sandbox_cidfile *c);
+
+/* Run args, a `run --rm --cidfile CID.path` of a fresh sandbox from image
+ * whose init runs the command itself, with our terminal; the engine's
+ * stderr is relayed (see stderr_relay.h). Returns the exit code (the
+ * command's, the init's 1 when the sandbox could not be made ready, or the
+ * engine's 125 after a line saying what to do). *ret_name_taken: a
+ * container of that name exists already, and nothing was printed.
+ * SIGTERM or SIGHUP end the command and remove the container this run
+ * created (*ret_signalled). */
+int sandbox_run_once(const struct engine *e, const struct sandbox_cidfile *cid, const char *image,
+                     char *const *args, char *const *envp, bool *ret_name_taken, bool *ret_signalled);
 
 /* 0 when the project's sandbox runs; else prints "no sandbox for PROJECT;
  * start one with agentbox run" (or the engine failure) and returns the exit code. */

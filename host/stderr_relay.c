@@ -42,6 +42,26 @@ static void start_passing(struct stderr_relay *r) {
         r->passing = true;
 }
 
+/* How the engines' own messages begin (docker, podman); blank lines and
+ * docker's pointer to its usage come between and after them. Anything else
+ * at the start of a line is the command's, and passes at once: a prompt
+ * without a newline must not wait. */
+static const char *const engine_starts[] = {
+        "Error", "error", "docker: ", "Cannot connect", "Unable to find image", "Conflict",
+        "See 'docker", "Run 'docker", "\n", "\r\n",
+};
+
+/* Whether the partial line can still become, or already is, the start of
+ * an engine message. */
+static bool may_be_engine_start(const char *line, size_t len) {
+        for (size_t i = 0; i < sizeof(engine_starts) / sizeof(engine_starts[0]); i++) {
+                size_t n = strlen(engine_starts[i]);
+                if (strncmp(line, engine_starts[i], len < n ? len : n) == 0)
+                        return true;
+        }
+        return false;
+}
+
 /* r->line holds a whole line (or as much of one as fits). */
 static void judge_line(struct stderr_relay *r) {
         r->line[r->line_len] = '\0';
@@ -67,9 +87,8 @@ static void keep_head(struct stderr_relay *r, const char *buf, size_t n) {
 
 void stderr_relay_feed(struct stderr_relay *r, const char *buf, size_t n) {
         keep_head(r, buf, n);
-        /* Whatever writes first on this stream (the engine, the init's log)
-         * writes whole lines, so holding a line until its newline delays
-         * nothing. */
+        /* A line that starts like an engine message is held until its
+         * newline: the engines write whole lines, so that delays nothing. */
         while (!r->passing && n > 0) {
                 const char *nl = memchr(buf, '\n', n);
                 size_t take = nl ? (size_t) (nl - buf) + 1 : n;
@@ -80,8 +99,8 @@ void stderr_relay_feed(struct stderr_relay *r, const char *buf, size_t n) {
                 r->line_len += take;
                 buf += take;
                 n -= take;
-                if (r->line_len == sizeof(r->line) - 1)
-                        start_passing(r);       /* no engine says that much */
+                if (r->line_len == sizeof(r->line) - 1 || !may_be_engine_start(r->line, r->line_len))
+                        start_passing(r);       /* no engine says that much, or so */
                 else if (r->line[r->line_len - 1] == '\n')
                         judge_line(r);
         }

@@ -1,5 +1,7 @@
-/* The engine's stderr during `run --rm`, passed on to ours as it arrives,
- * except the engine's own failure lines at its start: those are withheld,
+/* The engine's stderr during `run --rm` or `exec`, passed on to ours as it
+ * arrives, except the engine's own failure lines at its start: those (lines
+ * that begin the way docker's and podman's messages do, and then prove to
+ * be a failure the hint table knows) are withheld,
  * so that agentbox can say in one line what to do (or, when the sandbox's
  * name is taken, join that sandbox without a misleading "Conflict"). The
  * first line that is not the engine's (the init's log, pull progress)

@@ -175,7 +175,7 @@ def baseline_run_argv(calls, name):
     create = next(c for c in calls if c[0] == "run")
     start = create.index("--name")
     end = create.index("--exit-with-cmd") if "--exit-with-cmd" in create else len(create)
-    args = ["run", "--rm", "--name", name] + create[start + 2:end]
+    args = ["run", "--rm", "--name", name] + create[start + 2:end]    # --cidfile comes before --name
     return [DOCKER, *args, "true"]
 
 

@@ -110,12 +110,16 @@ def test_run_is_dev_in_workspace_with_no_host_env(ab):
 
 
 def test_run_firewall_is_up_before_the_command_and_named_variables_pass(ab):
-    script = ("echo token=$MY_TOKEN other=${OTHER_SECRET:-unset}; "
+    # TMPDIR is one of the variables the loader drops from a privileged
+    # process's environment (PID 1 holds a file capability): passed, it
+    # still reaches the command.
+    script = ("echo token=$MY_TOKEN other=${OTHER_SECRET:-unset} tmpdir=$TMPDIR; "
               "curl -s -o /dev/null -w 'allowed=%{http_code} ' --max-time 3 http://allowed.test/; "
               "curl -s -o /dev/null -w 'far=%{http_code}\\n' --max-time 3 http://far.test/; exit 0")
-    r = ab.run("-e", "MY_TOKEN", "--", "sh", "-c", script, env={"MY_TOKEN": "tok-123", "OTHER_SECRET": "no"})
+    r = ab.run("-e", "MY_TOKEN", "-e", "TMPDIR", "--", "sh", "-c", script,
+               env={"MY_TOKEN": "tok-123", "OTHER_SECRET": "no", "TMPDIR": "/tmp/mine"})
     assert r.returncode == 0, r.stderr
-    assert "token=tok-123 other=unset" in r.stdout, r.stdout
+    assert "token=tok-123 other=unset tmpdir=/tmp/mine" in r.stdout, r.stdout
     assert "allowed=200 far=000" in r.stdout, r.stdout
     assert ab.containers() == []
 

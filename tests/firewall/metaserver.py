@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """HTTPS server standing in for GitHub's meta API in the firewall tests.
 Paths: /meta (a small meta document), /500, /hang (accepts, never answers),
-/bad (not JSON), /big (over 4 MiB). Prints "ready" once listening."""
+/bad (not JSON), /big (over 4 MiB), /wide (a range no meta document has:
+half the IPv4 internet), /linklocal (ranges, one of them over link-local
+addresses). Prints "ready" once listening."""
 import argparse
 import http.server
 import json
@@ -36,6 +38,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             time.sleep(60)
         elif self.path == "/bad":
             self.send_body(200, b"<html>not json</html>", "text/html")
+        elif self.path == "/wide":
+            self.send_body(200, json.dumps(dict(DOC, web=["0.0.0.0/1"])).encode())
+        elif self.path == "/linklocal":
+            self.send_body(200, json.dumps(dict(DOC, web=["169.254.0.0/16", "198.51.100.64/26"])).encode())
         elif self.path == "/big":
             self.send_body(200, b"[" + b" " * (5 * 1024 * 1024) + b"]")
         else:

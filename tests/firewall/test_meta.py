@@ -71,6 +71,7 @@ def test_live_ranges_are_allowed(net, pki, tmp_path):
 
 
 @pytest.mark.parametrize("path,ca,reason", [
+    ("/wide", "ca.pem", "not plausible as GitHub's ranges (0.0.0.0/1)"),
     ("/500", "ca.pem", "HTTP 500"),
     ("/bad", "ca.pem", "not a usable meta document"),
     ("/big", "ca.pem", "larger than 4 MiB"),
@@ -82,6 +83,15 @@ def test_failed_fetch_uses_the_snapshot(net, pki, tmp_path, path, ca, reason):
     assert "using the snapshot" in r.stderr and reason in r.stderr, r.stderr
     assert "192.0.2.250" in elements(net, "allowed_v4")
     assert "198.51.100.64/26" not in elements(net, "allowed_v4")
+
+
+def test_a_meta_range_over_the_sandboxs_own_side_is_refused(net, pki, tmp_path):
+    """The rebinding guard holds for GitHub's ranges as for DNS answers."""
+    r = apply(net, pki, "/linklocal", snapshot(tmp_path, ["192.0.2.250/32"]))
+    assert r.returncode == 0, r.stderr
+    assert "refused the GitHub meta range 169.254.0.0/16: it overlaps link-local" in r.stderr, r.stderr
+    v4 = elements(net, "allowed_v4")
+    assert "198.51.100.64/26" in v4 and not [e for e in v4 if e.startswith("169.254.")], v4
 
 
 def test_hanging_server_times_out_without_threads(net, pki, tmp_path):
@@ -163,6 +173,7 @@ def test_fetch_meta_writes_a_snapshot_the_init_uses(net, pki, tmp_path):
 
 
 @pytest.mark.parametrize("path,ca,reason", [
+    ("/wide", "ca.pem", "not plausible as GitHub's ranges (0.0.0.0/1)"),
     ("/500", "ca.pem", "HTTP 500"),
     ("/bad", "ca.pem", "not a usable meta document"),
     ("/meta", "other-ca.pem", "certificate"),

@@ -39,6 +39,9 @@ def run_once(args, mode, containers):
     sep = args.index("--")
     image = args[args.index("--exit-with-cmd") - 1]
     if name in containers:
+        if os.environ.get("FAKE_ENGINE_SLOW_CONFLICT"):
+            import time
+            time.sleep(float(os.environ["FAKE_ENGINE_SLOW_CONFLICT"]))
         fail(f'docker: Error response from daemon: Conflict. The container name "/{name}" is already in use '
              f'by container "abc". You have to remove (or rename) that container to be able to reuse that name.\n'
              f"See 'docker run --help'.\n", 125)
@@ -52,6 +55,9 @@ def run_once(args, mode, containers):
         fail("agent-sandbox-init: reading the policy\n"
              "agent-sandbox-init: error: /etc/agent-sandbox/policy.yaml:3:5: unknown key 'domian'\n"
              "agent-sandbox-init: error: the sandbox is not ready; nothing was started\n", 1)
+    if "--cidfile" in args:
+        with open(args[args.index("--cidfile") + 1], "x") as f:
+            f.write(f"cid-of-{name}\n")
     sys.stderr.write("agent-sandbox-init: firewall up\nagent-sandbox-init: sandbox ready in 5.0 ms\n")
     cmd = args[sep + 1:]
     if cmd[:2] == ["sh", "-c"] and cmd[2].startswith("exit "):

@@ -75,7 +75,9 @@ def test_run_is_one_engine_call_whose_init_runs_the_command(box):
     run = box.call("run")["argv"]
     real = os.path.realpath(box.project)
     name = run[run.index("--name") + 1]
-    assert run[:5] == ["run", "--rm", "-i", "--name", name], "no -t: stdin is not a terminal"
+    assert run[:3] == ["run", "--rm", "-i"] and run[3] == "--cidfile", "no -t: stdin is not a terminal"
+    assert run[5:7] == ["--name", name]
+    assert not os.path.exists(os.path.dirname(run[4])), "the container ID's directory is removed afterwards"
     for pair in (["--cap-drop", "ALL"], ["--cap-add", "NET_ADMIN"], ["--cap-add", "SETPCAP"],
                  ["--tmpfs", "/tmp"], ["--tmpfs", "/run"], ["--pids-limit", "512"], ["--memory", "4g"],
                  ["-v", f"{real}:/workspace"]):
@@ -246,6 +248,24 @@ def test_run_shows_the_inits_error_when_it_fails(box):
     assert "exec" not in [a[0] for a in box.argvs()]
 
 
+def test_signal_while_the_name_is_taken_leaves_the_other_sandbox_alone(box):
+    """A run that finds the project's sandbox started elsewhere created
+    nothing: a SIGTERM at that moment removes nothing and joins nothing."""
+    assert box.run("run", "--keep", "--", "true").returncode == 0
+    box.log.unlink()
+    env = dict(box.env, FAKE_ENGINE_SLOW_CONFLICT="1.5")
+    p = subprocess.Popen([AGENTBOX, "run", "--", "true"], cwd=box.project, env=env, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 10
+    while not (box.log.exists() and box.argvs()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.3)
+    p.send_signal(signal.SIGTERM)
+    p.communicate(timeout=20)
+    assert [a[0] for a in box.argvs()] == ["run"], box.argvs()
+    assert box.run("status").returncode == 0, "the kept sandbox still runs"
+
+
 def test_run_names_an_image_older_than_agentbox(box):
     r = box.run("run", "--", "true", env={"FAKE_ENGINE_MODE": "old-init"})
     assert r.returncode == 1, r.stderr
@@ -268,7 +288,7 @@ def test_run_ends_and_removes_its_sandbox_on_sigterm_and_sighup(box):
         verbs = [a[0] for a in box.argvs()]
         assert verbs == ["run", "rm"], (sig, verbs, err)
         name = box.call("run")["argv"][box.call("run")["argv"].index("--name") + 1]
-        assert box.call("rm")["argv"] == ["rm", "-f", name]
+        assert box.call("rm")["argv"] == ["rm", "-f", f"cid-of-{name}"], "by the ID of the container it made"
         assert p.returncode == 128 + signal.SIGTERM, (sig, p.returncode, err)
 
 

@@ -116,11 +116,13 @@ static void engine_argv(void) {
 
         /* A fresh sandbox for one command: the init runs it, with the named
          * variables (values never on the command line) and ends with it. */
-        struct run_command once = { .tty = true, .env_names = ARGV("A", "B"), .cmd = ARGV("sh", "-c", "exit 7") };
+        struct run_command once = { .tty = true, .cidfile = "/run/user/1/agentbox-x/cid", .env_names = ARGV("A", "B"),
+                                    .cmd = ARGV("sh", "-c", "exit 7") };
         TAP_CHECK(run_create_argv(&o, &odd, agent_find("none"), "agent-sandbox-base:local", NULL, &once, &v) == 0,
                   "run --rm argv built");
         TAP_CHECK_STR(joined(strv_items(&v)),
-                      "run --rm -i -t --name agentbox-a-b-c-0123abcd --label=agentbox.project=/w/a:b\"c"
+                      "run --rm -i -t --cidfile /run/user/1/agentbox-x/cid --name agentbox-a-b-c-0123abcd"
+                      " --label=agentbox.project=/w/a:b\"c"
                       " --label=agentbox.agent=none"
                       " --cap-drop ALL --cap-add NET_ADMIN --cap-add SETPCAP --read-only --tmpfs /tmp --tmpfs /run"
                       " --pids-limit 512 --memory 4g --mount type=bind,\"src=/w/a:b\"\"c\",dst=/workspace"

@@ -104,6 +104,25 @@ int main(void) {
         TAP_CHECK_STR(sink_take(&s), later, "only the lines before the first other line can be the engine's");
         TAP_CHECK(!r.name_taken, "a conflict after the init's first line is not ours");
 
+        /* The command's own output passes at once, even without a newline:
+         * relayed byte by byte, each byte is out before the next comes. */
+        sink_open(&s);
+        stderr_relay_init(&r, s.wr);
+        stderr_relay_feed(&r, ">", 1);
+        stderr_relay_feed(&r, ">> ", 3);
+        TAP_CHECK(r.passing, "a prompt is not held back");
+        stderr_relay_end(&r);
+        TAP_CHECK_STR(sink_take(&s), ">>> ", "and comes out unchanged");
+        /* One that may still become an engine message waits for its newline. */
+        sink_open(&s);
+        stderr_relay_init(&r, s.wr);
+        stderr_relay_feed(&r, "Err", 3);
+        TAP_CHECK(!r.passing && r.line_len == 3, "'Err' may be the engine's: held");
+        stderr_relay_feed(&r, "or: nothing of the engine's\n", 28);
+        stderr_relay_end(&r);
+        stderr_relay_release(&r);
+        TAP_CHECK_STR(sink_take(&s), "Error: nothing of the engine's\n", "an unknown 'Error' line passes");
+
         /* A first line with no end in sight is passed on once the buffer is full. */
         static char longline[6000];
         memset(longline, 'x', sizeof(longline) - 1);

@@ -189,12 +189,15 @@ static void fw_meta_done(const struct meta_result *res, void *userdata) {
         } else {
                 fw->meta_prefixes = malloc(res->n_prefixes * sizeof(*fw->meta_prefixes) + 1);
                 if (fw->meta_prefixes) {
-                        /* The rebinding guard holds for GitHub's ranges as for
-                         * DNS answers: none may open the sandbox's own side. */
+                        /* The rebinding guard holds for GitHub's live ranges as
+                         * for DNS answers: none may open the sandbox's own side.
+                         * The image's snapshot is trusted like the policy. */
+                        bool live = !res->why_live_failed;
                         for (size_t i = 0; i < res->n_prefixes; i++) {
                                 const char *reason = NULL;
                                 char detail[128] = "", buf[IP_PREFIX_STRLEN];
-                                if (guard_allows_range(fw->guard, &res->prefixes[i], &reason, detail, sizeof(detail)))
+                                if (!live ||
+                                    guard_allows_range(fw->guard, &res->prefixes[i], &reason, detail, sizeof(detail)))
                                         fw->meta_prefixes[fw->n_meta_prefixes++] = res->prefixes[i];
                                 else
                                         log_warning("refused the GitHub meta range %s: it overlaps %s %s",

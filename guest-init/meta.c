@@ -27,16 +27,9 @@
 #include "meta_parse.h"
 #include "privdrop.h"
 
-/* What the child writes: "P <prefix>" lines, then "OK"; or "E <why>".
- * GitHub's web, api and git keys hold a few hundred ranges; these bounds are
- * far above that and far below "everything", so that even a child taken
- * over through a bug in TLS, HTTP or JSON code cannot open the firewall
- * wide: at most this many ranges, none wider than /12 (IPv4) or /24 (IPv6),
- * and no more IPv4 addresses in all than a /8 holds. */
-#define META_MAX_RANGES 16384u
-#define META_MIN_LEN_V4 12
-#define META_MIN_LEN_V6 24
-#define META_MAX_V4_ADDRESSES (1ull << 24)
+/* What the child writes: "P <prefix>" lines, then "OK"; or "E <why>". The
+ * child's meta_parse() keeps to meta_ranges_check()'s bounds, and PID 1
+ * checks them again: it trusts nothing the child says. */
 #define META_MAX_REPLY (META_MAX_RANGES * (IP_PREFIX_STRLEN + 3) + 1024)
 /* The child's own timeout covers the transfer; this covers the child. */
 #define META_CHILD_GRACE_MS 2000
@@ -191,10 +184,6 @@ _Noreturn static void child_run(int out, const struct meta_config *cfg, const ch
                 reply_error(out, text);
                 _exit(0);
         }
-        if (n > META_MAX_RANGES) {
-                reply_error(out, "the answer holds more ranges than GitHub's meta document has");
-                _exit(0);
-        }
         for (size_t i = 0; i < n; i++) {
                 char line[IP_PREFIX_STRLEN + 4] = "P ";
                 ip_prefix_format(&prefixes[i], line + 2);
@@ -215,7 +204,6 @@ static pid_t live_child;
 static int parse_reply(struct meta_fetch *m, struct ip_prefix **ret, size_t *ret_n) {
         _cleanup_free_ struct ip_prefix *list = NULL;
         size_t n = 0, cap = 0;
-        unsigned long long v4_addresses = 0;
         bool ok = false;
         for (char *line = m->reply, *end; line && line < m->reply + m->len && !ok; line = end + 1) {
                 end = memchr(line, '\n', m->len - (size_t) (line - m->reply));
@@ -233,13 +221,8 @@ static int parse_reply(struct meta_fetch *m, struct ip_prefix **ret, size_t *ret
                 struct ip_prefix p;
                 if (strncmp(line, "P ", 2) != 0 || ip_prefix_parse(line + 2, &p) < 0)
                         break;
-                if (n == META_MAX_RANGES ||
-                    p.len < (p.family == AF_INET ? META_MIN_LEN_V4 : META_MIN_LEN_V6) ||
-                    (p.family == AF_INET && (v4_addresses += 1ull << (32 - p.len)) > META_MAX_V4_ADDRESSES)) {
-                        set_why(m, "the answer is not plausible as GitHub's ranges (%s): too many, or too wide",
-                                line + 2);
-                        return -EIO;
-                }
+                if (n == META_MAX_RANGES)
+                        break;
                 if (n == cap) {
                         cap = cap ? cap * 2 : 256;
                         struct ip_prefix *grown = realloc(list, cap * sizeof(*list));
@@ -251,6 +234,11 @@ static int parse_reply(struct meta_fetch *m, struct ip_prefix **ret, size_t *ret
         }
         if (!ok) {
                 set_why(m, "%s", "the fetch process ended without a usable answer");
+                return -EIO;
+        }
+        _cleanup_free_ char *error = NULL;
+        if (meta_ranges_check(list, n, &error) < 0) {
+                set_why(m, "the fetch process answered ranges that %s", error ? error : "are out of bounds");
                 return -EIO;
         }
         *ret = TAKE_PTR(list);

@@ -177,9 +177,39 @@ int meta_parse(const char *json, size_t len, struct ip_prefix **ret, size_t *ret
         for (size_t i = 0; i < mp.n; i++)
                 if (unique == 0 || ip_prefix_compare(&mp.items[unique - 1], &mp.items[i]) != 0)
                         mp.items[unique++] = mp.items[i];
+        r = meta_ranges_check(mp.items, unique, ret_error);
+        if (r < 0) {
+                free(mp.items);
+                return r;
+        }
         *ret = mp.items;
         *ret_n = unique;
         return 0;
+}
+
+int meta_ranges_check(const struct ip_prefix *list, size_t n, char **ret_error) {
+        unsigned long long v4_addresses = 0;
+        char buf[IP_PREFIX_STRLEN];
+        int r = 0;
+        *ret_error = NULL;
+        if (n > META_MAX_RANGES)
+                r = asprintf(ret_error, "not plausible as GitHub's ranges: %zu of them (%u at most)", n,
+                             META_MAX_RANGES);
+        for (size_t i = 0; r == 0 && i < n; i++) {
+                const struct ip_prefix *p = &list[i];
+                unsigned min = p->family == AF_INET ? META_MIN_LEN_V4 : META_MIN_LEN_V6;
+                if (p->len < min)
+                        r = asprintf(ret_error, "not plausible as GitHub's ranges: %s is wider than /%u",
+                                     ip_prefix_format(p, buf), min);
+                else if (p->family == AF_INET && (v4_addresses += 1ull << (32 - p->len)) > META_MAX_V4_ADDRESSES)
+                        r = asprintf(ret_error, "not plausible as GitHub's ranges: more IPv4 addresses than a /8 holds (at %s)",
+                                     ip_prefix_format(p, buf));
+        }
+        if (r == 0)
+                return 0;
+        if (r < 0)
+                *ret_error = NULL;
+        return -EINVAL;
 }
 
 int meta_load_snapshot(const char *path, struct ip_prefix **ret, size_t *ret_n, char **ret_error) {

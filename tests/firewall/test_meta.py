@@ -71,7 +71,7 @@ def test_live_ranges_are_allowed(net, pki, tmp_path):
 
 
 @pytest.mark.parametrize("path,ca,reason", [
-    ("/wide", "ca.pem", "not plausible as GitHub's ranges (0.0.0.0/1)"),
+    ("/wide", "ca.pem", "not plausible as GitHub's ranges: 0.0.0.0/1 is wider than /12"),
     ("/500", "ca.pem", "HTTP 500"),
     ("/bad", "ca.pem", "not a usable meta document"),
     ("/big", "ca.pem", "larger than 4 MiB"),
@@ -173,7 +173,7 @@ def test_fetch_meta_writes_a_snapshot_the_init_uses(net, pki, tmp_path):
 
 
 @pytest.mark.parametrize("path,ca,reason", [
-    ("/wide", "ca.pem", "not plausible as GitHub's ranges (0.0.0.0/1)"),
+    ("/wide", "ca.pem", "not plausible as GitHub's ranges: 0.0.0.0/1 is wider than /12"),
     ("/500", "ca.pem", "HTTP 500"),
     ("/bad", "ca.pem", "not a usable meta document"),
     ("/meta", "other-ca.pem", "certificate"),

@@ -49,5 +49,33 @@ int main(void) {
         check_rejected("{\"hooks\": [\"192.0.2.0/24\"]}", "no web, api or git", "no used keys");
         check_rejected("{\"web\": [\"192.0.2.0/24\"", "not valid JSON", "truncated");
         check_rejected("{\"web\": &a [\"192.0.2.0/24\"], \"api\": *a}", "alias", "an alias");
+
+        /* The bounds no real document comes near: what a taken-over fetch
+         * child would need to open the firewall wide. */
+        static const char *const widest[] = {"10.0.0.0/12", "2001:d00::/24"};
+        check_ok("{\"web\": [\"10.0.0.0/12\", \"2001:d00::/24\"]}", widest, 2, "ranges at the width bounds");
+        check_rejected("{\"web\": [\"0.0.0.0/1\"]}", "0.0.0.0/1 is wider than /12", "half the IPv4 internet");
+        check_rejected("{\"git\": [\"2000::/3\"]}", "2000::/3 is wider than /24", "the IPv6 internet");
+        struct ip_prefix many[20];
+        for (int i = 0; i < 20; i++)
+                ip_prefix_parse((const char *[]) {"16.0.0.0/12", "32.0.0.0/12", "48.0.0.0/12", "64.0.0.0/12",
+                                                  "80.0.0.0/12", "96.0.0.0/12", "112.0.0.0/12", "128.0.0.0/12",
+                                                  "144.0.0.0/12", "160.0.0.0/12", "176.0.0.0/12", "192.0.0.0/12",
+                                                  "208.0.0.0/12", "1.0.0.0/12", "2.0.0.0/12", "3.0.0.0/12",
+                                                  "4.0.0.0/12", "5.0.0.0/12", "6.0.0.0/12", "7.0.0.0/12"}[i],
+                                &many[i]);
+        char *error = NULL;
+        TAP_CHECK(meta_ranges_check(many, 16, &error) == 0, "16 /12s are a /8's worth: accepted");
+        free(error);
+        TAP_CHECK(meta_ranges_check(many, 17, &error) < 0 && error && strstr(error, "than a /8 holds"),
+                  "a 17th /12 is more IPv4 than a /8 holds: %s", error ? error : "(none)");
+        free(error);
+        static struct ip_prefix lots[META_MAX_RANGES + 1];
+        for (size_t i = 0; i < META_MAX_RANGES + 1; i++)
+                ip_prefix_parse("2001:db8::/64", &lots[i]);
+        TAP_CHECK(meta_ranges_check(lots, META_MAX_RANGES, &error) == 0, "%u ranges are accepted", META_MAX_RANGES);
+        free(error);
+        TAP_CHECK(meta_ranges_check(lots, META_MAX_RANGES + 1, &error) < 0, "one more is not");
+        free(error);
         return tap_done();
 }

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,40 +20,70 @@ static bool term_is_sane(const char *t) {
         return true;
 }
 
-int environ_read_original(char **ret_buf, char ***ret_list) {
-        FILE *f = fopen("/proc/self/environ", "re");
+/* Field `n` (1-based, as proc(5) counts) of /proc/self/stat as a number.
+ * The command name in field 2 may hold spaces and ')': count from the last
+ * ')'. */
+static int stat_field(const char *stat, int n, unsigned long long *ret) {
+        const char *p = strrchr(stat, ')');
+        if (!p)
+                return -EIO;
+        p++;
+        for (int field = 3; field <= n; field++) {
+                while (*p == ' ')
+                        p++;
+                if (!*p)
+                        return -EIO;
+                if (field == n) {
+                        char *end;
+                        errno = 0;
+                        *ret = strtoull(p, &end, 10);
+                        return errno || end == p ? -EIO : 0;
+                }
+                p = strchr(p, ' ');
+                if (!p)
+                        return -EIO;
+        }
+        return -EIO;
+}
+
+int environ_original_region(char **ret_start, size_t *ret_len) {
+        char stat[4096];
+        unsigned long long start, end;
+        FILE *f = fopen("/proc/self/stat", "re");
         if (!f)
                 return -errno;
-        char *buf = NULL;
-        size_t len = 0;
-        for (;;) {
-                char *grown = realloc(buf, len + 4096 + 1);
-                if (!grown) {
-                        free(buf);
-                        fclose(f);
-                        return -ENOMEM;
-                }
-                buf = grown;
-                size_t n = fread(buf + len, 1, 4096, f);
-                len += n;
-                if (n < 4096)
-                        break;
-        }
+        size_t n = fread(stat, 1, sizeof(stat) - 1, f);
         fclose(f);
-        buf[len] = '\0';
+        stat[n] = '\0';
+        if (stat_field(stat, 50, &start) < 0 || stat_field(stat, 51, &end) < 0)
+                return -EIO;
+        /* Zero when the kernel withholds them; the strings end in NUL. */
+        if (start == 0 || end <= start || end - start > ENVIRON_REGION_MAX)
+                return -EIO;
+        char *region = (char *) (uintptr_t) start;
+        if (region[end - start - 1] != '\0')
+                return -EIO;
+        *ret_start = region;
+        *ret_len = end - start;
+        return 0;
+}
+
+int environ_read_original(char ***ret_list) {
+        char *region;
+        size_t len;
+        int r = environ_original_region(&region, &len);
+        if (r < 0)
+                return r;
         size_t count = 0;
         for (size_t i = 0; i < len; i++)
-                count += buf[i] == '\0';
-        char **list = calloc(count + 2, sizeof(*list));
-        if (!list) {
-                free(buf);
+                count += region[i] == '\0';
+        char **list = calloc(count + 1, sizeof(*list));
+        if (!list)
                 return -ENOMEM;
-        }
         size_t k = 0;
-        for (char *e = buf; e < buf + len; e += strlen(e) + 1)
-                if (*e)
+        for (char *e = region; e < region + len; e += strlen(e) + 1)
+                if (*e && strchr(e, '='))
                         list[k++] = e;
-        *ret_buf = buf;
         *ret_list = list;
         return 0;
 }

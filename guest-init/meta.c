@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "environ.h"
 #include "log.h"
 #include "macro.h"
 #include "meta_http.h"
@@ -118,8 +119,14 @@ static void close_inherited_fds(int keep) {
  * answers, and none of it may steer libcurl (proxies, CA paths). The child's
  * copy of the strings is wiped, then the list emptied. */
 static void scrub_environment(void) {
+        char *region;
+        size_t len;
+
         for (char **e = environ; e && *e; e++)
                 explicit_bzero(*e, strlen(*e));
+        /* Also what the loader dropped from `environ` but left in place. */
+        if (environ_original_region(&region, &len) == 0)
+                explicit_bzero(region, len);
         (void) clearenv();
 }
 

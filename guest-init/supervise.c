@@ -41,8 +41,7 @@ struct supervisor {
         bool others_told;               /* the rest got SIGTERM + SIGHUP */
         uint64_t started_usec;
         char **cmd_env;                 /* room for CMD's environment, made before fork */
-        char *original_env_buf;         /* what --pass-env takes from (environ_read_original) */
-        char **original_env;
+        char **original_env;            /* what --pass-env takes from (environ_read_original) */
 };
 
 static const int handled_signals[] = {
@@ -305,8 +304,12 @@ int supervise_main(int argc, char **argv) {
         s.cmd_env = calloc(ENVIRON_BASE_MAX + s.cfg.n_pass_env + 1, sizeof(char *));
         if (!s.cmd_env)
                 return log_error("out of memory"), 1;
-        if (s.cfg.n_pass_env && environ_read_original(&s.original_env_buf, &s.original_env) < 0)
-                log_warning("cannot read /proc/self/environ; --pass-env gives CMD what the loader left");
+        if (s.cfg.n_pass_env) {
+                r = environ_read_original(&s.original_env);
+                if (r < 0)
+                        log_warning_errno(r, "cannot find the environment we were started with (%m); "
+                                          "--pass-env gives CMD what the loader left");
+        }
         r = loop_new(&s.loop);
         if (r < 0)
                 return log_error_errno(r, "Failed to create the event loop: %m"), 1;
@@ -323,6 +326,5 @@ int supervise_main(int argc, char **argv) {
         options_done(&s.cfg);
         free(s.cmd_env);
         free(s.original_env);
-        free(s.original_env_buf);
         return r < 0 ? 1 : r;
 }

@@ -100,7 +100,7 @@ def test_hanging_server_times_out_without_threads(net, pki, tmp_path):
         f"github: {{meta_url: \"https://meta.test:8443/hang\", ca_file: \"{pki / 'ca.pem'}\"}}\n")
     p = net.popen(net.sbx, [net_init_path(), "apply", "--policy", str(policy), "--policy-dir", "/nonexistent",
                             "--meta-snapshot", str(snapshot(tmp_path, ["192.0.2.250/32"]))],
-                  stderr=subprocess.PIPE, text=True)
+                  stderr=subprocess.PIPE, text=True, env=dict(os.environ, API_TOKEN="tok-secret-1"))
     t0 = time.monotonic()
     time.sleep(1.5)  # the transfer is under way: the server never answers
     with open(f"/proc/{p.pid}/status") as f:
@@ -133,6 +133,10 @@ def check_privilege_separation(init_pid):
     assert status["NoNewPrivs"].strip() == "1"
     assert status["Uid"].split() == ["65534"] * 4 and status["Gid"].split() == ["65534"] * 4
     assert "libcurl" in open(f"/proc/{child}/maps").read(), "the transfer runs in the child"
+    # What the launcher passed for CMD is in PID 1's environment, never in
+    # the memory of the process that parses the network's answers.
+    assert b"tok-secret-1" in open(f"/proc/{init_pid}/environ", "rb").read()
+    assert b"tok-secret-1" not in open(f"/proc/{child}/environ", "rb").read()
     probe = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c",
                             f"import errno\ntry:\n    open('/proc/{child}/environ').read(); print('readable')\n"
                             f"except OSError as e:\n    print(errno.errorcode[e.errno])"],

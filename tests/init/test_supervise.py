@@ -353,3 +353,26 @@ def test_file_capability_init_only_as_pid1(filecap_init, tmp_path):
     assert r.returncode == 1
     assert "only as the container's PID 1" in r.stderr
     assert not marker.exists()
+
+
+def test_pass_env_survives_secure_execution(filecap_init, tmp_path):
+    """As in the image: a non-root PID 1 whose file capability puts it in
+    secure-execution mode. The loader drops TMPDIR and LOCALDOMAIN from its
+    environment and /proc/self/environ is root's; a passed name still
+    reaches CMD with its value."""
+    etc = tmp_path / "etc"
+    subprocess.run(["cp", "-a", "/etc", str(etc)], check=True)
+    (etc / "agent-sandbox").mkdir(exist_ok=True)
+    (etc / "agent-sandbox" / "policy.yaml").write_text("cidrs: [198.51.100.10/32]\n")
+    setpriv = " ".join(AS_NOBODY)
+    script = f"mount --bind {etc} /etc && exec {setpriv} {filecap_init} " \
+             "--pass-env TMPDIR --pass-env LOCALDOMAIN --pass-env API_TOKEN -- env"
+    env = dict(os.environ, TMPDIR="/tmp/mine", LOCALDOMAIN="corp.test", API_TOKEN="tok-1", OTHER="no")
+    r = subprocess.run(["unshare", "--net", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc",
+                        "sh", "-c", script], capture_output=True, text=True, timeout=30, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "AT_SECURE" not in r.stderr and "cannot find the environment" not in r.stderr, r.stderr
+    got = dict(line.split("=", 1) for line in r.stdout.splitlines() if "=" in line)
+    assert got.get("TMPDIR") == "/tmp/mine", r.stdout
+    assert got.get("LOCALDOMAIN") == "corp.test" and got.get("API_TOKEN") == "tok-1", r.stdout
+    assert "OTHER" not in got

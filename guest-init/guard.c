@@ -160,24 +160,6 @@ int guard_new(const struct ip_prefix *exceptions, size_t n_exceptions, struct gu
         return 0;
 }
 
-bool guard_allows(const struct guard *g, const struct ip_prefix *addr, const char **ret_reason,
-                  char *detail, size_t detail_len) {
-        for (size_t i = 0; i < g->n_exceptions; i++)
-                if (ip_prefix_contains(&g->exceptions[i], addr))
-                        return true;
-        for (size_t i = 0; i < g->n_ranges; i++) {
-                if (!ip_prefix_contains(&g->ranges[i].prefix, addr))
-                        continue;
-                char buf[IP_PREFIX_STRLEN];
-                if (ret_reason)
-                        *ret_reason = g->ranges[i].reason;
-                if (detail && detail_len)
-                        snprintf(detail, detail_len, "(%s)", ip_prefix_format(&g->ranges[i].prefix, buf));
-                return false;
-        }
-        return true;
-}
-
 bool guard_allows_range(const struct guard *g, const struct ip_prefix *range, const char **ret_reason,
                         char *detail, size_t detail_len) {
         for (size_t i = 0; i < g->n_exceptions; i++)
@@ -195,6 +177,12 @@ bool guard_allows_range(const struct guard *g, const struct ip_prefix *range, co
                 return false;
         }
         return true;
+}
+
+/* For one address, overlapping a refused range is lying inside it. */
+bool guard_allows(const struct guard *g, const struct ip_prefix *addr, const char **ret_reason,
+                  char *detail, size_t detail_len) {
+        return guard_allows_range(g, addr, ret_reason, detail, detail_len);
 }
 
 void guard_free(struct guard *g) {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 
 #include "macro.h"
 
@@ -65,12 +66,25 @@ static void resolver_sock_state(void *data, ares_socket_t fd, int readable, int 
                 (void) loop_add_io(r->loop, fd, events, resolver_on_io, r);
 }
 
+/* All answers of a start arrive on one UDP socket within a millisecond or
+ * two: 400 of them (200 names, A and AAAA) overflow the default 208 KiB
+ * receive buffer, and each lost answer costs a retry after the timeout.
+ * The buffer is a ceiling, not an allocation. Beyond net.core.rmem_max it
+ * takes CAP_NET_ADMIN (SO_RCVBUFFORCE), which PID 1 holds; without it the
+ * largest the system allows is still better than the default. */
+#define RESOLVER_UDP_RCVBUF (4 << 20)
+
 /* c-ares opens its sockets without close-on-exec; the agent must not
  * inherit PID 1's DNS sockets. */
 static int resolver_sock_configure(ares_socket_t fd, int type, void *data) {
         int flags = fcntl(fd, F_GETFD);
         if (flags < 0 || fcntl(fd, F_SETFD, flags | FD_CLOEXEC) < 0)
                 return -1;
+        if (type == SOCK_DGRAM) {
+                int size = RESOLVER_UDP_RCVBUF;
+                if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
+                        (void) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+        }
         return 0;
 }
 

@@ -3,11 +3,12 @@ policy → concurrent resolution (dnsmasq / a delaying responder) → nftables �
 self-checks, run by the real binary inside a network namespace."""
 import json
 import re
+import subprocess
 import time
 
 import pytest
 
-from fakenet import FakeNet
+from fakenet import FakeNet, INIT
 
 HOSTS = {
     "allowed.test": ["198.51.100.10", "2001:db8:2::10"],
@@ -185,6 +186,32 @@ def test_resolution_is_concurrent(net, tmp_path):
     assert float(m.group(1)) < 600, r.stderr
     # The 50 consecutive addresses arrive merged into one interval.
     assert elements(net, "allowed_v4") == ["198.51.100.10", "198.51.100.100-198.51.100.149"]
+
+
+def test_the_resolver_socket_holds_a_burst_of_answers(net, tmp_path):
+    """All answers of a start arrive on one UDP socket within a few
+    milliseconds, while the default receive buffer (208 KiB, about 400
+    small datagrams) drops part of a burst of 400 and each answer lost costs
+    a retry after the resolver's timeout: PID 1 sizes the socket for
+    thousands."""
+    net.dnsmasq.kill()
+    net.dnsmasq.wait()
+    (tmp_path / "table.json").write_text(json.dumps({"allowed.test": {"a": ["198.51.100.10"], "ttl": 300}}))
+    net.start_slowdns(tmp_path / "table.json", delay_ms=1500)
+    policy = net.write_policy("domains: [allowed.test]\nselfcheck: {allowed: \"allowed.test:443\"}\n")
+    p = net.popen(net.sbx, [INIT, "apply", "--policy", str(policy), "--policy-dir", str(net.tmp / "none")],
+                  stderr=subprocess.PIPE, text=True)
+    mine = []
+    deadline = time.monotonic() + 5
+    while not mine and time.monotonic() < deadline:
+        time.sleep(0.05)
+        mine = [line for line in net.run(net.sbx, ["ss", "-uanmpO"]).stdout.splitlines()
+                if f"pid={p.pid}," in line]
+    assert p.wait(timeout=30) == 0, p.stderr.read()
+    assert mine, "the init's DNS socket was not seen"
+    m = re.search(r"\brb(\d+)", mine[0])
+    assert m, mine
+    assert int(m.group(1)) >= 4 << 20, f"receive buffer of {m.group(1)} bytes: {mine[0]}"
 
 
 def test_json_log_lines(net):

@@ -496,7 +496,7 @@ static void fw_selfcheck_done(const struct selfcheck_report *report, void *userd
                 log_warning("self-check: the allowed endpoint did not answer (%s). The firewall holds; the network or the service may be down, or its name may not resolve here. Set selfcheck: {strict: true} to make this fatal", report->summary);
         else
                 log_info("self-check passed: %s", report->summary);
-        log_info("sandbox ready in %.1f ms", ms);
+        log_notice("sandbox ready in %.1f ms", ms);
         fw->phase = FW_READY;
         fw_report(fw, 0);
         if (fw->cfg.keep_refreshing)

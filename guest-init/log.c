@@ -13,6 +13,7 @@ static enum log_level log_max_level = LOG_LEVEL_INFO;
 static const char *const level_names[] = {
         [LOG_LEVEL_ERROR] = "error",
         [LOG_LEVEL_WARNING] = "warning",
+        [LOG_LEVEL_NOTICE] = "notice",
         [LOG_LEVEL_INFO] = "info",
         [LOG_LEVEL_DEBUG] = "debug",
 };
@@ -35,6 +36,16 @@ int log_set_format_name(const char *name) {
 
 void log_set_max_level(enum log_level level) {
         log_max_level = level;
+}
+
+int log_set_max_level_name(const char *name) {
+        for (enum log_level l = LOG_LEVEL_ERROR; l <= LOG_LEVEL_INFO; l++)
+                if (strcmp(name, level_names[l]) == 0) {
+                        log_set_max_level(l);
+                        return 0;
+                }
+        log_error("--log-level takes error, warning, notice or info, not '%s'", name);
+        return -EINVAL;
 }
 
 static void write_json_string(FILE *f, const char *s) {
@@ -73,7 +84,7 @@ static void log_emit(enum log_level level, const char *step, double duration_ms,
                 fputs("}\n", f);
         } else {
                 fputs("agent-sandbox-init: ", f);
-                if (level != LOG_LEVEL_INFO)
+                if (level < LOG_LEVEL_NOTICE)
                         fprintf(f, "%s: ", level_names[level]);
                 if (step)
                         fprintf(f, "%s done in %.1f ms: ", step, duration_ms);

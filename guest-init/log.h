@@ -4,13 +4,18 @@
 
 #include <stdint.h>
 
-enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARNING, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
+/* NOTICE is what a person starting a command wants to see when all goes
+ * well: that the sandbox is ready. The steps before it are INFO. */
+enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARNING, LOG_LEVEL_NOTICE, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
 enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
 
 void log_set_format(enum log_format format);
 /* "text" or "json" from --log-format; -EINVAL (reported) otherwise. */
 int log_set_format_name(const char *name);
 void log_set_max_level(enum log_level level);
+/* "error", "warning", "notice" or "info" from --log-level; -EINVAL
+ * (reported) otherwise. */
+int log_set_max_level_name(const char *name);
 
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -23,6 +28,7 @@ void log_step(const char *step, uint64_t started_usec, const char *fmt, ...) __a
 
 #define log_error(...) log_msg(LOG_LEVEL_ERROR, __VA_ARGS__)
 #define log_warning(...) log_msg(LOG_LEVEL_WARNING, __VA_ARGS__)
+#define log_notice(...) log_msg(LOG_LEVEL_NOTICE, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
 #define log_debug(...) log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__)
 #define log_error_errno(r, ...) log_errno(LOG_LEVEL_ERROR, (r), __VA_ARGS__)

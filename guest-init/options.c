@@ -28,6 +28,7 @@ static void print_help(void) {
                "      --pass-env NAME       give CMD the variable NAME from this environment\n"
                "      --exit-with-cmd       when CMD ends, end the container (and its terminals)\n"
                "      --log-format FORMAT   text (default) or json\n"
+               "      --log-level LEVEL     error, warning, notice (only \"sandbox ready\") or info (default)\n"
                "  -h, --help                show this help\n"
                "      --version             show the version\n",
                POLICY_DEFAULT_PATH, POLICY_DEFAULT_PATH, POLICY_OVERRIDE_DIR);
@@ -55,7 +56,7 @@ static int parse_grace(const char *text, unsigned *ret) {
 }
 
 int options_parse(int argc, char **argv, struct init_config *ret) {
-        enum { OPT_VERSION = 256, OPT_POLICY, OPT_POLICY_DIR, OPT_GRACE, OPT_LOG_FORMAT, OPT_PASS_ENV, OPT_EXIT_WITH_CMD };
+        enum { OPT_VERSION = 256, OPT_POLICY, OPT_POLICY_DIR, OPT_GRACE, OPT_LOG_FORMAT, OPT_LOG_LEVEL, OPT_PASS_ENV, OPT_EXIT_WITH_CMD };
         static const struct option options[] = {
                 {"user", required_argument, NULL, 'u'},
                 {"workdir", required_argument, NULL, 'w'},
@@ -64,6 +65,7 @@ int options_parse(int argc, char **argv, struct init_config *ret) {
                 {"grace", required_argument, NULL, OPT_GRACE},
                 {"process-group", no_argument, NULL, 'g'},
                 {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+                {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
                 {"pass-env", required_argument, NULL, OPT_PASS_ENV},
                 {"exit-with-cmd", no_argument, NULL, OPT_EXIT_WITH_CMD},
                 {"help", no_argument, NULL, 'h'},
@@ -108,6 +110,12 @@ int options_parse(int argc, char **argv, struct init_config *ret) {
                         break;
                 case OPT_LOG_FORMAT:
                         if (log_set_format_name(optarg) < 0) {
+                                options_done(&c);
+                                return 2;
+                        }
+                        break;
+                case OPT_LOG_LEVEL:
+                        if (log_set_max_level_name(optarg) < 0) {
                                 options_done(&c);
                                 return 2;
                         }

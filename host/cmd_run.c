@@ -37,6 +37,7 @@ int run_parse(int argc, char **argv, struct run_opts *o) {
                 { "env-file", required_argument, NULL, 'E' },
                 { "expose", required_argument, NULL, 'x' },
                 { "keep", no_argument, NULL, 'k' },
+                { "verbose", no_argument, NULL, 'v' },
                 { "network", required_argument, NULL, 'n' },
                 { "dns", required_argument, NULL, 'D' },
                 { "dir", required_argument, NULL, 'C' },
@@ -46,7 +47,7 @@ int run_parse(int argc, char **argv, struct run_opts *o) {
         *o = (struct run_opts) {};
         optind = 0;     /* GNU: re-initialise getopt, a parse may have run before */
         argc = verb_split_command(argc, argv, &o->cmd);
-        for (int c; (c = verb_getopt(&verb_run, argc, argv, "+e:h", longopts)) != -1 || optind < argc;) {
+        for (int c; (c = verb_getopt(&verb_run, argc, argv, "+e:hv", longopts)) != -1 || optind < argc;) {
                 int r = VERB_CONTINUE;
                 switch (c) {
                 case -1:        /* a positional: the agent, once */
@@ -62,6 +63,7 @@ int run_parse(int argc, char **argv, struct run_opts *o) {
                 case 'E': o->env_file = optarg; break;
                 case 'x': r = parse_expose(o, optarg); break;
                 case 'k': o->keep = true; break;
+                case 'v': o->verbose = true; break;
                 case 'n': o->network = optarg; break;
                 case 'D': strv_push(&o->dns, optarg); break;
                 case 'C': o->dir = optarg; break;
@@ -163,6 +165,11 @@ int run_create_argv(const struct run_opts *o, const struct project *p, const str
         strv_push(&v, image);
         if (once) {
                 strv_push(&v, "--exit-with-cmd");
+                /* The user's terminal shows the init's log: its steps are
+                 * for the engine's log and for -v; warnings, errors and
+                 * "sandbox ready" always show. */
+                if (!once->verbose)
+                        strv_push_many(&v, "--log-level", "notice", NULL);
                 for (char *const *n = once->env_names; n && *n; n++)
                         strv_push_many(&v, "--pass-env", *n, NULL);
                 strv_push(&v, "--");
@@ -276,6 +283,7 @@ static int run_fresh(const struct engine *e, const struct run_opts *o, const str
         char *const default_cmd[] = { (char *) a->command, NULL };
         const struct run_command once = {
                 .tty = isatty(STDIN_FILENO),
+                .verbose = o->verbose,
                 .cidfile = cid.path,
                 .env_names = strv_items(&ef->names),
                 .cmd = o->cmd ? o->cmd : default_cmd,
@@ -396,6 +404,7 @@ const struct verb verb_run = {
                 "  --network N      attach the sandbox to the engine's network N\n"
                 "  --dns IP         the DNS server the sandbox uses (repeatable)\n"
                 "  --keep           keep the sandbox running after the command ends\n"
+                "  -v, --verbose    show every step of the sandbox's start, not only that it is ready\n"
                 "  --dir D          the project folder (default: the current one)\n"
                 "  -h, --help       this help\n\n"
                 "Nothing from the host environment passes unless named. Exit code: the command's;\n"

@@ -20,6 +20,7 @@ struct run_opts {
         const char *network;    /* --network, or NULL: the engine's default */
         struct strv dns;        /* --dns servers */
         bool keep;
+        bool verbose;           /* -v: every step of the init's start */
         const char *dir;
         char **cmd;             /* after "--", or NULL */
 };
@@ -37,6 +38,7 @@ struct run_policy_mounts {
 /* The command a fresh sandbox's init runs itself (`run --rm`). */
 struct run_command {
         bool tty;                       /* -t: stdin is a terminal */
+        bool verbose;                   /* the init logs every step, not only "sandbox ready" */
         const char *cidfile;            /* --cidfile: where the engine writes the container's ID */
         char *const *env_names;         /* -e NAME for the engine, --pass-env NAME for the init */
         char *const *cmd;
@@ -44,7 +46,7 @@ struct run_command {
 
 /* The engine argv creating the sandbox for project p: `run -d ... IMAGE`
  * when once is NULL; otherwise `run --rm -i [-t] [--cidfile F] ... [-e NAME]... IMAGE
- * --exit-with-cmd [--pass-env NAME]... -- CMD...`. */
+ * --exit-with-cmd [--log-level notice] [--pass-env NAME]... -- CMD...`. */
 int run_create_argv(const struct run_opts *o, const struct project *p, const struct agent *a, const char *image,
                     const struct run_policy_mounts *m, const struct run_command *once, struct strv *ret);
 

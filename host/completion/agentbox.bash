@@ -30,7 +30,7 @@ _agentbox() {
         "") COMPREPLY=($(compgen -W "$verbs --engine --help --version" -- "$cur")) ;;
         help) COMPREPLY=($(compgen -W "$verbs" -- "$cur")) ;;
         init) COMPREPLY=($(compgen -W "--agent --mode --dir --force --help" -- "$cur")) ;;
-        run) COMPREPLY=($(compgen -W "$agents --image --policy -e --env --env-file --expose --keep --network --dns --dir --help --" -- "$cur")) ;;
+        run) COMPREPLY=($(compgen -W "$agents --image --policy -e --env --env-file --expose --keep -v --verbose --network --dns --dir --help --" -- "$cur")) ;;
         shell|exec) COMPREPLY=($(compgen -W "--dir --help --" -- "$cur")) ;;
         policy)
             if [[ $prev == policy ]]; then

@@ -92,7 +92,11 @@ def test_run_true_exits_zero_and_leaves_nothing(ab):
     r = ab.run("--", "true")
     assert r.returncode == 0, r.stderr
     assert "sandbox ready" in r.stderr
+    assert "policy done in" not in r.stderr, "the init's steps are not for the user's terminal"
     assert ab.containers() == []
+    r = ab.run("-v", "--", "true")
+    assert r.returncode == 0, r.stderr
+    assert "policy done in" in r.stderr and "sandbox ready" in r.stderr, r.stderr
 
 
 def test_run_passes_the_exit_code(ab):

@@ -49,7 +49,7 @@ def run_once(args, mode, containers):
         fail(f"Unable to find image '{image}' locally\ndocker: Error response from daemon: pull access denied for "
              f"{image}, repository does not exist\n", 125)
     if mode == "old-init":
-        fail("agent-sandbox-init: unrecognized option '--exit-with-cmd'\n"
+        fail(f"agent-sandbox-init: unrecognized option '{os.environ.get('FAKE_ENGINE_OLD_OPTION', '--exit-with-cmd')}'\n"
              "agent-sandbox-init: error: see agent-sandbox-init --help\n", 2)
     if mode == "crash":
         fail("agent-sandbox-init: reading the policy\n"

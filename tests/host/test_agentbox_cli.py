@@ -86,7 +86,8 @@ def test_run_is_one_engine_call_whose_init_runs_the_command(box):
     assert "no-new-privileges" not in " ".join(run)
     # The init runs the command once its firewall is up, and ends the
     # container with it; the engine removes it (--rm).
-    assert run[run.index("agent-sandbox-base:local"):] == ["agent-sandbox-base:local", "--exit-with-cmd", "--", "true"]
+    assert run[run.index("agent-sandbox-base:local"):] == ["agent-sandbox-base:local", "--exit-with-cmd",
+                                                           "--log-level", "notice", "--", "true"]
     assert "sandbox ready" in r.stderr and "run:true" in r.stdout
     # The project's policy file exists from the start, so that `policy add`
     # and `reload` later reach the running sandbox through its mount.
@@ -119,7 +120,10 @@ def test_run_agent_uses_its_image_state_volume_and_command(box):
     box.log.unlink()
     assert box.run("run", "codex").returncode == 0
     run = box.call("run")["argv"]
-    assert run[-4:] == ["agent-sandbox-codex:local", "--exit-with-cmd", "--", "codex"]
+    assert run[-6:] == ["agent-sandbox-codex:local", "--exit-with-cmd", "--log-level", "notice", "--", "codex"]
+    box.log.unlink()
+    assert box.run("run", "-v", "--", "true").returncode == 0
+    assert "--log-level" not in box.call("run")["argv"], "-v: the init logs every step"
 
 
 def test_run_exit_code_is_the_commands(box):
@@ -266,10 +270,11 @@ def test_signal_while_the_name_is_taken_leaves_the_other_sandbox_alone(box):
     assert box.run("status").returncode == 0, "the kept sandbox still runs"
 
 
-def test_run_names_an_image_older_than_agentbox(box):
-    r = box.run("run", "--", "true", env={"FAKE_ENGINE_MODE": "old-init"})
+@pytest.mark.parametrize("option", ["--exit-with-cmd", "--log-level"])
+def test_run_names_an_image_older_than_agentbox(box, option):
+    r = box.run("run", "--", "true", env={"FAKE_ENGINE_MODE": "old-init", "FAKE_ENGINE_OLD_OPTION": option})
     assert r.returncode == 1, r.stderr
-    assert "unrecognized option '--exit-with-cmd'" in r.stderr, "the init's own words stay"
+    assert f"unrecognized option '{option}'" in r.stderr, "the init's own words stay"
     assert r.stderr.strip().splitlines()[-1] == ("agentbox: agent-sandbox-base:local: the image's agent-sandbox-init "
                                                  "is older than this agentbox: rebuild the image (images/build.sh)")
 

@@ -376,3 +376,22 @@ def test_pass_env_survives_secure_execution(filecap_init, tmp_path):
     assert got.get("TMPDIR") == "/tmp/mine", r.stdout
     assert got.get("LOCALDOMAIN") == "corp.test" and got.get("API_TOKEN") == "tok-1", r.stdout
     assert "OTHER" not in got
+
+
+def test_log_level_notice_shows_ready_warnings_and_errors_only(policy, tmp_path):
+    """What `agentbox run` puts on the user's terminal: that the sandbox is
+    ready, and anything that went wrong, but not every step before it."""
+    r = run(policy, *NOBODY, "--log-level", "notice", "--", "true")
+    assert r.returncode == 0, r.stderr
+    lines = r.stderr.splitlines()
+    assert [l for l in lines if "sandbox ready in" in l], r.stderr
+    assert not [l for l in lines if " done in " in l or "exited with" in l], r.stderr
+    r = run(policy, *NOBODY, "--", "true")
+    assert "policy done in" in r.stderr and "true exited with 0" in r.stderr, "info is the default"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("domainz: [x.test]\n")
+    r = run(bad, *NOBODY, "--log-level", "notice", "--", "true")
+    assert r.returncode == 1 and "error:" in r.stderr and "unknown key" in r.stderr, r.stderr
+    r = run(policy, *NOBODY, "--log-level", "loud", "--", "true")
+    assert r.returncode == 2
+    assert "--log-level takes error, warning, notice or info, not 'loud'" in r.stderr, r.stderr

@@ -126,10 +126,11 @@ static void engine_argv(void) {
                       " --label=agentbox.agent=none"
                       " --cap-drop ALL --cap-add NET_ADMIN --cap-add SETPCAP --read-only --tmpfs /tmp --tmpfs /run"
                       " --pids-limit 512 --memory 4g --mount type=bind,\"src=/w/a:b\"\"c\",dst=/workspace"
-                      " -e A -e B agent-sandbox-base:local --exit-with-cmd --pass-env A --pass-env B -- sh -c exit 7",
+                      " -e A -e B agent-sandbox-base:local --exit-with-cmd --log-level notice"
+                      " --pass-env A --pass-env B -- sh -c exit 7",
                       "run --rm argv: -e names for the engine, --pass-env for the init, CMD after --");
         strv_done(&v);
-        once = (struct run_command) { .cmd = ARGV("bash") };
+        once = (struct run_command) { .verbose = true, .cmd = ARGV("bash") };
         run_create_argv(&o, &odd, agent_find("none"), "img", NULL, &once, &v);
         TAP_CHECK_STR(joined(strv_items(&v)),
                       "run --rm -i --name agentbox-a-b-c-0123abcd --label=agentbox.project=/w/a:b\"c"
@@ -137,7 +138,7 @@ static void engine_argv(void) {
                       " --cap-drop ALL --cap-add NET_ADMIN --cap-add SETPCAP --read-only --tmpfs /tmp --tmpfs /run"
                       " --pids-limit 512 --memory 4g --mount type=bind,\"src=/w/a:b\"\"c\",dst=/workspace"
                       " img --exit-with-cmd -- bash",
-                      "run --rm argv without a terminal (no -t) or variables");
+                      "run --rm argv without a terminal (no -t) or variables; verbose: every step logged");
         strv_done(&v);
 
         sandbox_exec_argv("n", false, ARGV("A", "B"), ARGV("claude"), &v);

@@ -57,11 +57,12 @@ int environ_original_region(char **ret_start, size_t *ret_len) {
         stat[n] = '\0';
         if (stat_field(stat, 50, &start) < 0 || stat_field(stat, 51, &end) < 0)
                 return -EIO;
-        /* Zero when the kernel withholds them; the strings end in NUL. */
-        if (start == 0 || end <= start || end - start > ENVIRON_REGION_MAX)
+        /* Zero when the kernel withholds them; the strings end in NUL (an
+         * empty environment is an empty region). */
+        if (start == 0 || end < start || end - start > ENVIRON_REGION_MAX)
                 return -EIO;
         char *region = (char *) (uintptr_t) start;
-        if (region[end - start - 1] != '\0')
+        if (end > start && region[end - start - 1] != '\0')
                 return -EIO;
         *ret_start = region;
         *ret_len = end - start;

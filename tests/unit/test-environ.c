@@ -1,7 +1,8 @@
 /* environ: the environment CMD gets. The test runs itself again with an
  * environment of its choosing, then removes one name with unsetenv() as the
  * dynamic loader does in secure-execution mode: the name must still be
- * found in what the kernel recorded. */
+ * found in what the kernel recorded. A third run has no environment. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -78,7 +79,25 @@ int main(int argc, char **argv) {
                 TAP_CHECK(0, "re-exec with a chosen environment");
                 return tap_done();
         }
+        if (strcmp(argv[1], "empty") == 0) {
+                /* Third run: counts so far in argv[2..3], no environment. */
+                char **orig = NULL;
+                tap_count = atoi(argv[2]);
+                tap_failed = atoi(argv[3]);
+                TAP_CHECK(environ_read_original(&orig) == 0 && orig && !orig[0],
+                          "an empty environment is an empty list, not an error");
+                free(orig);
+                return tap_done();
+        }
         check_original();
         check_term();
+        char count[16], failed[16];
+        snprintf(count, sizeof(count), "%d", tap_count);
+        snprintf(failed, sizeof(failed), "%d", tap_failed);
+        char *args[] = { argv[0], "empty", count, failed, NULL };
+        char *none[] = { NULL };
+        fflush(stdout);
+        execve("/proc/self/exe", args, none);
+        TAP_CHECK(0, "re-exec with an empty environment");
         return tap_done();
 }

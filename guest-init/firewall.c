@@ -55,6 +55,7 @@ struct firewall {
         bool sets_dirty;                /* a refresh changed an address */
         enum fw_phase phase;
         uint64_t build_started_usec;
+        char summary[160];              /* what the rules allow, for the "sandbox ready" line */
 
         firewall_ready_fn ready;
         void *userdata;
@@ -496,7 +497,9 @@ static void fw_selfcheck_done(const struct selfcheck_report *report, void *userd
                 log_warning("self-check: the allowed endpoint did not answer (%s). The firewall holds; the network or the service may be down, or its name may not resolve here. Set selfcheck: {strict: true} to make this fatal", report->summary);
         else
                 log_info("self-check passed: %s", report->summary);
-        log_notice("sandbox ready in %.1f ms", ms);
+        /* The one line a user sees at --log-level notice (agentbox run,
+         * and agentbox reload of such a sandbox): say what is allowed. */
+        log_notice("sandbox ready in %.1f ms: %s", ms, fw->summary);
         fw->phase = FW_READY;
         fw_report(fw, 0);
         if (fw->cfg.keep_refreshing)
@@ -523,9 +526,11 @@ static void fw_build_finish(struct firewall *fw) {
                 fw_report(fw, r);
                 return;
         }
-        log_step("nftables", started,
-                 "table inet agent_sandbox: %zu of %zu names resolved, %zu IPv4 and %zu IPv6 intervals, %zu TCP ports, %zu netlink messages",
-                 resolved, names, stats.v4_intervals, stats.v6_intervals, fw->policy->n_ports, stats.messages);
+        snprintf(fw->summary, sizeof(fw->summary),
+                 "%zu of %zu names resolved, %zu IPv4 and %zu IPv6 intervals, %zu TCP ports", resolved, names,
+                 stats.v4_intervals, stats.v6_intervals, fw->policy->n_ports);
+        log_step("nftables", started, "table inet agent_sandbox: %s, %zu netlink messages", fw->summary,
+                 stats.messages);
         fw->phase = FW_CHECKING;
         r = fw_start_selfcheck(fw, allowed, n_allowed);
         if (r < 0) {
@@ -643,7 +648,8 @@ static int fw_load_policy(const struct firewall_config *cfg, struct policy **ret
 void firewall_reload(struct firewall *fw) {
         struct policy *p = NULL;
 
-        log_info("reloading the policy from %s", fw->cfg.policy_path);
+        /* Notice: agentbox reload finds the result from this line on. */
+        log_notice("reloading the policy from %s", fw->cfg.policy_path);
         if (fw_load_policy(&fw->cfg, &p) < 0) {
                 log_error("reload rejected: the rules in place stay as they were");
                 return;

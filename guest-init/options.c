@@ -28,7 +28,7 @@ static void print_help(void) {
                "      --pass-env NAME       give CMD the variable NAME from this environment\n"
                "      --exit-with-cmd       when CMD ends, end the container (and its terminals)\n"
                "      --log-format FORMAT   text (default) or json\n"
-               "      --log-level LEVEL     error, warning, notice (only \"sandbox ready\") or info (default)\n"
+               "      --log-level LEVEL     error, warning, notice (ready, reloads, problems) or info (default)\n"
                "  -h, --help                show this help\n"
                "      --version             show the version\n",
                POLICY_DEFAULT_PATH, POLICY_DEFAULT_PATH, POLICY_OVERRIDE_DIR);

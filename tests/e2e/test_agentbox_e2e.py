@@ -239,6 +239,23 @@ def test_policy_add_reload_remove_reload(ab):
     assert curl_code(ab, "far.test") == "000"
 
 
+def test_reload_of_a_one_shot_sandbox_says_what_is_allowed(ab):
+    """A sandbox started by a plain `run` logs at notice level; its reload
+    still reports what the new rules allow, in the "sandbox ready" line."""
+    p = ab.popen_run("--", "sleep", "60")
+    try:
+        ab.running()
+        assert ab("policy", "add", "far.test").returncode == 0
+        r = ab("reload")
+        assert r.returncode == 0, r.stderr
+        assert re.search(r"sandbox ready in [0-9.]+ ms: 2 of 2 names resolved", r.stderr), r.stderr
+        assert curl_code(ab, "far.test") == "200"
+    finally:
+        p.terminate()
+        p.communicate(timeout=60)
+    ab.gone()
+
+
 def test_down_leaves_nothing_running(ab):
     assert ab.run("--keep", "--", "true").returncode == 0
     assert len(ab.containers()) == 1

@@ -11,6 +11,11 @@ if ! scripts/install-deps.sh test; then
   exit 1
 fi
 if [ "$(id -u)" -ne 0 ]; then
+  if ! command -v sudo >/dev/null; then
+    echo "the namespace and firewall suites need root, and sudo is not installed: run this as root"
+    echo "0 passed, 1 failed, 0 skipped"
+    exit 1
+  fi
   echo "==> the namespace and firewall suites need root; re-running under sudo"
   exec sudo --preserve-env=CI,FUZZ_SECONDS,PYTEST_ADDOPTS "$0" "$@"
 fi

@@ -11,6 +11,7 @@ Under CI=true a skipped test is a failure: in CI nothing may be skipped.
 """
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -120,16 +121,23 @@ def suite_pytest(t):
     os.remove(xml)
 
 
+def stop_on_signal(signum, frame):
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def main():
     started = time.monotonic()
     t = Tally()
+    # A CI timeout's SIGTERM or a ^C still ends with the closing line.
+    signal.signal(signal.SIGTERM, stop_on_signal)
+    signal.signal(signal.SIGHUP, stop_on_signal)
     try:
         if suite_build(t):
             suite_unit(t)
             suite_fuzz(t)
             suite_pytest(t)
-    except Exception as e:  # the summary line must come out whatever broke
-        print(f"runner: {type(e).__name__}: {e}", flush=True)
+    except BaseException as e:  # the summary line must come out whatever broke
+        print(f"runner: stopped by {type(e).__name__}: {e}", flush=True)
         t.add("runner", "the runner itself", "fail")
     for s in t.skips:
         print(f"SKIPPED {s}")

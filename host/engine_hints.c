@@ -14,9 +14,6 @@ struct engine_hint {
         const char *hint;
 };
 
-/* For an image whose init predates an option agentbox run passes. */
-#define OLD_INIT_HINT "the image's agent-sandbox-init is older than this agentbox: rebuild the image (images/build.sh)"
-
 static const struct engine_hint hints[] = {
         { "permission denied while trying to connect to the docker daemon", ENGINE_FAILURE_DAEMON,
           "you may not use the Docker daemon: add yourself to the docker group (or run as root)" },
@@ -50,8 +47,10 @@ static const struct engine_hint hints[] = {
           "no sandbox is running for this project: start one with agentbox run" },
         { "is not running", ENGINE_FAILURE_NOT_RUNNING,
           "the sandbox is not running: start it with agentbox run" },
-        { "unrecognized option '--exit-with-cmd'", ENGINE_FAILURE_OLD_INIT, OLD_INIT_HINT },
-        { "unrecognized option '--log-level'", ENGINE_FAILURE_OLD_INIT, OLD_INIT_HINT },
+        /* agentbox run puts only its own options before CMD's "--": one the
+         * init does not know means an image built before that option. */
+        { "agent-sandbox-init: unrecognized option '", ENGINE_FAILURE_OLD_INIT,
+          "the image's agent-sandbox-init is older than this agentbox: rebuild the image (images/build.sh)" },
         { "no space left on device", ENGINE_FAILURE_OTHER,
           "the disk is full: free space (agentbox prune --volumes removes stopped sandboxes and their state)" },
         { "oci runtime", ENGINE_FAILURE_OTHER,

@@ -198,7 +198,7 @@ static void fw_meta_done(const struct meta_result *res, void *userdata) {
                                 const char *reason = NULL;
                                 char detail[128] = "", buf[IP_PREFIX_STRLEN];
                                 if (!live ||
-                                    guard_allows_range(fw->guard, &res->prefixes[i], &reason, detail, sizeof(detail)))
+                                    guard_allows(fw->guard, &res->prefixes[i], &reason, detail, sizeof(detail)))
                                         fw->meta_prefixes[fw->n_meta_prefixes++] = res->prefixes[i];
                                 else
                                         log_warning("refused the GitHub meta range %s: it overlaps %s %s",

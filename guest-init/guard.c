@@ -160,8 +160,8 @@ int guard_new(const struct ip_prefix *exceptions, size_t n_exceptions, struct gu
         return 0;
 }
 
-bool guard_allows_range(const struct guard *g, const struct ip_prefix *range, const char **ret_reason,
-                        char *detail, size_t detail_len) {
+bool guard_allows(const struct guard *g, const struct ip_prefix *range, const char **ret_reason,
+                  char *detail, size_t detail_len) {
         for (size_t i = 0; i < g->n_exceptions; i++)
                 if (ip_prefix_contains(&g->exceptions[i], range))
                         return true;
@@ -177,12 +177,6 @@ bool guard_allows_range(const struct guard *g, const struct ip_prefix *range, co
                 return false;
         }
         return true;
-}
-
-/* For one address, overlapping a refused range is lying inside it. */
-bool guard_allows(const struct guard *g, const struct ip_prefix *addr, const char **ret_reason,
-                  char *detail, size_t detail_len) {
-        return guard_allows_range(g, addr, ret_reason, detail, detail_len);
 }
 
 void guard_free(struct guard *g) {

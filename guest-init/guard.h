@@ -14,14 +14,11 @@ struct guard;
 /* Reads the container's interface networks and default gateways now. */
 int guard_new(const struct ip_prefix *exceptions, size_t n_exceptions, struct guard **ret);
 
-/* true if addr may be allowed; else *ret_reason names the class
- * ("loopback", "the container's own network") and detail the range. */
-bool guard_allows(const struct guard *g, const struct ip_prefix *addr, const char **ret_reason,
+/* true if range (one address, or a network) may be allowed: false when it
+ * overlaps a refused range in either direction (0.0.0.0/1 holds
+ * 127.0.0.0/8); then *ret_reason names the class ("loopback", "the
+ * container's own network") and detail the refused range. */
+bool guard_allows(const struct guard *g, const struct ip_prefix *range, const char **ret_reason,
                   char *detail, size_t detail_len);
-
-/* Like guard_allows() for a whole range: false when it overlaps a refused
- * range in either direction (0.0.0.0/1 holds 127.0.0.0/8). */
-bool guard_allows_range(const struct guard *g, const struct ip_prefix *range, const char **ret_reason,
-                        char *detail, size_t detail_len);
 
 void guard_free(struct guard *g);

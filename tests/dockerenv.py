@@ -13,8 +13,11 @@ import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOCKER = "/usr/bin/docker"
-IMAGE = "agent-sandbox-base:test"
-TESTNET_IMAGE = "agent-sandbox-testnet:test"
+# Checkouts that test side by side on one engine give their images their own
+# tag, so one build does not replace the image another is testing.
+TEST_TAG = os.environ.get("AGENT_SANDBOX_TEST_TAG", "test")
+IMAGE = f"agent-sandbox-base:{TEST_TAG}"
+TESTNET_IMAGE = f"agent-sandbox-testnet:{TEST_TAG}"
 
 
 def docker(*args, check=True, timeout=300, **kw):

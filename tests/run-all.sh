@@ -17,6 +17,6 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 1
   fi
   echo "==> the namespace and firewall suites need root; re-running under sudo"
-  exec sudo --preserve-env=CI,FUZZ_SECONDS,PYTEST_ADDOPTS "$0" "$@"
+  exec sudo --preserve-env=CI,FUZZ_SECONDS,PYTEST_ADDOPTS,AGENT_SANDBOX_TEST_TAG "$0" "$@"
 fi
 exec /usr/bin/python3 tests/runner.py "$@"

@@ -225,6 +225,7 @@ static void fw_start_meta(struct firewall *fw) {
                 .snapshot_path = fw->cfg.meta_snapshot_path,
                 .host_addrs = host->addrs,
                 .n_host_addrs = host->n_addrs,
+                .mark_sockets = true,
         };
         meta_fetch_free(fw->meta);
         fw->meta = NULL;
@@ -338,6 +339,15 @@ static bool prefixes_contain(const struct ip_prefix *set, size_t n, const struct
         return false;
 }
 
+static bool resolvers_include_docker_dns(const struct ip_prefix *resolvers, size_t n) {
+        struct ip_prefix docker_dns;
+        ip_prefix_parse("127.0.0.11", &docker_dns);
+        for (size_t i = 0; i < n; i++)
+                if (ip_prefix_compare(&resolvers[i], &docker_dns) == 0)
+                        return true;
+        return false;
+}
+
 static int fw_program(struct firewall *fw, const struct ip_prefix *allowed, size_t n_allowed,
                       struct nft_stats *stats) {
         _cleanup_free_ struct ip_prefix *resolvers = NULL;
@@ -356,12 +366,31 @@ static int fw_program(struct firewall *fw, const struct ip_prefix *allowed, size
                 .allowed = allowed, .n_allowed = n_allowed,
                 .tcp_ports = ports, .n_tcp_ports = fw->policy->n_ports,
                 .resolvers = resolvers, .n_resolvers = n_resolvers,
+                .root_dns_forwarding = resolvers_include_docker_dns(resolvers, n_resolvers),
         };
-        struct ip_prefix docker_dns;
-        ip_prefix_parse("127.0.0.11", &docker_dns);
-        for (size_t i = 0; i < n_resolvers; i++)
-                np.root_dns_forwarding |= ip_prefix_compare(&resolvers[i], &docker_dns) == 0;
         return nft_apply_policy(&np, stats);
+}
+
+/* The first thing the init does: a table that refuses everything but its
+ * own DNS queries (and, under Docker's embedded DNS, dockerd's forwarding
+ * of them), so that nothing of the user's (a terminal attached with exec
+ * while the names resolve) gets out before the real rules are in. They
+ * replace it in one transaction. */
+static int fw_lockdown(struct firewall *fw) {
+        _cleanup_free_ struct ip_prefix *resolvers = NULL;
+        size_t n_resolvers = 0;
+        uint64_t started = loop_now_usec();
+        int r = resolver_servers(fw->resolver, &resolvers, &n_resolvers);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the configured DNS servers: %m");
+        struct nft_policy lockdown = {
+                .root_dns_forwarding = resolvers_include_docker_dns(resolvers, n_resolvers),
+        };
+        r = nft_apply_policy(&lockdown, NULL);
+        if (r < 0)
+                return r;
+        log_step("lockdown", started, "table inet agent_sandbox allows nothing until the policy's rules are in");
+        return 0;
 }
 
 static uint16_t fw_default_port(const struct firewall *fw) {
@@ -671,8 +700,21 @@ int firewall_start(struct loop *l, const struct firewall_config *cfg,
         fw->userdata = userdata;
         fw->meta_host = -1;
 
+        struct resolver_config rc = {
+                .resolv_conf = cfg->resolv_conf,
+                .timeout_ms = cfg->dns_timeout_ms,
+                .tries = cfg->dns_tries,
+                .mark_sockets = true,
+        };
+        int r = resolver_new(l, &rc, &fw->resolver);
+        if (r < 0) {
+                log_error_errno(r, "Failed to set up DNS resolution from %s: %m",
+                                cfg->resolv_conf ? cfg->resolv_conf : "/etc/resolv.conf");
+                goto fail;
+        }
+
         uint64_t started = loop_now_usec();
-        int r = fw_load_policy(cfg, &fw->policy);
+        r = fw_load_policy(cfg, &fw->policy);
         if (r < 0)
                 goto fail;
         log_step("policy", started, "%s: %zu domains, %zu ranges, %zu ports%s", cfg->policy_path,
@@ -692,18 +734,11 @@ int firewall_start(struct loop *l, const struct firewall_config *cfg,
                 log_error_errno(r, "Failed to read the container's own networks for the rebinding guard: %m");
                 goto fail;
         }
-
-        struct resolver_config rc = {
-                .resolv_conf = cfg->resolv_conf,
-                .timeout_ms = cfg->dns_timeout_ms,
-                .tries = cfg->dns_tries,
-        };
-        r = resolver_new(l, &rc, &fw->resolver);
-        if (r < 0) {
-                log_error_errno(r, "Failed to set up DNS resolution from %s: %m",
-                                cfg->resolv_conf ? cfg->resolv_conf : "/etc/resolv.conf");
+        /* Only local files were read so far (a bad policy leaves the rules
+         * in place as they were); the network comes next. */
+        r = fw_lockdown(fw);
+        if (r < 0)
                 goto fail;
-        }
         r = fw_build(fw);
         if (r < 0)
                 goto fail;

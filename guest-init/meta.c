@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -26,6 +28,7 @@
 #include "macro.h"
 #include "meta_http.h"
 #include "meta_parse.h"
+#include "netmark.h"
 #include "privdrop.h"
 
 /* What the child writes: "P <prefix>" lines, then "OK"; or "E <why>". The
@@ -142,7 +145,40 @@ static void child_user(struct target_user *u) {
         }
 }
 
+/* libcurl tries the pinned addresses one after another (and both families
+ * at once): a socket for each, at most this many per family. */
+#define META_SOCKETS_PER_FAMILY 4
+
+/* Sockets for the transfer, made while the child still holds the
+ * capability that marking takes. */
+static int prepare_sockets(const struct meta_config *cfg, struct meta_socket *sockets, size_t max, size_t *ret_n) {
+        size_t n = 0;
+        for (int pass = 0; pass < 2; pass++) {
+                int family = pass == 0 ? AF_INET : AF_INET6;
+                size_t wanted = 0;
+                for (size_t i = 0; i < cfg->n_host_addrs; i++)
+                        wanted += cfg->host_addrs[i].family == family;
+                if (wanted > META_SOCKETS_PER_FAMILY)
+                        wanted = META_SOCKETS_PER_FAMILY;
+                for (size_t i = 0; i < wanted && n < max; i++) {
+                        int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+                        if (fd < 0)
+                                return -errno;
+                        int r = netmark_socket(fd, NETMARK_INIT_SOCKET);
+                        if (r < 0) {
+                                close(fd);
+                                return r;
+                        }
+                        sockets[n++] = (struct meta_socket) { .fd = fd, .family = family };
+                }
+        }
+        *ret_n = n;
+        return 0;
+}
+
 _Noreturn static void child_run(int out, const struct meta_config *cfg, const char *resolve) {
+        struct meta_socket sockets[2 * META_SOCKETS_PER_FAMILY];
+        size_t n_sockets = 0;
         char *why = NULL, *ca = NULL, *body = NULL;
         size_t ca_len = 0, body_len = 0;
         struct target_user u;
@@ -165,6 +201,10 @@ _Noreturn static void child_run(int out, const struct meta_config *cfg, const ch
                 reply_error(out, why);
                 _exit(0);
         }
+        if (cfg->mark_sockets && prepare_sockets(cfg, sockets, ELEMENTSOF(sockets), &n_sockets) < 0) {
+                reply_error(out, "the fetch process could not mark its sockets as the init's own (SO_MARK)");
+                _exit(0);
+        }
         child_user(&u);
         if (privdrop_apply(&u) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
                 reply_error(out, "the fetch process could not drop its privileges");
@@ -176,6 +216,7 @@ _Noreturn static void child_run(int out, const struct meta_config *cfg, const ch
 
         struct meta_http_request req = {
                 .url = cfg->url, .resolve = resolve, .ca_pem = ca, .ca_pem_len = ca_len,
+                .sockets = cfg->mark_sockets ? sockets : NULL, .n_sockets = n_sockets,
                 .timeout_ms = cfg->timeout_ms,
         };
         if (meta_http_get(&req, &body, &body_len, &why) < 0) {

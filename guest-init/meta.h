@@ -4,6 +4,7 @@
  * baked into the image, and say why. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -19,6 +20,10 @@ struct meta_config {
          * the rebinding guard: the fetch connects to these and nothing else. */
         const struct ip_prefix *host_addrs;
         size_t n_host_addrs;
+        /* Connect through sockets marked as the init's own (netmark.h),
+         * made before the child drops privileges: the firewall lets them
+         * out even while it allows nothing else. */
+        bool mark_sockets;
 };
 
 struct meta_result {

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <fcntl.h>
@@ -133,6 +134,20 @@ static int fail(char **ret_why, const char *fmt, ...) {
         return -EIO;
 }
 
+/* CURLOPT_OPENSOCKETFUNCTION: one of the prepared sockets, each once. */
+static curl_socket_t open_prepared_socket(void *userdata, curlsocktype purpose, struct curl_sockaddr *addr) {
+        const struct meta_http_request *req = userdata;
+        if (purpose != CURLSOCKTYPE_IPCXN || addr->socktype != SOCK_STREAM)
+                return CURL_SOCKET_BAD;
+        for (size_t i = 0; i < req->n_sockets; i++)
+                if (req->sockets[i].fd >= 0 && req->sockets[i].family == addr->family) {
+                        int fd = req->sockets[i].fd;
+                        req->sockets[i].fd = -1;
+                        return fd;
+                }
+        return CURL_SOCKET_BAD;
+}
+
 int meta_http_get(const struct meta_http_request *req, char **ret_body, size_t *ret_len, char **ret_why) {
         *ret_why = NULL;
         int r = load_curl(ret_why);
@@ -157,6 +172,11 @@ int meta_http_get(const struct meta_http_request *req, char **ret_body, size_t *
                 curl.easy_cleanup(e);
                 curl.slist_free_all(resolve);
                 return fail(ret_why, "%s", "libcurl refused the pinned addresses (CURLOPT_RESOLVE)");
+        }
+        if (req->sockets) {
+                curl_opensocket_callback open_socket = open_prepared_socket;
+                curl.easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+                curl.easy_setopt(e, CURLOPT_OPENSOCKETDATA, (void *) req);
         }
         curl.easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https,http");
         curl.easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);

@@ -9,8 +9,20 @@
 
 #define META_MAX_BODY (4u * 1024 * 1024)
 
+/* A TCP socket made (and marked as the init's own, netmark.h) before the
+ * fetching process dropped the privilege that marking takes. */
+struct meta_socket {
+        int fd;                         /* -1 once handed to libcurl */
+        int family;
+};
+
 struct meta_http_request {
         const char *url;
+        /* When given, libcurl connects through these and opens no socket of
+         * its own: the firewall lets the init's marked sockets out, and
+         * nothing else of the fetch. */
+        struct meta_socket *sockets;
+        size_t n_sockets;
         const char *resolve;            /* "host:port:addr[,addr]" (CURLOPT_RESOLVE), or NULL */
         const char *ca_pem;             /* the only CAs to trust (PEM in memory), or NULL: the system's */
         size_t ca_pem_len;

@@ -71,16 +71,35 @@ void nft_expr_lookup(struct nft_rule_builder *rb, enum nft_set_ref set) {
         expr_add(rb, e);
 }
 
-/* ct state & bits != 0: the state is one bit per value, host byte order. */
-void nft_expr_ct_state_any(struct nft_rule_builder *rb, uint32_t bits) {
-        uint32_t zero = 0;
+void nft_expr_ct(struct nft_rule_builder *rb, uint32_t key) {
         struct nftnl_expr *e = expr_new(rb, "ct");
         if (e) {
-                nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_STATE);
+                nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
                 nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
         }
         expr_add(rb, e);
-        e = expr_new(rb, "bitwise");
+}
+
+void nft_expr_ct_set_mark(struct nft_rule_builder *rb, uint32_t mark) {
+        struct nftnl_expr *e = expr_new(rb, "immediate");
+        if (e) {
+                nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_1);
+                nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, &mark, sizeof(mark));
+        }
+        expr_add(rb, e);
+        e = expr_new(rb, "ct");
+        if (e) {
+                nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_MARK);
+                nftnl_expr_set_u32(e, NFTNL_EXPR_CT_SREG, NFT_REG_1);
+        }
+        expr_add(rb, e);
+}
+
+/* ct state & bits != 0: the state is one bit per value, host byte order. */
+void nft_expr_ct_state_any(struct nft_rule_builder *rb, uint32_t bits) {
+        uint32_t zero = 0;
+        nft_expr_ct(rb, NFT_CT_STATE);
+        struct nftnl_expr *e = expr_new(rb, "bitwise");
         if (e) {
                 nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
                 nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);

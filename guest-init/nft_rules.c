@@ -14,6 +14,7 @@
 #include <libnftnl/chain.h>
 #include <libnftnl/rule.h>
 #include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_conntrack_tuple_common.h>
 #include <linux/netfilter/nf_tables.h>
 #include <netinet/in.h>
 #include <stdbool.h>
@@ -23,6 +24,7 @@
 #include "macro.h"
 #include "nft_defs.h"
 #include "nft_expr.h"
+#include "netmark.h"
 
 /* The loopback device has this index in every network namespace. */
 #define LOOPBACK_IFINDEX 1
@@ -107,12 +109,86 @@ static void body_iif_lo(struct nft_rule_builder *rb) {
         nft_expr_verdict(rb, NF_ACCEPT);
 }
 
+/* Every accept below marks its flow, and only marked flows count as
+ * established: a connection opened before the rules were in place (in the
+ * instant between the container's start and the init's first act) or let
+ * through by anything but these rules has no mark, and its next packet is
+ * refused. Refreshes and reloads keep the mark: what was allowed when it
+ * opened stays up. */
+static void accept_and_mark(struct nft_rule_builder *rb) {
+        nft_expr_ct_set_mark(rb, NETMARK_CT_ALLOWED);
+        nft_expr_verdict(rb, NF_ACCEPT);
+}
+
 /* Replies of allowed connections, and the ICMP errors that belong to them
  * (unreachable, packet too big: conntrack marks those "related"), which
  * path MTU discovery and fast failure depend on. */
 static void body_established(struct nft_rule_builder *rb) {
+        uint32_t allowed = NETMARK_CT_ALLOWED;
         nft_expr_ct_state_any(rb, NF_CT_STATE_BIT(IP_CT_ESTABLISHED) | NF_CT_STATE_BIT(IP_CT_RELATED));
+        nft_expr_ct(rb, NFT_CT_MARK);
+        nft_expr_cmp(rb, NFT_CMP_EQ, &allowed, sizeof(allowed));
         nft_expr_verdict(rb, NF_ACCEPT);
+}
+
+static void match_direction(struct nft_rule_builder *rb, uint8_t dir) {
+        nft_expr_ct(rb, NFT_CT_DIRECTION);
+        nft_expr_cmp(rb, NFT_CMP_EQ, &dir, sizeof(dir));
+}
+
+static void match_init_socket(struct nft_rule_builder *rb, uint32_t op) {
+        uint32_t mark = NETMARK_INIT_SOCKET;
+        nft_expr_meta(rb, NFT_META_MARK);
+        nft_expr_cmp(rb, op, &mark, sizeof(mark));
+}
+
+/* The loopback is where a DNS answer can be forged: Docker's embedded DNS
+ * is 127.0.0.11, and the sandbox user may bind port 53 on it (Docker sets
+ * ip_unprivileged_port_start=0) or on any address (IP_FREEBIND). A packet
+ * it starts from port 53 leaves a conntrack entry whose reply direction a
+ * later query of the init's would match, skipping Docker's DNAT and
+ * reaching the user's socket. So nothing but the init's own sockets may
+ * start a flow from port 53 or from 127.0.0.11: answers are replies, never
+ * originals. */
+static void forged_dns(struct nft_rule_builder *rb, uint8_t l4proto) {
+        uint16_t port = htons(53);
+        match_direction(rb, IP_CT_DIR_ORIGINAL);
+        match_init_socket(rb, NFT_CMP_NEQ);
+        match_u8(rb, NFT_META_L4PROTO, l4proto);
+        nft_expr_payload(rb, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 2);
+        nft_expr_cmp(rb, NFT_CMP_EQ, &port, sizeof(port));
+        nft_expr_counter(rb);
+        nft_expr_verdict(rb, NF_DROP);
+}
+
+static void body_forged_dns_udp(struct nft_rule_builder *rb) { forged_dns(rb, IPPROTO_UDP); }
+static void body_forged_dns_tcp(struct nft_rule_builder *rb) { forged_dns(rb, IPPROTO_TCP); }
+
+static void body_forged_docker_dns(struct nft_rule_builder *rb) {
+        struct in_addr docker_dns = { .s_addr = htonl(0x7f00000b) };   /* 127.0.0.11 */
+        match_direction(rb, IP_CT_DIR_ORIGINAL);
+        match_init_socket(rb, NFT_CMP_NEQ);
+        match_u8(rb, NFT_META_NFPROTO, NFPROTO_IPV4);
+        nft_expr_payload(rb, NFT_PAYLOAD_NETWORK_HEADER, 12, 4);
+        nft_expr_cmp(rb, NFT_CMP_EQ, &docker_dns, sizeof(docker_dns));
+        nft_expr_counter(rb);
+        nft_expr_verdict(rb, NF_DROP);
+}
+
+/* The init only ever starts flows: a packet of its sockets that conntrack
+ * takes for a reply belongs to a flow somebody else prepared. */
+static void body_init_reply(struct nft_rule_builder *rb) {
+        match_init_socket(rb, NFT_CMP_EQ);
+        match_direction(rb, IP_CT_DIR_REPLY);
+        nft_expr_counter(rb);
+        nft_expr_verdict(rb, NF_DROP);
+}
+
+/* The init's own DNS queries and the meta fetch: what it needs to build
+ * the rules, also while the table allows nothing else yet. */
+static void body_init_socket(struct nft_rule_builder *rb) {
+        match_init_socket(rb, NFT_CMP_EQ);
+        accept_and_mark(rb);
 }
 
 static void body_invalid(struct nft_rule_builder *rb) {
@@ -132,7 +208,7 @@ static void dns(struct nft_rule_builder *rb, uint8_t nfproto, uint8_t l4proto, e
         nft_expr_cmp(rb, NFT_CMP_EQ, &port, sizeof(port));
         load_daddr(rb, nfproto);
         nft_expr_lookup(rb, set);
-        nft_expr_verdict(rb, NF_ACCEPT);
+        accept_and_mark(rb);
 }
 
 static void body_dns_udp4(struct nft_rule_builder *rb) { dns(rb, NFPROTO_IPV4, IPPROTO_UDP, NFT_SET_DNS_V4); }
@@ -140,15 +216,19 @@ static void body_dns_tcp4(struct nft_rule_builder *rb) { dns(rb, NFPROTO_IPV4, I
 static void body_dns_udp6(struct nft_rule_builder *rb) { dns(rb, NFPROTO_IPV6, IPPROTO_UDP, NFT_SET_DNS_V6); }
 static void body_dns_tcp6(struct nft_rule_builder *rb) { dns(rb, NFPROTO_IPV6, IPPROTO_TCP, NFT_SET_DNS_V6); }
 
+/* dockerd's sockets carry no mark; the init's probes do, so that they meet
+ * what the user meets when the init itself runs as root. */
 static void root_dns(struct nft_rule_builder *rb, uint8_t l4proto) {
-        uint32_t root = 0;
+        uint32_t root = 0, no_mark = 0;
         uint16_t port = htons(53);
         nft_expr_meta(rb, NFT_META_SKUID);
         nft_expr_cmp(rb, NFT_CMP_EQ, &root, sizeof(root));
+        nft_expr_meta(rb, NFT_META_MARK);
+        nft_expr_cmp(rb, NFT_CMP_EQ, &no_mark, sizeof(no_mark));
         match_u8(rb, NFT_META_L4PROTO, l4proto);
         load_dport(rb);
         nft_expr_cmp(rb, NFT_CMP_EQ, &port, sizeof(port));
-        nft_expr_verdict(rb, NF_ACCEPT);
+        accept_and_mark(rb);
 }
 
 static void body_root_dns_udp(struct nft_rule_builder *rb) { root_dns(rb, IPPROTO_UDP); }
@@ -165,7 +245,7 @@ static void allowed(struct nft_rule_builder *rb, uint8_t nfproto, enum nft_set_r
         nft_expr_lookup(rb, NFT_SET_TCP_PORTS);
         load_daddr(rb, nfproto);
         nft_expr_lookup(rb, set);
-        nft_expr_verdict(rb, NF_ACCEPT);
+        accept_and_mark(rb);
 }
 
 static void body_allowed4(struct nft_rule_builder *rb) { allowed(rb, NFPROTO_IPV4, NFT_SET_ALLOWED_V4); }
@@ -192,6 +272,11 @@ static void body_counted_drop(struct nft_rule_builder *rb) {
  * the container itself leaves through lo, so the first rule covers it
  * before and after that NAT: no resolver entry is needed for it. */
 static const struct rule_def output_rules[] = {
+        { "nothing but the init starts a UDP flow from port 53", body_forged_dns_udp },
+        { "nothing but the init starts a TCP flow from port 53", body_forged_dns_tcp },
+        { "nothing but the init starts a flow from Docker's DNS address", body_forged_docker_dns },
+        { "the init's sockets only on flows they started", body_init_reply },
+        { "the init's own DNS queries and meta fetch", body_init_socket },
         { "loopback, including Docker's DNS at 127.0.0.11", body_oif_lo },
         { "replies and errors of allowed connections", body_established },
         { "IPv6 neighbour discovery on the local link", body_nd },

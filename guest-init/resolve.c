@@ -8,13 +8,17 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
+#include "log.h"
 #include "macro.h"
+#include "netmark.h"
 
 struct resolver {
         struct loop *loop;
         ares_channel channel;
         size_t pending;
         unsigned tries;
+        bool mark_sockets;
+        bool mark_failure_logged;
 };
 
 struct resolve_query {
@@ -77,9 +81,19 @@ static void resolver_sock_state(void *data, ares_socket_t fd, int readable, int 
 /* c-ares opens its sockets without close-on-exec; the agent must not
  * inherit PID 1's DNS sockets. */
 static int resolver_sock_configure(ares_socket_t fd, int type, void *data) {
+        struct resolver *r = data;
         int flags = fcntl(fd, F_GETFD);
         if (flags < 0 || fcntl(fd, F_SETFD, flags | FD_CLOEXEC) < 0)
                 return -1;
+        if (r->mark_sockets) {
+                int m = netmark_socket(fd, NETMARK_INIT_SOCKET);
+                if (m < 0) {
+                        if (!r->mark_failure_logged)
+                                log_error_errno(m, "Failed to mark a DNS socket as the init's own (SO_MARK): %m; the firewall refuses its queries");
+                        r->mark_failure_logged = true;
+                        return -1;
+                }
+        }
         if (type == SOCK_DGRAM) {
                 int size = RESOLVER_UDP_RCVBUF;
                 if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
@@ -100,6 +114,7 @@ int resolver_new(struct loop *l, const struct resolver_config *cfg, struct resol
                 return -ENOMEM;
         r->loop = l;
         r->tries = cfg->tries ? cfg->tries : 2;
+        r->mark_sockets = cfg->mark_sockets;
 
         struct ares_options opts = {
                 .sock_state_cb = resolver_sock_state,
@@ -114,7 +129,7 @@ int resolver_new(struct loop *l, const struct resolver_config *cfg, struct resol
                 free(r);
                 return status == ARES_ENOMEM ? -ENOMEM : status == ARES_EFILE ? -ENOENT : -EINVAL;
         }
-        ares_set_socket_configure_callback(r->channel, resolver_sock_configure, NULL);
+        ares_set_socket_configure_callback(r->channel, resolver_sock_configure, r);
         *ret = r;
         return 0;
 }

@@ -3,6 +3,7 @@
  * arms one loop timer. No resolver thread, no polling. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -13,6 +14,11 @@ struct resolver_config {
         const char *resolv_conf;        /* NULL: /etc/resolv.conf */
         unsigned timeout_ms;            /* per try; 0: 2000 */
         unsigned tries;                 /* 0: 2 */
+        /* Mark every socket as the init's own (netmark.h), which the
+         * firewall lets out before the policy is known and tells from
+         * anything the sandbox user sends. A socket that cannot be marked
+         * is not used: unmarked, its queries would be refused anyway. */
+        bool mark_sockets;
 };
 
 struct resolve_result {

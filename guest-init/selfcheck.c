@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "macro.h"
+#include "netmark.h"
 
 enum probe_kind { PROBE_ALLOWED, PROBE_BLOCKED, PROBE_FOREIGN_DNS, PROBE_COUNT };
 
@@ -129,7 +130,12 @@ static void probe_start(struct probe *p, unsigned timeout_ms) {
                 probe_finish(p, errno);
                 return;
         }
-        int r = connect(p->fd, (struct sockaddr *) &ss, sslen);
+        int r = netmark_socket(p->fd, NETMARK_PROBE_SOCKET);
+        if (r < 0) {
+                probe_finish(p, -r);
+                return;
+        }
+        r = connect(p->fd, (struct sockaddr *) &ss, sslen);
         if (r < 0 && errno != EINPROGRESS) {
                 /* A local refusal (EPERM from a drop, EHOSTUNREACH...) comes back right here. */
                 probe_finish(p, errno);

@@ -174,7 +174,21 @@ def test_installed_ruleset_matches_the_policy(net):
     rules = [o["rule"] for o in ruleset if "rule" in o]
     out = [r["expr"] for r in rules if r["chain"] == "output"]
     inp = [r["expr"] for r in rules if r["chain"] == "input"]
-    assert out[0][0]["match"]["right"] == "lo" and out[0][-1] == {"accept": None}
+    lo = [r for r in out if r[0].get("match", {}).get("right") == "lo"]
+    assert len(lo) == 1 and lo[0][-1] == {"accept": None}
+    # Before loopback is accepted: nothing unmarked starts a flow from port
+    # 53 or from Docker's DNS address, and the init's marked sockets only
+    # speak on flows they started.
+    before_lo = out[:out.index(lo[0])]
+    text = json.dumps(before_lo)
+    assert '"sport"' in text and '"127.0.0.11"' in text and '"original"' in text and '"reply"' in text
+    assert [r[-1] for r in before_lo] == [{"drop": None}] * 4 + [{"accept": None}]
+    # Only flows an accept rule marked count as established.
+    est = [r for r in out + inp if '"established"' in json.dumps(r)]
+    assert len(est) == 2 and all('"mark"' in json.dumps(r) for r in est)
+    accepts = [r for r in out if r[-1] == {"accept": None} and r not in lo and r not in est
+               and '"icmpv6"' not in json.dumps(r)]
+    assert accepts and all('"mangle"' in json.dumps(r) for r in accepts), accepts
     assert out[-2][-1] == {"reject": {"type": "tcp reset"}}
     assert out[-1][-1] == {"reject": {"type": "icmpx", "expr": "admin-prohibited"}}
     assert "counter" in out[-1][0] and "counter" in out[-2][1]

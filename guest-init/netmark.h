@@ -1,0 +1,28 @@
+/* The marks that tell the init's own traffic from the sandbox user's.
+ *
+ * Under Docker PID 1 runs as the sandbox user's uid (its privilege is a
+ * file capability), so `meta skuid` cannot tell them apart. A socket mark
+ * can: setting SO_MARK takes CAP_NET_ADMIN, which only PID 1 (and, before
+ * it drops privileges, the meta fetch child it forks) holds. The firewall
+ * accepts the init's marked DNS and meta traffic even before the policy is
+ * known, and refuses anything unmarked that poses as a DNS server. */
+#pragma once
+
+#include <stdint.h>
+
+/* SO_MARK of the init's own sockets: "ASBI". */
+#define NETMARK_INIT_SOCKET UINT32_C(0x41534249)
+
+/* SO_MARK of the self-check's probes: they must meet the rules the
+ * sandbox user meets, so the exceptions for unmarked traffic of uid 0
+ * (Docker's embedded DNS forwarding upstream) do not apply to them when
+ * the init runs as root. */
+#define NETMARK_PROBE_SOCKET UINT32_C(0x41534250)
+
+/* ct mark of every flow an accept rule let out: "ASBA". Only flows
+ * carrying it count as established, so nothing opened before the rules
+ * were in (or past them in any other way) survives their arrival. */
+#define NETMARK_CT_ALLOWED UINT32_C(0x41534241)
+
+/* Sets mark on fd: 0, or -errno (EPERM without CAP_NET_ADMIN). */
+int netmark_socket(int fd, uint32_t mark);

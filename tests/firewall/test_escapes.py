@@ -1,0 +1,182 @@
+"""Attacks on the firewall from inside the sandbox, each performed as the
+sandbox user would (a process of another uid, without capabilities, in the
+sandbox namespace), against agent-sandbox-init as PID 1 of that namespace:
+
+- forged DNS answers on the loopback, where Docker's embedded DNS is the
+  resolver (127.0.0.11 behind a DNAT rule in the namespace itself, and
+  ip_unprivileged_port_start=0 as Docker sets it);
+- traffic while the init is still resolving, and a flow opened before the
+  rules arrived."""
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from fakenet import FakeNet, HERE
+from test_firewall import apply, elements
+from test_refresh import RunningInit
+
+HOSTS = {"allowed.test": ["198.51.100.10"], "other.test": ["198.51.100.20"]}
+USER = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "--inh-caps=-all"]
+# What Docker puts in a container's namespace for its embedded DNS: the
+# resolver address 127.0.0.11:53 translated to the daemon's own port.
+DOCKER_DNS_NAT = """
+table ip docker_dns {
+  chain output {
+    type nat hook output priority -100;
+    ip daddr 127.0.0.11 udp dport 53 dnat to 127.0.0.11:5353
+    ip daddr 127.0.0.11 tcp dport 53 dnat to 127.0.0.11:5353
+  }
+}
+"""
+
+
+class DockerDnsNet(FakeNet):
+    """The fake internet, with name resolution as on a user-defined docker
+    network: /etc/resolv.conf names 127.0.0.11, and "dockerd" (dnsmasq) answers
+    on 127.0.0.11:5353 inside the sandbox namespace."""
+
+    def setup(self):
+        super().setup(HOSTS, ttl=60, dns=False)
+        with open(os.path.join(self.etc_dir, "resolv.conf"), "w") as f:
+            f.write("nameserver 127.0.0.11\noptions timeout:1 attempts:2\n")
+        for key, value in (("net.ipv4.ip_unprivileged_port_start", "0"),
+                           ("net.ipv4.ip_local_port_range", "40000 40999")):
+            self.run(self.sbx, ["sysctl", "-qw", f"{key}={value}"])
+        subprocess.run(["ip", "netns", "exec", self.sbx, "nft", "-f", "-"], input=DOCKER_DNS_NAT,
+                       text=True, check=True, capture_output=True)
+        self.popen(self.sbx, [
+            "dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", "--conf-file=/dev/null",
+            "--bind-interfaces", "--listen-address=127.0.0.11", "--port=5353",
+            f"--addn-hosts={self.hosts_file}", "--local-ttl=60", "--user=root",
+            f"--pid-file={self.tmp / 'dockerdns.pid'}"])
+        deadline = time.monotonic() + 5
+        while "127.0.0.11:5353" not in self.run(self.sbx, ["ss", "-uln"]).stdout:
+            assert time.monotonic() < deadline, "the embedded DNS stand-in did not start"
+            time.sleep(0.02)
+
+    def attacker(self):
+        p = self.popen(self.sbx, USER + [sys.executable, os.path.join(HERE, "forgedns.py"),
+                                         "--bind", "127.0.0.11", "--ports", "40000-40999",
+                                         "--answer", "198.51.100.20"],
+                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = p.stdout.readline().strip()
+        assert line == "ready", line + p.stderr.read()
+        return p
+
+
+def queries_seen(attacker):
+    attacker.kill()
+    out, _ = attacker.communicate(timeout=5)
+    return [l for l in out.splitlines() if l.startswith("query")]
+
+
+@pytest.fixture
+def dnet(tmp_path, need_root):
+    n = DockerDnsNet(tmp_path)
+    try:
+        n.setup()
+        yield n
+    finally:
+        n.teardown()
+
+
+@pytest.fixture
+def net(tmp_path, need_root):
+    n = FakeNet(tmp_path)
+    try:
+        n.setup(HOSTS, ttl=60)
+        yield n
+    finally:
+        n.teardown()
+
+
+def test_forged_answers_on_the_loopback_never_reach_the_init(dnet):
+    """The attack as found: with the rules in place, the user prepares
+    conntrack entries from 127.0.0.11:53 and waits for the init to re-resolve
+    (a reload here, the TTL refresh in real life)."""
+    policy = dnet.write_policy("domains: [allowed.test]\n")
+    init = RunningInit(dnet, policy)
+    try:
+        init.wait_for("sandbox ready")
+        assert elements(dnet, "allowed_v4") == ["198.51.100.10"]
+        attacker = dnet.attacker()
+        mark = len(init.lines)
+        os.kill(init.init_pid(), signal.SIGHUP)
+        init.wait_for("sandbox ready", after=mark)
+        assert elements(dnet, "allowed_v4") == ["198.51.100.10"], "\n".join(init.lines)
+        probe = dnet.probe("tcp:198.51.100.20:443")["tcp:198.51.100.20:443"]
+        assert probe["result"] in ("refused", "reset"), probe
+        assert queries_seen(attacker) == [], "the init's queries reached the user's socket"
+    finally:
+        init.stop()
+
+
+def test_conntrack_entries_prepared_before_the_start_carry_no_answer(dnet):
+    attacker = dnet.attacker()
+    r = apply(dnet, "domains: [allowed.test]\n")
+    assert "198.51.100.20" not in elements(dnet, "allowed_v4"), r.stderr
+    assert queries_seen(attacker) == [], r.stderr
+
+
+def test_the_user_cannot_send_from_port_53(dnet):
+    apply(dnet, "domains: [allowed.test]\n")
+    r = dnet.run(dnet.sbx, USER + [sys.executable, "-c", """
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.11", 53))
+try:
+    s.sendto(b"x", ("127.0.0.1", 40000))
+    print("sent")
+except PermissionError:
+    print("refused")
+"""], check=False)
+    assert r.stdout.strip() == "refused", r.stdout + r.stderr
+
+
+def test_nothing_gets_out_while_the_init_resolves(net, tmp_path):
+    net.dnsmasq.kill()
+    net.dnsmasq.wait()
+    table = {"allowed.test": {"a": ["198.51.100.10"], "ttl": 300}}
+    (tmp_path / "table.json").write_text(json.dumps(table))
+    net.start_slowdns(tmp_path / "table.json", delay_ms=1500)
+    policy = net.write_policy("domains: [allowed.test]\n")
+    init = RunningInit(net, policy)
+    try:
+        init.wait_for("lockdown")
+        probes = net.run(net.sbx, USER + [sys.executable, os.path.join(HERE, "netclient.py"), "probe",
+                                          "tcp:198.51.100.20:443", "tcp:198.51.100.10:443",
+                                          "udp:198.51.100.20:9999", "tcp:192.0.2.1:8080"])
+        assert not any("sandbox ready" in l for l in init.lines), "the probe came too late to test the window"
+        results = {p["spec"]: p["result"] for p in json.loads(probes.stdout)}
+        assert all(r not in ("ok", "reply") for r in results.values()), results
+        init.wait_for("sandbox ready")
+        assert net.probe("tcp:198.51.100.10:443")["tcp:198.51.100.10:443"]["result"] == "ok"
+    finally:
+        init.stop()
+
+
+def test_a_flow_opened_before_the_rules_does_not_survive_them(dnet):
+    """dnet: Docker's NAT table makes conntrack follow the connection from
+    its first packet, as in a container."""
+    net = dnet
+    held = net.popen(net.sbx, USER + [sys.executable, os.path.join(HERE, "netclient.py"), "hold",
+                                      "198.51.100.20", "443"],
+                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert held.stdout.readline().strip() == "connected"
+    policy = net.write_policy("domains: [allowed.test]\n")
+    init = RunningInit(net, policy)
+    try:
+        init.wait_for("sandbox ready")
+        held.stdin.write("after-the-rules\n")
+        held.stdin.flush()
+        ready, _, _ = select.select([held.stdout], [], [], 3)
+        assert not ready or held.stdout.readline().strip() != "after-the-rules", \
+            "a connection opened before the rules still works"
+    finally:
+        init.stop()

@@ -4,6 +4,7 @@
 #include "cmd_apply.h"
 #include "cmd_check_policy.h"
 #include "cmd_fetch_meta.h"
+#include "cmd_health.h"
 #include "supervise.h"
 
 int main(int argc, char **argv) {
@@ -13,5 +14,7 @@ int main(int argc, char **argv) {
                 return cmd_check_policy(argc - 1, argv + 1);
         if (argc > 1 && strcmp(argv[1], "fetch-meta") == 0)
                 return cmd_fetch_meta(argc - 1, argv + 1);
+        if (argc > 1 && strcmp(argv[1], "health") == 0)
+                return cmd_health(argc - 1, argv + 1);
         return supervise_main(argc, argv);
 }

@@ -23,6 +23,7 @@
 #include "options.h"
 #include "privcheck.h"
 #include "privdrop.h"
+#include "readiness.h"
 #include "sandbox.h"
 
 extern char **environ;
@@ -245,6 +246,7 @@ static void on_sandbox_ready(int error, void *userdata) {
         }
         if (s->shutting_down)
                 return;
+        (void) readiness_announce(s->loop);
         if (!s->cfg.cmd) {
                 /* Running as root, the engine's exec defaults to root with
                  * every capability the container has, NET_ADMIN included. */

@@ -1,0 +1,19 @@
+/* "Is the sandbox ready?", for the engine's health check (compose's
+ * `depends_on: service_healthy`, `docker compose up --wait`).
+ *
+ * PID 1 listens on an abstract unix socket of the container's network
+ * namespace once its rules are in and have passed their self-checks. The
+ * check connects and asks the kernel who listens (SO_PEERCRED): only PID 1
+ * counts, so a process of the sandbox user that took the name first cannot
+ * make the sandbox look ready. Nothing is read from or written to the
+ * socket; PID 1 accepts and closes. */
+#pragma once
+
+#include "loop.h"
+
+/* Starts answering; logs and returns -errno when the name is taken. */
+int readiness_announce(struct loop *l);
+
+/* 1 when PID 1 of this pid namespace answers on the socket, 0 when nothing
+ * or something else does (why in *ret_why, static), -errno on other errors. */
+int readiness_check(const char **ret_why);

@@ -1,0 +1,52 @@
+"""Attacks on the firewall from an exec'd terminal of a real Docker sandbox,
+on a user-defined network where the init resolves through Docker's embedded
+DNS (127.0.0.11, DNATed inside the container's own namespace)."""
+import json
+import os
+import time
+
+import pytest
+
+from dockerenv import docker
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FORGED = "192.0.2.77"
+
+
+def allowed_v4(dockerenv, name):
+    for obj in json.loads(dockerenv.ruleset(name))["nftables"]:
+        s = obj.get("set")
+        if s and s["name"] == "allowed_v4":
+            return [e if isinstance(e, str) else json.dumps(e) for e in s.get("elem", [])]
+    raise AssertionError("no allowed_v4 set")
+
+
+def test_forged_dns_answers_on_the_loopback_do_not_open_the_firewall(dockerenv):
+    policy = dockerenv.policy("domains: [far.test]\nports: [80]\n", name="forge-policy.yaml")
+    name = dockerenv.start_sandbox(policy)
+    logs = dockerenv.wait_log(name, "supervising")
+    assert "sandbox ready" in logs, logs
+    assert "nameserver 127.0.0.11" in docker("exec", name, "cat", "/etc/resolv.conf").stdout
+    assert allowed_v4(dockerenv, name) == [dockerenv.far_ip]
+
+    with open(os.path.join(HERE, "attacks", "forge-dns.pl")) as f:
+        docker("exec", "-i", name, "bash", "-c", "cat > /tmp/forge-dns.pl", input=f.read())
+    docker("exec", "-d", name, "bash", "-c",
+           f"perl /tmp/forge-dns.pl {FORGED} /tmp/forge.ready > /tmp/forge.log 2>&1")
+    deadline = time.monotonic() + 30
+    while docker("exec", name, "test", "-e", "/tmp/forge.ready", check=False).returncode != 0:
+        log = docker("exec", name, "cat", "/tmp/forge.log", check=False).stdout
+        assert time.monotonic() < deadline and "bind" not in log, log
+        time.sleep(0.2)
+
+    # What a TTL refresh does, at a moment of the attacker's choosing.
+    docker("kill", "-s", "HUP", name)
+    deadline = time.monotonic() + 30
+    while docker("logs", name).stderr.count("sandbox ready") < 2:
+        assert time.monotonic() < deadline, docker("logs", name).stderr
+        time.sleep(0.2)
+
+    log = docker("exec", name, "cat", "/tmp/forge.log").stdout
+    assert allowed_v4(dockerenv, name) == [dockerenv.far_ip], log
+    assert "query" not in log, "the init's query reached the sandbox user's socket:\n" + log
+    assert "sprayed 0 " in log, "the firewall let the sandbox user send from 127.0.0.11:53:\n" + log

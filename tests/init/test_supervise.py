@@ -398,3 +398,88 @@ def test_log_level_notice_shows_ready_warnings_and_errors_only(policy, tmp_path)
     r = run(policy, *NOBODY, "--log-level", "loud", "--", "true")
     assert r.returncode == 2
     assert "--log-level takes error, warning, notice or info, not 'loud'" in r.stderr, r.stderr
+
+
+# ---- who may signal PID 1 -------------------------------------------------
+
+# Run by CMD, as PID 1's own uid inside its pid namespace: every way that uid
+# has to send PID 1 a signal. kill() is what `kill -HUP 1` does; the two
+# others put whatever sender they like (or none) into the siginfo, so a
+# check of the sender's pid and uid alone would take them for the engine.
+SIGNAL_PID1 = r"""
+import ctypes, fcntl, os, platform, signal, struct, sys, time
+got_term = []
+signal.signal(signal.SIGTERM, lambda *a: got_term.append(1))
+libc = ctypes.CDLL(None, use_errno=True)
+for sig in (signal.SIGHUP, signal.SIGTERM):
+    os.kill(1, sig)
+    # rt_sigqueueinfo with SI_QUEUE, claiming pid 0 and uid 0
+    info = struct.pack("iiii ii", sig, 0, -1, 0, 0, 0).ljust(128, b"\0")
+    nr = {"x86_64": 129, "aarch64": 138}[platform.machine()]
+    assert libc.syscall(nr, 1, sig, ctypes.c_char_p(info)) == 0, ctypes.get_errno()
+    # a pipe whose owner is PID 1: writing to it signals PID 1 (F_SETSIG 10)
+    r, w = os.pipe()
+    fcntl.fcntl(r, fcntl.F_SETOWN, 1)
+    fcntl.fcntl(r, 10, sig)
+    fcntl.fcntl(r, fcntl.F_SETFL, os.O_ASYNC | os.O_NONBLOCK)
+    os.write(w, b"x")
+    time.sleep(0.3)
+print("pid1=" + ("alive" if os.path.exists("/proc/1/status") else "gone"), "term=" + str(len(got_term)), flush=True)
+open(sys.argv[1], "w").close()
+while not got_term:
+    time.sleep(0.05)
+sys.exit(7)
+"""
+
+
+def test_only_the_engine_and_root_may_signal_pid1(filecap_init, tmp_path):
+    """PID 1 as in the image (uid nobody, file capability): SIGHUP and
+    SIGTERM from its own uid inside the container are ignored and logged
+    once; the same signals from outside the pid namespace (the engine) and
+    from root inside it still reload and stop."""
+    etc = tmp_path / "etc"
+    subprocess.run(["cp", "-a", "/etc", str(etc)], check=True)
+    (etc / "agent-sandbox").mkdir(exist_ok=True)
+    (etc / "agent-sandbox" / "policy.yaml").write_text("cidrs: [198.51.100.10/32]\n")
+    os.chmod(tmp_path, 0o777)
+    probe = tmp_path / "probe.py"
+    probe.write_text(SIGNAL_PID1)
+    done = tmp_path / "done"
+    log = tmp_path / "log"
+    script = f"mount --bind {etc} /etc && exec {' '.join(AS_NOBODY)} {filecap_init} -- python3 {probe} {done}"
+    with open(log, "w") as err:
+        p = subprocess.Popen(["unshare", "--net", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc",
+                              "sh", "-c", script], stdout=subprocess.PIPE, stderr=err, text=True)
+    try:
+        try:
+            wait_for(done)
+        finally:
+            print(log.read_text())
+        logs = log.read_text()
+        assert "reloading the policy" not in logs and "stopping" not in logs, logs
+        ignored = [l for l in logs.splitlines() if "ignored signal" in l]
+        assert len(ignored) == 1, logs
+        assert re.search(r"ignored signal SIGHUP from pid \d+ \(uid 65534, code 0\)", ignored[0]), ignored
+        pid = init_pid(p)
+        with open(f"/proc/{pid}/status") as f:
+            assert "\nUid:\t65534\t" in f.read(), "PID 1 runs as the sandbox user"
+
+        def reloads():
+            return log.read_text().count("reloading the policy")
+
+        os.kill(pid, signal.SIGHUP)             # from outside: docker kill -s HUP
+        deadline = time.monotonic() + 10
+        while reloads() < 1:
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        subprocess.run(["nsenter", "-t", str(pid), "-p", "sh", "-c", "kill -HUP 1"], check=True)  # root inside
+        while reloads() < 2:
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        os.kill(pid, signal.SIGTERM)            # docker stop
+        assert p.wait(timeout=10) == 7, log.read_text()
+        assert "pid1=alive term=0" in p.stdout.read()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()

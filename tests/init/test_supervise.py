@@ -269,6 +269,20 @@ def test_exit_with_cmd_ends_the_others_and_keeps_cmds_code(policy, tmp_path):
     assert "ending the terminals still attached" in r.stderr
 
 
+
+def test_fifo_in_the_override_directory_fails_at_once(policy, tmp_path):
+    """A FIFO named like an override would have held PID 1 at open() forever,
+    before any rule was in place; it is refused and nothing starts."""
+    d = tmp_path / "policy.d"
+    d.mkdir()
+    os.mkfifo(d / "extra.yaml")
+    marker = tmp_path / "ran"
+    r = run(policy, *NOBODY, "--policy-dir", str(d), "--", "touch", str(marker), timeout=5)
+    assert r.returncode == 1, r.stderr
+    assert f"{d}/extra.yaml: error: is a FIFO, not a regular file" in r.stderr, r.stderr
+    assert not marker.exists()
+
+
 # ---- the privilege rules --------------------------------------------------
 
 AS_NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
@@ -318,6 +332,69 @@ def test_fetch_meta_refuses_to_run_with_the_file_capability(filecap_init, tmp_pa
     assert r.returncode == 2
     assert "fetch-meta does not run with elevated privileges" in r.stderr, r.stderr
     assert not out.exists()
+
+
+def stopped_at_open_of(pid, path):
+    """Whether pid is stopped in open()/openat() of path (/proc/PID/syscall
+    names the call and its arguments; the path is read from its memory)."""
+    try:
+        with open(f"/proc/{pid}/syscall") as f:
+            fields = f.read().split()
+        if len(fields) < 3 or fields[0] == "running":
+            return False
+        want = path.encode() + b"\0"
+        with open(f"/proc/{pid}/mem", "rb") as mem:
+            for arg in fields[1:3]:     # open(path, ...), openat(dirfd, path, ...)
+                try:
+                    mem.seek(int(arg, 16))
+                    if mem.read(len(want)) == want:
+                        return True
+                except (OSError, ValueError, OverflowError):
+                    pass
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        pass
+    return False
+
+
+def test_check_policy_holds_no_capability_while_it_reads(filecap_init, tmp_path):
+    """check-policy, run by the sandbox user from the binary with the file
+    capability, parses a file of the user's choosing: it must hold no
+    capability by then. strace (a root tracer, so the file capability is
+    still granted at exec) holds it at the open of the policy file for a
+    moment, and its /proc status is read there."""
+    os.chmod(tmp_path, 0o755)
+    policy = tmp_path / "user-policy.yaml"
+    policy.write_text("cidrs: [198.51.100.10/32]\n")
+    os.chmod(policy, 0o644)
+    p = subprocess.Popen(["strace", "-qq", "-o", "/dev/null", "-u", "nobody", "-P", str(policy),
+                          "-e", "trace=open,openat", "-e", "inject=open,openat:delay_enter=3000000",
+                          filecap_init, "check-policy", str(policy)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 10
+        status = None
+        while status is None:
+            assert time.monotonic() < deadline and p.poll() is None, "check-policy was never seen opening the file"
+            try:
+                with open(f"/proc/{p.pid}/task/{p.pid}/children") as f:
+                    kids = [int(k) for k in f.read().split()]
+            except FileNotFoundError:
+                kids = []
+            for kid in kids:
+                if stopped_at_open_of(kid, str(policy)):
+                    with open(f"/proc/{kid}/status") as f:
+                        status = dict(l.split(":", 1) for l in f if ":" in l)
+            time.sleep(0.01)
+        assert status["Uid"].split() == ["65534"] * 4
+        for cap in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+            assert int(status[cap].strip(), 16) == 0, (cap, status[cap])
+        out, err = p.communicate(timeout=20)
+        assert p.returncode == 0, err
+        assert "198.51.100.10/32" in out
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
 
 
 def test_no_new_privileges_fails_closed(filecap_init, tmp_path):

@@ -283,6 +283,22 @@ def test_fifo_in_the_override_directory_fails_at_once(policy, tmp_path):
     assert not marker.exists()
 
 
+
+def test_apply_refuses_when_it_cannot_tell_whether_the_rules_are_in(policy):
+    """apply first asks whether table inet agent_sandbox exists; when the
+    kernel does not answer, it must stop there, not go on to resolve and
+    program. Made to fail for real: CAP_NET_ADMIN in a user namespace of its
+    own, in a network namespace that user namespace does not own, so the
+    kernel refuses the lookup with EPERM."""
+    r = subprocess.run(["unshare", "--net", "unshare", "--user", "--map-root-user", INIT, "apply",
+                        "--policy", str(policy), "--policy-dir", "/nonexistent"],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 1
+    assert "nftables: reading table inet agent_sandbox failed: Operation not permitted" in r.stderr, r.stderr
+    assert "refusing to apply: cannot tell whether the firewall is already in place" in r.stderr, r.stderr
+    assert "policy done" not in r.stderr and "resolve done" not in r.stderr, r.stderr
+
+
 # ---- the privilege rules --------------------------------------------------
 
 AS_NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]

@@ -67,9 +67,9 @@ int cmd_apply(int argc, char **argv) {
                 case 'd':
                 case 'm':
                         if (!trusted_caller) {
-                                log_error("--%s is only honoured when the real uid is 0; the policy is %s",
-                                          c == 'p' ? "policy" : c == 'd' ? "policy-dir" : "meta-snapshot",
-                                          POLICY_DEFAULT_PATH);
+                                log_error("--%s '%s' refused: it is only honoured when the real uid is 0; the policy in use is "
+                                          POLICY_DEFAULT_PATH " plus " POLICY_OVERRIDE_DIR "/*.yaml",
+                                          c == 'p' ? "policy" : c == 'd' ? "policy-dir" : "meta-snapshot", optarg);
                                 return 2;
                         }
                         if (c == 'p')

@@ -308,7 +308,7 @@ def test_unprivileged_init_refuses_security_options(policy):
     r = subprocess.run(AS_NOBODY + [INIT, "--policy", str(policy), "--", "true"],
                        capture_output=True, text=True, timeout=10)
     assert r.returncode == 2
-    assert "--policy/--policy-dir is only honoured when the real uid is 0" in r.stderr
+    assert f"--policy '{policy}' refused: it is only honoured when the real uid is 0" in r.stderr
 
 
 def test_missing_capability_fails_closed(tmp_path, need_root):
@@ -337,6 +337,19 @@ def test_file_capability_ignores_argv_policy(filecap_init, policy):
                        capture_output=True, text=True, timeout=10)
     assert r.returncode == 2
     assert "only honoured when the real uid is 0" in r.stderr
+
+
+@pytest.mark.parametrize("option", ["--policy", "--policy-dir"])
+@pytest.mark.parametrize("verb", [[], ["apply"]])
+def test_refused_policy_names_the_policy_in_use(filecap_init, tmp_path, option, verb):
+    """The refusal names the caller's path as the refused value and the
+    image's policy as the one in use, never the caller's as if it were."""
+    mine = str(tmp_path / "mine")
+    r = subprocess.run(AS_NOBODY + [filecap_init, *verb, option, mine], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 2
+    assert r.stderr.count(mine) == 1, r.stderr
+    assert f"{option} '{mine}' refused: it is only honoured when the real uid is 0; the policy in use is " \
+           "/etc/agent-sandbox/policy.yaml plus /etc/agent-sandbox/policy.d/*.yaml" in r.stderr, r.stderr
 
 
 def test_fetch_meta_refuses_to_run_with_the_file_capability(filecap_init, tmp_path):

@@ -67,9 +67,9 @@ int cmd_apply(int argc, char **argv) {
                 case 'd':
                 case 'm':
                         if (!trusted_caller) {
-                                log_error("--%s is only honoured when the real uid is 0; the policy is %s",
-                                          c == 'p' ? "policy" : c == 'd' ? "policy-dir" : "meta-snapshot",
-                                          POLICY_DEFAULT_PATH);
+                                log_error("--%s '%s' refused: it is only honoured when the real uid is 0; the policy in use is "
+                                          POLICY_DEFAULT_PATH " plus " POLICY_OVERRIDE_DIR "/*.yaml",
+                                          c == 'p' ? "policy" : c == 'd' ? "policy-dir" : "meta-snapshot", optarg);
                                 return 2;
                         }
                         if (c == 'p')
@@ -101,8 +101,14 @@ int cmd_apply(int argc, char **argv) {
                 return 1;
 
         /* A second apply by the user would re-resolve and could widen what
-         * is open; the rules are in place, so only root may replace them. */
+         * is open; the rules are in place, so only root may replace them.
+         * Not knowing is no licence to go on: any error refuses, for root
+         * too (nft_table_exists said why). */
         r = nft_table_exists();
+        if (r < 0) {
+                log_error("refusing to apply: cannot tell whether the firewall is already in place");
+                return 1;
+        }
         if (r > 0 && getuid() != 0) {
                 log_error("the firewall is already in place (table inet agent_sandbox exists); restart the container to apply the policy again");
                 return 1;

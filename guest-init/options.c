@@ -97,7 +97,7 @@ int options_parse(int argc, char **argv, struct init_config *ret) {
                         break;
                 case OPT_POLICY_DIR:
                         c.policy_dir = optarg;
-                        c.set_policy = true;
+                        c.set_policy_dir = true;
                         break;
                 case OPT_GRACE:
                         if (parse_grace(optarg, &c.grace_seconds) < 0) {

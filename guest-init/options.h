@@ -16,7 +16,7 @@ struct init_config {
         const char **pass_env;          /* names CMD gets from our environment */
         size_t n_pass_env;
         /* which security-relevant options the command line set */
-        bool set_user, set_workdir, set_policy;
+        bool set_user, set_workdir, set_policy, set_policy_dir;
 };
 
 /* 0, or 2 for a usage error (already reported); 1 when --help/--version

@@ -12,6 +12,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "log.h"
 #include "macro.h"
 
@@ -52,13 +53,19 @@ int privcheck_raise_effective(void) {
 }
 
 int privcheck_startup(const struct init_config *cfg) {
-        const char *refused = cfg->set_policy ? "--policy/--policy-dir"
-                            : cfg->set_user ? "--user"
-                            : cfg->set_workdir ? "--workdir" : NULL;
-        if (refused && !trusted_caller()) {
-                log_error("%s is only honoured when the real uid is 0; in this container the policy is %s and CMD runs as the container user",
-                          refused, cfg->policy_path);
-                return -EINVAL;
+        if (!trusted_caller()) {
+                /* Name the value refused as the caller's and what is in force
+                 * as ours: the caller's path is not the policy in use. */
+                const char *option = cfg->set_policy ? "--policy" : cfg->set_policy_dir ? "--policy-dir"
+                                   : cfg->set_user ? "--user" : cfg->set_workdir ? "--workdir" : NULL;
+                const char *value = cfg->set_policy ? cfg->policy_path : cfg->set_policy_dir ? cfg->policy_dir
+                                  : cfg->set_user ? cfg->user : cfg->workdir;
+                if (option) {
+                        log_error("%s '%s' refused: it is only honoured when the real uid is 0; the policy in use is "
+                                  POLICY_DEFAULT_PATH " plus " POLICY_OVERRIDE_DIR "/*.yaml and CMD runs as the container user",
+                                  option, value);
+                        return -EINVAL;
+                }
         }
         /* Not dumpable: /proc/1 becomes root's, so the user cannot ptrace us
          * or read our environment. */

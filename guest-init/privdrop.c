@@ -87,8 +87,9 @@ static int last_cap(void) {
         return v;
 }
 
-/* Every Cap* line of /proc/self/status must read all zeros. */
-static int verify_no_capabilities(void) {
+/* Every Cap* line of /proc/self/status must read all zeros (CapBnd only
+ * when with_bounding). */
+static int verify_no_capabilities(bool with_bounding) {
         FILE *f = fopen("/proc/self/status", "re");
         char line[256];
         int bad = 0;
@@ -96,6 +97,8 @@ static int verify_no_capabilities(void) {
                 return -errno;
         while (fgets(line, sizeof(line), f)) {
                 unsigned long long v;
+                if (!with_bounding && strncmp(line, "CapBnd:", 7) == 0)
+                        continue;
                 if (strncmp(line, "Cap", 3) == 0 && sscanf(strchr(line, ':') + 1, "%llx", &v) == 1 && v != 0) {
                         fprintf(stderr, "agent-sandbox-init: error: capability left after the drop: %s", line);
                         bad = -EPERM;
@@ -139,5 +142,31 @@ int privdrop_apply(const struct target_user *u) {
                 CHILD_FAIL("clearing capabilities");
         if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 CHILD_FAIL("setting no_new_privs");
-        return verify_no_capabilities();
+        return verify_no_capabilities(true);
+}
+
+int privdrop_capabilities(void) {
+        struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3};
+        struct __user_cap_data_struct data[2] = {};
+
+        /* From the file capability CAP_SETPCAP is permitted only; it must be
+         * effective to empty the bounding set. */
+        if (syscall(SYS_capget, &header, data) < 0)
+                return log_error_errno(-errno, "Failed to read our capabilities: %m");
+        data[0].effective = data[0].permitted;
+        data[1].effective = data[1].permitted;
+        if (syscall(SYS_capset, &header, data) < 0)
+                return log_error_errno(-errno, "Failed to raise our capabilities to drop them: %m");
+        /* Without CAP_SETPCAP (any unprivileged caller) the bounding set
+         * cannot shrink, and there is nothing in it we could use. */
+        bool bounding = data[CAP_TO_INDEX(CAP_SETPCAP)].permitted & CAP_TO_MASK(CAP_SETPCAP);
+        for (int cap = 0; bounding && cap <= last_cap(); cap++)
+                if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+                        return log_error_errno(-errno, "Failed to empty the capability bounding set: %m");
+        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+                return log_error_errno(-errno, "Failed to clear the ambient capabilities: %m");
+        memset(data, 0, sizeof(data));
+        if (syscall(SYS_capset, &header, data) < 0)
+                return log_error_errno(-errno, "Failed to drop our capabilities: %m");
+        return verify_no_capabilities(bounding);
 }

@@ -22,3 +22,9 @@ int privdrop_resolve_user(const char *spec, struct target_user *ret);
 /* In the child only. Returns -errno (after printing why to stderr) if any
  * step fails or any capability is left afterwards. */
 int privdrop_apply(const struct target_user *u);
+
+/* For the subcommands that read files and answers their caller chooses
+ * (check-policy, fetch-meta): empty the effective, permitted, inheritable
+ * and ambient sets, and the bounding set when we hold CAP_SETPCAP, so that
+ * a bug in a parser reaches no privilege. Keeps the uid. Logged; -errno. */
+int privdrop_capabilities(void);

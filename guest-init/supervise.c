@@ -43,7 +43,13 @@ struct supervisor {
         uint64_t started_usec;
         char **cmd_env;                 /* room for CMD's environment, made before fork */
         char **original_env;            /* what --pass-env takes from (environ_read_original) */
+        uint64_t ignored_logged_usec;   /* when the last "ignored signal" line was written */
+        unsigned ignored_unlogged;      /* ignored since then, told with the next line */
 };
+
+/* One line per minute at most: a loop of `kill -HUP 1` must not flood the
+ * log the engine keeps. */
+#define IGNORED_SIGNAL_LOG_INTERVAL_USEC (60u * 1000000u)
 
 static const int handled_signals[] = {
         SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH,
@@ -211,12 +217,52 @@ static void reap(struct supervisor *s) {
         finish(s, s->child_code);
 }
 
+/* Whether the sender of a signal may make PID 1 act on it. The sandbox user
+ * runs under PID 1's own uid, so the kernel lets it signal us; what tells
+ * the engine (`docker stop`, `docker kill -s HUP`, which come from outside
+ * our pid namespace and so carry pid 0) and root apart from it is what the
+ * kernel recorded about the sender. Only kill() and tgkill() have that
+ * recorded by the kernel: rt_sigqueueinfo() lets any sender write its own
+ * pid and uid under a negative si_code, and a SIGIO-style signal
+ * (F_SETOWN + F_SETSIG, a positive POLL_* code) has no sender fields, which
+ * signalfd reports as pid 0 and uid 0. SI_KERNEL is the kernel itself: the
+ * terminal's ^C, ^\ and window size. */
+static bool sender_may_control(const struct signalfd_siginfo *si) {
+        if (si->ssi_code == SI_KERNEL)
+                return true;
+        if (si->ssi_code != SI_USER && si->ssi_code != SI_TKILL)
+                return false;
+        return si->ssi_pid == 0 || si->ssi_uid == 0;
+}
+
+static void log_ignored(struct supervisor *s, const struct signalfd_siginfo *si) {
+        uint64_t now = loop_now_usec();
+        if (s->ignored_logged_usec && now - s->ignored_logged_usec < IGNORED_SIGNAL_LOG_INTERVAL_USEC) {
+                s->ignored_unlogged++;
+                return;
+        }
+        char more[64] = "";
+        if (s->ignored_unlogged)
+                snprintf(more, sizeof(more), " (and %u more since the last such line)", s->ignored_unlogged);
+        log_warning("ignored signal SIG%s from pid %u (uid %u, code %d)%s: only the container engine "
+                    "(docker stop, docker kill) and root may signal PID 1",
+                    sigabbrev_np((int) si->ssi_signo) ? sigabbrev_np((int) si->ssi_signo) : "?",
+                    si->ssi_pid, si->ssi_uid, si->ssi_code, more);
+        s->ignored_logged_usec = now;
+        s->ignored_unlogged = 0;
+}
+
 static int on_signal(struct loop *l, int fd, uint32_t events, void *userdata) {
         struct supervisor *s = userdata;
         struct signalfd_siginfo si;
 
         while (read(fd, &si, sizeof(si)) == sizeof(si)) {
                 int sig = (int) si.ssi_signo;
+                /* Reaping only tidies up, whoever asks for it. */
+                if (sig != SIGCHLD && !sender_may_control(&si)) {
+                        log_ignored(s, &si);
+                        continue;
+                }
                 switch (sig) {
                 case SIGCHLD:
                         reap(s);

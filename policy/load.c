@@ -16,6 +16,23 @@ static int file_error(struct policy_diags *diags, const char *path, int r, const
         return r;
 }
 
+static const char *file_type_name(mode_t mode) {
+        switch (mode & S_IFMT) {
+        case S_IFIFO:
+                return "FIFO";
+        case S_IFCHR:
+                return "character device";
+        case S_IFBLK:
+                return "block device";
+        case S_IFSOCK:
+                return "socket";
+        case S_IFDIR:
+                return "directory";
+        default:
+                return "special file";
+        }
+}
+
 /* Reads at most POLICY_MAX_FILE_SIZE + 1 bytes, so a file that grows after
  * fstat() is still caught. */
 static int read_all(int fd, size_t hint, char **ret, size_t *ret_len) {
@@ -57,16 +74,23 @@ int policy_parse_file(const char *path, struct policy **ret, struct policy_diags
         size_t len;
 
         /* Symlinks are followed: images and compose files commonly link or
-         * bind-mount the policy into place, and the paths are root-owned. */
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+         * bind-mount the policy into place, and the paths are root-owned.
+         * O_NONBLOCK: opening a FIFO or a device waits for a writer or the
+         * hardware; nothing may be waited on before we know it is a file. */
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0)
                 return file_error(diags, path, negative_errno(), "cannot open the policy file");
         if (fstat(fd, &st) < 0)
                 return file_error(diags, path, negative_errno(), "cannot stat the policy file");
         if (!S_ISREG(st.st_mode)) {
-                policy_diag_add(diags, POLICY_ERROR, path, 0, 0, "not a regular file");
+                policy_diag_add(diags, POLICY_ERROR, path, 0, 0,
+                                "is a %s, not a regular file; a policy is read from a regular file only",
+                                file_type_name(st.st_mode));
                 return -EINVAL;
         }
+        int flags = fcntl(fd, F_GETFL);
+        if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
+                return file_error(diags, path, negative_errno(), "cannot read the policy file");
         if (st.st_size > POLICY_MAX_FILE_SIZE) {
                 policy_diag_add(diags, POLICY_ERROR, path, 0, 0,
                                 "file is %lld bytes; a policy file may be at most %d bytes",

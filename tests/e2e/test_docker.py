@@ -146,3 +146,23 @@ def test_name_outside_the_sandbox_network_allowed_by_name(dockerenv):
     r = exec_(name, "curl -sS --max-time 5 http://allowed.test/")
     assert r.returncode == 7, (r.returncode, r.stderr)
     assert dockerenv.far_ip in dockerenv.ruleset(name)
+
+
+def test_sandbox_user_cannot_signal_pid1(dockerenv):
+    """`kill -HUP 1` from the agent would make PID 1 re-resolve when the
+    agent chooses, `kill -TERM 1` would stop the container: PID 1 ignores
+    both from dev and logs it once. The engine's signals still work."""
+    name = dockerenv.start_sandbox(dockerenv.policy(policy_text(dockerenv), "signals.yaml"))
+    dockerenv.wait_log(name, "supervising")
+    r = exec_(name, "kill -HUP 1 && kill -TERM 1 && kill -INT 1 && sleep 1 && kill -0 1 && echo alive")
+    assert r.stdout.strip() == "alive", (r.stdout, r.stderr)
+    assert docker("inspect", "-f", "{{.State.Running}}", name).stdout.strip() == "true"
+    logs = docker("logs", name).stderr
+    assert "reloading the policy" not in logs and "stopping" not in logs, logs
+    assert len(re.findall(r"ignored signal SIG\w+ from pid \d+ \(uid 1000,", logs)) == 1, logs
+    docker("kill", "-s", "HUP", name)
+    assert "reloading the policy" in dockerenv.wait_log(name, "reloading the policy")
+    t0 = time.monotonic()
+    docker("stop", name)
+    assert time.monotonic() - t0 < 2
+    assert dockerenv.exited(name) == 143

@@ -269,6 +269,36 @@ def test_exit_with_cmd_ends_the_others_and_keeps_cmds_code(policy, tmp_path):
     assert "ending the terminals still attached" in r.stderr
 
 
+
+def test_fifo_in_the_override_directory_fails_at_once(policy, tmp_path):
+    """A FIFO named like an override would have held PID 1 at open() forever,
+    before any rule was in place; it is refused and nothing starts."""
+    d = tmp_path / "policy.d"
+    d.mkdir()
+    os.mkfifo(d / "extra.yaml")
+    marker = tmp_path / "ran"
+    r = run(policy, *NOBODY, "--policy-dir", str(d), "--", "touch", str(marker), timeout=5)
+    assert r.returncode == 1, r.stderr
+    assert f"{d}/extra.yaml: error: is a FIFO, not a regular file" in r.stderr, r.stderr
+    assert not marker.exists()
+
+
+
+def test_apply_refuses_when_it_cannot_tell_whether_the_rules_are_in(policy):
+    """apply first asks whether table inet agent_sandbox exists; when the
+    kernel does not answer, it must stop there, not go on to resolve and
+    program. Made to fail for real: CAP_NET_ADMIN in a user namespace of its
+    own, in a network namespace that user namespace does not own, so the
+    kernel refuses the lookup with EPERM."""
+    r = subprocess.run(["unshare", "--net", "unshare", "--user", "--map-root-user", INIT, "apply",
+                        "--policy", str(policy), "--policy-dir", "/nonexistent"],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 1
+    assert "nftables: reading table inet agent_sandbox failed: Operation not permitted" in r.stderr, r.stderr
+    assert "refusing to apply: cannot tell whether the firewall is already in place" in r.stderr, r.stderr
+    assert "policy done" not in r.stderr and "resolve done" not in r.stderr, r.stderr
+
+
 # ---- the privilege rules --------------------------------------------------
 
 AS_NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
@@ -278,7 +308,7 @@ def test_unprivileged_init_refuses_security_options(policy):
     r = subprocess.run(AS_NOBODY + [INIT, "--policy", str(policy), "--", "true"],
                        capture_output=True, text=True, timeout=10)
     assert r.returncode == 2
-    assert "--policy/--policy-dir is only honoured when the real uid is 0" in r.stderr
+    assert f"--policy '{policy}' refused: it is only honoured when the real uid is 0" in r.stderr
 
 
 def test_missing_capability_fails_closed(tmp_path, need_root):
@@ -309,6 +339,19 @@ def test_file_capability_ignores_argv_policy(filecap_init, policy):
     assert "only honoured when the real uid is 0" in r.stderr
 
 
+@pytest.mark.parametrize("option", ["--policy", "--policy-dir"])
+@pytest.mark.parametrize("verb", [[], ["apply"]])
+def test_refused_policy_names_the_policy_in_use(filecap_init, tmp_path, option, verb):
+    """The refusal names the caller's path as the refused value and the
+    image's policy as the one in use, never the caller's as if it were."""
+    mine = str(tmp_path / "mine")
+    r = subprocess.run(AS_NOBODY + [filecap_init, *verb, option, mine], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 2
+    assert r.stderr.count(mine) == 1, r.stderr
+    assert f"{option} '{mine}' refused: it is only honoured when the real uid is 0; the policy in use is " \
+           "/etc/agent-sandbox/policy.yaml plus /etc/agent-sandbox/policy.d/*.yaml" in r.stderr, r.stderr
+
+
 def test_fetch_meta_refuses_to_run_with_the_file_capability(filecap_init, tmp_path):
     """fetch-meta writes a file for whoever runs it: never with privilege."""
     os.chmod(tmp_path, 0o777)
@@ -318,6 +361,69 @@ def test_fetch_meta_refuses_to_run_with_the_file_capability(filecap_init, tmp_pa
     assert r.returncode == 2
     assert "fetch-meta does not run with elevated privileges" in r.stderr, r.stderr
     assert not out.exists()
+
+
+def stopped_at_open_of(pid, path):
+    """Whether pid is stopped in open()/openat() of path (/proc/PID/syscall
+    names the call and its arguments; the path is read from its memory)."""
+    try:
+        with open(f"/proc/{pid}/syscall") as f:
+            fields = f.read().split()
+        if len(fields) < 3 or fields[0] == "running":
+            return False
+        want = path.encode() + b"\0"
+        with open(f"/proc/{pid}/mem", "rb") as mem:
+            for arg in fields[1:3]:     # open(path, ...), openat(dirfd, path, ...)
+                try:
+                    mem.seek(int(arg, 16))
+                    if mem.read(len(want)) == want:
+                        return True
+                except (OSError, ValueError, OverflowError):
+                    pass
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        pass
+    return False
+
+
+def test_check_policy_holds_no_capability_while_it_reads(filecap_init, tmp_path):
+    """check-policy, run by the sandbox user from the binary with the file
+    capability, parses a file of the user's choosing: it must hold no
+    capability by then. strace (a root tracer, so the file capability is
+    still granted at exec) holds it at the open of the policy file for a
+    moment, and its /proc status is read there."""
+    os.chmod(tmp_path, 0o755)
+    policy = tmp_path / "user-policy.yaml"
+    policy.write_text("cidrs: [198.51.100.10/32]\n")
+    os.chmod(policy, 0o644)
+    p = subprocess.Popen(["strace", "-qq", "-o", "/dev/null", "-u", "nobody", "-P", str(policy),
+                          "-e", "trace=open,openat", "-e", "inject=open,openat:delay_enter=3000000",
+                          filecap_init, "check-policy", str(policy)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 10
+        status = None
+        while status is None:
+            assert time.monotonic() < deadline and p.poll() is None, "check-policy was never seen opening the file"
+            try:
+                with open(f"/proc/{p.pid}/task/{p.pid}/children") as f:
+                    kids = [int(k) for k in f.read().split()]
+            except FileNotFoundError:
+                kids = []
+            for kid in kids:
+                if stopped_at_open_of(kid, str(policy)):
+                    with open(f"/proc/{kid}/status") as f:
+                        status = dict(l.split(":", 1) for l in f if ":" in l)
+            time.sleep(0.01)
+        assert status["Uid"].split() == ["65534"] * 4
+        for cap in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+            assert int(status[cap].strip(), 16) == 0, (cap, status[cap])
+        out, err = p.communicate(timeout=20)
+        assert p.returncode == 0, err
+        assert "198.51.100.10/32" in out
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
 
 
 def test_no_new_privileges_fails_closed(filecap_init, tmp_path):
@@ -398,3 +504,88 @@ def test_log_level_notice_shows_ready_warnings_and_errors_only(policy, tmp_path)
     r = run(policy, *NOBODY, "--log-level", "loud", "--", "true")
     assert r.returncode == 2
     assert "--log-level takes error, warning, notice or info, not 'loud'" in r.stderr, r.stderr
+
+
+# ---- who may signal PID 1 -------------------------------------------------
+
+# Run by CMD, as PID 1's own uid inside its pid namespace: every way that uid
+# has to send PID 1 a signal. kill() is what `kill -HUP 1` does; the two
+# others put whatever sender they like (or none) into the siginfo, so a
+# check of the sender's pid and uid alone would take them for the engine.
+SIGNAL_PID1 = r"""
+import ctypes, fcntl, os, platform, signal, struct, sys, time
+got_term = []
+signal.signal(signal.SIGTERM, lambda *a: got_term.append(1))
+libc = ctypes.CDLL(None, use_errno=True)
+for sig in (signal.SIGHUP, signal.SIGTERM):
+    os.kill(1, sig)
+    # rt_sigqueueinfo with SI_QUEUE, claiming pid 0 and uid 0
+    info = struct.pack("iiii ii", sig, 0, -1, 0, 0, 0).ljust(128, b"\0")
+    nr = {"x86_64": 129, "aarch64": 138}[platform.machine()]
+    assert libc.syscall(nr, 1, sig, ctypes.c_char_p(info)) == 0, ctypes.get_errno()
+    # a pipe whose owner is PID 1: writing to it signals PID 1 (F_SETSIG 10)
+    r, w = os.pipe()
+    fcntl.fcntl(r, fcntl.F_SETOWN, 1)
+    fcntl.fcntl(r, 10, sig)
+    fcntl.fcntl(r, fcntl.F_SETFL, os.O_ASYNC | os.O_NONBLOCK)
+    os.write(w, b"x")
+    time.sleep(0.3)
+print("pid1=" + ("alive" if os.path.exists("/proc/1/status") else "gone"), "term=" + str(len(got_term)), flush=True)
+open(sys.argv[1], "w").close()
+while not got_term:
+    time.sleep(0.05)
+sys.exit(7)
+"""
+
+
+def test_only_the_engine_and_root_may_signal_pid1(filecap_init, tmp_path):
+    """PID 1 as in the image (uid nobody, file capability): SIGHUP and
+    SIGTERM from its own uid inside the container are ignored and logged
+    once; the same signals from outside the pid namespace (the engine) and
+    from root inside it still reload and stop."""
+    etc = tmp_path / "etc"
+    subprocess.run(["cp", "-a", "/etc", str(etc)], check=True)
+    (etc / "agent-sandbox").mkdir(exist_ok=True)
+    (etc / "agent-sandbox" / "policy.yaml").write_text("cidrs: [198.51.100.10/32]\n")
+    os.chmod(tmp_path, 0o777)
+    probe = tmp_path / "probe.py"
+    probe.write_text(SIGNAL_PID1)
+    done = tmp_path / "done"
+    log = tmp_path / "log"
+    script = f"mount --bind {etc} /etc && exec {' '.join(AS_NOBODY)} {filecap_init} -- python3 {probe} {done}"
+    with open(log, "w") as err:
+        p = subprocess.Popen(["unshare", "--net", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc",
+                              "sh", "-c", script], stdout=subprocess.PIPE, stderr=err, text=True)
+    try:
+        try:
+            wait_for(done)
+        finally:
+            print(log.read_text())
+        logs = log.read_text()
+        assert "reloading the policy" not in logs and "stopping" not in logs, logs
+        ignored = [l for l in logs.splitlines() if "ignored signal" in l]
+        assert len(ignored) == 1, logs
+        assert re.search(r"ignored signal SIGHUP from pid \d+ \(uid 65534, code 0\)", ignored[0]), ignored
+        pid = init_pid(p)
+        with open(f"/proc/{pid}/status") as f:
+            assert "\nUid:\t65534\t" in f.read(), "PID 1 runs as the sandbox user"
+
+        def reloads():
+            return log.read_text().count("reloading the policy")
+
+        os.kill(pid, signal.SIGHUP)             # from outside: docker kill -s HUP
+        deadline = time.monotonic() + 10
+        while reloads() < 1:
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        subprocess.run(["nsenter", "-t", str(pid), "-p", "sh", "-c", "kill -HUP 1"], check=True)  # root inside
+        while reloads() < 2:
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        os.kill(pid, signal.SIGTERM)            # docker stop
+        assert p.wait(timeout=10) == 7, log.read_text()
+        assert "pid1=alive term=0" in p.stdout.read()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()

@@ -148,3 +148,20 @@ def test_missing_file(init_binary, tmp_path):
     out = check(init_binary, str(tmp_path / "absent.yaml"))
     assert out.returncode == 1
     assert "cannot open the policy file" in out.stderr.decode()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory", "device"])
+def test_special_file_is_refused_at_once(init_binary, tmp_path, kind):
+    """Opening a FIFO waits for a writer: check-policy must not hang on one
+    (the timeout turns a hang into a failure) and must say what it got."""
+    path = {"fifo": tmp_path / "policy.yaml", "directory": tmp_path, "device": "/dev/null"}[kind]
+    if kind == "fifo":
+        os.mkfifo(path)
+    good = os.path.join(DEFAULTS, "base.yaml")
+    started = time.monotonic()
+    out = check(init_binary, str(path), good, timeout=5)
+    assert time.monotonic() - started < 2
+    assert out.returncode == 1
+    name = {"fifo": "FIFO", "directory": "directory", "device": "character device"}[kind]
+    assert out.stderr.decode().splitlines() == [
+        f"{path}: error: is a {name}, not a regular file; a policy is read from a regular file only"]

@@ -27,6 +27,8 @@ void nft_expr_payload(struct nft_rule_builder *rb, uint32_t base, uint32_t offse
 void nft_expr_cmp(struct nft_rule_builder *rb, uint32_t op, const void *data, uint32_t len);
 void nft_expr_range_u8(struct nft_rule_builder *rb, uint8_t from, uint8_t to);
 void nft_expr_lookup(struct nft_rule_builder *rb, enum nft_set_ref set);
+/* A set by name and the id it has in this batch (a service's set). */
+void nft_expr_lookup_set(struct nft_rule_builder *rb, const char *name, uint32_t id);
 /* ct state & bits != 0 */
 void nft_expr_ct_state_any(struct nft_rule_builder *rb, uint32_t bits);
 void nft_expr_counter(struct nft_rule_builder *rb);

@@ -33,6 +33,17 @@ struct fw_name {
 
 enum fw_phase { FW_IDLE, FW_BUILDING, FW_CHECKING, FW_READY };
 
+/* A catalog service that adds ports: its ports reach only its own
+ * destinations (nft.h, struct nft_service). What its address sets hold is
+ * kept, so a refresh rewrites them only when they change. */
+struct fw_service {
+        const struct policy_catalog_service *catalog;
+        uint16_t *ports;                /* the policy's ports of this service; none when unused */
+        size_t n_ports;
+        struct ip_prefix *programmed;   /* sorted */
+        size_t n_programmed;
+};
+
 struct firewall {
         struct loop *loop;
         struct firewall_config cfg;
@@ -53,9 +64,11 @@ struct firewall {
         const char *meta_source;
         size_t pending;                 /* answers the current build still waits for */
         bool sets_dirty;                /* a refresh changed an address */
+        struct fw_service *services;    /* catalog services that add ports, as last programmed */
+        size_t n_services;
         enum fw_phase phase;
         uint64_t build_started_usec;
-        char summary[160];              /* what the rules allow, for the "sandbox ready" line */
+        char summary[320];              /* what the rules allow, for the "sandbox ready" line */
 
         firewall_ready_fn ready;
         void *userdata;
@@ -332,6 +345,138 @@ static int fw_collect_allowed(const struct firewall *fw, struct ip_prefix **ret,
         return 0;
 }
 
+static void fw_services_free(struct firewall *fw) {
+        for (size_t i = 0; i < fw->n_services; i++) {
+                free(fw->services[i].ports);
+                free(fw->services[i].programmed);
+        }
+        free(fw->services);
+        fw->services = NULL;
+        fw->n_services = 0;
+}
+
+/* One entry per catalog service that adds ports, whether or not the policy
+ * uses it: the table then has the same sets for every policy, and a reload
+ * that drops a service empties its sets instead of leaving them behind. */
+static int fw_services_init(struct firewall *fw) {
+        const struct policy_catalog_service *const *all = policy_catalog_all();
+        const struct policy *p = fw->policy;
+
+        fw_services_free(fw);
+        for (size_t i = 0; all[i]; i++) {
+                if (all[i]->ports[0] == 0)
+                        continue;
+                struct fw_service *v = realloc(fw->services, (fw->n_services + 1) * sizeof(*v));
+                if (!v)
+                        return -ENOMEM;
+                fw->services = v;
+                struct fw_service *svc = &v[fw->n_services++];
+                *svc = (struct fw_service) {.catalog = all[i]};
+                svc->ports = calloc(p->n_ports + 1, sizeof(*svc->ports));
+                if (!svc->ports)
+                        return -ENOMEM;
+                for (size_t j = 0; j < p->n_ports; j++)
+                        if (p->ports[j].service && strcmp(p->ports[j].service, all[i]->name) == 0)
+                                svc->ports[svc->n_ports++] = p->ports[j].port;
+        }
+        return 0;
+}
+
+/* A service's destinations: the addresses its own host names resolved to
+ * and, for github, the meta ranges; sorted. Nothing when the policy gives
+ * it no port (unused, or its ports are the policy's anyway). */
+static int fw_collect_service(const struct firewall *fw, const struct fw_service *svc,
+                              struct ip_prefix **ret, size_t *ret_n) {
+        const struct policy_catalog_service *c = svc->catalog;
+        size_t n = 0, k = 0;
+        if (svc->n_ports > 0) {
+                for (const char *const *d = c->domains; *d; d++) {
+                        ssize_t i = fw_name_find(fw, strncmp(*d, "*.", 2) == 0 ? *d + 2 : *d);
+                        if (i >= 0)
+                                n += fw->names[i].n_addrs;
+                }
+                if (c->github_meta)
+                        n += fw->n_meta_prefixes;
+        }
+        struct ip_prefix *all = malloc((n + 1) * sizeof(*all));
+        if (!all)
+                return -ENOMEM;
+        if (svc->n_ports > 0) {
+                /* The catalog's names, not the policy's domain entries: a
+                 * user listing github.com as well must not take it out of
+                 * github's set. */
+                for (const char *const *d = c->domains; *d; d++) {
+                        ssize_t i = fw_name_find(fw, strncmp(*d, "*.", 2) == 0 ? *d + 2 : *d);
+                        for (size_t j = 0; i >= 0 && j < fw->names[i].n_addrs; j++)
+                                all[k++] = fw->names[i].addrs[j];
+                }
+                for (size_t j = 0; c->github_meta && j < fw->n_meta_prefixes; j++)
+                        all[k++] = fw->meta_prefixes[j];
+        }
+        if (k > 1)
+                qsort(all, k, sizeof(*all), ip_prefix_compare);
+        *ret = all;
+        *ret_n = k;
+        return 0;
+}
+
+/* Fills out[i] for every service (its destinations collected afresh into
+ * *ret_addrs[i]); *ret_changed[i] says whether they differ from what is
+ * programmed. */
+static int fw_collect_services(const struct firewall *fw, struct nft_service *out, struct ip_prefix **addrs,
+                               bool *changed) {
+        for (size_t i = 0; i < fw->n_services; i++) {
+                const struct fw_service *svc = &fw->services[i];
+                size_t n = 0;
+                int r = fw_collect_service(fw, svc, &addrs[i], &n);
+                if (r < 0)
+                        return r;
+                out[i] = (struct nft_service) {
+                        .name = svc->catalog->name, .allowed = addrs[i], .n_allowed = n,
+                        .tcp_ports = svc->ports, .n_tcp_ports = svc->n_ports,
+                };
+                changed[i] = n != svc->n_programmed ||
+                             (n > 0 && memcmp(addrs[i], svc->programmed, n * sizeof(*addrs[i])) != 0);
+        }
+        return 0;
+}
+
+static void fw_services_programmed(struct firewall *fw, struct ip_prefix **addrs, const struct nft_service *out,
+                                   const bool *changed) {
+        for (size_t i = 0; i < fw->n_services; i++)
+                if (changed[i]) {
+                        free(fw->services[i].programmed);
+                        fw->services[i].programmed = TAKE_PTR(addrs[i]);
+                        fw->services[i].n_programmed = out[i].n_allowed;
+                }
+}
+
+/* Arrays for fw_collect_services, freed together. */
+struct fw_service_scratch {
+        size_t n;
+        struct nft_service *out;
+        struct ip_prefix **addrs;
+        bool *changed;
+};
+
+static void fw_service_scratch_free(struct fw_service_scratch *s) {
+        for (size_t i = 0; s->addrs && i < s->n; i++)
+                free(s->addrs[i]);
+        free(s->addrs);
+        free(s->out);
+        free(s->changed);
+}
+
+static int fw_service_scratch_init(const struct firewall *fw, struct fw_service_scratch *s) {
+        s->n = fw->n_services;
+        s->out = calloc(s->n + 1, sizeof(*s->out));
+        s->addrs = calloc(s->n + 1, sizeof(*s->addrs));
+        s->changed = calloc(s->n + 1, sizeof(*s->changed));
+        if (!s->out || !s->addrs || !s->changed)
+                return -ENOMEM;
+        return fw_collect_services(fw, s->out, s->addrs, s->changed);
+}
+
 static bool prefixes_contain(const struct ip_prefix *set, size_t n, const struct ip_prefix *addr) {
         for (size_t i = 0; i < n; i++)
                 if (ip_prefix_contains(&set[i], addr))
@@ -356,19 +501,38 @@ static int fw_program(struct firewall *fw, const struct ip_prefix *allowed, size
         if (r < 0)
                 return log_error_errno(r, "Failed to read the configured DNS servers: %m");
 
+        /* The ports for everything allowed; a service's own ports go with
+         * its own destinations only. */
         _cleanup_free_ uint16_t *ports = calloc(fw->policy->n_ports + 1, sizeof(*ports));
         if (!ports)
                 return -ENOMEM;
+        size_t n_ports = 0;
         for (size_t i = 0; i < fw->policy->n_ports; i++)
-                ports[i] = fw->policy->ports[i].port;
+                if (!fw->policy->ports[i].service)
+                        ports[n_ports++] = fw->policy->ports[i].port;
+
+        r = fw_services_init(fw);
+        _cleanup_(fw_service_scratch_free) struct fw_service_scratch svc = {0};
+        if (r == 0)
+                r = fw_service_scratch_init(fw, &svc);
+        if (r < 0)
+                return log_error_errno(r, "Failed to collect the services' destinations: %m");
 
         struct nft_policy np = {
                 .allowed = allowed, .n_allowed = n_allowed,
-                .tcp_ports = ports, .n_tcp_ports = fw->policy->n_ports,
+                .tcp_ports = ports, .n_tcp_ports = n_ports,
                 .resolvers = resolvers, .n_resolvers = n_resolvers,
                 .root_dns_forwarding = resolvers_include_docker_dns(resolvers, n_resolvers),
+                .services = svc.out, .n_services = svc.n,
         };
-        return nft_apply_policy(&np, stats);
+        r = nft_apply_policy(&np, stats);
+        if (r < 0)
+                return r;
+        /* Every service's sets were written, changed or not. */
+        for (size_t i = 0; i < svc.n; i++)
+                svc.changed[i] = true;
+        fw_services_programmed(fw, svc.addrs, svc.out, svc.changed);
+        return 0;
 }
 
 /* The first thing the init does: a table that refuses everything but its
@@ -393,11 +557,36 @@ static int fw_lockdown(struct firewall *fw) {
         return 0;
 }
 
+/* ", port 22 only to github's N IPv4 and M IPv6 intervals" per service
+ * that adds ports: the "sandbox ready" line says which ports are narrower. */
+static void fw_summary_services(const struct firewall *fw, char *buf, size_t len) {
+        for (size_t i = 0; i < fw->n_services; i++) {
+                const struct fw_service *svc = &fw->services[i];
+                size_t used = strlen(buf), v4 = 0, v6 = 0;
+                if (svc->n_ports == 0 || used >= len)
+                        continue;
+                for (size_t j = 0; j < svc->n_programmed; j++)
+                        svc->programmed[j].family == AF_INET ? v4++ : v6++;
+                used += (size_t) snprintf(buf + used, len - used, "; port%s", svc->n_ports == 1 ? "" : "s");
+                for (size_t j = 0; j < svc->n_ports && used < len; j++)
+                        used += (size_t) snprintf(buf + used, len - used, "%s %u", j ? "," : "", svc->ports[j]);
+                if (used < len)
+                        snprintf(buf + used, len - used, " only to %s's own %zu addresses and ranges",
+                                 svc->catalog->name, v4 + v6);
+        }
+}
+
+/* A port the policy allows everywhere: a service's own port would be
+ * refused at any host that is not the service's. */
 static uint16_t fw_default_port(const struct firewall *fw) {
-        for (size_t i = 0; i < fw->policy->n_ports; i++)
-                if (fw->policy->ports[i].port == 443)
+        const struct policy *p = fw->policy;
+        for (size_t i = 0; i < p->n_ports; i++)
+                if (!p->ports[i].service && p->ports[i].port == 443)
                         return 443;
-        return fw->policy->n_ports ? fw->policy->ports[0].port : 443;
+        for (size_t i = 0; i < p->n_ports; i++)
+                if (!p->ports[i].service)
+                        return p->ports[i].port;
+        return 443;
 }
 
 /* Addresses from the documentation ranges: nothing real answers there, so a
@@ -557,7 +746,8 @@ static void fw_build_finish(struct firewall *fw) {
         }
         snprintf(fw->summary, sizeof(fw->summary),
                  "%zu of %zu names resolved, %zu IPv4 and %zu IPv6 intervals, %zu TCP ports", resolved, names,
-                 stats.v4_intervals, stats.v6_intervals, fw->policy->n_ports);
+                 stats.v4_intervals, stats.v6_intervals, policy_global_ports(fw->policy));
+        fw_summary_services(fw, fw->summary, sizeof(fw->summary));
         log_step("nftables", started, "table inet agent_sandbox: %s, %zu netlink messages", fw->summary,
                  stats.messages);
         fw->phase = FW_CHECKING;
@@ -615,11 +805,30 @@ static void fw_refresh_apply(struct firewall *fw) {
         fw->sets_dirty = false;
         if (fw_collect_allowed(fw, &allowed, &n_allowed) < 0)
                 return;
+        _cleanup_(fw_service_scratch_free) struct fw_service_scratch svc = {0};
+        if (fw_service_scratch_init(fw, &svc) < 0)
+                return;
+        /* Only the services whose destinations changed: the others' sets
+         * are left alone, and a refresh of a name no service has costs the
+         * same few messages as before. */
+        _cleanup_free_ struct nft_service *changed = calloc(svc.n + 1, sizeof(*changed));
+        if (!changed)
+                return;
+        size_t n_changed = 0;
+        for (size_t i = 0; i < svc.n; i++)
+                if (svc.changed[i])
+                        changed[n_changed++] = svc.out[i];
+        struct nft_sets_update u = {
+                .update_allowed = true, .allowed = allowed, .n_allowed = n_allowed,
+                .services = changed, .n_services = n_changed,
+        };
         /* On failure the sets keep their previous contents: the kernel
          * rolls the whole batch back. */
-        if (nft_update_allowed(allowed, n_allowed, &stats) == 0)
-                log_step("refresh", started, "allowed sets updated: %zu IPv4 and %zu IPv6 intervals, %zu netlink messages",
-                         stats.v4_intervals, stats.v6_intervals, stats.messages);
+        if (nft_update_sets(&u, &stats) < 0)
+                return;
+        fw_services_programmed(fw, svc.addrs, svc.out, svc.changed);
+        log_step("refresh", started, "allowed sets updated: %zu IPv4 and %zu IPv6 intervals, %zu service sets, %zu netlink messages",
+                 stats.v4_intervals, stats.v6_intervals, 2 * n_changed, stats.messages);
 }
 
 static int fw_refresh_due(struct loop *l, void *userdata) {
@@ -760,6 +969,7 @@ void firewall_free(struct firewall *fw) {
         resolver_free(fw->resolver);
         guard_free(fw->guard);
         fw_names_free(fw);
+        fw_services_free(fw);
         free(fw->meta_prefixes);
         policy_free(fw->policy);
         free(fw);

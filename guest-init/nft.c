@@ -5,6 +5,8 @@
 #include <libnftnl/table.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -66,6 +68,41 @@ static int add_allowed(struct nft_batch *b, const struct merged *m) {
         return r;
 }
 
+/* The sets of service i: with create, "add set" for all three and the
+ * ports; always the flush and refill of its address sets. */
+static int service_sets(struct nft_batch *b, size_t i, const struct nft_service *svc, bool create,
+                        struct nft_stats *stats) {
+        _cleanup_(merged_free) struct merged m = {0};
+        struct nft_set_desc d[_NFT_SERVICE_SET_MAX];
+        int r = 0;
+        for (enum nft_service_set w = 0; r == 0 && w < _NFT_SERVICE_SET_MAX; w++)
+                r = nft_set_service(i, svc->name, w, &d[w]);
+        if (r < 0)
+                return log_error_errno(r, "nftables: the sets of service %s cannot be named: %m", svc->name);
+        char what[96];
+        snprintf(what, sizeof(what), "destinations of service %s", svc->name);
+        r = merge(svc->allowed, svc->n_allowed, &m, what);
+        for (enum nft_service_set w = 0; create && r == 0 && w < _NFT_SERVICE_SET_MAX; w++)
+                r = nft_set_add(b, &d[w]);
+        if (create && r == 0)
+                r = nft_set_flush(b, &d[NFT_SERVICE_PORTS]);
+        if (r == 0)
+                r = nft_set_flush(b, &d[NFT_SERVICE_V4]);
+        if (r == 0)
+                r = nft_set_flush(b, &d[NFT_SERVICE_V6]);
+        if (create && r == 0)
+                r = nft_set_add_ports(b, &d[NFT_SERVICE_PORTS], svc->tcp_ports, svc->n_tcp_ports);
+        if (r == 0)
+                r = nft_set_add_ranges(b, &d[NFT_SERVICE_V4], m.v4, m.n_v4);
+        if (r == 0)
+                r = nft_set_add_ranges(b, &d[NFT_SERVICE_V6], m.v6, m.n_v6);
+        if (r == 0) {
+                stats->service_v4_intervals += m.n_v4;
+                stats->service_v6_intervals += m.n_v6;
+        }
+        return r;
+}
+
 /* The table is replaced in place, in one transaction: "add" of the table,
  * sets and chains creates them or keeps the existing ones, every rule and
  * element is removed, and the new ones are added. The kernel switches from
@@ -81,14 +118,17 @@ static int add_allowed(struct nft_batch *b, const struct merged *m) {
  * avoids it; the table is written only by this code, so there are no
  * objects of another layout to clean up. */
 static int build_policy(struct nft_batch *b, const struct nft_policy *p,
-                        const struct merged *allowed, const struct merged *dns) {
+                        const struct merged *allowed, const struct merged *dns, struct nft_stats *stats) {
         int r = table_add(b);
         if (r == 0)
                 r = nft_sets_add(b);
         for (enum nft_set_ref set = 1; r == 0 && set < _NFT_SET_MAX; set++)
                 r = nft_sets_flush(b, set);
+        /* Before the rules that look them up. */
+        for (size_t i = 0; r == 0 && i < p->n_services; i++)
+                r = service_sets(b, i, &p->services[i], true, stats);
         if (r == 0)
-                r = nft_rules_add_chains(b, p->root_dns_forwarding);
+                r = nft_rules_add_chains(b, p->root_dns_forwarding, p->services, p->n_services);
         if (r == 0)
                 r = add_allowed(b, allowed);
         if (r == 0)
@@ -111,46 +151,59 @@ int nft_apply_policy(const struct nft_policy *p, struct nft_stats *ret_stats) {
                 return r;
         if (nft_batch_init(&b) < 0)
                 return log_error_errno(-ENOMEM, "nftables: out of memory building the batch");
-        r = build_policy(&b, p, &allowed, &dns);
+        struct nft_stats stats = {0};
+        r = build_policy(&b, p, &allowed, &dns, &stats);
         if (r == 0)
                 r = nft_batch_commit(&b);
         if (r < 0)
                 return r;
+        stats.v4_intervals = allowed.n_v4;
+        stats.v6_intervals = allowed.n_v6;
+        stats.messages = nft_batch_messages(&b);
         if (ret_stats)
-                *ret_stats = (struct nft_stats) {
-                        .v4_intervals = allowed.n_v4,
-                        .v6_intervals = allowed.n_v6,
-                        .messages = nft_batch_messages(&b),
-                };
+                *ret_stats = stats;
         return 0;
 }
 
 int nft_update_allowed(const struct ip_prefix *prefixes, size_t n, struct nft_stats *ret_stats) {
+        struct nft_sets_update u = {.update_allowed = true, .allowed = prefixes, .n_allowed = n};
+        return nft_update_sets(&u, ret_stats);
+}
+
+int nft_update_sets(const struct nft_sets_update *u, struct nft_stats *ret_stats) {
         _cleanup_(merged_free) struct merged allowed = {0};
         _cleanup_(nft_batch_freep) struct nft_batch b = {0};
+        struct nft_stats stats = {0};
+        int r = 0;
 
-        int r = merge(prefixes, n, &allowed, "allowed destinations");
+        if (u->update_allowed)
+                r = merge(u->allowed, u->n_allowed, &allowed, "allowed destinations");
         if (r < 0)
                 return r;
         if (nft_batch_init(&b) < 0)
                 return log_error_errno(-ENOMEM, "nftables: out of memory building the batch");
         /* Flush and refill in one transaction: lookups see the old contents
          * until the commit and the new ones after it, never an empty set. */
-        r = nft_sets_flush(&b, NFT_SET_ALLOWED_V4);
-        if (r == 0)
-                r = nft_sets_flush(&b, NFT_SET_ALLOWED_V6);
-        if (r == 0)
-                r = add_allowed(&b, &allowed);
+        if (u->update_allowed) {
+                r = nft_sets_flush(&b, NFT_SET_ALLOWED_V4);
+                if (r == 0)
+                        r = nft_sets_flush(&b, NFT_SET_ALLOWED_V6);
+                if (r == 0)
+                        r = add_allowed(&b, &allowed);
+        }
+        /* Set names are what matters here; ids only tie rules to sets
+         * created in the same batch. */
+        for (size_t i = 0; r == 0 && i < u->n_services; i++)
+                r = service_sets(&b, i, &u->services[i], false, &stats);
         if (r == 0)
                 r = nft_batch_commit(&b);
         if (r < 0)
                 return r;
+        stats.v4_intervals = allowed.n_v4;
+        stats.v6_intervals = allowed.n_v6;
+        stats.messages = nft_batch_messages(&b);
         if (ret_stats)
-                *ret_stats = (struct nft_stats) {
-                        .v4_intervals = allowed.n_v4,
-                        .v6_intervals = allowed.n_v6,
-                        .messages = nft_batch_messages(&b),
-                };
+                *ret_stats = stats;
         return 0;
 }
 

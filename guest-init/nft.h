@@ -16,6 +16,19 @@
 
 #include "prefix.h"
 
+/* Ports that one service adds, open only to that service's own
+ * destinations: sets svc_NAME_v4, svc_NAME_v6 (interval) and
+ * svc_NAME_tcp_ports, and per family the rule
+ * "tcp dport @svc_NAME_tcp_ports ip daddr @svc_NAME_v4 accept".
+ * Ports for every allowed destination are nft_policy.tcp_ports. */
+struct nft_service {
+        const char *name;                       /* catalog name, [a-z0-9_-] */
+        const struct ip_prefix *allowed;        /* its destinations; may overlap, duplicate, nest */
+        size_t n_allowed;
+        const uint16_t *tcp_ports;              /* host byte order */
+        size_t n_tcp_ports;
+};
+
 struct nft_policy {
         const struct ip_prefix *allowed;        /* destinations, IPv4 and IPv6 mixed; may overlap, duplicate, nest */
         size_t n_allowed;
@@ -28,10 +41,16 @@ struct nft_policy {
          * DNS from uid 0 out, or name resolution stops once the rules are in.
          * Nothing of the user's runs as uid 0. */
         bool root_dns_forwarding;
+        /* Keep the list the same from one apply to the next (every catalog
+         * service that adds ports, empty when unused): sets of a service
+         * left out stay in the table, unreferenced. */
+        const struct nft_service *services;
+        size_t n_services;
 };
 
 struct nft_stats {
         size_t v4_intervals, v6_intervals;      /* allowed destinations after merging */
+        size_t service_v4_intervals, service_v6_intervals;     /* the services' sets written, summed */
         size_t messages;                        /* netlink messages in the batch, BEGIN and END included */
 };
 
@@ -47,6 +66,20 @@ int nft_apply_policy(const struct nft_policy *p, struct nft_stats *ret_stats);
  * affected: they are accepted by conntrack state, not by address. The table
  * must exist (-ENOENT otherwise). */
 int nft_update_allowed(const struct ip_prefix *allowed, size_t n_allowed, struct nft_stats *ret_stats);
+
+/* The same for any of the address sets, in one transaction: allowed_v4/_v6
+ * when update_allowed, and svc_NAME_v4/_v6 of each service given (pass only
+ * those whose addresses changed; their ports are not touched). A refresh
+ * that changes one name of one service costs BEGIN, END and per pair of
+ * sets two flushes and the elements. */
+struct nft_sets_update {
+        bool update_allowed;
+        const struct ip_prefix *allowed;
+        size_t n_allowed;
+        const struct nft_service *services;
+        size_t n_services;
+};
+int nft_update_sets(const struct nft_sets_update *u, struct nft_stats *ret_stats);
 
 /* Whether table inet agent_sandbox exists: 1, 0, or -errno. */
 int nft_table_exists(void);

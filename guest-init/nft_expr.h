@@ -31,6 +31,8 @@ void nft_expr_lookup(struct nft_rule_builder *rb, enum nft_set_ref set);
 void nft_expr_ct(struct nft_rule_builder *rb, uint32_t key);
 /* ct mark set mark */
 void nft_expr_ct_set_mark(struct nft_rule_builder *rb, uint32_t mark);
+/* A set by name and the id it has in this batch (a service's set). */
+void nft_expr_lookup_set(struct nft_rule_builder *rb, const char *name, uint32_t id);
 /* ct state & bits != 0 */
 void nft_expr_ct_state_any(struct nft_rule_builder *rb, uint32_t bits);
 void nft_expr_counter(struct nft_rule_builder *rb);

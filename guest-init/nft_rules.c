@@ -18,13 +18,16 @@
 #include <linux/netfilter/nf_tables.h>
 #include <netinet/in.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "log.h"
 #include "macro.h"
+#include "nft.h"
 #include "nft_defs.h"
 #include "nft_expr.h"
 #include "netmark.h"
+#include "nft_sets.h"
 
 /* The loopback device has this index in every network namespace. */
 #define LOOPBACK_IFINDEX 1
@@ -239,17 +242,52 @@ static const struct rule_def root_dns_rules[] = {
         { "DNS over TCP from uid 0: Docker's embedded resolver forwarding upstream", body_root_dns_tcp },
 };
 
-static void allowed(struct nft_rule_builder *rb, uint8_t nfproto, enum nft_set_ref set) {
+/* tcp dport @ports ip(6) daddr @addrs accept: the policy's ports to
+ * everything it allows, and each service's ports to its own destinations. */
+static void allowed_to(struct nft_rule_builder *rb, uint8_t nfproto, const struct nft_set_desc *ports,
+                       const struct nft_set_desc *addrs) {
         match_protocols(rb, nfproto, IPPROTO_TCP);
         load_dport(rb);
-        nft_expr_lookup(rb, NFT_SET_TCP_PORTS);
+        nft_expr_lookup_set(rb, ports->name, ports->id);
         load_daddr(rb, nfproto);
-        nft_expr_lookup(rb, set);
+        nft_expr_lookup_set(rb, addrs->name, addrs->id);
         accept_and_mark(rb);
+}
+
+static void allowed(struct nft_rule_builder *rb, uint8_t nfproto, enum nft_set_ref set) {
+        allowed_to(rb, nfproto, nft_set_fixed(NFT_SET_TCP_PORTS), nft_set_fixed(set));
 }
 
 static void body_allowed4(struct nft_rule_builder *rb) { allowed(rb, NFPROTO_IPV4, NFT_SET_ALLOWED_V4); }
 static void body_allowed6(struct nft_rule_builder *rb) { allowed(rb, NFPROTO_IPV6, NFT_SET_ALLOWED_V6); }
+
+/* A service's ports reach only its own addresses: one rule per family
+ * over that service's sets (nft.h, struct nft_service). */
+static int service_rules_add(struct nft_batch *b, const struct nft_service *services, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                for (enum nft_service_set fam = NFT_SERVICE_V4; fam <= NFT_SERVICE_V6; fam++) {
+                        struct nft_set_desc ports, addrs;
+                        char comment[128];
+                        struct nft_rule_builder rb = {0};
+                        int r = nft_set_service(i, services[i].name, NFT_SERVICE_PORTS, &ports);
+                        if (r == 0)
+                                r = nft_set_service(i, services[i].name, fam, &addrs);
+                        snprintf(comment, sizeof(comment), "TCP ports %s adds, to %s's own IPv%c destinations only",
+                                 services[i].name, services[i].name, fam == NFT_SERVICE_V4 ? '4' : '6');
+                        if (r == 0)
+                                r = nft_rule_begin(&rb, "output", comment);
+                        if (r == 0) {
+                                allowed_to(&rb, fam == NFT_SERVICE_V4 ? NFPROTO_IPV4 : NFPROTO_IPV6, &ports, &addrs);
+                                r = nft_rule_end(b, &rb, "output", comment);
+                        }
+                        if (r < 0) {
+                                if (rb.r)
+                                        nftnl_rule_free(rb.r);
+                                return log_error_errno(r, "nftables: building rule \"%s\" failed: %m", comment);
+                        }
+                }
+        return 0;
+}
 
 static void body_reject_tcp(struct nft_rule_builder *rb) {
         match_u8(rb, NFT_META_L4PROTO, IPPROTO_TCP);
@@ -344,7 +382,8 @@ static int chain_flush(struct nft_batch *b, const char *name) {
         return nlh ? 0 : log_error_errno(-ENOMEM, "nftables: building a flush of chain %s failed: %m", name);
 }
 
-int nft_rules_add_chains(struct nft_batch *b, bool with_root_dns) {
+int nft_rules_add_chains(struct nft_batch *b, bool with_root_dns, const struct nft_service *services,
+                         size_t n_services) {
         int r = chain_add(b, "output", NF_INET_LOCAL_OUT);
         if (r == 0)
                 r = chain_add(b, "input", NF_INET_LOCAL_IN);
@@ -357,6 +396,8 @@ int nft_rules_add_chains(struct nft_batch *b, bool with_root_dns) {
         /* Before the reject rules at the end of the chain. */
         size_t n_before_reject = ELEMENTSOF(output_rules) - 2;
         r = rules_add(b, "output", output_rules, n_before_reject);
+        if (r == 0)
+                r = service_rules_add(b, services, n_services);
         if (r == 0 && with_root_dns)
                 r = rules_add(b, "output", root_dns_rules, ELEMENTSOF(root_dns_rules));
         if (r == 0)

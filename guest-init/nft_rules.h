@@ -8,5 +8,11 @@
  * current rules, then the rules. Returns 0 or -ENOMEM (logged). */
 #include <stdbool.h>
 
-/* root_dns: also the rules of nft_policy.root_dns_forwarding. */
-int nft_rules_add_chains(struct nft_batch *b, bool root_dns);
+#include <stddef.h>
+
+#include "nft.h"
+
+/* root_dns: also the rules of nft_policy.root_dns_forwarding; services:
+ * the rules of nft_policy.services (after the allowed rules). */
+int nft_rules_add_chains(struct nft_batch *b, bool root_dns, const struct nft_service *services,
+                         size_t n_services);

@@ -6,6 +6,7 @@
 #include <libnftnl/set.h>
 #include <linux/netfilter/nf_tables.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -23,55 +24,76 @@
  * one attribute nest and under NFT_BATCH_MSG_MAX. */
 #define ELEMS_PER_MSG 1024
 
-struct set_def {
-        const char *name;
-        uint32_t key_type, key_len, flags;
-};
-
-static const struct set_def set_defs[_NFT_SET_MAX] = {
-        [NFT_SET_ALLOWED_V4] = { "allowed_v4", NFT_DATATYPE_IPV4_ADDR, 4, NFT_SET_INTERVAL },
-        [NFT_SET_ALLOWED_V6] = { "allowed_v6", NFT_DATATYPE_IPV6_ADDR, 16, NFT_SET_INTERVAL },
-        [NFT_SET_TCP_PORTS] = { "allowed_tcp_ports", NFT_DATATYPE_INET_SERVICE, 2, 0 },
-        [NFT_SET_DNS_V4] = { "dns_v4", NFT_DATATYPE_IPV4_ADDR, 4, NFT_SET_INTERVAL },
-        [NFT_SET_DNS_V6] = { "dns_v6", NFT_DATATYPE_IPV6_ADDR, 16, NFT_SET_INTERVAL },
+static const struct nft_set_desc set_defs[_NFT_SET_MAX] = {
+        [NFT_SET_ALLOWED_V4] = { "allowed_v4", NFT_SET_ALLOWED_V4, NFT_DATATYPE_IPV4_ADDR, 4, NFT_SET_INTERVAL },
+        [NFT_SET_ALLOWED_V6] = { "allowed_v6", NFT_SET_ALLOWED_V6, NFT_DATATYPE_IPV6_ADDR, 16, NFT_SET_INTERVAL },
+        [NFT_SET_TCP_PORTS] = { "allowed_tcp_ports", NFT_SET_TCP_PORTS, NFT_DATATYPE_INET_SERVICE, 2, 0 },
+        [NFT_SET_DNS_V4] = { "dns_v4", NFT_SET_DNS_V4, NFT_DATATYPE_IPV4_ADDR, 4, NFT_SET_INTERVAL },
+        [NFT_SET_DNS_V6] = { "dns_v6", NFT_SET_DNS_V6, NFT_DATATYPE_IPV6_ADDR, 16, NFT_SET_INTERVAL },
 };
 
 const char *nft_set_name(enum nft_set_ref set) {
         return set_defs[set].name;
 }
 
+const struct nft_set_desc *nft_set_fixed(enum nft_set_ref set) {
+        return &set_defs[set];
+}
+
+int nft_set_service(size_t index, const char *service, enum nft_service_set which, struct nft_set_desc *ret) {
+        static const char *const suffix[_NFT_SERVICE_SET_MAX] = {
+                [NFT_SERVICE_V4] = "v4", [NFT_SERVICE_V6] = "v6", [NFT_SERVICE_PORTS] = "tcp_ports",
+        };
+        /* "svc_" keeps a service's sets apart from the fixed ones whatever
+         * the catalog names it. */
+        int n = snprintf(ret->name, sizeof(ret->name), "svc_%s_%s", service, suffix[which]);
+        if (n < 0 || (size_t) n >= sizeof(ret->name))
+                return -ENAMETOOLONG;
+        ret->id = _NFT_SET_MAX + (uint32_t) (index * _NFT_SERVICE_SET_MAX + which);
+        ret->key_type = which == NFT_SERVICE_V4 ? NFT_DATATYPE_IPV4_ADDR
+                      : which == NFT_SERVICE_V6 ? NFT_DATATYPE_IPV6_ADDR : NFT_DATATYPE_INET_SERVICE;
+        ret->key_len = which == NFT_SERVICE_V4 ? 4 : which == NFT_SERVICE_V6 ? 16 : 2;
+        ret->flags = which == NFT_SERVICE_PORTS ? 0 : NFT_SET_INTERVAL;
+        return 0;
+}
+
 /* A set object naming the set; what element messages are built from. */
-static struct nftnl_set *set_object(enum nft_set_ref set) {
+static struct nftnl_set *set_object(const struct nft_set_desc *d) {
         struct nftnl_set *s = nftnl_set_alloc();
         if (!s)
                 return NULL;
         nftnl_set_set_str(s, NFTNL_SET_TABLE, NFT_TABLE);
-        nftnl_set_set_str(s, NFTNL_SET_NAME, set_defs[set].name);
+        nftnl_set_set_str(s, NFTNL_SET_NAME, d->name);
         nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFT_FAMILY);
         return s;
 }
 
+int nft_set_add(struct nft_batch *b, const struct nft_set_desc *d) {
+        struct nftnl_set *s = set_object(d);
+        struct nlmsghdr *nlh = NULL;
+        if (s) {
+                nftnl_set_set_u32(s, NFTNL_SET_ID, d->id);
+                nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, d->key_type);
+                nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, d->key_len);
+                nftnl_set_set_u32(s, NFTNL_SET_FLAGS, d->flags);
+                nlh = nft_batch_msg(b, NFT_MSG_NEWSET, NFT_FAMILY, NLM_F_CREATE, "adding set %s", d->name);
+        }
+        if (nlh) {
+                nftnl_set_nlmsg_build_payload(nlh, s);
+                nft_batch_msg_end(b, nlh);
+        }
+        if (s)
+                nftnl_set_free(s);
+        if (!nlh)
+                return log_error_errno(-ENOMEM, "nftables: building set %s failed: %m", d->name);
+        return 0;
+}
+
 int nft_sets_add(struct nft_batch *b) {
         for (enum nft_set_ref set = 1; set < _NFT_SET_MAX; set++) {
-                const struct set_def *d = &set_defs[set];
-                struct nftnl_set *s = set_object(set);
-                struct nlmsghdr *nlh = NULL;
-                if (s) {
-                        nftnl_set_set_u32(s, NFTNL_SET_ID, set);
-                        nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, d->key_type);
-                        nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, d->key_len);
-                        nftnl_set_set_u32(s, NFTNL_SET_FLAGS, d->flags);
-                        nlh = nft_batch_msg(b, NFT_MSG_NEWSET, NFT_FAMILY, NLM_F_CREATE,
-                                            "adding set %s", d->name);
-                }
-                if (nlh) {
-                        nftnl_set_nlmsg_build_payload(nlh, s);
-                        nft_batch_msg_end(b, nlh);
-                }
-                if (s)
-                        nftnl_set_free(s);
-                if (!nlh)
-                        return log_error_errno(-ENOMEM, "nftables: building set %s failed: %m", d->name);
+                int r = nft_set_add(b, &set_defs[set]);
+                if (r < 0)
+                        return r;
         }
         return 0;
 }
@@ -93,16 +115,16 @@ static int elem_add(struct nftnl_set *s, const struct elem *e, uint32_t key_len)
 }
 
 /* One NEWSETELEM message holding elems[0..n). */
-static int elems_msg(struct nft_batch *b, enum nft_set_ref set, const struct elem *elems, size_t n,
+static int elems_msg(struct nft_batch *b, const struct nft_set_desc *d, const struct elem *elems, size_t n,
                      const char *detail) {
-        struct nftnl_set *s = set_object(set);
+        struct nftnl_set *s = set_object(d);
         struct nlmsghdr *nlh = NULL;
         int r = s ? 0 : -ENOMEM;
         for (size_t i = 0; r == 0 && i < n; i++)
-                r = elem_add(s, &elems[i], set_defs[set].key_len);
+                r = elem_add(s, &elems[i], d->key_len);
         if (r == 0)
                 nlh = nft_batch_msg(b, NFT_MSG_NEWSETELEM, NFT_FAMILY, NLM_F_CREATE,
-                                    "adding %zu elements%s to set %s", n, detail, set_defs[set].name);
+                                    "adding %zu elements%s to set %s", n, detail, d->name);
         if (nlh) {
                 nftnl_set_elems_nlmsg_build_payload(nlh, s);
                 nft_batch_msg_end(b, nlh);
@@ -110,8 +132,7 @@ static int elems_msg(struct nft_batch *b, enum nft_set_ref set, const struct ele
         if (s)
                 nftnl_set_free(s);
         if (!nlh)
-                return log_error_errno(-ENOMEM, "nftables: building elements of set %s failed: %m",
-                                       set_defs[set].name);
+                return log_error_errno(-ENOMEM, "nftables: building elements of set %s failed: %m", d->name);
         return 0;
 }
 
@@ -138,13 +159,17 @@ static struct elem *ranges_to_elems(const struct ip_range *ranges, size_t n, siz
 
 int nft_sets_add_ranges(struct nft_batch *b, enum nft_set_ref set,
                         const struct ip_range *ranges, size_t n) {
-        size_t key_len = set_defs[set].key_len, n_elems;
+        return nft_set_add_ranges(b, &set_defs[set], ranges, n);
+}
+
+int nft_set_add_ranges(struct nft_batch *b, const struct nft_set_desc *d,
+                       const struct ip_range *ranges, size_t n) {
+        size_t key_len = d->key_len, n_elems;
         if (n == 0)
                 return 0;
         _cleanup_free_ struct elem *elems = ranges_to_elems(ranges, n, key_len, &n_elems);
         if (!elems)
-                return log_error_errno(-ENOMEM, "nftables: building elements of set %s failed: %m",
-                                       set_defs[set].name);
+                return log_error_errno(-ENOMEM, "nftables: building elements of set %s failed: %m", d->name);
         for (size_t at = 0; at < n_elems; at += ELEMS_PER_MSG) {
                 size_t count = n_elems - at < ELEMS_PER_MSG ? n_elems - at : ELEMS_PER_MSG;
                 char first[IP_RANGE_STRLEN], detail[2 * IP_RANGE_STRLEN];
@@ -155,7 +180,7 @@ int nft_sets_add_ranges(struct nft_batch *b, enum nft_set_ref set,
                         range_index = n - 1;
                 snprintf(detail, sizeof(detail), " (from range %s, %zu ranges in all)",
                          ip_range_format(&ranges[range_index], first), n);
-                int r = elems_msg(b, set, elems + at, count, detail);
+                int r = elems_msg(b, d, elems + at, count, detail);
                 if (r < 0)
                         return r;
         }
@@ -168,12 +193,16 @@ static int port_compare(const void *a, const void *b) {
 }
 
 int nft_sets_add_ports(struct nft_batch *b, const uint16_t *ports, size_t n) {
+        return nft_set_add_ports(b, &set_defs[NFT_SET_TCP_PORTS], ports, n);
+}
+
+int nft_set_add_ports(struct nft_batch *b, const struct nft_set_desc *d, const uint16_t *ports, size_t n) {
         if (n == 0)
                 return 0;
         _cleanup_free_ uint16_t *sorted = calloc(n, sizeof(*sorted));
         _cleanup_free_ struct elem *elems = calloc(n, sizeof(*elems));
         if (!sorted || !elems)
-                return log_error_errno(-ENOMEM, "nftables: building the port set failed: %m");
+                return log_error_errno(-ENOMEM, "nftables: building the port set %s failed: %m", d->name);
         memcpy(sorted, ports, n * sizeof(*ports));
         qsort(sorted, n, sizeof(*sorted), port_compare);
         size_t k = 0;
@@ -185,7 +214,7 @@ int nft_sets_add_ports(struct nft_batch *b, const uint16_t *ports, size_t n) {
         }
         for (size_t at = 0; at < k; at += ELEMS_PER_MSG) {
                 size_t count = k - at < ELEMS_PER_MSG ? k - at : ELEMS_PER_MSG;
-                int r = elems_msg(b, NFT_SET_TCP_PORTS, elems + at, count, "");
+                int r = elems_msg(b, d, elems + at, count, "");
                 if (r < 0)
                         return r;
         }
@@ -193,17 +222,20 @@ int nft_sets_add_ports(struct nft_batch *b, const uint16_t *ports, size_t n) {
 }
 
 int nft_sets_flush(struct nft_batch *b, enum nft_set_ref set) {
-        struct nftnl_set *s = set_object(set);
+        return nft_set_flush(b, &set_defs[set]);
+}
+
+int nft_set_flush(struct nft_batch *b, const struct nft_set_desc *d) {
+        struct nftnl_set *s = set_object(d);
         struct nlmsghdr *nlh = NULL;
         if (s)
                 nlh = nft_batch_msg(b, NFT_MSG_DELSETELEM, NFT_FAMILY, 0,
-                                    "flushing set %s of table inet " NFT_TABLE, set_defs[set].name);
+                                    "flushing set %s of table inet " NFT_TABLE, d->name);
         if (nlh) {
                 nftnl_set_elems_nlmsg_build_payload(nlh, s);
                 nft_batch_msg_end(b, nlh);
         }
         if (s)
                 nftnl_set_free(s);
-        return nlh ? 0 : log_error_errno(-ENOMEM, "nftables: building a flush of set %s failed: %m",
-                                         set_defs[set].name);
+        return nlh ? 0 : log_error_errno(-ENOMEM, "nftables: building a flush of set %s failed: %m", d->name);
 }

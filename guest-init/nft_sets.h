@@ -8,7 +8,32 @@
 #include "nft_defs.h"
 #include "ranges.h"
 
-/* "add set" for every set, empty. */
+/* A set of the table: name, the id that rules in the same batch refer to
+ * it by, and its key. */
+struct nft_set_desc {
+        char name[64];
+        uint32_t id;
+        uint32_t key_type, key_len, flags;
+};
+
+const struct nft_set_desc *nft_set_fixed(enum nft_set_ref set);
+
+/* The three sets of a service that adds ports (nft_policy.services):
+ * svc_NAME_v4 and svc_NAME_v6 (interval, its destinations) and
+ * svc_NAME_tcp_ports. index is the service's position, for the ids.
+ * -ENAMETOOLONG for a name that does not fit. */
+enum nft_service_set { NFT_SERVICE_V4, NFT_SERVICE_V6, NFT_SERVICE_PORTS, _NFT_SERVICE_SET_MAX };
+int nft_set_service(size_t index, const char *service, enum nft_service_set which, struct nft_set_desc *ret);
+
+/* "add set" for one set, empty (an existing one is kept as it is). */
+int nft_set_add(struct nft_batch *b, const struct nft_set_desc *d);
+int nft_set_add_ranges(struct nft_batch *b, const struct nft_set_desc *d,
+                       const struct ip_range *ranges, size_t n);
+int nft_set_add_ports(struct nft_batch *b, const struct nft_set_desc *d, const uint16_t *ports, size_t n);
+int nft_set_flush(struct nft_batch *b, const struct nft_set_desc *d);
+
+/* The same for the fixed sets (enum nft_set_ref). */
+/* "add set" for every fixed set, empty. */
 int nft_sets_add(struct nft_batch *b);
 
 /* Elements of an interval set: per range a start element and, unless the

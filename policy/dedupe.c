@@ -24,8 +24,18 @@ static int compare_key(const struct policy *p, enum kind kind, size_t a, size_t 
         case CIDRS:
                 return ip_prefix_compare(&p->cidrs[a].prefix, &p->cidrs[b].prefix);
         default:
-                return (p->ports[a].port > p->ports[b].port) - (p->ports[a].port < p->ports[b].port);
+                return policy_port_compare(&p->ports[a], &p->ports[b]);
         }
+}
+
+/* Whether entry i repeats entry first (first sorts before it). A port the
+ * policy allows everywhere needs no narrower copy a service added; the same
+ * port added by two services is two entries, since each reaches only its
+ * own service's destinations. */
+static bool repeats(const struct policy *p, enum kind kind, size_t first, size_t i) {
+        if (kind == PORTS && !p->ports[first].service && p->ports[first].port == p->ports[i].port)
+                return true;
+        return compare_key(p, kind, first, i) == 0;
 }
 
 static int compare_index(const void *x, const void *y, void *userdata) {
@@ -121,7 +131,7 @@ static int fold(struct policy *p, enum kind kind, struct policy_diags *diags, bo
         size_t first = index[0];
         for (size_t k = 1; k < n; k++) {
                 size_t i = index[k];
-                if (compare_key(p, kind, first, i) != 0) {
+                if (!repeats(p, kind, first, i)) {
                         first = i;
                         continue;
                 }

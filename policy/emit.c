@@ -1,7 +1,9 @@
 /* The policy written back out, as YAML (re-parseable by this library) and as
  * JSON, in the stored order (sorted once expanded). */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 #include <strings.h>
 
 #include "policy-internal.h"
@@ -69,13 +71,19 @@ static void yaml_lists(const struct policy *p, FILE *f) {
                 fprintf(f, "  - \"%s\"", ip_prefix_format(&p->cidrs[i].prefix, buf));
                 yaml_origin(f, p->cidrs[i].service);
         }
-        if (p->ports_set || p->n_ports > 0) {
-                fputs(p->n_ports ? "ports:\n" : "ports: []\n", f);
-                for (size_t i = 0; i < p->n_ports; i++) {
-                        fprintf(f, "  - %u", p->ports[i].port);
-                        yaml_origin(f, p->ports[i].service);
-                }
+        size_t global = policy_global_ports(p);
+        if (p->ports_set || global > 0) {
+                fputs(global ? "ports:\n" : "ports: []\n", f);
+                for (size_t i = 0; i < p->n_ports; i++)
+                        if (!p->ports[i].service)
+                                fprintf(f, "  - %u\n", p->ports[i].port);
         }
+        /* A service's ports are not listed under ports: read back, they
+         * would open on every allowed address. The service adds them again. */
+        for (size_t i = 0; i < p->n_ports; i++)
+                if (p->ports[i].service)
+                        fprintf(f, "# port %u: added by %s, to %s's own destinations only\n", p->ports[i].port,
+                                p->ports[i].service, p->ports[i].service);
 }
 
 int policy_write_yaml(const struct policy *p, FILE *f) {
@@ -119,6 +127,27 @@ static void json_string_or_null(FILE *f, const char *s) {
                 fputs("null", f);
 }
 
+static bool port_of(const struct policy_port *port, const char *service) {
+        return service ? port->service && strcmp(port->service, service) == 0 : !port->service;
+}
+
+static bool service_has_ports(const struct policy *p, const char *service) {
+        for (size_t i = 0; i < p->n_ports; i++)
+                if (port_of(&p->ports[i], service))
+                        return true;
+        return false;
+}
+
+/* The ports of one service, or (service NULL) those of the whole policy. */
+static void json_ports(const struct policy *p, const char *service, FILE *f) {
+        bool first = true;
+        for (size_t i = 0; i < p->n_ports; i++)
+                if (port_of(&p->ports[i], service)) {
+                        fprintf(f, "%s%u", first ? "" : ", ", p->ports[i].port);
+                        first = false;
+                }
+}
+
 int policy_write_json(const struct policy *p, FILE *f) {
         char buf[IP_PREFIX_STRLEN];
         fputs("{\n  \"services\": [", f);
@@ -133,9 +162,20 @@ int policy_write_json(const struct policy *p, FILE *f) {
         for (size_t i = 0; i < p->n_cidrs; i++)
                 fprintf(f, "%s\"%s\"", i ? ", " : "", ip_prefix_format(&p->cidrs[i].prefix, buf));
         fputs("],\n  \"ports\": [", f);
-        for (size_t i = 0; i < p->n_ports; i++)
-                fprintf(f, "%s%u", i ? ", " : "", p->ports[i].port);
-        fputs("],\n  \"selfcheck\": {\"allowed\": ", f);
+        json_ports(p, NULL, f);
+        fputs("],\n  \"service_ports\": {", f);
+        bool first = true;
+        for (size_t i = 0; i < p->n_services; i++) {
+                if (!service_has_ports(p, p->services[i].name))
+                        continue;
+                fputs(first ? "" : ", ", f);
+                first = false;
+                write_quoted(f, p->services[i].name);
+                fputs(": [", f);
+                json_ports(p, p->services[i].name, f);
+                fputc(']', f);
+        }
+        fputs("},\n  \"selfcheck\": {\"allowed\": ", f);
         json_string_or_null(f, p->selfcheck_allowed);
         fputs(", \"blocked\": ", f);
         json_string_or_null(f, p->selfcheck_blocked);

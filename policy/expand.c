@@ -51,8 +51,7 @@ static int compare_cidr(const void *a, const void *b) {
 }
 
 static int compare_port(const void *a, const void *b) {
-        uint16_t x = ((const struct policy_port *) a)->port, y = ((const struct policy_port *) b)->port;
-        return (x > y) - (x < y);
+        return policy_port_compare(a, b);
 }
 
 int policy_expand(struct policy *p, struct policy_diags *diags) {

@@ -47,6 +47,13 @@ unsigned policy_dns_min_ttl(const struct policy *p) {
         return p->dns_min_ttl ? p->dns_min_ttl : POLICY_DNS_MIN_TTL_DEFAULT;
 }
 
+size_t policy_global_ports(const struct policy *p) {
+        size_t n = 0;
+        for (size_t i = 0; i < p->n_ports; i++)
+                n += !p->ports[i].service;
+        return n;
+}
+
 bool policy_selfcheck_strict(const struct policy *p) {
         return p->selfcheck_strict > 0;
 }
@@ -144,6 +151,15 @@ struct policy_port *policy_add_port(struct policy *p, uint16_t port, struct poli
         if (x)
                 *x = (struct policy_port) { .port = port, .pos = pos, .service = service };
         return x;
+}
+
+int policy_port_compare(const struct policy_port *a, const struct policy_port *b) {
+        if (a->port != b->port)
+                return (a->port > b->port) - (a->port < b->port);
+        /* Ports allowed everywhere first, then by service. */
+        if (!a->service || !b->service)
+                return !!a->service - !!b->service;
+        return strcmp(a->service, b->service);
 }
 
 static int replace_string(char **dst, const char *src) {

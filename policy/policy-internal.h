@@ -18,10 +18,14 @@ struct policy_cidr *policy_add_cidr(struct policy *p, const struct ip_prefix *pr
                                     struct policy_pos pos, const char *service);
 struct policy_port *policy_add_port(struct policy *p, uint16_t port, struct policy_pos pos,
                                     const char *service);
+/* By port, then ports of the whole policy (service NULL) before those of a
+ * service, then by service name. */
+int policy_port_compare(const struct policy_port *a, const struct policy_port *b);
 /* Index of file in p->sources, adding it if new; negative errno on failure. */
 int policy_add_source(struct policy *p, const char *file, uint32_t *ret);
 
-/* Fold duplicate services/domains/cidrs/ports (first occurrence wins). With
+/* Fold duplicate services/domains/cidrs/ports (first occurrence wins; a port
+ * of the whole policy also absorbs the same port added by a service). With
  * warn, a warning names both positions (never for catalog entries). */
 int policy_fold_duplicates(struct policy *p, struct policy_diags *diags, bool warn);
 

@@ -75,6 +75,12 @@ struct policy_cidr {
         const char *service;
 };
 
+/* A port with service NULL is allowed to every destination the policy
+ * allows (the "ports:" key or the defaults 80 and 443). A port a catalog
+ * service added (service set: its canonical name) is allowed only to that
+ * service's own destinations: the addresses its domains resolve to and, for
+ * github, the meta ranges. A port the policy allows everywhere absorbs the
+ * same port from a service; two services adding one port give two entries. */
 struct policy_port {
         uint16_t port;
         struct policy_pos pos;
@@ -124,6 +130,8 @@ const char *policy_pos_file(const struct policy *p, const struct policy_pos *pos
 
 /* Effective values, defaults applied. */
 unsigned policy_dns_min_ttl(const struct policy *p);
+/* How many ports apply to every allowed destination (service NULL). */
+size_t policy_global_ports(const struct policy *p);
 bool policy_selfcheck_strict(const struct policy *p);
 
 /* ---- parsing and loading ---- */

@@ -200,6 +200,68 @@ def test_installed_ruleset_matches_the_policy(net):
                              + ["@allowed_v4", "@allowed_v6"])
 
 
+SERVICE = ["--service", "github", "--service-allow", "198.51.100.10/32", "--service-allow", "203.0.113.5",
+           "--service-allow", "2001:db8:2::10/128", "--service-port", "8080"]
+
+
+def test_a_services_port_reaches_only_that_services_destinations(net):
+    # 198.51.100.20 and 2001:db8:2::20 are allowed (on 443) but are not the
+    # service's: its port 8080 must stay closed to them.
+    net.apply("--allow", "198.51.100.10", "--allow", "198.51.100.20", "--allow", "2001:db8:2::10",
+              "--allow", "2001:db8:2::20", "--port", "443", *SERVICE)
+    r = results(net.probe("tcp:198.51.100.10:8080", "tcp:203.0.113.5:8080", "tcp:2001:db8:2::10:8080",
+                          "tcp:198.51.100.20:8080", "tcp:2001:db8:2::20:8080",
+                          "tcp:198.51.100.10:443", "tcp:198.51.100.20:443", "tcp:203.0.113.5:443"))
+    assert r == {"tcp:198.51.100.10:8080": "ok", "tcp:203.0.113.5:8080": "ok", "tcp:2001:db8:2::10:8080": "ok",
+                 "tcp:198.51.100.20:8080": "refused", "tcp:2001:db8:2::20:8080": "refused",
+                 "tcp:198.51.100.10:443": "ok", "tcp:198.51.100.20:443": "ok",
+                 "tcp:203.0.113.5:443": "refused"}, r
+
+    # A re-apply without the service closes its port: no rule looks its
+    # sets up any more.
+    net.apply("--allow", "198.51.100.10", "--port", "443")
+    assert results(net.probe("tcp:198.51.100.10:8080")) == {"tcp:198.51.100.10:8080": "refused"}
+
+
+def test_service_sets_and_rules_in_the_ruleset(net):
+    stats = net.apply(*POLICY, *SERVICE)
+    assert (stats["service_v4_intervals"], stats["service_v6_intervals"]) == ("2", "1")
+    ruleset = net.ruleset()
+    sets = sets_of(ruleset)
+    assert elem_ranges(sets["svc_github_v4"]["elem"]) == expected_ranges(["198.51.100.10/32", "203.0.113.5/32"], 4)
+    assert elem_ranges(sets["svc_github_v6"]["elem"]) == expected_ranges(["2001:db8:2::10/128"], 6)
+    assert sets["svc_github_tcp_ports"]["elem"] == [8080]
+    assert sets["allowed_tcp_ports"]["elem"] == [443], "the service's port is not the policy's"
+    for name, typ in (("svc_github_v4", "ipv4_addr"), ("svc_github_v6", "ipv6_addr")):
+        assert sets[name]["type"] == typ and sets[name]["flags"] == ["interval"]
+    assert sets["svc_github_tcp_ports"]["type"] == "inet_service"
+
+    out = [r for r in (o["rule"] for o in ruleset if "rule" in o) if r["chain"] == "output"]
+
+    def looked_up(rule):
+        return [e["match"]["right"] for e in rule["expr"]
+                if "match" in e and str(e["match"]["right"]).startswith("@")]
+    svc = [i for i, r in enumerate(out) if "@svc_github_tcp_ports" in looked_up(r)]
+    assert [looked_up(out[i]) for i in svc] == [["@svc_github_tcp_ports", "@svc_github_v4"],
+                                                ["@svc_github_tcp_ports", "@svc_github_v6"]]
+    assert all(out[i]["expr"][-1] == {"accept": None} for i in svc)
+    allowed = [i for i, r in enumerate(out) if "@allowed_tcp_ports" in looked_up(r)]
+    assert max(allowed) < min(svc) and max(svc) < len(out) - 2, "after the allowed rules, before the rejects"
+
+
+def test_service_update_rewrites_only_its_sets(net):
+    net.apply(*POLICY, *SERVICE)
+    stats = net.apply("--update", "--services-only", "--service", "github", "--service-allow", "198.51.100.20")
+    assert stats["messages"] == "5"   # BEGIN, two flushes, the elements of one set, END
+    sets = sets_of(net.ruleset())
+    assert elem_ranges(sets["svc_github_v4"]["elem"]) == expected_ranges(["198.51.100.20/32"], 4)
+    assert "elem" not in sets["svc_github_v6"]
+    assert sets["svc_github_tcp_ports"]["elem"] == [8080], "a refresh keeps the service's ports"
+    assert elem_ranges(sets["allowed_v4"]["elem"]) == expected_ranges(["198.51.100.10/32"], 4), "untouched"
+    r = results(net.probe("tcp:198.51.100.20:8080", "tcp:198.51.100.10:8080"))
+    assert r == {"tcp:198.51.100.20:8080": "ok", "tcp:198.51.100.10:8080": "refused"}, r
+
+
 def random_prefixes(rng, count):
     """Random v4 and v6 prefixes, a quarter of them nested in or duplicating
     earlier ones, plus the edges of both address spaces."""

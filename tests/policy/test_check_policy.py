@@ -74,7 +74,8 @@ def test_layering_two_files(init_binary, tmp_path):
     assert {"a.example.com", "b.example.com", "github.com"} <= set(p["domains"])
     assert p["domains"].count("a.example.com") == 1
     assert p["cidrs"] == ["198.51.100.0/24"]
-    assert p["ports"] == [22, 8443], "the override's ports replace the base's; github adds 22"
+    assert p["ports"] == [8443], "the override's ports replace the base's"
+    assert p["service_ports"] == {"github": [22]}, "github adds 22, for its own destinations"
     assert p["dns"]["min_ttl"] == 60, "a scalar the override does not set is kept"
     assert p["selfcheck"] == {"allowed": None, "blocked": "blocked.example.com", "strict": False}
 
@@ -85,7 +86,8 @@ def test_json_output(init_binary):
     p = json.loads(out.stdout)
     assert p["services"] == ["anthropic", "github"]
     assert "api.anthropic.com" in p["domains"] and "github.com" in p["domains"]
-    assert p["ports"] == [22, 80, 443]
+    assert p["ports"] == [80, 443]
+    assert p["service_ports"] == {"github": [22]}
     assert p["needs_github_meta"] is True
     assert p["github"]["meta_url"] == "https://api.github.com/meta"
     assert p["dns"] == {"min_ttl": 30}

@@ -3,8 +3,14 @@
  * the same code agent-sandbox-init uses, and prints what it did.
  *
  *   nft-apply [--allow CIDR]... [--allow-file FILE] [--port N]...
- *             [--resolver IP]... [--update] [--repeat N]
+ *             [--resolver IP]... [--service NAME [--service-allow CIDR]...
+ *             [--service-port N]...]... [--update [--services-only]] [--repeat N]
  *   nft-apply --exists
+ *
+ * --service starts a service that adds ports (struct nft_service); the
+ * --service-allow and --service-port after it are its own. --update with
+ * services rewrites their address sets too; --services-only leaves
+ * allowed_v4/_v6 alone.
  *
  * Prints "v4_intervals=N v6_intervals=N messages=N elapsed_ms=X" (the
  * elapsed time of the fastest call), or "exists=yes|no"; exits 0 on success,
@@ -21,12 +27,42 @@
 #include "nft.h"
 #include "prefix.h"
 
+struct service {
+        char *name;
+        struct ip_prefix *allowed;
+        size_t n_allowed;
+        uint16_t *ports;
+        size_t n_ports;
+};
+
 struct list {
         struct ip_prefix *allowed, *resolvers;
         size_t n_allowed, n_resolvers;
         uint16_t *ports;
         size_t n_ports;
+        struct service *services;
+        size_t n_services;
 };
+
+static int push_service(struct list *l, const char *name) {
+        struct service *nv = reallocarray(l->services, l->n_services + 1, sizeof(*nv));
+        if (!nv)
+                return -ENOMEM;
+        l->services = nv;
+        nv[l->n_services] = (struct service) {.name = strdup(name)};
+        if (!nv[l->n_services].name)
+                return -ENOMEM;
+        l->n_services++;
+        return 0;
+}
+
+static struct service *last_service(struct list *l) {
+        if (l->n_services == 0) {
+                fprintf(stderr, "nft-apply: --service-allow and --service-port go after --service NAME\n");
+                return NULL;
+        }
+        return &l->services[l->n_services - 1];
+}
 
 static int push_prefix(struct ip_prefix **v, size_t *n, const char *text) {
         struct ip_prefix p;
@@ -59,18 +95,18 @@ static int read_file(struct list *l, const char *path) {
         return 0;
 }
 
-static int push_port(struct list *l, const char *text) {
+static int push_port(uint16_t **ports, size_t *n, const char *text) {
         char *end;
         unsigned long v = strtoul(text, &end, 10);
         if (*text == '\0' || *end != '\0' || v == 0 || v > 65535) {
                 fprintf(stderr, "nft-apply: not a port: \"%s\"\n", text);
                 return -EINVAL;
         }
-        uint16_t *nv = reallocarray(l->ports, l->n_ports + 1, sizeof(*nv));
+        uint16_t *nv = reallocarray(*ports, *n + 1, sizeof(*nv));
         if (!nv)
                 return -ENOMEM;
-        l->ports = nv;
-        l->ports[l->n_ports++] = (uint16_t) v;
+        *ports = nv;
+        (*ports)[(*n)++] = (uint16_t) v;
         return 0;
 }
 
@@ -89,10 +125,15 @@ int main(int argc, char **argv) {
                 { "update", no_argument, NULL, 'u' },
                 { "exists", no_argument, NULL, 'e' },
                 { "repeat", required_argument, NULL, 'n' },
+                { "service", required_argument, NULL, 's' },
+                { "service-allow", required_argument, NULL, 'A' },
+                { "service-port", required_argument, NULL, 'P' },
+                { "services-only", no_argument, NULL, 'o' },
                 {}
         };
         struct list l = {0};
-        bool update = false, exists = false;
+        struct service *svc;
+        bool update = false, exists = false, services_only = false;
         long repeat = 1;
         int c, r = 0;
 
@@ -100,7 +141,17 @@ int main(int argc, char **argv) {
                 switch (c) {
                 case 'a': r = push_prefix(&l.allowed, &l.n_allowed, optarg); break;
                 case 'f': r = read_file(&l, optarg); break;
-                case 'p': r = push_port(&l, optarg); break;
+                case 'p': r = push_port(&l.ports, &l.n_ports, optarg); break;
+                case 's': r = push_service(&l, optarg); break;
+                case 'A':
+                        svc = last_service(&l);
+                        r = svc ? push_prefix(&svc->allowed, &svc->n_allowed, optarg) : -EINVAL;
+                        break;
+                case 'P':
+                        svc = last_service(&l);
+                        r = svc ? push_port(&svc->ports, &svc->n_ports, optarg) : -EINVAL;
+                        break;
+                case 'o': services_only = true; break;
                 case 'r': r = push_prefix(&l.resolvers, &l.n_resolvers, optarg); break;
                 case 'u': update = true; break;
                 case 'e': exists = true; break;
@@ -116,25 +167,47 @@ int main(int argc, char **argv) {
                 if (r >= 0)
                         printf("exists=%s\n", r ? "yes" : "no");
         } else {
+                struct nft_service *services = calloc(l.n_services + 1, sizeof(*services));
+                if (!services)
+                        return 1;
+                for (size_t i = 0; i < l.n_services; i++)
+                        services[i] = (struct nft_service) {
+                                .name = l.services[i].name,
+                                .allowed = l.services[i].allowed, .n_allowed = l.services[i].n_allowed,
+                                .tcp_ports = l.services[i].ports, .n_tcp_ports = l.services[i].n_ports,
+                        };
                 struct nft_policy p = {
                         .allowed = l.allowed, .n_allowed = l.n_allowed,
                         .tcp_ports = l.ports, .n_tcp_ports = l.n_ports,
                         .resolvers = l.resolvers, .n_resolvers = l.n_resolvers,
+                        .services = services, .n_services = l.n_services,
+                };
+                struct nft_sets_update u = {
+                        .update_allowed = !services_only, .allowed = l.allowed, .n_allowed = l.n_allowed,
+                        .services = services, .n_services = l.n_services,
                 };
                 struct nft_stats st = {0};
                 double best = -1;
                 for (long i = 0; r >= 0 && i < repeat; i++) {
                         double t0 = now_ms();
-                        r = update ? nft_update_allowed(l.allowed, l.n_allowed, &st)
-                                   : nft_apply_policy(&p, &st);
+                        r = update ? nft_update_sets(&u, &st) : nft_apply_policy(&p, &st);
                         double dt = now_ms() - t0;
                         if (best < 0 || dt < best)
                                 best = dt;
                 }
                 if (r >= 0)
-                        printf("v4_intervals=%zu v6_intervals=%zu messages=%zu elapsed_ms=%.3f\n",
-                               st.v4_intervals, st.v6_intervals, st.messages, best);
+                        printf("v4_intervals=%zu v6_intervals=%zu service_v4_intervals=%zu "
+                               "service_v6_intervals=%zu messages=%zu elapsed_ms=%.3f\n",
+                               st.v4_intervals, st.v6_intervals, st.service_v4_intervals,
+                               st.service_v6_intervals, st.messages, best);
+                free(services);
         }
+        for (size_t i = 0; i < l.n_services; i++) {
+                free(l.services[i].name);
+                free(l.services[i].allowed);
+                free(l.services[i].ports);
+        }
+        free(l.services);
         free(l.allowed);
         free(l.resolvers);
         free(l.ports);

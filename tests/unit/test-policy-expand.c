@@ -59,6 +59,9 @@ static void test_expand(void) {
         TAP_CHECK(p->needs_github_meta, "github needs the meta ranges");
         TAP_CHECK(p->n_ports == 3 && p->ports[0].port == 22 && p->ports[1].port == 80 && p->ports[2].port == 443,
                   "22 from github plus the default 80 and 443, sorted");
+        TAP_CHECK(p->n_ports == 3 && p->ports[0].service && strcmp(p->ports[0].service, "github") == 0 &&
+                  !p->ports[1].service && !p->ports[2].service && policy_global_ports(p) == 2,
+                  "22 is recorded as github's own, 80 and 443 as the whole policy's");
         size_t api = 0;
         for (size_t i = 0; i < p->n_domains; i++)
                 if (strcmp(p->domains[i].name, "api.github.com") == 0) {
@@ -80,6 +83,13 @@ static void test_expand(void) {
         TAP_CHECK(p && policy_expand(p, &d) == 0 && p->n_ports == 1 && p->ports[0].port == 8443,
                   "explicit ports replace the defaults");
         TAP_CHECK(p && !p->needs_github_meta, "no github, no meta");
+        policy_free(p);
+        policy_diags_clear(&d);
+
+        p = parse("t.yaml", "ports: [22, 443]\nservices: [github]\n", &d);
+        TAP_CHECK(p && policy_expand(p, &d) == 0 && d.n == 0 && p->n_ports == 2 && p->ports[0].port == 22 &&
+                  !p->ports[0].service && p->ports[0].pos.line == 1,
+                  "a port the policy gives absorbs the same port from a service, silently");
         policy_free(p);
         policy_diags_clear(&d);
 
@@ -154,6 +164,7 @@ static const char want_json[] =
         "  \"domains\": [\"*.example.com\", \"files.pythonhosted.org\", \"pypi.org\"],\n"
         "  \"cidrs\": [\"192.0.2.0/24\", \"2001:db8::/32\"],\n"
         "  \"ports\": [443],\n"
+        "  \"service_ports\": {},\n"
         "  \"selfcheck\": {\"allowed\": \"pypi.org\", \"blocked\": null, \"strict\": false},\n"
         "  \"dns\": {\"min_ttl\": 45},\n"
         "  \"github\": {\"meta_url\": \"https://api.github.com/meta\", \"ca_file\": \"/etc/ssl/ghe \\\"ca\\\".pem\"},\n"
@@ -177,6 +188,31 @@ static void test_emit(void) {
         TAP_CHECK(again && policy_expand(again, &d) == 0, "YAML output parses again");
         char *json2 = again ? render(again, true) : NULL;
         TAP_CHECK_STR(json2, want_json, "and means the same");
+        free(json2);
+        free(yaml);
+        free(json);
+        policy_free(again);
+        policy_free(p);
+        policy_diags_clear(&d);
+}
+
+/* A service's port must not come back as a port of the whole policy when
+ * the effective policy is read again. */
+static void test_emit_service_ports(void) {
+        struct policy_diags d = {0};
+        struct policy *p = parse("t.yaml", "services: [github]\nports: [443]\n", &d);
+        TAP_CHECK(p && policy_expand(p, &d) == 0, "github sample expands");
+        if (!p)
+                return;
+        char *yaml = render(p, false), *json = render(p, true);
+        TAP_CHECK(yaml && strstr(yaml, "ports:\n  - 443\n# port 22: added by github, to github's own destinations only\n") &&
+                  !strstr(yaml, "  - 22"), "YAML lists 22 as github's, in a comment, not under ports:");
+        TAP_CHECK(json && strstr(json, "  \"ports\": [443],\n  \"service_ports\": {\"github\": [22]},\n"),
+                  "JSON gives github's ports apart");
+        struct policy *again = yaml ? parse("again.yaml", yaml, &d) : NULL;
+        TAP_CHECK(again && policy_expand(again, &d) == 0, "YAML output parses again");
+        char *json2 = again ? render(again, true) : NULL;
+        TAP_CHECK(json && json2 && strcmp(json, json2) == 0, "and 22 is still github's only");
         free(json2);
         free(yaml);
         free(json);
@@ -254,6 +290,7 @@ int main(void) {
         test_expand();
         test_merge();
         test_emit();
+        test_emit_service_ports();
         test_emit_reserved_words();
         test_load_layered();
         return tap_done();

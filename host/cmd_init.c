@@ -1,5 +1,6 @@
 /* agentbox init: write the compose and/or devcontainer templates (embedded
- * at build time from compose/ and devcontainer/) into the project. */
+ * at build time from compose/ and devcontainer/) into the project, each
+ * with the seccomp profile it names. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -11,10 +12,13 @@
 #include "cmds.h"
 #include "embed/embed.h"
 #include "macro.h"
+#include "seccomp.h"
 #include "userpolicy.h"
 #include "verbutil.h"
 
 #define TEMPLATE_IMAGE "agent-sandbox-base:local"
+/* The file name the templates give the seccomp profile, beside them. */
+#define TEMPLATE_SECCOMP_NAME "agent-sandbox-seccomp.json"
 
 struct init_opts {
         const struct agent *agent;
@@ -88,21 +92,31 @@ struct target {
         const struct embed_file *template;
         char *path;
 };
+#define MAX_TARGETS 4
 
-static int collect(const struct init_opts *o, const char *root, struct target t[2], size_t *n) {
+/* The template at root/name, and the seccomp profile it names beside it
+ * (the engine's client reads that file when the container is created). */
+static int add_pair(struct target t[MAX_TARGETS], size_t *n, const struct embed_file *template, const char *root,
+                    const char *name, const char *profile_name) {
+        t[*n].template = template;
+        if (asprintf(&t[*n].path, "%s/%s", root, name) < 0)
+                return -ENOMEM;
+        ++*n;
+        t[*n].template = embed_find(SECCOMP_PROFILE_EMBED);
+        if (asprintf(&t[*n].path, "%s/%s", root, profile_name) < 0)
+                return -ENOMEM;
+        ++*n;
+        return 0;
+}
+
+static int collect(const struct init_opts *o, const char *root, struct target t[MAX_TARGETS], size_t *n) {
         *n = 0;
-        if (o->compose) {
-                t[*n].template = compose_template();
-                if (asprintf(&t[*n].path, "%s/docker-compose.yml", root) < 0)
-                        return -ENOMEM;
-                ++*n;
-        }
-        if (o->devcontainer) {
-                t[*n].template = devcontainer_template();
-                if (asprintf(&t[*n].path, "%s/.devcontainer/devcontainer.json", root) < 0)
-                        return -ENOMEM;
-                ++*n;
-        }
+        if (o->compose && add_pair(t, n, compose_template(), root, "docker-compose.yml",
+                                   TEMPLATE_SECCOMP_NAME) < 0)
+                return -ENOMEM;
+        if (o->devcontainer && add_pair(t, n, devcontainer_template(), root, ".devcontainer/devcontainer.json",
+                                        ".devcontainer/" TEMPLATE_SECCOMP_NAME) < 0)
+                return -ENOMEM;
         for (size_t i = 0; i < *n; i++) {
                 if (!t[i].template) {
                         fprintf(stderr, "agentbox: this build has no template for %s (built without compose/ or devcontainer/)\n",
@@ -152,7 +166,7 @@ static void ensure_policy_dir(void) {
 }
 
 static int init_write(const struct init_opts *o, const struct project *p) {
-        struct target t[2] = {};
+        struct target t[MAX_TARGETS] = {};
         size_t n = 0;
         int code = collect(o, p->path, t, &n) < 0 ? AGENTBOX_EXIT_FAILURE : 0;
         for (size_t i = 0; code == 0 && i < n; i++) {
@@ -162,7 +176,7 @@ static int init_write(const struct init_opts *o, const struct project *p) {
                 else
                         printf("wrote %s (image %s)\n", t[i].path, o->agent->image);
         }
-        for (size_t i = 0; i < 2; i++)
+        for (size_t i = 0; i < MAX_TARGETS; i++)
                 free(t[i].path);
         if (code == 0) {
                 ensure_policy_dir();
@@ -223,7 +237,8 @@ const struct verb verb_init = {
                 "Usage: agentbox init [--agent claude|codex|gemini|opencode|none]\n"
                 "                     [--mode compose|devcontainer|both] [--dir D] [--force]\n\n"
                 "Write the sandbox templates into the project: docker-compose.yml (mode compose,\n"
-                "the default) and/or .devcontainer/devcontainer.json, with the agent's image.\n"
+                "the default) and/or .devcontainer/devcontainer.json, with the agent's image, each\n"
+                "with the seccomp profile it uses beside it (agent-sandbox-seccomp.json).\n"
                 "Existing files are never overwritten without --force.\n",
         .run = cmd_init,
 };

@@ -11,6 +11,7 @@
 #include "envfilter.h"
 #include "macro.h"
 #include "policy.h"
+#include "seccomp.h"
 #include "userpolicy.h"
 
 extern char **environ;
@@ -113,7 +114,10 @@ static void push_mount(struct strv *a, const char *src, const char *dst) {
 }
 
 int run_create_argv(const struct run_opts *o, const struct project *p, const struct agent *a, const char *image,
-                    const struct run_policy_mounts *m, const struct run_command *once, struct strv *ret) {
+                    const char *seccomp, const struct run_policy_mounts *m, const struct run_command *once,
+                    struct strv *ret) {
+        if (!seccomp)
+                return -EINVAL;
         struct strv v = {};
         if (once) {
                 strv_push_many(&v, "run", "--rm", "-i", NULL);
@@ -129,6 +133,7 @@ int run_create_argv(const struct run_opts *o, const struct project *p, const str
         strv_push_many(&v, "--cap-drop", "ALL", "--cap-add", "NET_ADMIN", "--cap-add", "SETPCAP",
                        "--read-only", "--tmpfs", "/tmp", "--tmpfs", "/run",
                        "--pids-limit", "512", "--memory", "4g", NULL);
+        strv_pushf(&v, "--security-opt=seccomp=%s", seccomp);
         if (o->network)
                 strv_pushf(&v, "--network=%s", o->network);
         for (size_t i = 0; i < o->dns.n; i++)
@@ -215,8 +220,11 @@ static int create_sandbox(const struct engine *e, const struct run_opts *o, cons
         int code = check_policies(o, u, &m);
         if (code)
                 return code;
+        _cleanup_free_ char *seccomp = NULL;
+        if (seccomp_profile_install(&seccomp) < 0)
+                return AGENTBOX_EXIT_FAILURE;
         _cleanup_strv_ struct strv args = {};
-        if (run_create_argv(o, p, a, o->image ? o->image : a->image, &m, NULL, &args) < 0)
+        if (run_create_argv(o, p, a, o->image ? o->image : a->image, seccomp, &m, NULL, &args) < 0)
                 return AGENTBOX_EXIT_FAILURE;
         struct engine_result r = {};
         int k = engine_run(e, strv_items(&args), NULL, ENGINE_QUIET_OUT | ENGINE_CAPTURE_ERR, &r);
@@ -289,9 +297,12 @@ static int run_fresh(const struct engine *e, const struct run_opts *o, const str
                 .cmd = o->cmd ? o->cmd : default_cmd,
         };
         const char *image = o->image ? o->image : a->image;
+        _cleanup_free_ char *seccomp = NULL;
+        if (code == 0 && seccomp_profile_install(&seccomp) < 0)
+                code = AGENTBOX_EXIT_FAILURE;
         _cleanup_strv_ struct strv args = {};
         _cleanup_strv_ struct strv env = {};
-        if (code == 0 && (run_create_argv(o, p, a, image, &m, &once, &args) < 0 ||
+        if (code == 0 && (run_create_argv(o, p, a, image, seccomp, &m, &once, &args) < 0 ||
                           envfilter_child_env(ef, environ, &env) < 0))
                 code = AGENTBOX_EXIT_FAILURE;
         for (int attempt = 0; code == 0; attempt++) {

@@ -46,9 +46,12 @@ struct run_command {
 
 /* The engine argv creating the sandbox for project p: `run -d ... IMAGE`
  * when once is NULL; otherwise `run --rm -i [-t] [--cidfile F] ... [-e NAME]... IMAGE
- * --exit-with-cmd [--log-level notice] [--pass-env NAME]... -- CMD...`. */
+ * --exit-with-cmd [--log-level notice] [--pass-env NAME]... -- CMD...`.
+ * seccomp: the profile's file (seccomp_profile_install()); required, as
+ * no sandbox may start without it. */
 int run_create_argv(const struct run_opts *o, const struct project *p, const struct agent *a, const char *image,
-                    const struct run_policy_mounts *m, const struct run_command *once, struct strv *ret);
+                    const char *seccomp, const struct run_policy_mounts *m, const struct run_command *once,
+                    struct strv *ret);
 
 /* A --mount value for a read-only or read-write bind, quoted for the
  * engine's CSV parser when the path needs it. */

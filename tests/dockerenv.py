@@ -20,6 +20,19 @@ IMAGE = f"agent-sandbox-base:{TEST_TAG}"
 TESTNET_IMAGE = f"agent-sandbox-testnet:{TEST_TAG}"
 
 
+# Run in a sandbox (sh -c), as dev: what the seccomp profile (images/seccomp.json)
+# refuses, and that a filter is on. perl because perl-base is in every Debian
+# image and python3 is not in the sandbox's. io_uring_setup is 425 on every
+# architecture; without the profile it fails with EFAULT (14) on the NULL
+# params, i.e. io_uring is there.
+SECCOMP_PROBE = ("perl -e 'print \"vsock=\", (socket(my $s, 40, 1, 0) ? \"created\" : $!+0), "
+                 "\" io_uring=\", (syscall(425, 1, 0) >= 0 ? \"created\" : $!+0), \"\\n\"'; "
+                 "grep ^Seccomp: /proc/1/status")
+# EAFNOSUPPORT for AF_VSOCK, ENOSYS for io_uring; Seccomp 2: a filter.
+SECCOMP_REFUSED = "vsock=97 io_uring=38\nSeccomp:\t2\n"
+SECCOMP_PROFILE = os.path.join(ROOT, "images", "seccomp.json")
+
+
 def docker(*args, check=True, timeout=300, **kw):
     return subprocess.run([DOCKER, *args], capture_output=True, text=True, check=check, timeout=timeout, **kw)
 

@@ -1,6 +1,6 @@
-/* Files from compose/ and devcontainer/, embedded at build time by
- * gen-embed (a meson custom_target); names are relative to the source root,
- * e.g. "compose/docker-compose.yml". */
+/* Files from compose/ and devcontainer/ and images/seccomp.json, embedded
+ * at build time by gen-embed (a meson custom_target); names are relative to
+ * the source root, e.g. "compose/docker-compose.yml". */
 #pragma once
 
 #include <stddef.h>

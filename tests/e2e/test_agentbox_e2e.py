@@ -11,7 +11,7 @@ import time
 import pytest
 
 
-from dockerenv import IMAGE, ROOT, docker
+from dockerenv import IMAGE, ROOT, SECCOMP_PROBE, SECCOMP_REFUSED, docker
 
 AGENTBOX = os.path.join(ROOT, "build", "host", "agentbox")
 
@@ -159,6 +159,20 @@ def test_run_with_a_terminal(ab):
     ab.gone()
 
 
+def test_seccomp_profile_refuses_vsock_and_io_uring(ab):
+    """Both ways agentbox creates a sandbox (a one-shot run, and --keep
+    with a shell) pass its seccomp profile."""
+    r = ab.run("--", "sh", "-c", SECCOMP_PROBE)
+    assert r.returncode == 0 and r.stdout == SECCOMP_REFUSED, (r.stdout, r.stderr)
+    # The kernel reads socket()'s family as an int: junk in the upper half
+    # of the register must not get AF_VSOCK past the filter (x86_64: socket is 41).
+    r = ab.run("--", "perl", "-e", 'print syscall(41, 0x100000028, 1, 0) >= 0 ? "created" : $!+0')
+    assert r.stdout == "97", (r.stdout, r.stderr)
+    assert ab.run("--keep", "--", "true").returncode == 0
+    r = ab("shell", "--", "sh", "-c", SECCOMP_PROBE)
+    assert r.returncode == 0 and r.stdout == SECCOMP_REFUSED, (r.stdout, r.stderr)
+
+
 def test_second_run_joins_the_first_and_ends_with_it(ab):
     first = ab.popen_run("--", "sh", "-c", "sleep 4; echo first-done")
     try:
@@ -296,6 +310,8 @@ networks:
             time.sleep(0.2)
         r = compose("exec", "-T", "agent", "id", "-un")
         assert r.stdout.strip() == "dev", r.stderr
+        r = compose("exec", "-T", "agent", "sh", "-c", SECCOMP_PROBE)
+        assert r.stdout == SECCOMP_REFUSED, "init writes the profile the template names: " + r.stdout + r.stderr
     finally:
         compose("down", "-v")
 

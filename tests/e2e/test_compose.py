@@ -6,7 +6,7 @@ import subprocess
 import time
 import uuid
 
-from dockerenv import IMAGE, ROOT
+from dockerenv import IMAGE, ROOT, SECCOMP_PROBE, SECCOMP_REFUSED
 
 
 def compose(project_dir, name, *args, timeout=120):
@@ -20,6 +20,7 @@ def test_compose_template_end_to_end(dockerenv, tmp_path):
     project.mkdir()
     os.chown(project, 1000, 1000)              # the user's own folder: dev has the same uid
     shutil.copy(os.path.join(ROOT, "compose", "docker-compose.yml"), project)
+    shutil.copy(os.path.join(ROOT, "compose", "agent-sandbox-seccomp.json"), project)
     policy = dockerenv.policy(f"domains: [allowed.test]\ncidrs: [{dockerenv.allowed_ip}/32]\nports: [80]\n", "compose.yaml")
     (project / "docker-compose.override.yml").write_text(f"""version: "2.4"
 services:
@@ -50,6 +51,9 @@ networks:
         assert lines[2] == "200", r.stdout + r.stderr
         assert "rc=7" in r.stdout, r.stdout
         assert (project / "made-inside").exists(), "the project folder is the workspace"
+        # The template's seccomp profile is in force for the terminals.
+        r = compose(project, name, "exec", "-T", "agent", "sh", "-c", SECCOMP_PROBE)
+        assert r.stdout == SECCOMP_REFUSED, r.stdout + r.stderr
     finally:
         t0 = time.monotonic()
         down = compose(project, name, "down", "-v")

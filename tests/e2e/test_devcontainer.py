@@ -17,7 +17,7 @@ import uuid
 
 import pytest
 
-from dockerenv import DOCKER, IMAGE, ROOT, docker
+from dockerenv import DOCKER, IMAGE, ROOT, SECCOMP_PROBE, SECCOMP_REFUSED, docker
 
 TEMPLATES = ("init-entrypoint", "poststart")
 EMPTY_CONTROL_MANIFEST = {"disallowedFeatures": [], "featureAdvisories": []}
@@ -47,6 +47,8 @@ class DevContainer:
         cfg["mounts"] = cfg["mounts"] + [
             f"source={policy},target=/etc/agent-sandbox/policy.yaml,type=bind,readonly"]
         (self.workspace / ".devcontainer" / "devcontainer.json").write_text(json.dumps(cfg, indent=2))
+        shutil.copy(os.path.join(ROOT, "devcontainer", template, "agent-sandbox-seccomp.json"),
+                    self.workspace / ".devcontainer")
 
     def cli(self, verb, *args, timeout=180):
         # The CLI refreshes its control manifest from containers.dev when the
@@ -130,6 +132,10 @@ def test_template_up_applies_firewall_and_runs_as_dev(dockerenv, devcontainer):
     assert len(lines) == 6, lines
     for line in lines[2:]:
         assert int(line.split()[1], 16) == 0, line
+
+    # The template's seccomp profile is in force for the terminals.
+    r = dc.exec_(SECCOMP_PROBE)
+    assert r.stdout == SECCOMP_REFUSED, (r.stdout, r.stderr)
 
     r = dc.exec_("curl -sS -o /dev/null -w '%{http_code}' --max-time 5 http://allowed.test/")
     assert r.stdout == "200", (r.stdout, r.stderr)

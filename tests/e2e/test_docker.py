@@ -72,6 +72,27 @@ def test_exec_terminal_is_unprivileged_and_cannot_touch_the_firewall(dockerenv, 
     assert dockerenv.ruleset(sandbox) == before
 
 
+def test_no_setuid_program_can_gain_the_bounding_set(dockerenv, sandbox):
+    """An exec'd terminal's bounding set holds NET_ADMIN (the engine put it
+    there for the init), so any program that raises privileges on exec
+    would get it: a setuid-root program (su, passwd, mount, ...) or one with
+    a file capability. None may exist but the init."""
+    bounding = exec_(sandbox, "grep CapBnd /proc/self/status").stdout.split()
+    assert int(bounding[1], 16) & (1 << 12), "the premise: NET_ADMIN is in the terminal's bounding set"
+    # What the sandbox user can find ...
+    r = exec_(sandbox, "find / -xdev -perm /6000 2>/dev/null; echo end")
+    assert r.stdout == "end\n", r.stdout
+    # ... and what is in the image at all, seen by root.
+    r = exec_(sandbox, "find / -xdev -perm /6000; echo end", user="root")
+    assert r.stdout == "end\n", r.stdout
+    r = exec_(sandbox, "getcap -r / 2>/dev/null | grep -v '^/proc/'; echo end", user="root")
+    files = [line.split()[0] for line in r.stdout.splitlines()[:-1]]
+    assert files == ["/usr/sbin/agent-sandbox-init"], r.stdout
+    # su is an ordinary program now: it runs as dev and cannot switch users.
+    r = exec_(sandbox, "su -c 'id -u' root </dev/null; echo rc=$?")
+    assert "rc=0" not in r.stdout and "\n0\n" not in "\n" + r.stdout, r.stdout
+
+
 def test_terminals_survive_each_other_and_leave_no_zombies(dockerenv, sandbox):
     terms = [subprocess.Popen(["/usr/bin/docker", "exec", "-i", sandbox, "bash"], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True) for _ in range(3)]

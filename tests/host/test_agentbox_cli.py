@@ -68,6 +68,21 @@ def box(tmp_path):
     return Box(tmp_path)
 
 
+SECCOMP_PROFILE = os.path.join(os.path.dirname(os.path.dirname(HERE)), "images", "seccomp.json")
+
+
+def seccomp_file(box, argv):
+    """The profile file a container-creating engine call names; it must be
+    the repository's profile, in the user's cache folder."""
+    opts = [a for a in argv if a.startswith("--security-opt=seccomp=")]
+    assert len(opts) == 1, argv
+    path = opts[0].split("=", 2)[2]
+    assert os.path.dirname(path) == str(box.home / ".cache" / "agent-sandbox"), path
+    with open(path) as got, open(SECCOMP_PROFILE) as want:
+        assert got.read() == want.read()
+    return path
+
+
 def test_run_is_one_engine_call_whose_init_runs_the_command(box):
     r = box.run("run", "--", "true")
     assert r.returncode == 0, r.stderr
@@ -84,6 +99,13 @@ def test_run_is_one_engine_call_whose_init_runs_the_command(box):
         assert any(run[k:k + 2] == pair for k in range(len(run))), pair
     assert "--read-only" in run and f"--label=agentbox.project={real}" in run
     assert "no-new-privileges" not in " ".join(run)
+    # The engine's client reads the profile when it creates the container.
+    assert run.index(next(a for a in run if a.startswith("--security-opt="))) < run.index("agent-sandbox-base:local")
+    path = seccomp_file(box, run)
+    mtime = os.stat(path).st_mtime_ns
+    assert box.run("run", "--", "true").returncode == 0
+    assert seccomp_file(box, box.call("run")["argv"]) == path and os.stat(path).st_mtime_ns == mtime, \
+        "an identical profile is not rewritten"
     # The init runs the command once its firewall is up, and ends the
     # container with it; the engine removes it (--rm).
     assert run[run.index("agent-sandbox-base:local"):] == ["agent-sandbox-base:local", "--exit-with-cmd",
@@ -103,6 +125,7 @@ def test_run_keep_creates_waits_execs_and_keeps(box):
     run = box.call("run")["argv"]
     name = run[run.index("--name") + 1]
     assert run[:4] == ["run", "-d", "--name", name] and run[-1] == "agent-sandbox-base:local"
+    seccomp_file(box, run)
     assert box.call("exec")["argv"] == ["exec", "-i", "-u", "dev", "-w", "/workspace", name, "true"]
     assert "sandbox ready" in r.stderr    # the init's lines are shown while waiting
 
@@ -444,6 +467,7 @@ def test_doctor_engine_missing_and_daemon_down(box):
     r = box.run("doctor")
     assert r.returncode == 0, r.stdout
     assert "image agent-sandbox-base:local present" in r.stdout and "init starts" in r.stdout
+    seccomp_file(box, box.call("run")["argv"])     # the init's start is checked as run starts it
     r = box.run("doctor", env={"FAKE_ENGINE_MISSING_IMAGES": "agent-sandbox-base:local"})
     assert r.returncode == 1 and "build it with images/build.sh" in r.stdout
 
@@ -541,4 +565,12 @@ def test_init_writes_the_embedded_templates_verbatim(box):
                      ("devcontainer/init-entrypoint/devcontainer.json", ".devcontainer/devcontainer.json")):
         with open(os.path.join(root, src)) as f:
             want = f.read().replace("agent-sandbox-base:local", "agent-sandbox-opencode:local")
+        assert (box.project / dst).read_text() == want, dst
+    # Each template names its seccomp profile beside it, and init writes it.
+    assert '"seccomp=agent-sandbox-seccomp.json"' in (box.project / "docker-compose.yml").read_text()
+    assert "seccomp=${localWorkspaceFolder}/.devcontainer/agent-sandbox-seccomp.json" in \
+        (box.project / ".devcontainer" / "devcontainer.json").read_text()
+    with open(SECCOMP_PROFILE) as f:
+        want = f.read()
+    for dst in ("agent-sandbox-seccomp.json", ".devcontainer/agent-sandbox-seccomp.json"):
         assert (box.project / dst).read_text() == want, dst

@@ -1,4 +1,5 @@
 /* Option parsing per verb and the exact engine argv each verb builds. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,11 +89,11 @@ static void engine_argv(void) {
         strv_push(&o.dns, "198.18.7.2");
         struct run_policy_mounts m = { .global = "/c/policy.yaml", .project = "/c/projects/x.yaml", .user = "/u,1.yaml" };
         struct strv v = {};
-        TAP_CHECK(run_create_argv(&o, &p, agent_find("claude"), "agent-sandbox-claude:local", &m, NULL, &v) == 0, "run argv built");
+        TAP_CHECK(run_create_argv(&o, &p, agent_find("claude"), "agent-sandbox-claude:local", "/c/seccomp.json", &m, NULL, &v) == 0, "run argv built");
         TAP_CHECK_STR(joined(strv_items(&v)),
                       "run -d --name agentbox-my-project-0123abcd --label=agentbox.project=/home/u/my project"
                       " --label=agentbox.agent=claude --cap-drop ALL --cap-add NET_ADMIN --cap-add SETPCAP --read-only"
-                      " --tmpfs /tmp --tmpfs /run --pids-limit 512 --memory 4g --network=testnet --dns=198.18.7.2"
+                      " --tmpfs /tmp --tmpfs /run --pids-limit 512 --memory 4g --security-opt=seccomp=/c/seccomp.json --network=testnet --dns=198.18.7.2"
                       " --publish=127.0.0.1:8080:8080"
                       " -v /home/u/my project:/workspace -v agentbox-state-claude-0123abcd:/home/dev/.claude"
                       " --mount type=bind,src=/c/policy.yaml,dst=/etc/agent-sandbox/policy.d/00-global.yaml,readonly"
@@ -105,11 +106,11 @@ static void engine_argv(void) {
         o = (struct run_opts) {};
 
         struct project odd = { .path = "/w/a:b\"c", .name = "agentbox-a-b-c-0123abcd", .hash = "0123abcd" };
-        run_create_argv(&o, &odd, agent_find("none"), "agent-sandbox-base:local", NULL, NULL, &v);
+        run_create_argv(&o, &odd, agent_find("none"), "agent-sandbox-base:local", "/s.json", NULL, NULL, &v);
         TAP_CHECK_STR(joined(strv_items(&v)),
                       "run -d --name agentbox-a-b-c-0123abcd --label=agentbox.project=/w/a:b\"c --label=agentbox.agent=none"
                       " --cap-drop ALL --cap-add NET_ADMIN --cap-add SETPCAP --read-only --tmpfs /tmp --tmpfs /run"
-                      " --pids-limit 512 --memory 4g --mount type=bind,\"src=/w/a:b\"\"c\",dst=/workspace"
+                      " --pids-limit 512 --memory 4g --security-opt=seccomp=/s.json --mount type=bind,\"src=/w/a:b\"\"c\",dst=/workspace"
                       " agent-sandbox-base:local",
                       "a path with ':' goes through --mount, CSV-quoted; no state volume for none");
         strv_done(&v);
@@ -118,28 +119,31 @@ static void engine_argv(void) {
          * variables (values never on the command line) and ends with it. */
         struct run_command once = { .tty = true, .cidfile = "/run/user/1/agentbox-x/cid", .env_names = ARGV("A", "B"),
                                     .cmd = ARGV("sh", "-c", "exit 7") };
-        TAP_CHECK(run_create_argv(&o, &odd, agent_find("none"), "agent-sandbox-base:local", NULL, &once, &v) == 0,
+        TAP_CHECK(run_create_argv(&o, &odd, agent_find("none"), "agent-sandbox-base:local", "/s.json", NULL, &once, &v) == 0,
                   "run --rm argv built");
         TAP_CHECK_STR(joined(strv_items(&v)),
                       "run --rm -i -t --cidfile /run/user/1/agentbox-x/cid --name agentbox-a-b-c-0123abcd"
                       " --label=agentbox.project=/w/a:b\"c"
                       " --label=agentbox.agent=none"
                       " --cap-drop ALL --cap-add NET_ADMIN --cap-add SETPCAP --read-only --tmpfs /tmp --tmpfs /run"
-                      " --pids-limit 512 --memory 4g --mount type=bind,\"src=/w/a:b\"\"c\",dst=/workspace"
+                      " --pids-limit 512 --memory 4g --security-opt=seccomp=/s.json --mount type=bind,\"src=/w/a:b\"\"c\",dst=/workspace"
                       " -e A -e B agent-sandbox-base:local --exit-with-cmd --log-level notice"
                       " --pass-env A --pass-env B -- sh -c exit 7",
                       "run --rm argv: -e names for the engine, --pass-env for the init, CMD after --");
         strv_done(&v);
         once = (struct run_command) { .verbose = true, .cmd = ARGV("bash") };
-        run_create_argv(&o, &odd, agent_find("none"), "img", NULL, &once, &v);
+        run_create_argv(&o, &odd, agent_find("none"), "img", "/s.json", NULL, &once, &v);
         TAP_CHECK_STR(joined(strv_items(&v)),
                       "run --rm -i --name agentbox-a-b-c-0123abcd --label=agentbox.project=/w/a:b\"c"
                       " --label=agentbox.agent=none"
                       " --cap-drop ALL --cap-add NET_ADMIN --cap-add SETPCAP --read-only --tmpfs /tmp --tmpfs /run"
-                      " --pids-limit 512 --memory 4g --mount type=bind,\"src=/w/a:b\"\"c\",dst=/workspace"
+                      " --pids-limit 512 --memory 4g --security-opt=seccomp=/s.json --mount type=bind,\"src=/w/a:b\"\"c\",dst=/workspace"
                       " img --exit-with-cmd -- bash",
                       "run --rm argv without a terminal (no -t) or variables; verbose: every step logged");
         strv_done(&v);
+
+        TAP_CHECK(run_create_argv(&o, &odd, agent_find("none"), "img", NULL, NULL, &once, &v) == -EINVAL,
+                  "no sandbox argv without the seccomp profile");
 
         sandbox_exec_argv("n", false, ARGV("A", "B"), ARGV("claude"), &v);
         TAP_CHECK_STR(joined(strv_items(&v)), "exec -i -u dev -w /workspace -e A -e B n claude", "exec argv, no TTY");

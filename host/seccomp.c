@@ -1,0 +1,135 @@
+#include "seccomp.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "embed/embed.h"
+#include "macro.h"
+#include "project.h"
+
+int seccomp_profile_dir(char **ret) {
+        const char *xdg = getenv("XDG_CACHE_HOME");
+        if (xdg && xdg[0] == '/')
+                return asprintf(ret, "%s/agent-sandbox", xdg) < 0 ? -ENOMEM : 0;
+        const char *home = getenv("HOME");
+        if (!home || home[0] != '/') {
+                struct passwd *pw = getpwuid(getuid());
+                home = pw ? pw->pw_dir : NULL;
+        }
+        if (!home) {
+                fprintf(stderr, "agentbox: no home directory for the seccomp profile: set HOME or XDG_CACHE_HOME\n");
+                return -ENOENT;
+        }
+        return asprintf(ret, "%s/.cache/agent-sandbox", home) < 0 ? -ENOMEM : 0;
+}
+
+/* mkdir -p, each new level 0700: the profile decides what the sandbox may
+ * do, so nobody else gets to replace it. */
+static int make_dirs(const char *dir) {
+        _cleanup_free_ char *d = strdup(dir);
+        if (!d)
+                return -ENOMEM;
+        for (char *s = d + 1;; s++) {
+                bool last = !(s = strchr(s, '/'));
+                if (!last)
+                        *s = '\0';
+                if (mkdir(d, 0700) < 0 && errno != EEXIST) {
+                        int r = -errno;
+                        fprintf(stderr, "agentbox: cannot create %s for the seccomp profile: %s\n", d, strerror(errno));
+                        return r;
+                }
+                if (last)
+                        return 0;
+                *s = '/';
+        }
+}
+
+/* Whether path is a regular file holding exactly data. */
+static bool has_content(const char *path, const unsigned char *data, size_t size) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (size_t) st.st_size != size)
+                return false;
+        _cleanup_free_ unsigned char *buf = malloc(size ? size : 1);
+        size_t got = 0;
+        while (buf && got < size) {
+                ssize_t n = read(fd, buf + got, size - got);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return false;
+                got += (size_t) n;
+        }
+        return buf && memcmp(buf, data, size) == 0;
+}
+
+static int write_all(int fd, const unsigned char *data, size_t size) {
+        while (size > 0) {
+                ssize_t n = write(fd, data, size);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                data += n;
+                size -= (size_t) n;
+        }
+        return 0;
+}
+
+/* A reader (the engine's client of a concurrent run) sees the old file or
+ * the new one, never a half-written one. */
+static int replace_file(const char *dir, const char *path, const unsigned char *data, size_t size) {
+        _cleanup_free_ char *tmp = NULL;
+        if (asprintf(&tmp, "%s/.seccomp-XXXXXX", dir) < 0)
+                return -ENOMEM;
+        _cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
+        if (fd < 0) {
+                int r = -errno;
+                fprintf(stderr, "agentbox: cannot write the seccomp profile in %s: %s\n", dir, strerror(errno));
+                return r;
+        }
+        int r = write_all(fd, data, size);
+        if (r == 0 && fchmod(fd, 0644) < 0)
+                r = -errno;
+        if (r == 0 && rename(tmp, path) < 0)
+                r = -errno;
+        if (r < 0) {
+                fprintf(stderr, "agentbox: cannot write the seccomp profile %s: %s\n", path, strerror(-r));
+                (void) unlink(tmp);
+        }
+        return r;
+}
+
+int seccomp_profile_write(const char *dir, char **ret_path) {
+        const struct embed_file *f = embed_find(SECCOMP_PROFILE_EMBED);
+        if (!f) {
+                fprintf(stderr, "agentbox: this build has no seccomp profile (" SECCOMP_PROFILE_EMBED ")\n");
+                return -ENOENT;
+        }
+        _cleanup_free_ char *path = NULL;
+        if (asprintf(&path, "%s/seccomp-%016llx.json", dir,
+                     (unsigned long long) project_hash((const char *) f->data)) < 0)
+                return -ENOMEM;
+        if (!has_content(path, f->data, f->size)) {
+                int r = make_dirs(dir);
+                if (r == 0)
+                        r = replace_file(dir, path, f->data, f->size);
+                if (r < 0)
+                        return r;
+        }
+        *ret_path = TAKE_PTR(path);
+        return 0;
+}
+
+int seccomp_profile_install(char **ret_path) {
+        _cleanup_free_ char *dir = NULL;
+        int r = seccomp_profile_dir(&dir);
+        return r < 0 ? r : seccomp_profile_write(dir, ret_path);
+}

@@ -42,6 +42,15 @@ networks:
             assert time.monotonic() < deadline, logs
             time.sleep(0.2)
         assert "sandbox ready" in logs
+        # The healthcheck passes once the init has reported ready.
+        cid = compose(project, name, "ps", "-q", "agent").stdout.strip()
+        deadline = time.monotonic() + 30
+        while (health := subprocess.run(["docker", "inspect", "-f", "{{.State.Health.Status}}", cid],
+                                        capture_output=True, text=True).stdout.strip()) != "healthy":
+            assert health == "starting" and time.monotonic() < deadline, health
+            time.sleep(0.5)
+        r = compose(project, name, "exec", "-T", "agent", "cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start")
+        assert r.stdout.strip() == "1024", r.stdout + r.stderr
         r = compose(project, name, "exec", "-T", "agent", "sh", "-c",
                     f"id -un; pwd; touch /workspace/made-inside; "
                     f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 5 http://{dockerenv.allowed_ip}/; echo; "

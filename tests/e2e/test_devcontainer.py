@@ -118,6 +118,11 @@ def test_template_up_applies_firewall_and_runs_as_dev(dockerenv, devcontainer):
     if template == "init-entrypoint":
         assert pid1 == "/usr/sbin/agent-sandbox-init", pid1
         assert "supervising" in docker("logs", cid).stderr
+        # The template's healthcheck passes once the init has reported ready.
+        deadline = time.monotonic() + 30
+        while (health := docker("inspect", "-f", "{{.State.Health.Status}}", cid).stdout.strip()) != "healthy":
+            assert health == "starting" and time.monotonic() < deadline, health
+            time.sleep(0.5)
     else:
         assert pid1 != "/usr/sbin/agent-sandbox-init", pid1
         assert "sandbox ready" in up.stderr, up.stderr
@@ -125,6 +130,9 @@ def test_template_up_applies_firewall_and_runs_as_dev(dockerenv, devcontainer):
     tables = [o["table"] for o in json.loads(dockerenv.ruleset(cid))["nftables"] if "table" in o]
     assert {"family": "inet", "name": "agent_sandbox"} in [
         {"family": t["family"], "name": t["name"]} for t in tables], tables
+
+    r = dc.exec_("cat /proc/sys/net/ipv4/ip_unprivileged_port_start")
+    assert r.stdout.strip() == "1024", (r.stdout, r.stderr)
 
     r = dc.exec_("id -un; pwd; grep -E '^Cap(Inh|Prm|Eff|Amb)' /proc/self/status")
     lines = r.stdout.splitlines()

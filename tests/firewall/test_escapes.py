@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from fakenet import FakeNet, HERE
+from fakenet import INIT as INIT_BINARY, FakeNet, HERE
 from test_firewall import apply, elements
 from test_refresh import RunningInit
 
@@ -178,5 +178,52 @@ def test_a_flow_opened_before_the_rules_does_not_survive_them(dnet):
         ready, _, _ = select.select([held.stdout], [], [], 3)
         assert not ready or held.stdout.readline().strip() != "after-the-rules", \
             "a connection opened before the rules still works"
+    finally:
+        init.stop()
+
+
+def health(net, init):
+    """agent-sandbox-init health as the sandbox user, in the init's pid and
+    network namespaces, as `docker exec` runs it."""
+    return subprocess.run(["nsenter", "-t", str(init.init_pid()), "-p", "-n", "--"] + USER +
+                          [INIT_BINARY, "health"], capture_output=True, text=True, timeout=10)
+
+
+def test_health_passes_only_once_the_init_is_ready(net, tmp_path):
+    net.dnsmasq.kill()
+    net.dnsmasq.wait()
+    (tmp_path / "table.json").write_text(json.dumps({"allowed.test": {"a": ["198.51.100.10"], "ttl": 300}}))
+    net.start_slowdns(tmp_path / "table.json", delay_ms=1500)
+    init = RunningInit(net, net.write_policy("domains: [allowed.test]\n"))
+    try:
+        init.wait_for("lockdown")
+        r = health(net, init)
+        assert not any("sandbox ready" in l for l in init.lines), "too late to test the window"
+        assert r.returncode == 1 and "not ready" in r.stderr, (r.returncode, r.stdout, r.stderr)
+        init.wait_for("sandbox ready")
+        r = health(net, init)
+        assert r.returncode == 0 and r.stdout.strip() == "ready", (r.returncode, r.stdout, r.stderr)
+    finally:
+        init.stop()
+
+
+def test_health_cannot_be_answered_by_the_sandbox_user(net):
+    """The user takes the socket's name before the init is ready."""
+    squatter = net.popen(net.sbx, USER + [sys.executable, "-c", """
+import socket, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind("\\0agent-sandbox/ready")
+s.listen(16)
+print("listening", flush=True)
+while True:
+    s.accept()[0].close()
+"""], stdout=subprocess.PIPE, text=True)
+    assert squatter.stdout.readline().strip() == "listening"
+    init = RunningInit(net, net.write_policy("domains: [allowed.test]\n"))
+    try:
+        init.wait_for("sandbox ready")
+        init.wait_for("readiness socket")
+        r = health(net, init)
+        assert r.returncode == 1 and "other than the init" in r.stderr, (r.returncode, r.stdout, r.stderr)
     finally:
         init.stop()

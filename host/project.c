@@ -83,8 +83,8 @@ void project_done(struct project *p) {
         *p = (struct project) {};
 }
 
-int project_config_dir(char **ret) {
-        const char *xdg = getenv("XDG_CONFIG_HOME");
+int project_xdg_dir(const char *xdg_variable, const char *fallback, char **ret) {
+        const char *xdg = getenv(xdg_variable);
         if (xdg && xdg[0] == '/')
                 return asprintf(ret, "%s/agent-sandbox", xdg) < 0 ? -ENOMEM : 0;
         const char *home = getenv("HOME");
@@ -93,10 +93,14 @@ int project_config_dir(char **ret) {
                 home = pw ? pw->pw_dir : NULL;
         }
         if (!home) {
-                fprintf(stderr, "agentbox: no home directory: set HOME or XDG_CONFIG_HOME\n");
+                fprintf(stderr, "agentbox: no home directory: set HOME or %s\n", xdg_variable);
                 return -ENOENT;
         }
-        return asprintf(ret, "%s/.config/agent-sandbox", home) < 0 ? -ENOMEM : 0;
+        return asprintf(ret, "%s/%s/agent-sandbox", home, fallback) < 0 ? -ENOMEM : 0;
+}
+
+int project_config_dir(char **ret) {
+        return project_xdg_dir("XDG_CONFIG_HOME", ".config", ret);
 }
 
 int project_policy_paths(const struct project *p, char **ret_global, char **ret_project) {

@@ -23,6 +23,9 @@ uint64_t project_hash(const char *path);
 int project_names(const char *path, char **ret_name, char ret_hash[9]);
 
 /* $XDG_CONFIG_HOME/agent-sandbox (default ~/.config/agent-sandbox). */
+/* $XDG_VARIABLE/agent-sandbox, else ~/FALLBACK/agent-sandbox (HOME, else
+ * the password database). 0, -ENOMEM, or -ENOENT (said on stderr). */
+int project_xdg_dir(const char *xdg_variable, const char *fallback, char **ret);
 int project_config_dir(char **ret);
 /* The global user policy and this project's policy (may not exist). */
 int project_policy_paths(const struct project *p, char **ret_global, char **ret_project);

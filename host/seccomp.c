@@ -15,19 +15,7 @@
 #include "project.h"
 
 int seccomp_profile_dir(char **ret) {
-        const char *xdg = getenv("XDG_CACHE_HOME");
-        if (xdg && xdg[0] == '/')
-                return asprintf(ret, "%s/agent-sandbox", xdg) < 0 ? -ENOMEM : 0;
-        const char *home = getenv("HOME");
-        if (!home || home[0] != '/') {
-                struct passwd *pw = getpwuid(getuid());
-                home = pw ? pw->pw_dir : NULL;
-        }
-        if (!home) {
-                fprintf(stderr, "agentbox: no home directory for the seccomp profile: set HOME or XDG_CACHE_HOME\n");
-                return -ENOENT;
-        }
-        return asprintf(ret, "%s/.cache/agent-sandbox", home) < 0 ? -ENOMEM : 0;
+        return project_xdg_dir("XDG_CACHE_HOME", ".cache", ret);
 }
 
 /* mkdir -p, each new level 0700: the profile decides what the sandbox may

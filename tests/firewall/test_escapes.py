@@ -18,7 +18,7 @@ import time
 import pytest
 
 from fakenet import INIT as INIT_BINARY, FakeNet, HERE
-from test_firewall import apply, elements
+from test_firewall import apply, elements, net  # noqa: F401 (net: the fixture)
 from test_refresh import RunningInit
 
 HOSTS = {"allowed.test": ["198.51.100.10"], "other.test": ["198.51.100.20"]}
@@ -81,16 +81,6 @@ def dnet(tmp_path, need_root):
     n = DockerDnsNet(tmp_path)
     try:
         n.setup()
-        yield n
-    finally:
-        n.teardown()
-
-
-@pytest.fixture
-def net(tmp_path, need_root):
-    n = FakeNet(tmp_path)
-    try:
-        n.setup(HOSTS, ttl=60)
         yield n
     finally:
         n.teardown()

@@ -30,23 +30,33 @@ static int readiness_on_connect(struct loop *l, int fd, uint32_t events, void *u
         }
 }
 
-int readiness_announce(struct loop *l) {
+/* Bound, not listening: a connect is refused (not ready) until announced. */
+static int readiness_fd = -1;
+
+int readiness_reserve(void) {
         struct sockaddr_un sa;
         socklen_t len = readiness_address(&sa);
         int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
                 return log_error_errno(-errno, "Failed to create the readiness socket: %m");
-        if (bind(fd, (struct sockaddr *) &sa, len) < 0 || listen(fd, 16) < 0) {
+        if (bind(fd, (struct sockaddr *) &sa, len) < 0) {
                 int r = -errno;
                 close(fd);
-                return log_error_errno(r, "Failed to listen on the readiness socket @agent-sandbox/ready: %m%s",
-                                       r == -EADDRINUSE ? " (another process of the container took the name); the health check will report the sandbox as not ready" : "");
+                return log_error_errno(r, "Failed to take the readiness socket @agent-sandbox/ready: %m%s",
+                                       r == -EADDRINUSE ? " (another process of the network namespace holds the name); the health check will report the sandbox as not ready" : "");
         }
-        int r = loop_add_io(l, fd, EPOLLIN, readiness_on_connect, NULL);
-        if (r < 0) {
-                close(fd);
+        readiness_fd = fd;
+        return 0;
+}
+
+int readiness_announce(struct loop *l) {
+        if (readiness_fd < 0)
+                return -EBADF;          /* reserving it failed, and said so */
+        if (listen(readiness_fd, 16) < 0)
+                return log_error_errno(-errno, "Failed to listen on the readiness socket: %m");
+        int r = loop_add_io(l, readiness_fd, EPOLLIN, readiness_on_connect, NULL);
+        if (r < 0)
                 return log_error_errno(r, "Failed to watch the readiness socket: %m");
-        }
         return 0;
 }
 

@@ -11,7 +11,12 @@
 
 #include "loop.h"
 
-/* Starts answering; logs and returns -errno when the name is taken. */
+/* Takes the name at start, before anything of the user's can run, so that
+ * nobody else can hold it; connections are refused until announced.
+ * Logs and returns -errno when the name is taken. */
+int readiness_reserve(void);
+
+/* Starts answering on the reserved socket. */
 int readiness_announce(struct loop *l);
 
 /* 1 when PID 1 of this pid namespace answers on the socket, 0 when nothing

@@ -362,8 +362,10 @@ int supervise_main(int argc, char **argv) {
         if (r < 0)
                 return log_error_errno(r, "Failed to create the event loop: %m"), 1;
         r = setup_signals(&s);
-        if (r >= 0)
+        if (r >= 0) {
+                (void) readiness_reserve();
                 r = sandbox_prepare(s.loop, &s.cfg, on_sandbox_ready, &s);
+        }
         if (r < 0) {
                 log_error("the sandbox could not be prepared; nothing was started");
                 return 1;

@@ -198,7 +198,9 @@ def test_health_passes_only_once_the_init_is_ready(net, tmp_path):
 
 
 def test_health_cannot_be_answered_by_the_sandbox_user(net):
-    """The user takes the socket's name before the init is ready."""
+    """The user takes the socket's name before the init starts (in a
+    container nothing of the user's runs that early: the init then holds the
+    name from its first moment, see the next test)."""
     squatter = net.popen(net.sbx, USER + [sys.executable, "-c", """
 import socket, time
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -212,8 +214,33 @@ while True:
     init = RunningInit(net, net.write_policy("domains: [allowed.test]\n"))
     try:
         init.wait_for("sandbox ready")
-        init.wait_for("readiness socket")
+        init.wait_for("readiness socket @agent-sandbox/ready")
         r = health(net, init)
         assert r.returncode == 1 and "other than the init" in r.stderr, (r.returncode, r.stdout, r.stderr)
+    finally:
+        init.stop()
+
+
+def test_the_init_holds_the_readiness_name_while_it_resolves(net, tmp_path):
+    net.dnsmasq.kill()
+    net.dnsmasq.wait()
+    (tmp_path / "table.json").write_text(json.dumps({"allowed.test": {"a": ["198.51.100.10"], "ttl": 300}}))
+    net.start_slowdns(tmp_path / "table.json", delay_ms=1500)
+    init = RunningInit(net, net.write_policy("domains: [allowed.test]\n"))
+    try:
+        init.wait_for("lockdown")
+        r = net.run(net.sbx, USER + [sys.executable, "-c", """
+import socket
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+try:
+    s.bind("\\0agent-sandbox/ready")
+    print("bound")
+except OSError as e:
+    print("refused", e.errno)
+"""], check=False)
+        assert not any("sandbox ready" in l for l in init.lines), "too late to test the window"
+        assert r.stdout.startswith("refused"), r.stdout + r.stderr
+        init.wait_for("sandbox ready")
+        assert health(net, init).returncode == 0
     finally:
         init.stop()

@@ -15,6 +15,10 @@ enum nft_set_ref {
         NFT_SET_TCP_PORTS,
         NFT_SET_DNS_V4,
         NFT_SET_DNS_V6,
+        /* Addresses the sandbox's resolver handed out, each with its own
+         * timeout; a re-apply keeps them (the resolver owns them). */
+        NFT_SET_LEARNED_V4,
+        NFT_SET_LEARNED_V6,
         _NFT_SET_MAX,
 };
 

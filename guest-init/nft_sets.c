@@ -30,6 +30,8 @@ static const struct nft_set_desc set_defs[_NFT_SET_MAX] = {
         [NFT_SET_TCP_PORTS] = { "allowed_tcp_ports", NFT_SET_TCP_PORTS, NFT_DATATYPE_INET_SERVICE, 2, 0 },
         [NFT_SET_DNS_V4] = { "dns_v4", NFT_SET_DNS_V4, NFT_DATATYPE_IPV4_ADDR, 4, NFT_SET_INTERVAL },
         [NFT_SET_DNS_V6] = { "dns_v6", NFT_SET_DNS_V6, NFT_DATATYPE_IPV6_ADDR, 16, NFT_SET_INTERVAL },
+        [NFT_SET_LEARNED_V4] = { "learned_v4", NFT_SET_LEARNED_V4, NFT_DATATYPE_IPV4_ADDR, 4, NFT_SET_TIMEOUT },
+        [NFT_SET_LEARNED_V6] = { "learned_v6", NFT_SET_LEARNED_V6, NFT_DATATYPE_IPV6_ADDR, 16, NFT_SET_TIMEOUT },
 };
 
 const char *nft_set_name(enum nft_set_ref set) {
@@ -101,6 +103,7 @@ int nft_sets_add(struct nft_batch *b) {
 struct elem {
         uint8_t key[16];
         bool end;
+        uint64_t timeout_ms;    /* 0: none (sets without NFT_SET_TIMEOUT) */
 };
 
 static int elem_add(struct nftnl_set *s, const struct elem *e, uint32_t key_len) {
@@ -110,21 +113,24 @@ static int elem_add(struct nftnl_set *s, const struct elem *e, uint32_t key_len)
         nftnl_set_elem_set(se, NFTNL_SET_ELEM_KEY, e->key, key_len);
         if (e->end)
                 nftnl_set_elem_set_u32(se, NFTNL_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END);
+        if (e->timeout_ms)
+                nftnl_set_elem_set_u64(se, NFTNL_SET_ELEM_TIMEOUT, e->timeout_ms);
         nftnl_set_elem_add(s, se);
         return 0;
 }
 
-/* One NEWSETELEM message holding elems[0..n). */
-static int elems_msg(struct nft_batch *b, const struct nft_set_desc *d, const struct elem *elems, size_t n,
-                     const char *detail) {
+/* One NEWSETELEM (or DELSETELEM) message holding elems[0..n). */
+static int elems_msg_type(struct nft_batch *b, uint16_t type, const struct nft_set_desc *d,
+                          const struct elem *elems, size_t n, const char *detail) {
         struct nftnl_set *s = set_object(d);
         struct nlmsghdr *nlh = NULL;
         int r = s ? 0 : -ENOMEM;
         for (size_t i = 0; r == 0 && i < n; i++)
                 r = elem_add(s, &elems[i], d->key_len);
         if (r == 0)
-                nlh = nft_batch_msg(b, NFT_MSG_NEWSETELEM, NFT_FAMILY, NLM_F_CREATE,
-                                    "adding %zu elements%s to set %s", n, detail, d->name);
+                nlh = nft_batch_msg(b, type, NFT_FAMILY, type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0,
+                                    "%s %zu elements%s %s set %s", type == NFT_MSG_NEWSETELEM ? "adding" : "removing",
+                                    n, detail, type == NFT_MSG_NEWSETELEM ? "to" : "from", d->name);
         if (nlh) {
                 nftnl_set_elems_nlmsg_build_payload(nlh, s);
                 nft_batch_msg_end(b, nlh);
@@ -134,6 +140,28 @@ static int elems_msg(struct nft_batch *b, const struct nft_set_desc *d, const st
         if (!nlh)
                 return log_error_errno(-ENOMEM, "nftables: building elements of set %s failed: %m", d->name);
         return 0;
+}
+
+static int elems_msg(struct nft_batch *b, const struct nft_set_desc *d, const struct elem *elems, size_t n,
+                     const char *detail) {
+        return elems_msg_type(b, NFT_MSG_NEWSETELEM, d, elems, n, detail);
+}
+
+int nft_sets_timed(struct nft_batch *b, enum nft_set_ref set, const struct nft_timed_elem *te, size_t n,
+                   bool remove) {
+        const struct nft_set_desc *d = &set_defs[set];
+        if (n == 0)
+                return 0;
+        if (n > ELEMS_PER_MSG)
+                return log_error_errno(-E2BIG, "nftables: %zu elements for set %s in one message: %m", n, d->name);
+        _cleanup_free_ struct elem *elems = calloc(n, sizeof(*elems));
+        if (!elems)
+                return log_error_errno(-ENOMEM, "nftables: building elements of set %s failed: %m", d->name);
+        for (size_t i = 0; i < n; i++) {
+                memcpy(elems[i].key, te[i].key, d->key_len);
+                elems[i].timeout_ms = remove ? 0 : te[i].timeout_ms;
+        }
+        return elems_msg_type(b, remove ? NFT_MSG_DELSETELEM : NFT_MSG_NEWSETELEM, d, elems, n, "");
 }
 
 /* The start/end element list of merged ranges, as nft sends it: for a set

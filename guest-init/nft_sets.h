@@ -1,6 +1,7 @@
 /* The sets of table inet agent_sandbox and their elements (internal). */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,6 +45,16 @@ int nft_sets_add_ranges(struct nft_batch *b, enum nft_set_ref set,
                         const struct ip_range *ranges, size_t n);
 
 int nft_sets_add_ports(struct nft_batch *b, const uint16_t *ports, size_t n);
+
+/* Elements with a timeout each, for the learned sets (NFT_SET_TIMEOUT): one
+ * NEWSETELEM, or with remove one DELSETELEM (timeouts ignored). At most
+ * 1024 elements. */
+struct nft_timed_elem {
+        uint8_t key[16];        /* the set's key_len bytes are used */
+        uint64_t timeout_ms;
+};
+int nft_sets_timed(struct nft_batch *b, enum nft_set_ref set, const struct nft_timed_elem *te, size_t n,
+                   bool remove);
 
 /* Removes every element of the set (a DELSETELEM naming no element). */
 int nft_sets_flush(struct nft_batch *b, enum nft_set_ref set);

@@ -119,3 +119,34 @@ int privcheck_firewall_capable(void) {
                 log_error("CAP_NET_ADMIN missing: run the container with --cap-add NET_ADMIN --cap-add SETPCAP (compose: cap_add: [NET_ADMIN, SETPCAP])");
         return -EPERM;
 }
+
+static uid_t system_user_uid(const char *name, uid_t fallback) {
+        const struct passwd *pw = getpwnam(name);
+        return pw ? pw->pw_uid : fallback;
+}
+
+uid_t privcheck_resolver_uid(void) {
+        return system_user_uid(PRIVCHECK_RESOLVER_USER, PRIVCHECK_RESOLVER_UID_FALLBACK);
+}
+
+int privcheck_separate_uid(void) {
+        uid_t user = getuid();
+        if (user == 0)
+                return 0;
+        if (!has_effective(CAP_SETUID)) {
+                log_error("CAP_SETUID missing: run the container with --cap-add SETUID --cap-add SETGID (compose: cap_add: [NET_ADMIN, SETPCAP, SETUID, SETGID]); agent-sandbox-init needs it to keep the sandbox user from signalling it");
+                return -EPERM;
+        }
+        uid_t own = system_user_uid(PRIVCHECK_INIT_USER, PRIVCHECK_INIT_UID_FALLBACK);
+        if (own == user || own == 0) {
+                log_error("the user %s has uid %u, the sandbox user's or root's; give it a uid of its own in the image",
+                          PRIVCHECK_INIT_USER, (unsigned) own);
+                return -EINVAL;
+        }
+        if (setresuid(own, user, own) < 0)
+                return log_error_errno(-errno, "Failed to take uid %u as PID 1's real and saved uid: %m", (unsigned) own);
+        /* A change of uid resets the dumpable flag to the system's default. */
+        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+                return log_error_errno(-errno, "Failed to make PID 1 undumpable: %m");
+        return 0;
+}

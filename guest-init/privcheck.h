@@ -26,3 +26,27 @@ int privcheck_target_user(const struct init_config *cfg, struct target_user *ret
 /* 0 if this process can program nftables; else logs why not and the fix,
  * and returns -EPERM. */
 int privcheck_firewall_capable(void);
+
+/* The system user whose uid PID 1 takes as its real and saved uid when it
+ * runs as the sandbox user (privcheck_separate_uid), and the one the DNS
+ * resolver child runs as; the image creates both. Where the name is
+ * missing (tests outside the image) the fallback uid is used. */
+#define PRIVCHECK_INIT_USER "agent-sandbox"
+#define PRIVCHECK_INIT_UID_FALLBACK 901
+#define PRIVCHECK_RESOLVER_USER "agent-sandbox-dns"
+#define PRIVCHECK_RESOLVER_UID_FALLBACK 902
+
+/* Under Docker PID 1 runs as the sandbox user's uid with a file
+ * capability, and the kernel lets every process of that uid signal it
+ * (kill, sigqueue with made-up sender fields, signals whose sender details
+ * were dropped) and change its resource limits (prlimit), whatever
+ * capabilities PID 1 holds. So PID 1 takes a real and saved uid of its own
+ * (PRIVCHECK_INIT_USER) and keeps the user's as its effective uid: files
+ * are read as before, PID 1 may still signal the user's processes (the
+ * kernel compares the sender's effective uid with the target's real one),
+ * but none of them may signal, prlimit or ptrace PID 1. Nothing to do when
+ * the real uid is 0. Needs CAP_SETUID; logged, -errno. */
+int privcheck_separate_uid(void);
+
+/* The resolver child's uid: PRIVCHECK_RESOLVER_USER, or the fallback. */
+uid_t privcheck_resolver_uid(void);

@@ -358,6 +358,8 @@ int supervise_main(int argc, char **argv) {
                         log_warning_errno(r, "cannot find the environment we were started with (%m); "
                                           "--pass-env gives CMD what the loader left");
         }
+        if (privcheck_separate_uid() < 0)
+                return 1;
         r = loop_new(&s.loop);
         if (r < 0)
                 return log_error_errno(r, "Failed to create the event loop: %m"), 1;

@@ -90,7 +90,7 @@ static void check_init(struct doctor *d, const struct engine *e) {
                 return;
         }
         char *const args[] = { "run", "--rm", "--network", "none", "--cap-drop", "ALL", "--cap-add", "NET_ADMIN",
-                               "--cap-add", "SETPCAP", opt, (char *) image, "--version", NULL };
+                               "--cap-add", "SETPCAP", "--cap-add", "SETUID", "--cap-add", "SETGID", opt, (char *) image, "--version", NULL };
         struct engine_result r = {};
         if (engine_run(e, args, NULL, ENGINE_CAPTURE_OUT | ENGINE_CAPTURE_ERR, &r) == 0 && r.exit_code == 0)
                 finding(d, 'O', "the image's init starts: %.*s", (int) strcspn(r.out, "\n"), r.out);

@@ -131,6 +131,7 @@ int run_create_argv(const struct run_opts *o, const struct project *p, const str
         strv_pushf(&v, "--label=" SANDBOX_LABEL "=%s", p->path);
         strv_pushf(&v, "--label=agentbox.agent=%s", a->name);
         strv_push_many(&v, "--cap-drop", "ALL", "--cap-add", "NET_ADMIN", "--cap-add", "SETPCAP",
+                       "--cap-add", "SETUID", "--cap-add", "SETGID",
                        "--read-only", "--tmpfs", "/tmp", "--tmpfs", "/run",
                        /* Defence in depth; the init's rules do not rely on it. */
                        "--sysctl", "net.ipv4.ip_unprivileged_port_start=1024",

@@ -108,7 +108,7 @@ class DockerEnv:
         os.chmod(path, 0o644)
         return path
 
-    def sandbox_args(self, policy, *, caps=("NET_ADMIN", "SETPCAP"), extra=()):
+    def sandbox_args(self, policy, *, caps=("NET_ADMIN", "SETPCAP", "SETUID", "SETGID"), extra=()):
         """docker run arguments for a sandbox on the test network."""
         args = ["--network", self.network, "--dns", self.dns_ip, "--cap-drop", "ALL",
                 "-v", f"{policy}:/etc/agent-sandbox/policy.yaml:ro", "--read-only",
@@ -117,7 +117,7 @@ class DockerEnv:
             args += ["--cap-add", c]
         return args + list(extra)
 
-    def start_sandbox(self, policy, *cmd, caps=("NET_ADMIN", "SETPCAP"), extra=()):
+    def start_sandbox(self, policy, *cmd, caps=("NET_ADMIN", "SETPCAP", "SETUID", "SETGID"), extra=()):
         name = f"asb-e2e-sbx-{uuid.uuid4().hex[:8]}"
         docker("run", "-d", "--name", name, *self.sandbox_args(policy, caps=caps, extra=extra), IMAGE, *cmd)
         self.containers.append(name)

@@ -80,7 +80,7 @@ class PodmanEnv:
         """The flags of the Docker tests: no capabilities but the two, read-only,
         the test policy. As root (docs/security.md, Podman) the init also needs
         SETUID and SETGID to become dev for CMD."""
-        caps = ["NET_ADMIN", "SETPCAP"] + (["SETUID", "SETGID"] if as_root else [])
+        caps = ["NET_ADMIN", "SETPCAP", "SETUID", "SETGID"]
         args = ["--network", self.network, "--dns", self.dns_ip, "--cap-drop", "ALL", "--read-only",
                 "--tmpfs", "/tmp", "--tmpfs", "/run", "-v", f"{policy}:/etc/agent-sandbox/policy.yaml:ro"]
         for c in caps:

@@ -94,7 +94,7 @@ def test_run_is_one_engine_call_whose_init_runs_the_command(box):
     assert run[5:7] == ["--name", name]
     assert not os.path.exists(os.path.dirname(run[4])), "the container ID's directory is removed afterwards"
     for pair in (["--cap-drop", "ALL"], ["--cap-add", "NET_ADMIN"], ["--cap-add", "SETPCAP"],
-                 ["--tmpfs", "/tmp"], ["--tmpfs", "/run"], ["--pids-limit", "512"], ["--memory", "4g"],
+                 ["--cap-add", "SETUID"], ["--cap-add", "SETGID"], ["--tmpfs", "/tmp"], ["--tmpfs", "/run"], ["--pids-limit", "512"], ["--memory", "4g"],
                  ["-v", f"{real}:/workspace"]):
         assert any(run[k:k + 2] == pair for k in range(len(run))), pair
     assert "--read-only" in run and f"--label=agentbox.project={real}" in run

@@ -92,7 +92,7 @@ static void engine_argv(void) {
         TAP_CHECK(run_create_argv(&o, &p, agent_find("claude"), "agent-sandbox-claude:local", "/c/seccomp.json", &m, NULL, &v) == 0, "run argv built");
         TAP_CHECK_STR(joined(strv_items(&v)),
                       "run -d --name agentbox-my-project-0123abcd --label=agentbox.project=/home/u/my project"
-                      " --label=agentbox.agent=claude --cap-drop ALL --cap-add NET_ADMIN --cap-add SETPCAP --read-only"
+                      " --label=agentbox.agent=claude --cap-drop ALL --cap-add NET_ADMIN --cap-add SETPCAP --cap-add SETUID --cap-add SETGID --read-only"
                       " --tmpfs /tmp --tmpfs /run --sysctl net.ipv4.ip_unprivileged_port_start=1024 --pids-limit 512 --memory 4g --security-opt=seccomp=/c/seccomp.json --network=testnet --dns=198.18.7.2"
                       " --publish=127.0.0.1:8080:8080"
                       " -v /home/u/my project:/workspace -v agentbox-state-claude-0123abcd:/home/dev/.claude"
@@ -109,7 +109,7 @@ static void engine_argv(void) {
         run_create_argv(&o, &odd, agent_find("none"), "agent-sandbox-base:local", "/s.json", NULL, NULL, &v);
         TAP_CHECK_STR(joined(strv_items(&v)),
                       "run -d --name agentbox-a-b-c-0123abcd --label=agentbox.project=/w/a:b\"c --label=agentbox.agent=none"
-                      " --cap-drop ALL --cap-add NET_ADMIN --cap-add SETPCAP --read-only --tmpfs /tmp --tmpfs /run --sysctl net.ipv4.ip_unprivileged_port_start=1024"
+                      " --cap-drop ALL --cap-add NET_ADMIN --cap-add SETPCAP --cap-add SETUID --cap-add SETGID --read-only --tmpfs /tmp --tmpfs /run --sysctl net.ipv4.ip_unprivileged_port_start=1024"
                       " --pids-limit 512 --memory 4g --security-opt=seccomp=/s.json --mount type=bind,\"src=/w/a:b\"\"c\",dst=/workspace"
                       " agent-sandbox-base:local",
                       "a path with ':' goes through --mount, CSV-quoted; no state volume for none");
@@ -125,7 +125,7 @@ static void engine_argv(void) {
                       "run --rm -i -t --cidfile /run/user/1/agentbox-x/cid --name agentbox-a-b-c-0123abcd"
                       " --label=agentbox.project=/w/a:b\"c"
                       " --label=agentbox.agent=none"
-                      " --cap-drop ALL --cap-add NET_ADMIN --cap-add SETPCAP --read-only --tmpfs /tmp --tmpfs /run --sysctl net.ipv4.ip_unprivileged_port_start=1024"
+                      " --cap-drop ALL --cap-add NET_ADMIN --cap-add SETPCAP --cap-add SETUID --cap-add SETGID --read-only --tmpfs /tmp --tmpfs /run --sysctl net.ipv4.ip_unprivileged_port_start=1024"
                       " --pids-limit 512 --memory 4g --security-opt=seccomp=/s.json --mount type=bind,\"src=/w/a:b\"\"c\",dst=/workspace"
                       " -e A -e B agent-sandbox-base:local --exit-with-cmd --log-level notice"
                       " --pass-env A --pass-env B -- sh -c exit 7",
@@ -136,7 +136,7 @@ static void engine_argv(void) {
         TAP_CHECK_STR(joined(strv_items(&v)),
                       "run --rm -i --name agentbox-a-b-c-0123abcd --label=agentbox.project=/w/a:b\"c"
                       " --label=agentbox.agent=none"
-                      " --cap-drop ALL --cap-add NET_ADMIN --cap-add SETPCAP --read-only --tmpfs /tmp --tmpfs /run --sysctl net.ipv4.ip_unprivileged_port_start=1024"
+                      " --cap-drop ALL --cap-add NET_ADMIN --cap-add SETPCAP --cap-add SETUID --cap-add SETGID --read-only --tmpfs /tmp --tmpfs /run --sysctl net.ipv4.ip_unprivileged_port_start=1024"
                       " --pids-limit 512 --memory 4g --security-opt=seccomp=/s.json --mount type=bind,\"src=/w/a:b\"\"c\",dst=/workspace"
                       " img --exit-with-cmd -- bash",
                       "run --rm argv without a terminal (no -t) or variables; verbose: every step logged");

@@ -19,10 +19,14 @@
  * the init runs as root. */
 #define NETMARK_PROBE_SOCKET UINT32_C(0x41534250)
 
-/* ct mark of every flow an accept rule let out: "ASBA". Only flows
- * carrying it count as established, so nothing opened before the rules
- * were in (or past them in any other way) survives their arrival. */
-#define NETMARK_CT_ALLOWED UINT32_C(0x41534241)
+/* ct marks of the flows an accept rule let out, "AS" "B" and a letter
+ * saying which rule. Only flows carrying one count as established, so
+ * nothing opened before the rules were in (or past them in any other way)
+ * survives their arrival. */
+#define NETMARK_CT_MASK UINT32_C(0xffffff00)
+#define NETMARK_CT_FAMILY UINT32_C(0x41534200)
+#define NETMARK_CT_ALLOWED UINT32_C(0x41534241)         /* the policy's rules */
+#define NETMARK_CT_INIT UINT32_C(0x41534249)            /* the init's own DNS and meta fetch */
 
 /* Sets mark on fd: 0, or -errno (EPERM without CAP_NET_ADMIN). */
 int netmark_socket(int fd, uint32_t mark);

@@ -99,6 +99,19 @@ void nft_expr_ct_set_mark(struct nft_rule_builder *rb, uint32_t mark) {
         expr_add(rb, e);
 }
 
+void nft_expr_and(struct nft_rule_builder *rb, uint32_t mask) {
+        uint32_t zero = 0;
+        struct nftnl_expr *e = expr_new(rb, "bitwise");
+        if (e) {
+                nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+                nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+                nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, sizeof(mask));
+                nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &mask, sizeof(mask));
+                nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &zero, sizeof(zero));
+        }
+        expr_add(rb, e);
+}
+
 /* ct state & bits != 0: the state is one bit per value, host byte order. */
 void nft_expr_ct_state_any(struct nft_rule_builder *rb, uint32_t bits) {
         uint32_t zero = 0;

@@ -118,19 +118,24 @@ static void body_iif_lo(struct nft_rule_builder *rb) {
  * through by anything but these rules has no mark, and its next packet is
  * refused. Refreshes and reloads keep the mark: what was allowed when it
  * opened stays up. */
-static void accept_and_mark(struct nft_rule_builder *rb) {
-        nft_expr_ct_set_mark(rb, NETMARK_CT_ALLOWED);
+static void accept_with_mark(struct nft_rule_builder *rb, uint32_t ct_mark) {
+        nft_expr_ct_set_mark(rb, ct_mark);
         nft_expr_verdict(rb, NF_ACCEPT);
+}
+
+static void accept_and_mark(struct nft_rule_builder *rb) {
+        accept_with_mark(rb, NETMARK_CT_ALLOWED);
 }
 
 /* Replies of allowed connections, and the ICMP errors that belong to them
  * (unreachable, packet too big: conntrack marks those "related"), which
  * path MTU discovery and fast failure depend on. */
 static void body_established(struct nft_rule_builder *rb) {
-        uint32_t allowed = NETMARK_CT_ALLOWED;
+        uint32_t family = NETMARK_CT_FAMILY;
         nft_expr_ct_state_any(rb, NF_CT_STATE_BIT(IP_CT_ESTABLISHED) | NF_CT_STATE_BIT(IP_CT_RELATED));
         nft_expr_ct(rb, NFT_CT_MARK);
-        nft_expr_cmp(rb, NFT_CMP_EQ, &allowed, sizeof(allowed));
+        nft_expr_and(rb, NETMARK_CT_MASK);
+        nft_expr_cmp(rb, NFT_CMP_EQ, &family, sizeof(family));
         nft_expr_verdict(rb, NF_ACCEPT);
 }
 
@@ -191,7 +196,22 @@ static void body_init_reply(struct nft_rule_builder *rb) {
  * the rules, also while the table allows nothing else yet. */
 static void body_init_socket(struct nft_rule_builder *rb) {
         match_init_socket(rb, NFT_CMP_EQ);
-        accept_and_mark(rb);
+        accept_with_mark(rb, NETMARK_CT_INIT);
+}
+
+/* A reply on one of the init's flows that a local process sends: only a
+ * DNS server in this namespace may (dockerd's embedded DNS, uid 0). Where
+ * a configured resolver is a local address nobody listens on, the user
+ * could otherwise bind it and answer. */
+static void body_init_flow_local_reply(struct nft_rule_builder *rb) {
+        uint32_t init_flow = NETMARK_CT_INIT, root = 0;
+        match_direction(rb, IP_CT_DIR_REPLY);
+        nft_expr_ct(rb, NFT_CT_MARK);
+        nft_expr_cmp(rb, NFT_CMP_EQ, &init_flow, sizeof(init_flow));
+        nft_expr_meta(rb, NFT_META_SKUID);
+        nft_expr_cmp(rb, NFT_CMP_NEQ, &root, sizeof(root));
+        nft_expr_counter(rb);
+        nft_expr_verdict(rb, NF_DROP);
 }
 
 static void body_invalid(struct nft_rule_builder *rb) {
@@ -314,6 +334,7 @@ static const struct rule_def output_rules[] = {
         { "nothing but the init starts a TCP flow from port 53", body_forged_dns_tcp },
         { "nothing but the init starts a flow from Docker's DNS address", body_forged_docker_dns },
         { "the init's sockets only on flows they started", body_init_reply },
+        { "replies on the init's flows from a local process only from root", body_init_flow_local_reply },
         { "the init's own DNS queries and meta fetch", body_init_socket },
         { "loopback, including Docker's DNS at 127.0.0.11", body_oif_lo },
         { "replies and errors of allowed connections", body_established },

@@ -60,9 +60,9 @@ class DockerDnsNet(FakeNet):
             assert time.monotonic() < deadline, "the embedded DNS stand-in did not start"
             time.sleep(0.02)
 
-    def attacker(self):
+    def attacker(self, bind="127.0.0.11", ports="40000-40999"):
         p = self.popen(self.sbx, USER + [sys.executable, os.path.join(HERE, "forgedns.py"),
-                                         "--bind", "127.0.0.11", "--ports", "40000-40999",
+                                         "--bind", bind, "--ports", ports,
                                          "--answer", "198.51.100.20"],
                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = p.stdout.readline().strip()
@@ -112,6 +112,17 @@ def test_conntrack_entries_prepared_before_the_start_carry_no_answer(dnet):
     r = apply(dnet, "domains: [allowed.test]\n")
     assert "198.51.100.20" not in elements(dnet, "allowed_v4"), r.stderr
     assert queries_seen(attacker) == [], r.stderr
+
+
+def test_a_local_resolver_address_the_user_listens_on_gets_no_answer_through(dnet):
+    """resolv.conf names a loopback address where nothing of the system's
+    listens: the user takes it and answers the init's queries itself."""
+    with open(os.path.join(dnet.etc_dir, "resolv.conf"), "w") as f:
+        f.write("nameserver 127.0.0.53\noptions timeout:1 attempts:1\n")
+    attacker = dnet.attacker(bind="127.0.0.53", ports="1-0")
+    r = apply(dnet, "domains: [allowed.test]\n")
+    assert "198.51.100.20" not in elements(dnet, "allowed_v4"), r.stderr
+    assert queries_seen(attacker), "the attack did not run: the init never asked 127.0.0.53"
 
 
 def test_the_user_cannot_send_from_port_53(dnet):

@@ -182,7 +182,7 @@ def test_installed_ruleset_matches_the_policy(net):
     before_lo = out[:out.index(lo[0])]
     text = json.dumps(before_lo)
     assert '"sport"' in text and '"127.0.0.11"' in text and '"original"' in text and '"reply"' in text
-    assert [r[-1] for r in before_lo] == [{"drop": None}] * 4 + [{"accept": None}]
+    assert [r[-1] for r in before_lo] == [{"drop": None}] * 5 + [{"accept": None}]
     # Only flows an accept rule marked count as established.
     est = [r for r in out + inp if '"established"' in json.dumps(r)]
     assert len(est) == 2 and all('"mark"' in json.dumps(r) for r in est)

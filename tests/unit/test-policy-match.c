@@ -215,6 +215,19 @@ static void test_catalog(void) {
         refused(p, "exfil-data.example.net");
         policy_free(p);
 
+        /* the catalog's own wildcards */
+        p = load("services: [vscode]\n");
+        TAP_CHECK(p, "vscode policy loads");
+        if (p) {
+                TAP_CHECK(policy_name_allowed(p, "ms-python.gallerycdn.vsassets.io", &m) && m->wildcard &&
+                          strcmp(m->service, "vscode") == 0, "a publisher's gallery host, by the vscode wildcard");
+                allowed(p, "main.vscode-cdn.net", "main.vscode-cdn.net");
+                allowed(p, "a.b.vscode-unpkg.net", "*.vscode-unpkg.net");
+                refused(p, "gallerycdn.vsassets.io.evil.test");
+                refused(p, "vsassets.io");
+        }
+        policy_free(p);
+
         /* before expansion the services' names are not in the list */
         struct policy_diags d = {0};
         struct policy *raw = NULL;

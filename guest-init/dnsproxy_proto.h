@@ -14,7 +14,10 @@
  *                 the name is not allowed (for the log); no reply */
 #pragma once
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include "prefix.h"
 
 #define DNSPROXY_NAME_MAX 253                   /* text form, no trailing dot */
 #define DNSPROXY_ADDRS_MAX 32                   /* addresses per ALLOW */
@@ -41,3 +44,32 @@ struct dnsproxy_msg {
         char name[DNSPROXY_NAME_MAX + 1];       /* NUL-terminated, lower case */
         struct dnsproxy_addr addrs[DNSPROXY_ADDRS_MAX];
 };
+
+/* The receiver's check of one message from the other side, before any field
+ * is used. buf must be aligned for struct dnsproxy_msg (-EINVAL if not: a
+ * caller's mistake, not the peer's). -EBADMSG, and *ret untouched, unless:
+ * - len is exactly sizeof(struct dnsproxy_msg) and type equals expected
+ *   (one of the three types; -EINVAL for any other expected);
+ * - ALLOW and REFUSED: name is 1..DNSPROXY_NAME_MAX bytes NUL-terminated
+ *   inside the array, of printable ASCII other than space and A..Z, with no
+ *   trailing dot (the root alone is "."); the bytes after the NUL are not
+ *   read;
+ * - ALLOW: 1..DNSPROXY_ADDRS_MAX addresses, ttl ≤ 2^31 - 1 (RFC 2181 8),
+ *   status and qtype 0;
+ * - ALLOWED: status 0 or -1..-4095 (-errno); ttl, qtype and n_addrs 0;
+ *   name and addrs are not read;
+ * - REFUSED: any qtype; status, ttl and n_addrs 0;
+ * - each of the first n_addrs addresses: family AF_INET or AF_INET6, pad 0,
+ *   for AF_INET the 12 bytes after the address 0; the entries past n_addrs
+ *   are not read.
+ * A field a type does not use must be 0, so that a sender confusing the
+ * types is caught; the arrays past their used part are ignored, so that a
+ * sender may reuse a buffer. On 0, *ret is buf. */
+int dnsproxy_msg_check(const void *buf, size_t len, enum dnsproxy_msg_type expected,
+                       const struct dnsproxy_msg **ret);
+
+/* The /32 or /128 of one address of a checked message. */
+void dnsproxy_addr_to_prefix(const struct dnsproxy_addr *a, struct ip_prefix *ret);
+/* The reverse, for a prefix of exactly one address; -EINVAL for any other
+ * prefix (a range, an unknown family), with *ret untouched. */
+int dnsproxy_addr_from_prefix(const struct ip_prefix *p, struct dnsproxy_addr *ret);

@@ -75,9 +75,16 @@ static const struct policy_catalog_service pypi = {
 static const struct policy_catalog_service vscode = {
         .name = "vscode",
         .aliases = NO_ALIASES,
+        /* The wildcards are the page's own: "*.gallery.vsassets.io" and
+         * "*.gallerycdn.vsassets.io" (Visual Studio Marketplace: extensions
+         * come from PUBLISHER.gallerycdn.vsassets.io), "*.vscode-cdn.net"
+         * (Visual Studio Code CDN) and "*.vscode-unpkg.net" (web extensions),
+         * in "Common hostnames" of source_url. main.vscode-cdn.net stays
+         * listed on its own: start-up resolution allows exact names only. */
         .domains = LIST("update.code.visualstudio.com", "code.visualstudio.com", "go.microsoft.com",
-                        "marketplace.visualstudio.com", "vscode.blob.core.windows.net",
-                        "az764295.vo.msecnd.net", "main.vscode-cdn.net", "vscode.download.prss.microsoft.com",
+                        "marketplace.visualstudio.com", "*.gallery.vsassets.io", "*.gallerycdn.vsassets.io",
+                        "vscode.blob.core.windows.net", "az764295.vo.msecnd.net", "*.vscode-cdn.net",
+                        "main.vscode-cdn.net", "*.vscode-unpkg.net", "vscode.download.prss.microsoft.com",
                         "default.exp-tas.com", "mobile.events.data.microsoft.com"),
         .ports = NO_PORTS,
         .source_url = "https://code.visualstudio.com/docs/setup/network",

@@ -177,6 +177,20 @@ int policy_write_json(const struct policy *p, FILE *f);
  * is tolerated. On false, *ret_reason (if given) says what is wrong. */
 bool policy_hostname_valid(const char *name, const char **ret_reason);
 
+/* Whether the DNS query name is allowed: it equals a domains: entry (or a
+ * catalog service's, once policy_expand() ran), or a wildcard entry
+ * "*.example.com" covers it, which allows example.com and every name under
+ * it at any depth (a.example.com, a.b.example.com; not badexample.com).
+ * Case-insensitive; one trailing dot is accepted. A name that is no policy
+ * host name (see policy_hostname_valid: empty, over 253 characters, an empty
+ * label or one over 63, a byte other than letters, digits, '-' and '.', a
+ * label starting or ending with '-', an all-numeric last label) is never
+ * allowed, under a wildcard either: "_srv._tcp.example.com" and names with
+ * escaped bytes ("a\\.b") are refused. On true, *ret_match (if given) is the
+ * entry that allows it: one equal to the name, a non-wildcard one first,
+ * else the longest wildcard that covers it. */
+bool policy_name_allowed(const struct policy *p, const char *name, const struct policy_domain **ret_match);
+
 /* Decimal TCP port 1..65535, digits only. */
 bool policy_port_parse(const char *text, uint16_t *ret);
 

@@ -122,13 +122,16 @@ static int build_policy(struct nft_batch *b, const struct nft_policy *p,
         int r = table_add(b);
         if (r == 0)
                 r = nft_sets_add(b);
+        /* The learned sets belong to the resolver's answers: a re-apply
+         * keeps them (firewall.c removes what a new policy no longer allows). */
         for (enum nft_set_ref set = 1; r == 0 && set < _NFT_SET_MAX; set++)
-                r = nft_sets_flush(b, set);
+                if (set != NFT_SET_LEARNED_V4 && set != NFT_SET_LEARNED_V6)
+                        r = nft_sets_flush(b, set);
         /* Before the rules that look them up. */
         for (size_t i = 0; r == 0 && i < p->n_services; i++)
                 r = service_sets(b, i, &p->services[i], true, stats);
         if (r == 0)
-                r = nft_rules_add_chains(b, p->root_dns_forwarding, p->services, p->n_services);
+                r = nft_rules_add_chains(b, p);
         if (r == 0)
                 r = add_allowed(b, allowed);
         if (r == 0)

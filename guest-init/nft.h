@@ -41,6 +41,13 @@ struct nft_policy {
          * DNS from uid 0 out, or name resolution stops once the rules are in.
          * Nothing of the user's runs as uid 0. */
         bool root_dns_forwarding;
+        /* The sandbox's DNS resolver (dnsproxy.c) listens on loopback on
+         * this port (0: none, DNS goes to the configured servers as sent):
+         * every DNS packet of anything but the resolver's uid, uid 0 and
+         * the init's own sockets is redirected to it, and only the
+         * resolver's uid may send DNS to the configured servers. */
+        uint16_t resolver_port;
+        uint32_t resolver_uid;
         /* Keep the list the same from one apply to the next (every catalog
          * service that adds ports, empty when unused): sets of a service
          * left out stay in the table, unreferenced. */

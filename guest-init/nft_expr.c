@@ -1,5 +1,6 @@
 #include "nft_expr.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <libmnl/libmnl.h>
 #include <libnftnl/expr.h>
@@ -96,6 +97,20 @@ void nft_expr_ct_set_mark(struct nft_rule_builder *rb, uint32_t mark) {
                 nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_MARK);
                 nftnl_expr_set_u32(e, NFTNL_EXPR_CT_SREG, NFT_REG_1);
         }
+        expr_add(rb, e);
+}
+
+void nft_expr_redirect(struct nft_rule_builder *rb, uint16_t port) {
+        uint16_t be = htons(port);
+        struct nftnl_expr *e = expr_new(rb, "immediate");
+        if (e) {
+                nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_1);
+                nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, &be, sizeof(be));
+        }
+        expr_add(rb, e);
+        e = expr_new(rb, "redir");
+        if (e)
+                nftnl_expr_set_u32(e, NFTNL_EXPR_REDIR_REG_PROTO_MIN, NFT_REG_1);
         expr_add(rb, e);
 }
 

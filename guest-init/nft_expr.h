@@ -33,6 +33,8 @@ void nft_expr_ct(struct nft_rule_builder *rb, uint32_t key);
 void nft_expr_ct_set_mark(struct nft_rule_builder *rb, uint32_t mark);
 /* A set by name and the id it has in this batch (a service's set). */
 void nft_expr_lookup_set(struct nft_rule_builder *rb, const char *name, uint32_t id);
+/* redirect to :port (host byte order) on loopback, in a NAT chain */
+void nft_expr_redirect(struct nft_rule_builder *rb, uint16_t port);
 /* reg1 = reg1 & mask (4 bytes) */
 void nft_expr_and(struct nft_rule_builder *rb, uint32_t mask);
 /* ct state & bits != 0 */

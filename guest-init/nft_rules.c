@@ -78,19 +78,23 @@ static void match_neighbour_discovery(struct nft_rule_builder *rb) {
         nft_expr_cmp(rb, NFT_CMP_EQ, &hoplimit, sizeof(hoplimit));
 }
 
-typedef void (*rule_body_t)(struct nft_rule_builder *rb);
+typedef void (*rule_body_t)(struct nft_rule_builder *rb, const struct nft_policy *p);
 
 struct rule_def {
         const char *comment;
         rule_body_t body;
+        bool with_resolver_only;        /* only when nft_policy.resolver_port is set */
 };
 
-static int rules_add(struct nft_batch *b, const char *chain, const struct rule_def *defs, size_t n) {
+static int rules_add(struct nft_batch *b, const char *chain, const struct rule_def *defs, size_t n,
+                     const struct nft_policy *p) {
         for (size_t i = 0; i < n; i++) {
                 struct nft_rule_builder rb;
+                if (defs[i].with_resolver_only && !p->resolver_port)
+                        continue;
                 int r = nft_rule_begin(&rb, chain, defs[i].comment);
                 if (r == 0) {
-                        defs[i].body(&rb);
+                        defs[i].body(&rb, p);
                         r = nft_rule_end(b, &rb, chain, defs[i].comment);
                 }
                 if (r < 0) {
@@ -102,12 +106,12 @@ static int rules_add(struct nft_batch *b, const char *chain, const struct rule_d
         return 0;
 }
 
-static void body_oif_lo(struct nft_rule_builder *rb) {
+static void body_oif_lo(struct nft_rule_builder *rb, const struct nft_policy *p) {
         match_ifindex(rb, NFT_META_OIF, LOOPBACK_IFINDEX);
         nft_expr_verdict(rb, NF_ACCEPT);
 }
 
-static void body_iif_lo(struct nft_rule_builder *rb) {
+static void body_iif_lo(struct nft_rule_builder *rb, const struct nft_policy *p) {
         match_ifindex(rb, NFT_META_IIF, LOOPBACK_IFINDEX);
         nft_expr_verdict(rb, NF_ACCEPT);
 }
@@ -130,13 +134,18 @@ static void accept_and_mark(struct nft_rule_builder *rb) {
 /* Replies of allowed connections, and the ICMP errors that belong to them
  * (unreachable, packet too big: conntrack marks those "related"), which
  * path MTU discovery and fast failure depend on. */
-static void body_established(struct nft_rule_builder *rb) {
+static void body_established(struct nft_rule_builder *rb, const struct nft_policy *p) {
         uint32_t family = NETMARK_CT_FAMILY;
         nft_expr_ct_state_any(rb, NF_CT_STATE_BIT(IP_CT_ESTABLISHED) | NF_CT_STATE_BIT(IP_CT_RELATED));
         nft_expr_ct(rb, NFT_CT_MARK);
         nft_expr_and(rb, NETMARK_CT_MASK);
         nft_expr_cmp(rb, NFT_CMP_EQ, &family, sizeof(family));
         nft_expr_verdict(rb, NF_ACCEPT);
+}
+
+static void match_skuid(struct nft_rule_builder *rb, uint32_t op, uint32_t uid) {
+        nft_expr_meta(rb, NFT_META_SKUID);
+        nft_expr_cmp(rb, op, &uid, sizeof(uid));
 }
 
 static void match_direction(struct nft_rule_builder *rb, uint8_t dir) {
@@ -169,10 +178,10 @@ static void forged_dns(struct nft_rule_builder *rb, uint8_t l4proto) {
         nft_expr_verdict(rb, NF_DROP);
 }
 
-static void body_forged_dns_udp(struct nft_rule_builder *rb) { forged_dns(rb, IPPROTO_UDP); }
-static void body_forged_dns_tcp(struct nft_rule_builder *rb) { forged_dns(rb, IPPROTO_TCP); }
+static void body_forged_dns_udp(struct nft_rule_builder *rb, const struct nft_policy *p) { forged_dns(rb, IPPROTO_UDP); }
+static void body_forged_dns_tcp(struct nft_rule_builder *rb, const struct nft_policy *p) { forged_dns(rb, IPPROTO_TCP); }
 
-static void body_forged_docker_dns(struct nft_rule_builder *rb) {
+static void body_forged_docker_dns(struct nft_rule_builder *rb, const struct nft_policy *p) {
         struct in_addr docker_dns = { .s_addr = htonl(0x7f00000b) };   /* 127.0.0.11 */
         match_direction(rb, IP_CT_DIR_ORIGINAL);
         match_init_socket(rb, NFT_CMP_NEQ);
@@ -185,7 +194,7 @@ static void body_forged_docker_dns(struct nft_rule_builder *rb) {
 
 /* The init only ever starts flows: a packet of its sockets that conntrack
  * takes for a reply belongs to a flow somebody else prepared. */
-static void body_init_reply(struct nft_rule_builder *rb) {
+static void body_init_reply(struct nft_rule_builder *rb, const struct nft_policy *p) {
         match_init_socket(rb, NFT_CMP_EQ);
         match_direction(rb, IP_CT_DIR_REPLY);
         nft_expr_counter(rb);
@@ -194,7 +203,29 @@ static void body_init_reply(struct nft_rule_builder *rb) {
 
 /* The init's own DNS queries and the meta fetch: what it needs to build
  * the rules, also while the table allows nothing else yet. */
-static void body_init_socket(struct nft_rule_builder *rb) {
+/* The resolver's upstream queries, like the init's: only on flows it
+ * started, and no local process but root answers them. */
+static void body_resolver_reply(struct nft_rule_builder *rb, const struct nft_policy *p) {
+        uint16_t port = htons(53);
+        match_skuid(rb, NFT_CMP_EQ, p->resolver_uid);
+        match_direction(rb, IP_CT_DIR_REPLY);
+        load_dport(rb);
+        nft_expr_cmp(rb, NFT_CMP_EQ, &port, sizeof(port));
+        nft_expr_counter(rb);
+        nft_expr_verdict(rb, NF_DROP);
+}
+
+static void body_resolver_flow_local_reply(struct nft_rule_builder *rb, const struct nft_policy *p) {
+        uint32_t resolver_flow = NETMARK_CT_RESOLVER;
+        match_direction(rb, IP_CT_DIR_REPLY);
+        nft_expr_ct(rb, NFT_CT_MARK);
+        nft_expr_cmp(rb, NFT_CMP_EQ, &resolver_flow, sizeof(resolver_flow));
+        match_skuid(rb, NFT_CMP_NEQ, 0);
+        nft_expr_counter(rb);
+        nft_expr_verdict(rb, NF_DROP);
+}
+
+static void body_init_socket(struct nft_rule_builder *rb, const struct nft_policy *p) {
         match_init_socket(rb, NFT_CMP_EQ);
         accept_with_mark(rb, NETMARK_CT_INIT);
 }
@@ -203,7 +234,7 @@ static void body_init_socket(struct nft_rule_builder *rb) {
  * DNS server in this namespace may (dockerd's embedded DNS, uid 0). Where
  * a configured resolver is a local address nobody listens on, the user
  * could otherwise bind it and answer. */
-static void body_init_flow_local_reply(struct nft_rule_builder *rb) {
+static void body_init_flow_local_reply(struct nft_rule_builder *rb, const struct nft_policy *p) {
         uint32_t init_flow = NETMARK_CT_INIT, root = 0;
         match_direction(rb, IP_CT_DIR_REPLY);
         nft_expr_ct(rb, NFT_CT_MARK);
@@ -214,30 +245,35 @@ static void body_init_flow_local_reply(struct nft_rule_builder *rb) {
         nft_expr_verdict(rb, NF_DROP);
 }
 
-static void body_invalid(struct nft_rule_builder *rb) {
+static void body_invalid(struct nft_rule_builder *rb, const struct nft_policy *p) {
         nft_expr_ct_state_any(rb, NF_CT_STATE_INVALID_BIT);
         nft_expr_verdict(rb, NF_DROP);
 }
 
-static void body_nd(struct nft_rule_builder *rb) {
+static void body_nd(struct nft_rule_builder *rb, const struct nft_policy *p) {
         match_neighbour_discovery(rb);
         nft_expr_verdict(rb, NF_ACCEPT);
 }
 
-static void dns(struct nft_rule_builder *rb, uint8_t nfproto, uint8_t l4proto, enum nft_set_ref set) {
+/* With the sandbox's resolver, only its user asks the configured servers:
+ * everybody else's DNS was redirected to it (chain dns_redirect). */
+static void dns(struct nft_rule_builder *rb, const struct nft_policy *p, uint8_t nfproto, uint8_t l4proto,
+                enum nft_set_ref set) {
         uint16_t port = htons(53);
+        if (p->resolver_port)
+                match_skuid(rb, NFT_CMP_EQ, p->resolver_uid);
         match_protocols(rb, nfproto, l4proto);
         load_dport(rb);
         nft_expr_cmp(rb, NFT_CMP_EQ, &port, sizeof(port));
         load_daddr(rb, nfproto);
         nft_expr_lookup(rb, set);
-        accept_and_mark(rb);
+        accept_with_mark(rb, p->resolver_port ? NETMARK_CT_RESOLVER : NETMARK_CT_ALLOWED);
 }
 
-static void body_dns_udp4(struct nft_rule_builder *rb) { dns(rb, NFPROTO_IPV4, IPPROTO_UDP, NFT_SET_DNS_V4); }
-static void body_dns_tcp4(struct nft_rule_builder *rb) { dns(rb, NFPROTO_IPV4, IPPROTO_TCP, NFT_SET_DNS_V4); }
-static void body_dns_udp6(struct nft_rule_builder *rb) { dns(rb, NFPROTO_IPV6, IPPROTO_UDP, NFT_SET_DNS_V6); }
-static void body_dns_tcp6(struct nft_rule_builder *rb) { dns(rb, NFPROTO_IPV6, IPPROTO_TCP, NFT_SET_DNS_V6); }
+static void body_dns_udp4(struct nft_rule_builder *rb, const struct nft_policy *p) { dns(rb, p, NFPROTO_IPV4, IPPROTO_UDP, NFT_SET_DNS_V4); }
+static void body_dns_tcp4(struct nft_rule_builder *rb, const struct nft_policy *p) { dns(rb, p, NFPROTO_IPV4, IPPROTO_TCP, NFT_SET_DNS_V4); }
+static void body_dns_udp6(struct nft_rule_builder *rb, const struct nft_policy *p) { dns(rb, p, NFPROTO_IPV6, IPPROTO_UDP, NFT_SET_DNS_V6); }
+static void body_dns_tcp6(struct nft_rule_builder *rb, const struct nft_policy *p) { dns(rb, p, NFPROTO_IPV6, IPPROTO_TCP, NFT_SET_DNS_V6); }
 
 /* dockerd's sockets carry no mark; the init's probes do, so that they meet
  * what the user meets when the init itself runs as root. */
@@ -254,8 +290,8 @@ static void root_dns(struct nft_rule_builder *rb, uint8_t l4proto) {
         accept_and_mark(rb);
 }
 
-static void body_root_dns_udp(struct nft_rule_builder *rb) { root_dns(rb, IPPROTO_UDP); }
-static void body_root_dns_tcp(struct nft_rule_builder *rb) { root_dns(rb, IPPROTO_TCP); }
+static void body_root_dns_udp(struct nft_rule_builder *rb, const struct nft_policy *p) { root_dns(rb, IPPROTO_UDP); }
+static void body_root_dns_tcp(struct nft_rule_builder *rb, const struct nft_policy *p) { root_dns(rb, IPPROTO_TCP); }
 
 static const struct rule_def root_dns_rules[] = {
         { "DNS over UDP from uid 0: Docker's embedded resolver forwarding upstream", body_root_dns_udp },
@@ -278,8 +314,10 @@ static void allowed(struct nft_rule_builder *rb, uint8_t nfproto, enum nft_set_r
         allowed_to(rb, nfproto, nft_set_fixed(NFT_SET_TCP_PORTS), nft_set_fixed(set));
 }
 
-static void body_allowed4(struct nft_rule_builder *rb) { allowed(rb, NFPROTO_IPV4, NFT_SET_ALLOWED_V4); }
-static void body_allowed6(struct nft_rule_builder *rb) { allowed(rb, NFPROTO_IPV6, NFT_SET_ALLOWED_V6); }
+static void body_allowed4(struct nft_rule_builder *rb, const struct nft_policy *p) { allowed(rb, NFPROTO_IPV4, NFT_SET_ALLOWED_V4); }
+static void body_learned4(struct nft_rule_builder *rb, const struct nft_policy *p) { allowed(rb, NFPROTO_IPV4, NFT_SET_LEARNED_V4); }
+static void body_learned6(struct nft_rule_builder *rb, const struct nft_policy *p) { allowed(rb, NFPROTO_IPV6, NFT_SET_LEARNED_V6); }
+static void body_allowed6(struct nft_rule_builder *rb, const struct nft_policy *p) { allowed(rb, NFPROTO_IPV6, NFT_SET_ALLOWED_V6); }
 
 /* A service's ports reach only its own addresses: one rule per family
  * over that service's sets (nft.h, struct nft_service). */
@@ -309,18 +347,18 @@ static int service_rules_add(struct nft_batch *b, const struct nft_service *serv
         return 0;
 }
 
-static void body_reject_tcp(struct nft_rule_builder *rb) {
+static void body_reject_tcp(struct nft_rule_builder *rb, const struct nft_policy *p) {
         match_u8(rb, NFT_META_L4PROTO, IPPROTO_TCP);
         nft_expr_counter(rb);
         nft_expr_reject(rb, NFT_REJECT_TCP_RST, 0);
 }
 
-static void body_reject_other(struct nft_rule_builder *rb) {
+static void body_reject_other(struct nft_rule_builder *rb, const struct nft_policy *p) {
         nft_expr_counter(rb);
         nft_expr_reject(rb, NFT_REJECT_ICMPX_UNREACH, NFT_REJECT_ICMPX_ADMIN_PROHIBITED);
 }
 
-static void body_counted_drop(struct nft_rule_builder *rb) {
+static void body_counted_drop(struct nft_rule_builder *rb, const struct nft_policy *p) {
         nft_expr_counter(rb);
         nft_expr_verdict(rb, NF_DROP);
 }
@@ -335,6 +373,8 @@ static const struct rule_def output_rules[] = {
         { "nothing but the init starts a flow from Docker's DNS address", body_forged_docker_dns },
         { "the init's sockets only on flows they started", body_init_reply },
         { "replies on the init's flows from a local process only from root", body_init_flow_local_reply },
+        { "the resolver's upstream queries only on flows it started", body_resolver_reply, true },
+        { "replies on the resolver's flows from a local process only from root", body_resolver_flow_local_reply, true },
         { "the init's own DNS queries and meta fetch", body_init_socket },
         { "loopback, including Docker's DNS at 127.0.0.11", body_oif_lo },
         { "replies and errors of allowed connections", body_established },
@@ -346,6 +386,8 @@ static const struct rule_def output_rules[] = {
         { "DNS over TCP to a configured resolver (IPv6)", body_dns_tcp6 },
         { "allowed TCP ports on allowed IPv4 destinations", body_allowed4 },
         { "allowed TCP ports on allowed IPv6 destinations", body_allowed6 },
+        { "allowed TCP ports on IPv4 addresses the sandbox's resolver handed out", body_learned4 },
+        { "allowed TCP ports on IPv6 addresses the sandbox's resolver handed out", body_learned6 },
         { "blocked TCP: reset, so the connection fails at once", body_reject_tcp },
         { "blocked: administratively prohibited, so it fails at once", body_reject_other },
 };
@@ -359,20 +401,38 @@ static const struct rule_def input_rules[] = {
         { "everything else", body_counted_drop },
 };
 
-static int chain_add(struct nft_batch *b, const char *name, uint32_t hook) {
+struct chain_def {
+        const char *name, *type;
+        uint32_t hook;
+        int32_t priority;
+        uint32_t policy;
+};
+
+/* Filter chains drop by policy. The NAT chain that sends DNS to the
+ * sandbox's resolver runs before Docker's own DNAT of 127.0.0.11 (priority
+ * -100): the first NAT a flow gets is the one it keeps. */
+static const struct chain_def chains[] = {
+        { "output", "filter", NF_INET_LOCAL_OUT, 0, NF_DROP },
+        { "input", "filter", NF_INET_LOCAL_IN, 0, NF_DROP },
+        { "dns_redirect", "nat", NF_INET_LOCAL_OUT, -110, NF_ACCEPT },
+};
+
+static int chain_add(struct nft_batch *b, const struct chain_def *d) {
         struct nftnl_chain *c = nftnl_chain_alloc();
         struct nlmsghdr *nlh = NULL;
+        const char *name = d->name;
         if (c) {
                 nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, NFT_TABLE);
                 nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
                 nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFT_FAMILY);
-                nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
-                nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, hook);
-                nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, 0);
-                nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_DROP);
+                nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, d->type);
+                nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, d->hook);
+                nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, d->priority);
+                nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, d->policy);
                 nlh = nft_batch_msg(b, NFT_MSG_NEWCHAIN, NFT_FAMILY, NLM_F_CREATE,
-                                    "adding chain %s (hook %s, policy drop)", name,
-                                    hook == NF_INET_LOCAL_OUT ? "output" : "input");
+                                    "adding chain %s (%s, hook %s, policy %s)", name, d->type,
+                                    d->hook == NF_INET_LOCAL_OUT ? "output" : "input",
+                                    d->policy == NF_DROP ? "drop" : "accept");
         }
         if (nlh) {
                 nftnl_chain_nlmsg_build_payload(nlh, c);
@@ -403,27 +463,50 @@ static int chain_flush(struct nft_batch *b, const char *name) {
         return nlh ? 0 : log_error_errno(-ENOMEM, "nftables: building a flush of chain %s failed: %m", name);
 }
 
-int nft_rules_add_chains(struct nft_batch *b, bool with_root_dns, const struct nft_service *services,
-                         size_t n_services) {
-        int r = chain_add(b, "output", NF_INET_LOCAL_OUT);
-        if (r == 0)
-                r = chain_add(b, "input", NF_INET_LOCAL_IN);
-        if (r == 0)
-                r = chain_flush(b, "output");
-        if (r == 0)
-                r = chain_flush(b, "input");
+/* Every DNS packet of anything but the resolver, uid 0 (Docker's embedded
+ * DNS forwarding from dockerd's sockets) and the init's marked sockets goes
+ * to the resolver on loopback, whatever address it was sent to. */
+static void redirect_dns(struct nft_rule_builder *rb, const struct nft_policy *p, uint8_t l4proto) {
+        uint32_t no_mark = 0;
+        uint16_t dns = htons(53), to = htons(p->resolver_port);
+        nft_expr_meta(rb, NFT_META_MARK);
+        nft_expr_cmp(rb, NFT_CMP_EQ, &no_mark, sizeof(no_mark));
+        match_skuid(rb, NFT_CMP_NEQ, 0);
+        match_skuid(rb, NFT_CMP_NEQ, p->resolver_uid);
+        match_u8(rb, NFT_META_L4PROTO, l4proto);
+        load_dport(rb);
+        nft_expr_cmp(rb, NFT_CMP_EQ, &dns, sizeof(dns));
+        nft_expr_redirect(rb, to);
+}
+
+static void body_redirect_udp(struct nft_rule_builder *rb, const struct nft_policy *p) { redirect_dns(rb, p, IPPROTO_UDP); }
+static void body_redirect_tcp(struct nft_rule_builder *rb, const struct nft_policy *p) { redirect_dns(rb, p, IPPROTO_TCP); }
+
+static const struct rule_def redirect_rules[] = {
+        { "DNS over UDP to the sandbox's resolver, whatever its destination", body_redirect_udp, true },
+        { "DNS over TCP to the sandbox's resolver, whatever its destination", body_redirect_tcp, true },
+};
+
+int nft_rules_add_chains(struct nft_batch *b, const struct nft_policy *p) {
+        int r = 0;
+        for (size_t i = 0; r == 0 && i < ELEMENTSOF(chains); i++)
+                r = chain_add(b, &chains[i]);
+        for (size_t i = 0; r == 0 && i < ELEMENTSOF(chains); i++)
+                r = chain_flush(b, chains[i].name);
         if (r < 0)
                 return r;
         /* Before the reject rules at the end of the chain. */
         size_t n_before_reject = ELEMENTSOF(output_rules) - 2;
-        r = rules_add(b, "output", output_rules, n_before_reject);
+        r = rules_add(b, "output", output_rules, n_before_reject, p);
         if (r == 0)
-                r = service_rules_add(b, services, n_services);
-        if (r == 0 && with_root_dns)
-                r = rules_add(b, "output", root_dns_rules, ELEMENTSOF(root_dns_rules));
+                r = service_rules_add(b, p->services, p->n_services);
+        if (r == 0 && p->root_dns_forwarding)
+                r = rules_add(b, "output", root_dns_rules, ELEMENTSOF(root_dns_rules), p);
         if (r == 0)
-                r = rules_add(b, "output", output_rules + n_before_reject, 2);
-        if (r < 0)
-                return r;
-        return rules_add(b, "input", input_rules, ELEMENTSOF(input_rules));
+                r = rules_add(b, "output", output_rules + n_before_reject, 2, p);
+        if (r == 0)
+                r = rules_add(b, "input", input_rules, ELEMENTSOF(input_rules), p);
+        if (r == 0)
+                r = rules_add(b, "dns_redirect", redirect_rules, ELEMENTSOF(redirect_rules), p);
+        return r;
 }

@@ -12,7 +12,6 @@
 
 #include "nft.h"
 
-/* root_dns: also the rules of nft_policy.root_dns_forwarding; services:
- * the rules of nft_policy.services (after the allowed rules). */
-int nft_rules_add_chains(struct nft_batch *b, bool root_dns, const struct nft_service *services,
-                         size_t n_services);
+/* The rules of p: root_dns_forwarding, services (after the allowed rules),
+ * the resolver's (resolver_port). */
+int nft_rules_add_chains(struct nft_batch *b, const struct nft_policy *p);

@@ -136,7 +136,7 @@ def test_apply_twice_leaves_one_table(net):
     assert elem_ranges(sets["allowed_v4"]["elem"]) == expected_ranges(["203.0.113.0/24"], 4)
     assert "elem" not in sets["allowed_v6"]
     assert sets["allowed_tcp_ports"]["elem"] == [8080]
-    assert len([o for o in ruleset if "chain" in o]) == 2
+    assert len([o for o in ruleset if "chain" in o]) == 3
 
 
 def test_table_exists(net):
@@ -170,7 +170,8 @@ def test_installed_ruleset_matches_the_policy(net):
 
     chains = {o["chain"]["name"]: o["chain"] for o in ruleset if "chain" in o}
     assert {n: (c["type"], c["hook"], c["prio"], c["policy"]) for n, c in chains.items()} == {
-        "output": ("filter", "output", 0, "drop"), "input": ("filter", "input", 0, "drop")}
+        "output": ("filter", "output", 0, "drop"), "input": ("filter", "input", 0, "drop"),
+        "dns_redirect": ("nat", "output", -110, "accept")}
     rules = [o["rule"] for o in ruleset if "rule" in o]
     out = [r["expr"] for r in rules if r["chain"] == "output"]
     inp = [r["expr"] for r in rules if r["chain"] == "input"]
@@ -196,8 +197,8 @@ def test_installed_ruleset_matches_the_policy(net):
     # The allow rules look up exactly the sets checked above.
     lookups = sorted(e["match"]["right"] for r in out for e in r
                      if "match" in e and str(e["match"]["right"]).startswith("@"))
-    assert lookups == sorted(["@dns_v4"] * 2 + ["@dns_v6"] * 2 + ["@allowed_tcp_ports"] * 2
-                             + ["@allowed_v4", "@allowed_v6"])
+    assert lookups == sorted(["@dns_v4"] * 2 + ["@dns_v6"] * 2 + ["@allowed_tcp_ports"] * 4
+                             + ["@allowed_v4", "@allowed_v6", "@learned_v4", "@learned_v6"])
 
 
 SERVICE = ["--service", "github", "--service-allow", "198.51.100.10/32", "--service-allow", "203.0.113.5",

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cmds.h"
+#include "log.h"
 #include "macro.h"
 #include "verbutil.h"
 
@@ -133,8 +134,9 @@ static int bump_file(const struct engine *e, const char *path, unsigned *changed
         while (code == 0 && getline(&line, &cap, in) >= 0)
                 code = bump_line(e, path, ++lineno, line, json, out, changed);
         fclose(out);
-        if (code == 0 && *changed > before && write_over(path, buf, size) < 0) {
-                fprintf(stderr, "agentbox: could not rewrite %s: %m\n", path);
+        int r = code == 0 && *changed > before ? write_over(path, buf, size) : 0;
+        if (r < 0) {
+                log_error_errno(r, "could not rewrite %s: %m", path);
                 code = AGENTBOX_EXIT_FAILURE;
         }
         free(buf);

@@ -11,6 +11,7 @@
 
 #include "cmds.h"
 #include "embed/embed.h"
+#include "log.h"
 #include "macro.h"
 #include "seccomp.h"
 #include "userpolicy.h"
@@ -71,20 +72,16 @@ static int write_file(const char *path, const char *content, bool force) {
         if (!slash)
                 return -ENOMEM;
         *slash = '\0';
-        if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-                fprintf(stderr, "agentbox: cannot create %s: %m\n", dir);
-                return -errno;
-        }
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                return log_error_errno(negative_errno(), "cannot create %s: %m", dir);
         _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (force ? O_TRUNC : O_EXCL), 0644);
-        if (fd < 0) {
-                fprintf(stderr, "agentbox: cannot write %s: %m\n", path);
-                return -errno;
-        }
+        if (fd < 0)
+                return log_error_errno(negative_errno(), "cannot write %s: %m", path);
         size_t len = strlen(content);
-        if (write(fd, content, len) != (ssize_t) len) {
-                fprintf(stderr, "agentbox: writing %s failed: %m\n", path);
-                return -EIO;
-        }
+        ssize_t n = write(fd, content, len);
+        if (n != (ssize_t) len)
+                /* A short write sets no errno. */
+                return log_error_errno(n < 0 ? negative_errno() : -EIO, "writing %s failed: %m", path);
         return 0;
 }
 
@@ -119,12 +116,12 @@ static int collect(const struct init_opts *o, const char *root, struct target t[
                 return -ENOMEM;
         for (size_t i = 0; i < *n; i++) {
                 if (!t[i].template) {
-                        fprintf(stderr, "agentbox: this build has no template for %s (built without compose/ or devcontainer/)\n",
+                        log_error("this build has no template for %s (built without compose/ or devcontainer/)",
                                 t[i].path);
                         return -ENOENT;
                 }
                 if (!o->force && access(t[i].path, F_OK) == 0) {
-                        fprintf(stderr, "agentbox: %s exists; use --force to overwrite it\n", t[i].path);
+                        log_error("%s exists; use --force to overwrite it", t[i].path);
                         return -EEXIST;
                 }
         }

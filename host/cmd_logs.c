@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "cmds.h"
+#include "log.h"
 #include "macro.h"
 #include "verbutil.h"
 
@@ -40,7 +41,7 @@ static int cmd_logs(struct agentbox *ab, int argc, char **argv) {
         enum sandbox_state st;
         code = sandbox_state(e, p.name, &st);
         if (code == 0 && st == SANDBOX_ABSENT) {
-                fprintf(stderr, "agentbox: no sandbox for %s; start one with agentbox run\n", p.path);
+                log_error("no sandbox for %s; start one with agentbox run", p.path);
                 code = AGENTBOX_EXIT_FAILURE;
         }
         _cleanup_strv_ struct strv args = {};

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cmds.h"
+#include "log.h"
 #include "macro.h"
 #include "userpolicy.h"
 #include "verbutil.h"
@@ -14,7 +15,7 @@ static int policy_show(const struct userpolicy *u, bool json) {
                 u->global, u->have_global ? "" : " (absent)", u->project, u->have_project ? "" : " (absent)");
         _cleanup_policy_ struct policy *p = NULL;
         if (userpolicy_effective(u, &p) < 0) {
-                fprintf(stderr, "agentbox: the user policy has errors; agentbox policy validate shows them\n");
+                log_error("the user policy has errors; agentbox policy validate shows them");
                 return AGENTBOX_EXIT_FAILURE;
         }
         int r = json ? policy_write_json(p, stdout) : policy_write_yaml(p, stdout);

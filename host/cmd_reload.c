@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cmds.h"
+#include "log.h"
 #include "macro.h"
 #include "verbutil.h"
 
@@ -49,7 +50,7 @@ static int show_reload_log(const struct engine *e, const char *name, const char 
                         bool failed = start && (strstr(start, "reload rejected") || strstr(start, "could not start"));
                         engine_result_done(&r);
                         if (!done)
-                                fprintf(stderr, "agentbox: no reload result yet; follow with agentbox logs -f\n");
+                                log_error("no reload result yet; follow with agentbox logs -f");
                         return failed ? AGENTBOX_EXIT_FAILURE : AGENTBOX_EXIT_OK;
                 }
                 engine_result_done(&r);

@@ -9,6 +9,7 @@
 #include "cmds.h"
 #include "config.h"
 #include "envfilter.h"
+#include "log.h"
 #include "macro.h"
 #include "policy.h"
 #include "seccomp.h"
@@ -200,7 +201,7 @@ static int check_policies(const struct run_opts *o, const struct userpolicy *u, 
         const char *files[] = { m->global, m->project, m->user };
         for (size_t i = 0; i < ELEMENTSOF(files); i++)
                 if (files[i] && userpolicy_validate_file(files[i]) < 0) {
-                        fprintf(stderr, "agentbox: the policy %s has errors; the sandbox was not started\n", files[i]);
+                        log_error("the policy %s has errors; the sandbox was not started", files[i]);
                         return AGENTBOX_EXIT_FAILURE;
                 }
         return 0;
@@ -256,7 +257,7 @@ static int start_or_reuse(const struct engine *e, const struct run_opts *o, cons
         *started = false;
         if (st == SANDBOX_RUNNING) {
                 if (o->image || o->policy || o->expose.n || o->network || o->dns.n)
-                        fprintf(stderr, "agentbox: reusing the running sandbox %s; --image, --policy, --expose, --network and --dns apply only when it starts (agentbox down first)\n",
+                        log_notice("reusing the running sandbox %s; --image, --policy, --expose, --network and --dns apply only when it starts (agentbox down first)",
                                 p->name);
                 return 0;
         }
@@ -321,7 +322,7 @@ static int run_fresh(const struct engine *e, const struct run_opts *o, const str
                         break;
                 }
                 if (attempt > 0) {
-                        fprintf(stderr, "agentbox: the sandbox name %s is taken by a container that keeps coming back; see docker ps -a\n",
+                        log_error("the sandbox name %s is taken by a container that keeps coming back; see docker ps -a",
                                 p->name);
                         code = AGENTBOX_EXIT_ENGINE;
                         break;
@@ -372,7 +373,7 @@ static int run_in(struct agentbox *ab, const struct run_opts *o, const struct pr
                 code = start_or_reuse(e, o, p, a, reuse ? SANDBOX_RUNNING : SANDBOX_ABSENT, &started);
         if (code == 0) {
                 if (started)
-                        fprintf(stderr, "agentbox: started %s for %s; waiting for its firewall\n", p->name, p->path);
+                        log_notice("started %s for %s; waiting for its firewall", p->name, p->path);
                 code = sandbox_wait_ready(e, p->name, started, ready_timeout());
                 if (code == 0)
                         code = exec_in_sandbox(e, p, a, o, &ef);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "log.h"
 #include "macro.h"
 
 static const char *const secret_patterns[] = {
@@ -41,21 +42,19 @@ static bool path_inside(const char *path, const char *dir) {
 int envfilter_check_env_file(const char *path, const char *project_path) {
         _cleanup_free_ char *real = realpath(path, NULL);
         struct stat st;
-        if (!real || stat(real, &st) < 0) {
-                fprintf(stderr, "agentbox: --env-file %s: %m\n", path);
-                return -errno;
-        }
+        if (!real || stat(real, &st) < 0)
+                return log_error_errno(negative_errno(), "--env-file %s: %m", path);
         if (!S_ISREG(st.st_mode)) {
-                fprintf(stderr, "agentbox: --env-file %s is not a regular file\n", path);
+                log_error("--env-file %s is not a regular file", path);
                 return -EINVAL;
         }
         if (st.st_mode & 077) {
-                fprintf(stderr, "agentbox: --env-file %s is readable by others (mode %04o): run chmod 600 %s\n",
+                log_error("--env-file %s is readable by others (mode %04o): run chmod 600 %s",
                         path, (unsigned) (st.st_mode & 07777), path);
                 return -EPERM;
         }
         if (project_path && path_inside(real, project_path)) {
-                fprintf(stderr, "agentbox: --env-file %s is inside the project, where the agent can read it: move it out of %s\n",
+                log_error("--env-file %s is inside the project, where the agent can read it: move it out of %s",
                         path, project_path);
                 return -EPERM;
         }
@@ -103,12 +102,12 @@ static int add_request(struct envfilter *f, const char *req, char *const *host_e
         if (!eq && strpbrk(name, "*?["))
                 return add_glob(f, name, host_env);
         if (!envfilter_name_valid(name)) {
-                fprintf(stderr, "agentbox: -e %s: not a variable name (letters, digits and _)\n", name);
+                log_error("-e %s: not a variable name (letters, digits and _)", name);
                 return -EINVAL;
         }
         const char *value = eq ? eq + 1 : env_get(host_env, name);
         if (!value) {
-                fprintf(stderr, "agentbox: warning: -e %s: %s is not set here; not passed\n", name, name);
+                log_warning("-e %s: %s is not set here; not passed", name, name);
                 return 0;
         }
         add_assign(f, name, value);
@@ -117,10 +116,8 @@ static int add_request(struct envfilter *f, const char *req, char *const *host_e
 
 static int read_env_file(struct envfilter *f, const char *path) {
         _cleanup_fclose_ FILE *file = fopen(path, "re");
-        if (!file) {
-                fprintf(stderr, "agentbox: --env-file %s: %m\n", path);
-                return -errno;
-        }
+        if (!file)
+                return log_error_errno(negative_errno(), "--env-file %s: %m", path);
         _cleanup_free_ char *line = NULL;
         size_t size = 0;
         unsigned lineno = 0;
@@ -136,7 +133,7 @@ static int read_env_file(struct envfilter *f, const char *path) {
                 const char *eq = strchr(s, '=');
                 _cleanup_free_ char *name = eq ? strndup(s, (size_t) (eq - s)) : NULL;
                 if (!eq || !name || !envfilter_name_valid(name)) {
-                        fprintf(stderr, "agentbox: %s:%u: expected NAME=VALUE\n", path, lineno);
+                        log_error("%s:%u: expected NAME=VALUE", path, lineno);
                         return -EINVAL;
                 }
                 add_assign(f, name, eq + 1);

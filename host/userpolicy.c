@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "macro.h"
 #include "strv.h"
 
@@ -91,7 +92,7 @@ bool userpolicy_domain_valid(const char *domain) {
         const char *reason = NULL;
         if (policy_hostname_valid(name, &reason))
                 return true;
-        fprintf(stderr, "agentbox: '%s' is not a valid host name: %s\n", domain, reason ? reason : "invalid");
+        log_error("'%s' is not a valid host name: %s", domain, reason ? reason : "invalid");
         return false;
 }
 
@@ -134,10 +135,8 @@ static int write_atomically(const char *path, const struct policy *p) {
         if (asprintf(&tmp, "%s.XXXXXX", path) < 0)
                 return -ENOMEM;
         int fd = mkostemp(tmp, O_CLOEXEC);
-        if (fd < 0) {
-                fprintf(stderr, "agentbox: cannot write next to %s: %m\n", path);
-                return -errno;
-        }
+        if (fd < 0)
+                return log_error_errno(negative_errno(), "cannot write next to %s: %m", path);
         /* The sandbox's init runs as dev and reads the mounted file: policy
          * files are not secret, they must be world-readable. */
         if (fchmod(fd, 0644) < 0) {
@@ -167,7 +166,7 @@ static int write_atomically(const char *path, const struct policy *p) {
         else if (r == 0 && rename(tmp, path) < 0)
                 r = -errno;
         if (r < 0)
-                fprintf(stderr, "agentbox: could not write %s: %s\n", path, strerror(-r));
+                log_error_errno(r, "could not write %s: %m", path);
         unlink(tmp);
         return r;
 }
@@ -178,10 +177,8 @@ static int mkdir_parents(const char *path) {
                 return -ENOMEM;
         for (char *s = dir + 1; (s = strchr(s, '/')); s++) {
                 *s = '\0';
-                if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-                        fprintf(stderr, "agentbox: cannot create %s: %m\n", dir);
-                        return -errno;
-                }
+                if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                        return log_error_errno(negative_errno(), "cannot create %s: %m", dir);
                 *s = '/';
         }
         return 0;
@@ -209,7 +206,7 @@ static int load_or_new(const char *path, struct policy **ret) {
         policy_diags_print(&d, stderr);
         policy_diags_clear(&d);
         if (r < 0)
-                fprintf(stderr, "agentbox: %s has errors; fix them first\n", path);
+                log_error("%s has errors; fix them first", path);
         return r;
 }
 
@@ -307,16 +304,16 @@ int userpolicy_ensure_project(struct userpolicy *u) {
         if (r < 0)
                 return r;
         _cleanup_close_ int fd = open(u->project, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
-        if (fd < 0 && errno != EEXIST) {
-                fprintf(stderr, "agentbox: cannot create %s: %m\n", u->project);
-                return -errno;
-        }
+        if (fd < 0 && errno != EEXIST)
+                return log_error_errno(negative_errno(), "cannot create %s: %m", u->project);
         static const char text[] = "# agentbox policy for one project: agentbox policy add DOMAIN, then agentbox reload.\n"
                                    "domains: []\n";
-        if (fd >= 0 && (fchmod(fd, 0644) < 0 || write(fd, text, sizeof(text) - 1) != (ssize_t) sizeof(text) - 1)) {
-                fprintf(stderr, "agentbox: cannot write %s: %m\n", u->project);
-                return -EIO;
-        }
+        if (fd >= 0 && fchmod(fd, 0644) < 0)
+                return log_error_errno(negative_errno(), "cannot write %s: %m", u->project);
+        ssize_t n = fd >= 0 ? write(fd, text, sizeof(text) - 1) : (ssize_t) sizeof(text) - 1;
+        if (n != (ssize_t) sizeof(text) - 1)
+                /* A short write sets no errno. */
+                return log_error_errno(n < 0 ? negative_errno() : -EIO, "cannot write %s: %m", u->project);
         u->have_project = true;
         return 0;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "agentbox.h"
+#include "log.h"
 
 const struct verb *const agentbox_verbs[] = {
         &verb_init, &verb_run, &verb_shell, &verb_policy, &verb_reload, &verb_status, &verb_logs,
@@ -71,7 +72,7 @@ int verb_getopt(const struct verb *v, int argc, char **argv, const char *shortop
 }
 
 void agentbox_engine_missing(const char *wanted) {
-        fprintf(stderr, "agentbox: container engine %s not installed: install docker.io (apt-get install docker.io) or podman, or point AGENTBOX_ENGINE at it\n",
+        log_error("container engine %s not installed: install docker.io (apt-get install docker.io) or podman, or point AGENTBOX_ENGINE at it",
                 wanted);
 }
 

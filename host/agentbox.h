@@ -38,6 +38,9 @@ int verb_help(const struct verb *v);
 __attribute__((format(printf, 2, 3)))
 int verb_usage_error(const struct verb *v, const char *fmt, ...);
 
+/* "agentbox: out of memory"; returns AGENTBOX_EXIT_FAILURE. */
+int verb_oom(void);
+
 /* Parsing result of a verb's options: continue, or exit with the code. */
 #define VERB_CONTINUE (-1)
 

@@ -57,11 +57,18 @@ static int resolve_pin(const struct engine *e, const char *source, char **ret, b
         if (code)
                 return code;
         char *save = NULL, *id = strtok_r(out, " \n", &save), *digest = strtok_r(NULL, " \n", &save);
-        if (!id)
+        if (!id) {
+                log_error("%s: %s image inspect printed no image ID; see %s image inspect %s", what, e->path, e->path,
+                          source);
                 return AGENTBOX_EXIT_ENGINE;
+        }
         *is_digest = digest != NULL;
         *ret = strdup(digest ? digest : id);
-        return *ret ? 0 : AGENTBOX_EXIT_FAILURE;
+        if (!*ret) {
+                log_oom();
+                return AGENTBOX_EXIT_FAILURE;
+        }
+        return 0;
 }
 
 /* The image name recorded by an earlier bump, else the reference itself. */
@@ -84,8 +91,10 @@ static int bump_line(const struct engine *e, const char *file, unsigned lineno, 
         _cleanup_free_ char *source = bump_source(line, start, end);
         _cleanup_free_ char *pin = NULL;
         bool digest = false;
-        if (!source)
+        if (!source) {
+                log_oom();
                 return AGENTBOX_EXIT_FAILURE;
+        }
         int code = resolve_pin(e, source, &pin, &digest);
         if (code)
                 return code;
@@ -120,14 +129,20 @@ static int write_over(const char *path, const char *data, size_t len) {
 
 static int bump_file(const struct engine *e, const char *path, unsigned *changed) {
         _cleanup_fclose_ FILE *in = fopen(path, "re");
-        if (!in)
-                return 0;
+        if (!in && errno == ENOENT)
+                return 0;       /* the project has no such file */
+        if (!in) {
+                log_error_errno(negative_errno(), "cannot read %s: %m", path);
+                return AGENTBOX_EXIT_FAILURE;
+        }
         bool json = strstr(path, ".json") != NULL;
         char *buf = NULL;
         size_t size = 0, cap = 0;
         FILE *out = open_memstream(&buf, &size);
-        if (!out)
+        if (!out) {
+                log_oom();
                 return AGENTBOX_EXIT_FAILURE;
+        }
         _cleanup_free_ char *line = NULL;
         unsigned lineno = 0, before = *changed;
         int code = 0;
@@ -152,8 +167,10 @@ static int bump_project(const struct engine *e, const char *root) {
         for (size_t i = 0; i < ELEMENTSOF(patterns); i++) {
                 _cleanup_free_ char *pattern = NULL;
                 glob_t g = {};
-                if (asprintf(&pattern, "%s/%s", root, patterns[i]) < 0)
+                if (asprintf(&pattern, "%s/%s", root, patterns[i]) < 0) {
+                        log_oom();
                         return AGENTBOX_EXIT_FAILURE;
+                }
                 /* The root may contain glob characters: only the last part is a pattern. */
                 int r = strchr(patterns[i], '*') ? glob(pattern, GLOB_NOESCAPE, NULL, &g) : GLOB_NOMATCH;
                 int code = 0;

@@ -37,7 +37,7 @@ static int cmd_down(struct agentbox *ab, int argc, char **argv) {
         if (code == 0 && st == SANDBOX_ABSENT)
                 printf("no sandbox for %s; nothing to remove\n", p.path);
         else if (code == 0 && down_argv(p.name, &args) < 0)
-                code = AGENTBOX_EXIT_FAILURE;
+                code = verb_oom();
         else if (code == 0) {
                 _cleanup_free_ char *out = NULL;
                 code = verb_engine_capture(e, strv_items(&args), "removing the sandbox", &out);

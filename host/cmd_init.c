@@ -70,7 +70,7 @@ static int write_file(const char *path, const char *content, bool force) {
         _cleanup_free_ char *dir = strdup(path);
         char *slash = dir ? strrchr(dir, '/') : NULL;
         if (!slash)
-                return -ENOMEM;
+                return log_oom();
         *slash = '\0';
         if (mkdir(dir, 0755) < 0 && errno != EEXIST)
                 return log_error_errno(negative_errno(), "cannot create %s: %m", dir);
@@ -97,11 +97,11 @@ static int add_pair(struct target t[MAX_TARGETS], size_t *n, const struct embed_
                     const char *name, const char *profile_name) {
         t[*n].template = template;
         if (asprintf(&t[*n].path, "%s/%s", root, name) < 0)
-                return -ENOMEM;
+                return log_oom();
         ++*n;
         t[*n].template = embed_find(SECCOMP_PROFILE_EMBED);
         if (asprintf(&t[*n].path, "%s/%s", root, profile_name) < 0)
-                return -ENOMEM;
+                return log_oom();
         ++*n;
         return 0;
 }
@@ -168,7 +168,9 @@ static int init_write(const struct init_opts *o, const struct project *p) {
         int code = collect(o, p->path, t, &n) < 0 ? AGENTBOX_EXIT_FAILURE : 0;
         for (size_t i = 0; code == 0 && i < n; i++) {
                 _cleanup_free_ char *content = with_image(t[i].template, o->agent->image);
-                if (!content || write_file(t[i].path, content, o->force) < 0)
+                if (!content)
+                        code = (log_oom(), AGENTBOX_EXIT_FAILURE);
+                else if (write_file(t[i].path, content, o->force) < 0)
                         code = AGENTBOX_EXIT_FAILURE;
                 else
                         printf("wrote %s (image %s)\n", t[i].path, o->agent->image);

@@ -46,7 +46,7 @@ static int cmd_logs(struct agentbox *ab, int argc, char **argv) {
         }
         _cleanup_strv_ struct strv args = {};
         if (code == 0 && logs_argv(p.name, follow, &args) < 0)
-                code = AGENTBOX_EXIT_FAILURE;
+                code = verb_oom();
         /* Inherit stdout and stderr: the log streams as it comes. */
         if (code == 0)
                 code = sandbox_run_attached(e, strv_items(&args), NULL) == 0 ? 0 : AGENTBOX_EXIT_ENGINE;

@@ -19,7 +19,11 @@ static int policy_show(const struct userpolicy *u, bool json) {
                 return AGENTBOX_EXIT_FAILURE;
         }
         int r = json ? policy_write_json(p, stdout) : policy_write_yaml(p, stdout);
-        return r < 0 ? AGENTBOX_EXIT_FAILURE : AGENTBOX_EXIT_OK;
+        if (r < 0) {
+                log_error_errno(r, "cannot write the policy to standard output: %m");
+                return AGENTBOX_EXIT_FAILURE;
+        }
+        return AGENTBOX_EXIT_OK;
 }
 
 static int policy_validate(const struct userpolicy *u, char **files) {

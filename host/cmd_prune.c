@@ -26,7 +26,7 @@ static int prune_containers(const struct engine *e) {
         _cleanup_strv_ struct strv list = {}, names = {}, rm = {};
         _cleanup_free_ char *out = NULL;
         if (prune_list_argv(&list) < 0)
-                return AGENTBOX_EXIT_FAILURE;
+                return verb_oom();
         int code = verb_engine_capture(e, strv_items(&list), "listing stopped sandboxes", &out);
         if (code)
                 return code;

@@ -84,7 +84,7 @@ static int cmd_reload(struct agentbox *ab, int argc, char **argv) {
         snprintf(since, sizeof(since), "%lld", (long long) time(NULL) - 1);
         _cleanup_strv_ struct strv args = {};
         if (code == 0 && reload_argv(p.name, &args) < 0)
-                code = AGENTBOX_EXIT_FAILURE;
+                code = verb_oom();
         _cleanup_free_ char *out = NULL;
         if (code == 0)
                 code = verb_engine_capture(e, strv_items(&args), "sending SIGHUP to the sandbox", &out);

@@ -77,8 +77,7 @@ int run_parse(int argc, char **argv, struct run_opts *o) {
         }
         if (o->cmd && !o->cmd[0])
                 return verb_usage_error(&verb_run, "nothing after --");
-        return strv_status(&o->env) || strv_status(&o->expose) || strv_status(&o->dns) ? AGENTBOX_EXIT_FAILURE
-                                                                                      : VERB_CONTINUE;
+        return strv_status(&o->env) || strv_status(&o->expose) || strv_status(&o->dns) ? verb_oom() : VERB_CONTINUE;
 }
 
 int mount_bind_arg(const char *src, const char *dst, bool readonly, char **ret) {
@@ -228,7 +227,7 @@ static int create_sandbox(const struct engine *e, const struct run_opts *o, cons
                 return AGENTBOX_EXIT_FAILURE;
         _cleanup_strv_ struct strv args = {};
         if (run_create_argv(o, p, a, o->image ? o->image : a->image, seccomp, &m, NULL, &args) < 0)
-                return AGENTBOX_EXIT_FAILURE;
+                return verb_oom();
         struct engine_result r = {};
         int k = engine_run(e, strv_items(&args), NULL, ENGINE_QUIET_OUT | ENGINE_CAPTURE_ERR, &r);
         if (k < 0)
@@ -307,7 +306,7 @@ static int run_fresh(const struct engine *e, const struct run_opts *o, const str
         _cleanup_strv_ struct strv env = {};
         if (code == 0 && (run_create_argv(o, p, a, image, seccomp, &m, &once, &args) < 0 ||
                           envfilter_child_env(ef, environ, &env) < 0))
-                code = AGENTBOX_EXIT_FAILURE;
+                code = verb_oom();
         for (int attempt = 0; code == 0; attempt++) {
                 bool taken, signalled;
                 code = sandbox_run_once(e, &cid, image, strv_items(&args), strv_items(&env), &taken, &signalled);
@@ -348,7 +347,7 @@ static int exec_in_sandbox(const struct engine *e, const struct project *p, cons
         if (sandbox_exec_argv(p->name, isatty(STDIN_FILENO), strv_items(&ef->names), o->cmd ? o->cmd : default_cmd,
                               &args) < 0 ||
             envfilter_child_env(ef, environ, &env) < 0)
-                return AGENTBOX_EXIT_FAILURE;
+                return verb_oom();
         return sandbox_run_attached(e, strv_items(&args), strv_items(&env));
 }
 

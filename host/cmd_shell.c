@@ -43,8 +43,9 @@ static int cmd_shell(struct agentbox *ab, int argc, char **argv) {
                 return code;
         char *const bash[] = { "bash", NULL };
         _cleanup_strv_ struct strv args = {};
-        code = AGENTBOX_EXIT_FAILURE;
-        if (sandbox_exec_argv(p.name, isatty(STDIN_FILENO), NULL, o.cmd ? o.cmd : bash, &args) == 0)
+        if (sandbox_exec_argv(p.name, isatty(STDIN_FILENO), NULL, o.cmd ? o.cmd : bash, &args) < 0)
+                code = verb_oom();
+        else
                 code = sandbox_exec_attached(e, p.name, p.path, strv_items(&args), NULL);
         project_done(&p);
         return code;

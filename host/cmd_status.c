@@ -51,7 +51,7 @@ static void print_json(const struct project *p, const struct status *s, const st
 static int inspect(const struct engine *e, const char *name, struct status *s, char **buf) {
         _cleanup_strv_ struct strv args = {};
         if (status_argv(name, &args) < 0)
-                return AGENTBOX_EXIT_FAILURE;
+                return verb_oom();
         struct engine_result r = {};
         int k = engine_run(e, strv_items(&args), NULL, ENGINE_CAPTURE_OUT | ENGINE_CAPTURE_ERR, &r);
         if (k < 0)

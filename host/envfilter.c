@@ -87,7 +87,7 @@ static int add_glob(struct envfilter *f, const char *pattern, char *const *host_
                         continue;
                 _cleanup_free_ char *name = strndup(*e, (size_t) (eq - *e));
                 if (!name)
-                        return -ENOMEM;
+                        return log_oom();
                 if (fnmatch(pattern, name, 0) == 0 && envfilter_name_valid(name) && !envfilter_secret_like(name))
                         add_assign(f, name, eq + 1);
         }
@@ -98,7 +98,7 @@ static int add_request(struct envfilter *f, const char *req, char *const *host_e
         const char *eq = strchr(req, '=');
         _cleanup_free_ char *name = eq ? strndup(req, (size_t) (eq - req)) : strdup(req);
         if (!name)
-                return -ENOMEM;
+                return log_oom();
         if (!eq && strpbrk(name, "*?["))
                 return add_glob(f, name, host_env);
         if (!envfilter_name_valid(name)) {
@@ -132,7 +132,9 @@ static int read_env_file(struct envfilter *f, const char *path) {
                         s += 7;
                 const char *eq = strchr(s, '=');
                 _cleanup_free_ char *name = eq ? strndup(s, (size_t) (eq - s)) : NULL;
-                if (!eq || !name || !envfilter_name_valid(name)) {
+                if (eq && !name)
+                        return log_oom();
+                if (!eq || !envfilter_name_valid(name)) {
                         log_error("%s:%u: expected NAME=VALUE", path, lineno);
                         return -EINVAL;
                 }
@@ -152,8 +154,8 @@ int envfilter_resolve(char *const *requests, const char *env_file, const char *p
         }
         for (; r == 0 && requests && *requests; requests++)
                 r = add_request(&f, *requests, host_env);
-        if (r == 0)
-                r = strv_status(&f.names) ?: strv_status(&f.assign);
+        if (r == 0 && (strv_status(&f.names) < 0 || strv_status(&f.assign) < 0))
+                r = log_oom();
         if (r < 0) {
                 envfilter_done(&f);
                 return r;

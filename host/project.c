@@ -69,9 +69,8 @@ int project_open(const char *dir, struct project *ret) {
                 return -EINVAL;
         }
         *ret = (struct project) {};
-        int r = project_names(path, &ret->name, ret->hash);
-        if (r < 0)
-                return r;
+        if (project_names(path, &ret->name, ret->hash) < 0)
+                return log_oom();
         ret->path = TAKE_PTR(path);
         return 0;
 }
@@ -85,7 +84,7 @@ void project_done(struct project *p) {
 int project_xdg_dir(const char *xdg_variable, const char *fallback, char **ret) {
         const char *xdg = getenv(xdg_variable);
         if (xdg && xdg[0] == '/')
-                return asprintf(ret, "%s/agent-sandbox", xdg) < 0 ? -ENOMEM : 0;
+                return asprintf(ret, "%s/agent-sandbox", xdg) < 0 ? log_oom() : 0;
         const char *home = getenv("HOME");
         if (!home || home[0] != '/') {
                 struct passwd *pw = getpwuid(getuid());
@@ -95,7 +94,7 @@ int project_xdg_dir(const char *xdg_variable, const char *fallback, char **ret) 
                 log_error("no home directory: set HOME or %s", xdg_variable);
                 return -ENOENT;
         }
-        return asprintf(ret, "%s/%s/agent-sandbox", home, fallback) < 0 ? -ENOMEM : 0;
+        return asprintf(ret, "%s/%s/agent-sandbox", home, fallback) < 0 ? log_oom() : 0;
 }
 
 int project_config_dir(char **ret) {
@@ -108,9 +107,9 @@ int project_policy_paths(const struct project *p, char **ret_global, char **ret_
         if (r < 0)
                 return r;
         if (ret_global && asprintf(ret_global, "%s/policy.yaml", dir) < 0)
-                return -ENOMEM;
+                return log_oom();
         if (ret_project && asprintf(ret_project, "%s/projects/%s.yaml", dir, p->name) < 0)
-                return -ENOMEM;
+                return log_oom();
         return 0;
 }
 

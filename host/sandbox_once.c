@@ -16,7 +16,7 @@ int sandbox_cidfile_new(struct sandbox_cidfile *ret) {
         const char *base = getenv("XDG_RUNTIME_DIR");
         char *dir = NULL, *path = NULL;
         if (asprintf(&dir, "%s/agentbox-XXXXXX", base && *base == '/' ? base : "/tmp") < 0)
-                return -ENOMEM;
+                return log_oom();
         if (!mkdtemp(dir)) {
                 int r = log_error_errno(negative_errno(), "cannot make a directory for the container ID (%s): %m", dir);
                 free(dir);
@@ -25,7 +25,7 @@ int sandbox_cidfile_new(struct sandbox_cidfile *ret) {
         if (asprintf(&path, "%s/cid", dir) < 0) {
                 rmdir(dir);
                 free(dir);
-                return -ENOMEM;
+                return log_oom();
         }
         *ret = (struct sandbox_cidfile) { .dir = dir, .path = path };
         return 0;

@@ -24,7 +24,7 @@ int seccomp_profile_dir(char **ret) {
 static int make_dirs(const char *dir) {
         _cleanup_free_ char *d = strdup(dir);
         if (!d)
-                return -ENOMEM;
+                return log_oom();
         for (char *s = d + 1;; s++) {
                 bool last = !(s = strchr(s, '/'));
                 if (!last)
@@ -74,7 +74,7 @@ static int write_all(int fd, const unsigned char *data, size_t size) {
 static int replace_file(const char *dir, const char *path, const unsigned char *data, size_t size) {
         _cleanup_free_ char *tmp = NULL;
         if (asprintf(&tmp, "%s/.seccomp-XXXXXX", dir) < 0)
-                return -ENOMEM;
+                return log_oom();
         _cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
         if (fd < 0)
                 return log_error_errno(negative_errno(), "cannot write the seccomp profile in %s: %m", dir);
@@ -99,7 +99,7 @@ int seccomp_profile_write(const char *dir, char **ret_path) {
         _cleanup_free_ char *path = NULL;
         if (asprintf(&path, "%s/seccomp-%016llx.json", dir,
                      (unsigned long long) project_hash((const char *) f->data)) < 0)
-                return -ENOMEM;
+                return log_oom();
         if (!has_content(path, f->data, f->size)) {
                 int r = make_dirs(dir);
                 if (r == 0)

@@ -34,6 +34,11 @@ int verb_usage_error(const struct verb *v, const char *fmt, ...) {
         return AGENTBOX_EXIT_USAGE;
 }
 
+int verb_oom(void) {
+        log_oom();
+        return AGENTBOX_EXIT_FAILURE;
+}
+
 int verb_split_command(int argc, char **argv, char ***ret_cmd) {
         *ret_cmd = NULL;
         for (int i = 1; i < argc; i++)

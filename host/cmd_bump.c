@@ -188,29 +188,8 @@ static int bump_project(const struct engine *e, const char *root) {
         return 0;
 }
 
-static int cmd_bump(struct agentbox *ab, int argc, char **argv) {
-        static const struct option longopts[] = {
-                { "dir", required_argument, NULL, 'C' },
-                { "help", no_argument, NULL, 'h' },
-                {},
-        };
-        const char *dir = NULL;
-        for (int c; (c = verb_getopt(&verb_bump, argc, argv, "h", longopts)) != -1;)
-                switch (c) {
-                case 'C': dir = optarg; break;
-                case 'h': return verb_help(&verb_bump);
-                default: return AGENTBOX_EXIT_USAGE;
-                }
-        if (optind < argc)
-                return verb_usage_error(&verb_bump, "unexpected '%s'", argv[optind]);
-        struct project p;
-        const struct engine *e;
-        int code = verb_open(ab, dir, &p, &e);
-        if (code)
-                return code;
-        code = bump_project(e, p.path);
-        project_done(&p);
-        return code;
+static int cmd_bump(struct verb_call *c) {
+        return bump_project(c->engine, c->project.path);
 }
 
 const struct verb verb_bump = {
@@ -223,5 +202,6 @@ const struct verb verb_bump = {
                 "registry digest (name@sha256:...), or the image ID when the image was built\n"
                 "here and has no digest (then the pin holds on this machine only; it says so).\n"
                 "A comment records the name, so running bump again after a rebuild re-pins.\n",
+        .needs = VERB_NEEDS_PROJECT | VERB_NEEDS_ENGINE,
         .run = cmd_bump,
 };

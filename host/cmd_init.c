@@ -22,9 +22,9 @@
 #define TEMPLATE_SECCOMP_NAME "agent-sandbox-seccomp.json"
 
 struct init_opts {
-        const struct agent *agent;
+        const struct agent *agent;      /* NULL: none */
+        bool mode_given;
         bool compose, devcontainer, force;
-        const char *dir;
 };
 
 /* The devcontainer template: init-entrypoint (PID 1 stays the init) when
@@ -192,41 +192,33 @@ static int parse_mode(struct init_opts *o, const char *mode) {
         return VERB_CONTINUE;
 }
 
-static int cmd_init(struct agentbox *ab, int argc, char **argv) {
-        static const struct option longopts[] = {
-                { "agent", required_argument, NULL, 'a' },
-                { "mode", required_argument, NULL, 'm' },
-                { "dir", required_argument, NULL, 'C' },
-                { "force", no_argument, NULL, 'f' },
-                { "help", no_argument, NULL, 'h' },
-                {},
-        };
-        struct init_opts o = { .agent = agent_find("none"), .compose = true };
-        for (int c; (c = verb_getopt(&verb_init, argc, argv, "fh", longopts)) != -1;) {
-                int r = VERB_CONTINUE;
-                switch (c) {
-                case 'a':
-                        o.agent = agent_find(optarg);
-                        if (!o.agent)
-                                return verb_usage_error(&verb_init, "unknown agent '%s' (one of %s)", optarg, agent_names());
-                        break;
-                case 'm': r = parse_mode(&o, optarg); break;
-                case 'C': o.dir = optarg; break;
-                case 'f': o.force = true; break;
-                case 'h': return verb_help(&verb_init);
-                default: return AGENTBOX_EXIT_USAGE;
-                }
-                if (r != VERB_CONTINUE)
-                        return r;
+static int init_option(struct verb_call *c, int opt, char *arg) {
+        struct init_opts *o = c->opts;
+        switch (opt) {
+        case 'a':
+                o->agent = agent_find(arg);
+                if (!o->agent)
+                        return verb_usage_error(&verb_init, "unknown agent '%s' (one of %s)", arg, agent_names());
+                return VERB_CONTINUE;
+        case 'm':
+                o->mode_given = true;
+                return parse_mode(o, arg);
+        case 'f':
+                o->force = true;
+                return VERB_CONTINUE;
+        default:
+                return AGENTBOX_EXIT_USAGE;
         }
-        if (optind < argc)
-                return verb_usage_error(&verb_init, "unexpected '%s'", argv[optind]);
-        struct project p;
-        if (project_open(o.dir, &p) < 0)
-                return AGENTBOX_EXIT_FAILURE;
-        int code = init_write(&o, &p);
-        project_done(&p);
-        return code;
+}
+
+static int cmd_init(struct verb_call *c) {
+        struct init_opts *o = c->opts;
+        /* The options start zeroed: the defaults are set here. */
+        if (!o->agent)
+                o->agent = agent_find("none");
+        if (!o->mode_given)
+                o->compose = true;
+        return init_write(o, &c->project);
 }
 
 const struct verb verb_init = {
@@ -239,5 +231,15 @@ const struct verb verb_init = {
                 "the default) and/or .devcontainer/devcontainer.json, with the agent's image, each\n"
                 "with the seccomp profile it uses beside it (agent-sandbox-seccomp.json).\n"
                 "Existing files are never overwritten without --force.\n",
+        .needs = VERB_NEEDS_PROJECT,
+        .shortopts = "f",
+        .longopts = (const struct option[]) {
+                { "agent", required_argument, NULL, 'a' },
+                { "mode", required_argument, NULL, 'm' },
+                { "force", no_argument, NULL, 'f' },
+                {},
+        },
+        .opts_size = sizeof(struct init_opts),
+        .option = init_option,
         .run = cmd_init,
 };

@@ -17,7 +17,8 @@
 
 extern char **environ;
 
-void run_opts_done(struct run_opts *o) {
+void run_opts_done(void *opts) {
+        struct run_opts *o = opts;
         strv_done(&o->env);
         strv_done(&o->expose);
         strv_done(&o->dns);
@@ -31,52 +32,32 @@ static int parse_expose(struct run_opts *o, const char *text) {
         return VERB_CONTINUE;
 }
 
-int run_parse(int argc, char **argv, struct run_opts *o) {
-        static const struct option longopts[] = {
-                { "image", required_argument, NULL, 'i' },
-                { "policy", required_argument, NULL, 'p' },
-                { "env", required_argument, NULL, 'e' },
-                { "env-file", required_argument, NULL, 'E' },
-                { "expose", required_argument, NULL, 'x' },
-                { "keep", no_argument, NULL, 'k' },
-                { "verbose", no_argument, NULL, 'v' },
-                { "network", required_argument, NULL, 'n' },
-                { "dns", required_argument, NULL, 'D' },
-                { "dir", required_argument, NULL, 'C' },
-                { "help", no_argument, NULL, 'h' },
-                {},
-        };
-        *o = (struct run_opts) {};
-        optind = 0;     /* GNU: re-initialise getopt, a parse may have run before */
-        argc = verb_split_command(argc, argv, &o->cmd);
-        for (int c; (c = verb_getopt(&verb_run, argc, argv, "+e:hv", longopts)) != -1 || optind < argc;) {
-                int r = VERB_CONTINUE;
-                switch (c) {
-                case -1:        /* a positional: the agent, once */
-                        if (o->agent)
-                                return verb_usage_error(&verb_run, "unexpected '%s' (put the command after --)", argv[optind]);
-                        o->agent = argv[optind++];
-                        if (!agent_find(o->agent))
-                                return verb_usage_error(&verb_run, "unknown agent '%s' (one of %s)", o->agent, agent_names());
-                        break;
-                case 'i': o->image = optarg; break;
-                case 'p': o->policy = optarg; break;
-                case 'e': strv_push(&o->env, optarg); break;
-                case 'E': o->env_file = optarg; break;
-                case 'x': r = parse_expose(o, optarg); break;
-                case 'k': o->keep = true; break;
-                case 'v': o->verbose = true; break;
-                case 'n': o->network = optarg; break;
-                case 'D': strv_push(&o->dns, optarg); break;
-                case 'C': o->dir = optarg; break;
-                case 'h': return verb_help(&verb_run);
-                default: return AGENTBOX_EXIT_USAGE;
-                }
-                if (r != VERB_CONTINUE)
-                        return r;
+static int run_option(struct verb_call *c, int opt, char *arg) {
+        struct run_opts *o = c->opts;
+        switch (opt) {
+        case 'i': o->image = arg; break;
+        case 'p': o->policy = arg; break;
+        case 'e': strv_push(&o->env, arg); break;
+        case 'E': o->env_file = arg; break;
+        case 'x': return parse_expose(o, arg);
+        case 'k': o->keep = true; break;
+        case 'v': o->verbose = true; break;
+        case 'n': o->network = arg; break;
+        case 'D': strv_push(&o->dns, arg); break;
+        default: return AGENTBOX_EXIT_USAGE;
         }
-        if (o->cmd && !o->cmd[0])
-                return verb_usage_error(&verb_run, "nothing after --");
+        return VERB_CONTINUE;
+}
+
+/* The one positional is the agent; options may come before or after it. */
+static int run_check(struct verb_call *c) {
+        struct run_opts *o = c->opts;
+        o->cmd = c->cmd;
+        o->agent = c->args[0];
+        if (o->agent && !agent_find(o->agent))
+                return verb_usage_error(&verb_run, "unknown agent '%s' (one of %s)", o->agent, agent_names());
+        if (o->agent && c->args[1])
+                return verb_usage_error(&verb_run, "unexpected '%s' (put the command after --)", c->args[1]);
         return strv_status(&o->env) || strv_status(&o->expose) || strv_status(&o->dns) ? verb_oom() : VERB_CONTINUE;
 }
 
@@ -351,15 +332,17 @@ static int exec_in_sandbox(const struct engine *e, const struct project *p, cons
         return sandbox_run_attached(e, strv_items(&args), strv_items(&env));
 }
 
-static int run_in(struct agentbox *ab, const struct run_opts *o, const struct project *p) {
+static int cmd_run(struct verb_call *c) {
+        const struct run_opts *o = c->opts;
+        const struct project *p = &c->project;
+        const struct engine *e = c->engine;
         const struct agent *a = agent_find(o->agent ? o->agent : "none");
         struct envfilter ef = {};
         if (envfilter_resolve(strv_items(&o->env), o->env_file, p->path, environ, &ef) < 0)
                 return AGENTBOX_EXIT_FAILURE;
-        const struct engine *e;
         bool started = false, reuse = false;
-        int code = agentbox_engine(ab, &e);
-        if (code == 0 && !o->keep) {
+        int code = 0;
+        if (!o->keep) {
                 code = run_fresh(e, o, p, a, &ef, &reuse);
                 if (!reuse) {
                         envfilter_done(&ef);
@@ -381,21 +364,6 @@ static int run_in(struct agentbox *ab, const struct run_opts *o, const struct pr
         if (started && !o->keep)
                 remove_sandbox(e, p->name);
         envfilter_done(&ef);
-        return code;
-}
-
-static int cmd_run(struct agentbox *ab, int argc, char **argv) {
-        struct run_opts o;
-        int code = run_parse(argc, argv, &o);
-        if (code == VERB_CONTINUE) {
-                struct project p;
-                code = AGENTBOX_EXIT_FAILURE;
-                if (project_open(o.dir, &p) == 0) {
-                        code = run_in(ab, &o, &p);
-                        project_done(&p);
-                }
-        }
-        run_opts_done(&o);
         return code;
 }
 
@@ -422,5 +390,23 @@ const struct verb verb_run = {
                 "  -h, --help       this help\n\n"
                 "Nothing from the host environment passes unless named. Exit code: the command's;\n"
                 "1 when the sandbox failed to start, 2 usage, 125 engine problem.\n",
+        .needs = VERB_NEEDS_PROJECT | VERB_NEEDS_ENGINE | VERB_TAKES_COMMAND,
+        .shortopts = "e:v",
+        .longopts = (const struct option[]) {
+                { "image", required_argument, NULL, 'i' },
+                { "policy", required_argument, NULL, 'p' },
+                { "env", required_argument, NULL, 'e' },
+                { "env-file", required_argument, NULL, 'E' },
+                { "expose", required_argument, NULL, 'x' },
+                { "keep", no_argument, NULL, 'k' },
+                { "verbose", no_argument, NULL, 'v' },
+                { "network", required_argument, NULL, 'n' },
+                { "dns", required_argument, NULL, 'D' },
+                {},
+        },
+        .opts_size = sizeof(struct run_opts),
+        .option = run_option,
+        .check = run_check,
         .run = cmd_run,
+        .done = run_opts_done,
 };

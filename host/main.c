@@ -66,8 +66,7 @@ int main(int argc, char **argv) {
                 log_error("unknown verb '%s'; see agentbox --help", argv[i]);
                 return AGENTBOX_EXIT_USAGE;
         }
-        optind = 0;
-        int r = v->run(&ab, argc - i, argv + i);
+        int r = verb_dispatch(&ab, v, argc - i, argv + i);
         engine_done(&ab.engine);
         fflush(stdout);
         return r;

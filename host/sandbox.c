@@ -172,12 +172,14 @@ static int report_not_running(enum sandbox_state st, const char *project_path) {
         return AGENTBOX_EXIT_FAILURE;
 }
 
-int sandbox_require_running(const struct engine *e, const char *name, const char *project_path) {
+int sandbox_require(const struct engine *e, const char *name, const char *project_path, bool running) {
         enum sandbox_state st;
         int code = sandbox_state(e, name, &st);
         if (code)
                 return code;
-        return st == SANDBOX_RUNNING ? 0 : report_not_running(st, project_path);
+        if (st == SANDBOX_RUNNING || (st == SANDBOX_STOPPED && !running))
+                return 0;
+        return report_not_running(st, project_path);
 }
 
 int sandbox_exec_attached(const struct engine *e, const char *name, const char *project_path, char *const *args,

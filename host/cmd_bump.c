@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cmds.h"
+#include "log.h"
 #include "macro.h"
 #include "verbutil.h"
 
@@ -56,11 +57,18 @@ static int resolve_pin(const struct engine *e, const char *source, char **ret, b
         if (code)
                 return code;
         char *save = NULL, *id = strtok_r(out, " \n", &save), *digest = strtok_r(NULL, " \n", &save);
-        if (!id)
+        if (!id) {
+                log_error("%s: %s image inspect printed no image ID; see %s image inspect %s", what, e->path, e->path,
+                          source);
                 return AGENTBOX_EXIT_ENGINE;
+        }
         *is_digest = digest != NULL;
         *ret = strdup(digest ? digest : id);
-        return *ret ? 0 : AGENTBOX_EXIT_FAILURE;
+        if (!*ret) {
+                log_oom();
+                return AGENTBOX_EXIT_FAILURE;
+        }
+        return 0;
 }
 
 /* The image name recorded by an earlier bump, else the reference itself. */
@@ -83,8 +91,10 @@ static int bump_line(const struct engine *e, const char *file, unsigned lineno, 
         _cleanup_free_ char *source = bump_source(line, start, end);
         _cleanup_free_ char *pin = NULL;
         bool digest = false;
-        if (!source)
+        if (!source) {
+                log_oom();
                 return AGENTBOX_EXIT_FAILURE;
+        }
         int code = resolve_pin(e, source, &pin, &digest);
         if (code)
                 return code;
@@ -119,22 +129,29 @@ static int write_over(const char *path, const char *data, size_t len) {
 
 static int bump_file(const struct engine *e, const char *path, unsigned *changed) {
         _cleanup_fclose_ FILE *in = fopen(path, "re");
-        if (!in)
-                return 0;
+        if (!in && errno == ENOENT)
+                return 0;       /* the project has no such file */
+        if (!in) {
+                log_error_errno(negative_errno(), "cannot read %s: %m", path);
+                return AGENTBOX_EXIT_FAILURE;
+        }
         bool json = strstr(path, ".json") != NULL;
         char *buf = NULL;
         size_t size = 0, cap = 0;
         FILE *out = open_memstream(&buf, &size);
-        if (!out)
+        if (!out) {
+                log_oom();
                 return AGENTBOX_EXIT_FAILURE;
+        }
         _cleanup_free_ char *line = NULL;
         unsigned lineno = 0, before = *changed;
         int code = 0;
         while (code == 0 && getline(&line, &cap, in) >= 0)
                 code = bump_line(e, path, ++lineno, line, json, out, changed);
         fclose(out);
-        if (code == 0 && *changed > before && write_over(path, buf, size) < 0) {
-                fprintf(stderr, "agentbox: could not rewrite %s: %m\n", path);
+        int r = code == 0 && *changed > before ? write_over(path, buf, size) : 0;
+        if (r < 0) {
+                log_error_errno(r, "could not rewrite %s: %m", path);
                 code = AGENTBOX_EXIT_FAILURE;
         }
         free(buf);
@@ -150,8 +167,10 @@ static int bump_project(const struct engine *e, const char *root) {
         for (size_t i = 0; i < ELEMENTSOF(patterns); i++) {
                 _cleanup_free_ char *pattern = NULL;
                 glob_t g = {};
-                if (asprintf(&pattern, "%s/%s", root, patterns[i]) < 0)
+                if (asprintf(&pattern, "%s/%s", root, patterns[i]) < 0) {
+                        log_oom();
                         return AGENTBOX_EXIT_FAILURE;
+                }
                 /* The root may contain glob characters: only the last part is a pattern. */
                 int r = strchr(patterns[i], '*') ? glob(pattern, GLOB_NOESCAPE, NULL, &g) : GLOB_NOMATCH;
                 int code = 0;
@@ -169,29 +188,8 @@ static int bump_project(const struct engine *e, const char *root) {
         return 0;
 }
 
-static int cmd_bump(struct agentbox *ab, int argc, char **argv) {
-        static const struct option longopts[] = {
-                { "dir", required_argument, NULL, 'C' },
-                { "help", no_argument, NULL, 'h' },
-                {},
-        };
-        const char *dir = NULL;
-        for (int c; (c = verb_getopt(&verb_bump, argc, argv, "h", longopts)) != -1;)
-                switch (c) {
-                case 'C': dir = optarg; break;
-                case 'h': return verb_help(&verb_bump);
-                default: return AGENTBOX_EXIT_USAGE;
-                }
-        if (optind < argc)
-                return verb_usage_error(&verb_bump, "unexpected '%s'", argv[optind]);
-        struct project p;
-        const struct engine *e;
-        int code = verb_open(ab, dir, &p, &e);
-        if (code)
-                return code;
-        code = bump_project(e, p.path);
-        project_done(&p);
-        return code;
+static int cmd_bump(struct verb_call *c) {
+        return bump_project(c->engine, c->project.path);
 }
 
 const struct verb verb_bump = {
@@ -204,5 +202,6 @@ const struct verb verb_bump = {
                 "registry digest (name@sha256:...), or the image ID when the image was built\n"
                 "here and has no digest (then the pin holds on this machine only; it says so).\n"
                 "A comment records the name, so running bump again after a rebuild re-pins.\n",
+        .needs = VERB_NEEDS_PROJECT | VERB_NEEDS_ENGINE,
         .run = cmd_bump,
 };

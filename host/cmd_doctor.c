@@ -117,7 +117,10 @@ static void check_policy(struct doctor *d) {
         project_done(&p);
 }
 
-static int doctor_run(struct agentbox *ab) {
+/* No declared needs: a missing engine or project is a finding here, not a
+ * reason to stop. */
+static int cmd_doctor(struct verb_call *c) {
+        struct agentbox *ab = c->ab;
         struct doctor d = {};
         const char *wanted = NULL;
         const struct engine *e = NULL;
@@ -143,15 +146,6 @@ static int doctor_run(struct agentbox *ab) {
         if (d.fatal == 0)
                 return AGENTBOX_EXIT_OK;
         return daemon ? AGENTBOX_EXIT_FAILURE : AGENTBOX_EXIT_ENGINE;
-}
-
-static int cmd_doctor(struct agentbox *ab, int argc, char **argv) {
-        static const struct option longopts[] = { { "help", no_argument, NULL, 'h' }, {} };
-        for (int c; (c = verb_getopt(&verb_doctor, argc, argv, "h", longopts)) != -1;)
-                return c == 'h' ? verb_help(&verb_doctor) : AGENTBOX_EXIT_USAGE;
-        if (optind < argc)
-                return verb_usage_error(&verb_doctor, "unexpected '%s'", argv[optind]);
-        return doctor_run(ab);
 }
 
 const struct verb verb_doctor = {

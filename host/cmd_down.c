@@ -11,41 +11,23 @@ int down_argv(const char *name, struct strv *ret) {
         return strv_status(ret);
 }
 
-static int cmd_down(struct agentbox *ab, int argc, char **argv) {
-        static const struct option longopts[] = {
-                { "dir", required_argument, NULL, 'C' },
-                { "help", no_argument, NULL, 'h' },
-                {},
-        };
-        const char *dir = NULL;
-        for (int c; (c = verb_getopt(&verb_down, argc, argv, "h", longopts)) != -1;)
-                switch (c) {
-                case 'C': dir = optarg; break;
-                case 'h': return verb_help(&verb_down);
-                default: return AGENTBOX_EXIT_USAGE;
-                }
-        if (optind < argc)
-                return verb_usage_error(&verb_down, "unexpected '%s'", argv[optind]);
-        struct project p;
-        const struct engine *e;
-        int code = verb_open(ab, dir, &p, &e);
-        if (code)
-                return code;
+static int cmd_down(struct verb_call *c) {
+        const struct engine *e = c->engine;
+        const struct project *p = &c->project;
         enum sandbox_state st;
-        code = sandbox_state(e, p.name, &st);
+        int code = sandbox_state(e, p->name, &st);
         _cleanup_strv_ struct strv args = {};
         if (code == 0 && st == SANDBOX_ABSENT)
-                printf("no sandbox for %s; nothing to remove\n", p.path);
-        else if (code == 0 && down_argv(p.name, &args) < 0)
-                code = AGENTBOX_EXIT_FAILURE;
+                printf("no sandbox for %s; nothing to remove\n", p->path);
+        else if (code == 0 && down_argv(p->name, &args) < 0)
+                code = verb_oom();
         else if (code == 0) {
                 _cleanup_free_ char *out = NULL;
                 code = verb_engine_capture(e, strv_items(&args), "removing the sandbox", &out);
                 if (code == 0)
                         printf("removed %s sandbox %s for %s; its state volumes stay (agentbox prune --volumes removes them)\n",
-                               st == SANDBOX_RUNNING ? "the running" : "the stopped", p.name, p.path);
+                               st == SANDBOX_RUNNING ? "the running" : "the stopped", p->name, p->path);
         }
-        project_done(&p);
         return code;
 }
 
@@ -56,5 +38,6 @@ const struct verb verb_down = {
                 "Usage: agentbox down [--dir D]\n\n"
                 "Stop and remove the project's sandbox container. The agent's state volume\n"
                 "stays; agentbox prune --volumes removes it.\n",
+        .needs = VERB_NEEDS_PROJECT | VERB_NEEDS_ENGINE,
         .run = cmd_down,
 };

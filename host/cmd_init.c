@@ -11,6 +11,7 @@
 
 #include "cmds.h"
 #include "embed/embed.h"
+#include "log.h"
 #include "macro.h"
 #include "seccomp.h"
 #include "userpolicy.h"
@@ -21,9 +22,9 @@
 #define TEMPLATE_SECCOMP_NAME "agent-sandbox-seccomp.json"
 
 struct init_opts {
-        const struct agent *agent;
+        const struct agent *agent;      /* NULL: none */
+        bool mode_given;
         bool compose, devcontainer, force;
-        const char *dir;
 };
 
 /* The devcontainer template: init-entrypoint (PID 1 stays the init) when
@@ -69,22 +70,18 @@ static int write_file(const char *path, const char *content, bool force) {
         _cleanup_free_ char *dir = strdup(path);
         char *slash = dir ? strrchr(dir, '/') : NULL;
         if (!slash)
-                return -ENOMEM;
+                return log_oom();
         *slash = '\0';
-        if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-                fprintf(stderr, "agentbox: cannot create %s: %m\n", dir);
-                return -errno;
-        }
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                return log_error_errno(negative_errno(), "cannot create %s: %m", dir);
         _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (force ? O_TRUNC : O_EXCL), 0644);
-        if (fd < 0) {
-                fprintf(stderr, "agentbox: cannot write %s: %m\n", path);
-                return -errno;
-        }
+        if (fd < 0)
+                return log_error_errno(negative_errno(), "cannot write %s: %m", path);
         size_t len = strlen(content);
-        if (write(fd, content, len) != (ssize_t) len) {
-                fprintf(stderr, "agentbox: writing %s failed: %m\n", path);
-                return -EIO;
-        }
+        ssize_t n = write(fd, content, len);
+        if (n != (ssize_t) len)
+                /* A short write sets no errno. */
+                return log_error_errno(n < 0 ? negative_errno() : -EIO, "writing %s failed: %m", path);
         return 0;
 }
 
@@ -100,11 +97,11 @@ static int add_pair(struct target t[MAX_TARGETS], size_t *n, const struct embed_
                     const char *name, const char *profile_name) {
         t[*n].template = template;
         if (asprintf(&t[*n].path, "%s/%s", root, name) < 0)
-                return -ENOMEM;
+                return log_oom();
         ++*n;
         t[*n].template = embed_find(SECCOMP_PROFILE_EMBED);
         if (asprintf(&t[*n].path, "%s/%s", root, profile_name) < 0)
-                return -ENOMEM;
+                return log_oom();
         ++*n;
         return 0;
 }
@@ -119,12 +116,12 @@ static int collect(const struct init_opts *o, const char *root, struct target t[
                 return -ENOMEM;
         for (size_t i = 0; i < *n; i++) {
                 if (!t[i].template) {
-                        fprintf(stderr, "agentbox: this build has no template for %s (built without compose/ or devcontainer/)\n",
+                        log_error("this build has no template for %s (built without compose/ or devcontainer/)",
                                 t[i].path);
                         return -ENOENT;
                 }
                 if (!o->force && access(t[i].path, F_OK) == 0) {
-                        fprintf(stderr, "agentbox: %s exists; use --force to overwrite it\n", t[i].path);
+                        log_error("%s exists; use --force to overwrite it", t[i].path);
                         return -EEXIST;
                 }
         }
@@ -171,7 +168,9 @@ static int init_write(const struct init_opts *o, const struct project *p) {
         int code = collect(o, p->path, t, &n) < 0 ? AGENTBOX_EXIT_FAILURE : 0;
         for (size_t i = 0; code == 0 && i < n; i++) {
                 _cleanup_free_ char *content = with_image(t[i].template, o->agent->image);
-                if (!content || write_file(t[i].path, content, o->force) < 0)
+                if (!content)
+                        code = (log_oom(), AGENTBOX_EXIT_FAILURE);
+                else if (write_file(t[i].path, content, o->force) < 0)
                         code = AGENTBOX_EXIT_FAILURE;
                 else
                         printf("wrote %s (image %s)\n", t[i].path, o->agent->image);
@@ -193,41 +192,33 @@ static int parse_mode(struct init_opts *o, const char *mode) {
         return VERB_CONTINUE;
 }
 
-static int cmd_init(struct agentbox *ab, int argc, char **argv) {
-        static const struct option longopts[] = {
-                { "agent", required_argument, NULL, 'a' },
-                { "mode", required_argument, NULL, 'm' },
-                { "dir", required_argument, NULL, 'C' },
-                { "force", no_argument, NULL, 'f' },
-                { "help", no_argument, NULL, 'h' },
-                {},
-        };
-        struct init_opts o = { .agent = agent_find("none"), .compose = true };
-        for (int c; (c = verb_getopt(&verb_init, argc, argv, "fh", longopts)) != -1;) {
-                int r = VERB_CONTINUE;
-                switch (c) {
-                case 'a':
-                        o.agent = agent_find(optarg);
-                        if (!o.agent)
-                                return verb_usage_error(&verb_init, "unknown agent '%s' (one of %s)", optarg, agent_names());
-                        break;
-                case 'm': r = parse_mode(&o, optarg); break;
-                case 'C': o.dir = optarg; break;
-                case 'f': o.force = true; break;
-                case 'h': return verb_help(&verb_init);
-                default: return AGENTBOX_EXIT_USAGE;
-                }
-                if (r != VERB_CONTINUE)
-                        return r;
+static int init_option(struct verb_call *c, int opt, char *arg) {
+        struct init_opts *o = c->opts;
+        switch (opt) {
+        case 'a':
+                o->agent = agent_find(arg);
+                if (!o->agent)
+                        return verb_usage_error(&verb_init, "unknown agent '%s' (one of %s)", arg, agent_names());
+                return VERB_CONTINUE;
+        case 'm':
+                o->mode_given = true;
+                return parse_mode(o, arg);
+        case 'f':
+                o->force = true;
+                return VERB_CONTINUE;
+        default:
+                return AGENTBOX_EXIT_USAGE;
         }
-        if (optind < argc)
-                return verb_usage_error(&verb_init, "unexpected '%s'", argv[optind]);
-        struct project p;
-        if (project_open(o.dir, &p) < 0)
-                return AGENTBOX_EXIT_FAILURE;
-        int code = init_write(&o, &p);
-        project_done(&p);
-        return code;
+}
+
+static int cmd_init(struct verb_call *c) {
+        struct init_opts *o = c->opts;
+        /* The options start zeroed: the defaults are set here. */
+        if (!o->agent)
+                o->agent = agent_find("none");
+        if (!o->mode_given)
+                o->compose = true;
+        return init_write(o, &c->project);
 }
 
 const struct verb verb_init = {
@@ -240,5 +231,15 @@ const struct verb verb_init = {
                 "the default) and/or .devcontainer/devcontainer.json, with the agent's image, each\n"
                 "with the seccomp profile it uses beside it (agent-sandbox-seccomp.json).\n"
                 "Existing files are never overwritten without --force.\n",
+        .needs = VERB_NEEDS_PROJECT,
+        .shortopts = "f",
+        .longopts = (const struct option[]) {
+                { "agent", required_argument, NULL, 'a' },
+                { "mode", required_argument, NULL, 'm' },
+                { "force", no_argument, NULL, 'f' },
+                {},
+        },
+        .opts_size = sizeof(struct init_opts),
+        .option = init_option,
         .run = cmd_init,
 };

@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "cmds.h"
+#include "log.h"
 #include "macro.h"
 #include "verbutil.h"
 
@@ -14,43 +15,23 @@ int logs_argv(const char *name, bool follow, struct strv *ret) {
         return strv_status(ret);
 }
 
-static int cmd_logs(struct agentbox *ab, int argc, char **argv) {
-        static const struct option longopts[] = {
-                { "follow", no_argument, NULL, 'f' },
-                { "dir", required_argument, NULL, 'C' },
-                { "help", no_argument, NULL, 'h' },
-                {},
-        };
-        const char *dir = NULL;
-        bool follow = false;
-        for (int c; (c = verb_getopt(&verb_logs, argc, argv, "fh", longopts)) != -1;)
-                switch (c) {
-                case 'f': follow = true; break;
-                case 'C': dir = optarg; break;
-                case 'h': return verb_help(&verb_logs);
-                default: return AGENTBOX_EXIT_USAGE;
-                }
-        if (optind < argc)
-                return verb_usage_error(&verb_logs, "unexpected '%s'", argv[optind]);
-        struct project p;
-        const struct engine *e;
-        int code = verb_open(ab, dir, &p, &e);
-        if (code)
-                return code;
-        enum sandbox_state st;
-        code = sandbox_state(e, p.name, &st);
-        if (code == 0 && st == SANDBOX_ABSENT) {
-                fprintf(stderr, "agentbox: no sandbox for %s; start one with agentbox run\n", p.path);
-                code = AGENTBOX_EXIT_FAILURE;
-        }
+struct logs_opts {
+        bool follow;
+};
+
+static int logs_option(struct verb_call *c, int opt, char *arg) {
+        struct logs_opts *o = c->opts;
+        o->follow = true;       /* -f, its only option */
+        return VERB_CONTINUE;
+}
+
+static int cmd_logs(struct verb_call *c) {
+        const struct logs_opts *o = c->opts;
         _cleanup_strv_ struct strv args = {};
-        if (code == 0 && logs_argv(p.name, follow, &args) < 0)
-                code = AGENTBOX_EXIT_FAILURE;
+        if (logs_argv(c->project.name, o->follow, &args) < 0)
+                return verb_oom();
         /* Inherit stdout and stderr: the log streams as it comes. */
-        if (code == 0)
-                code = sandbox_run_attached(e, strv_items(&args), NULL) == 0 ? 0 : AGENTBOX_EXIT_ENGINE;
-        project_done(&p);
-        return code;
+        return sandbox_run_attached(c->engine, strv_items(&args), NULL) == 0 ? 0 : AGENTBOX_EXIT_ENGINE;
 }
 
 const struct verb verb_logs = {
@@ -64,5 +45,10 @@ const struct verb verb_logs = {
                 "  -f, --follow   keep printing new lines\n"
                 "  --dir D        the project folder (default: the current one)\n"
                 "  -h, --help     this help\n",
+        .needs = VERB_NEEDS_SANDBOX,
+        .shortopts = "f",
+        .longopts = (const struct option[]) { { "follow", no_argument, NULL, 'f' }, {} },
+        .opts_size = sizeof(struct logs_opts),
+        .option = logs_option,
         .run = cmd_logs,
 };

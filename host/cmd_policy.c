@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cmds.h"
+#include "log.h"
 #include "macro.h"
 #include "userpolicy.h"
 #include "verbutil.h"
@@ -14,11 +15,15 @@ static int policy_show(const struct userpolicy *u, bool json) {
                 u->global, u->have_global ? "" : " (absent)", u->project, u->have_project ? "" : " (absent)");
         _cleanup_policy_ struct policy *p = NULL;
         if (userpolicy_effective(u, &p) < 0) {
-                fprintf(stderr, "agentbox: the user policy has errors; agentbox policy validate shows them\n");
+                log_error("the user policy has errors; agentbox policy validate shows them");
                 return AGENTBOX_EXIT_FAILURE;
         }
         int r = json ? policy_write_json(p, stdout) : policy_write_yaml(p, stdout);
-        return r < 0 ? AGENTBOX_EXIT_FAILURE : AGENTBOX_EXIT_OK;
+        if (r < 0) {
+                log_error_errno(r, "cannot write the policy to standard output: %m");
+                return AGENTBOX_EXIT_FAILURE;
+        }
+        return AGENTBOX_EXIT_OK;
 }
 
 static int policy_validate(const struct userpolicy *u, char **files) {
@@ -66,37 +71,32 @@ static int policy_do(const char *sub, char **args, bool json, const struct proje
         return code;
 }
 
-static int cmd_policy(struct agentbox *ab, int argc, char **argv) {
-        static const struct option longopts[] = {
-                { "json", no_argument, NULL, 'j' },
-                { "dir", required_argument, NULL, 'C' },
-                { "help", no_argument, NULL, 'h' },
-                {},
-        };
-        const char *dir = NULL;
-        bool json = false;
-        /* Permuting: `policy add --dir D x.test` and `policy --dir D add x.test` both work. */
-        for (int c; (c = verb_getopt(&verb_policy, argc, argv, "h", longopts)) != -1;)
-                switch (c) {
-                case 'j': json = true; break;
-                case 'C': dir = optarg; break;
-                case 'h': return verb_help(&verb_policy);
-                default: return AGENTBOX_EXIT_USAGE;
-                }
-        if (optind >= argc)
+struct policy_opts {
+        bool json;
+};
+
+static int policy_option(struct verb_call *c, int opt, char *arg) {
+        struct policy_opts *o = c->opts;
+        o->json = true;         /* --json, its only option */
+        return VERB_CONTINUE;
+}
+
+/* Permuting: `policy add --dir D x.test` and `policy --dir D add x.test` both work. */
+static int policy_check(struct verb_call *c) {
+        const struct policy_opts *o = c->opts;
+        const char *sub = c->args[0];
+        if (!sub)
                 return verb_usage_error(&verb_policy, "say show, validate, add or remove");
-        const char *sub = argv[optind];
         if (strcmp(sub, "show") && strcmp(sub, "validate") && strcmp(sub, "add") && strcmp(sub, "remove"))
                 return verb_usage_error(&verb_policy, "unknown subcommand '%s' (show, validate, add, remove)", sub);
-        if (json && strcmp(sub, "show") != 0)
+        if (o->json && strcmp(sub, "show") != 0)
                 return verb_usage_error(&verb_policy, "--json goes with show");
-        struct project p;
-        if (project_open(dir, &p) < 0)
-                return AGENTBOX_EXIT_FAILURE;
-        argv[argc] = NULL;
-        int code = policy_do(sub, argv + optind + 1, json, &p);
-        project_done(&p);
-        return code;
+        return VERB_CONTINUE;
+}
+
+static int cmd_policy(struct verb_call *c) {
+        const struct policy_opts *o = c->opts;
+        return policy_do(c->args[0], c->args + 1, o->json, &c->project);
 }
 
 const struct verb verb_policy = {
@@ -117,5 +117,10 @@ const struct verb verb_policy = {
                 "  add        allow DOMAINs (or *.DOMAIN) in this project's file\n"
                 "  remove     take DOMAINs out of this project's file\n\n"
                 "After add or remove, agentbox reload applies the change to a running sandbox.\n",
+        .needs = VERB_NEEDS_PROJECT,
+        .longopts = (const struct option[]) { { "json", no_argument, NULL, 'j' }, {} },
+        .opts_size = sizeof(struct policy_opts),
+        .option = policy_option,
+        .check = policy_check,
         .run = cmd_policy,
 };

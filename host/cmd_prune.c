@@ -26,7 +26,7 @@ static int prune_containers(const struct engine *e) {
         _cleanup_strv_ struct strv list = {}, names = {}, rm = {};
         _cleanup_free_ char *out = NULL;
         if (prune_list_argv(&list) < 0)
-                return AGENTBOX_EXIT_FAILURE;
+                return verb_oom();
         int code = verb_engine_capture(e, strv_items(&list), "listing stopped sandboxes", &out);
         if (code)
                 return code;
@@ -73,27 +73,21 @@ static int prune_volumes(const struct engine *e) {
         return 0;
 }
 
-static int cmd_prune(struct agentbox *ab, int argc, char **argv) {
-        static const struct option longopts[] = {
-                { "volumes", no_argument, NULL, 'v' },
-                { "help", no_argument, NULL, 'h' },
-                {},
-        };
-        bool volumes = false;
-        for (int c; (c = verb_getopt(&verb_prune, argc, argv, "h", longopts)) != -1;)
-                switch (c) {
-                case 'v': volumes = true; break;
-                case 'h': return verb_help(&verb_prune);
-                default: return AGENTBOX_EXIT_USAGE;
-                }
-        if (optind < argc)
-                return verb_usage_error(&verb_prune, "unexpected '%s'", argv[optind]);
-        const struct engine *e;
-        int code = agentbox_engine(ab, &e);
-        if (code == 0)
-                code = prune_containers(e);
-        if (code == 0 && volumes)
-                code = prune_volumes(e);
+struct prune_opts {
+        bool volumes;
+};
+
+static int prune_option(struct verb_call *c, int opt, char *arg) {
+        struct prune_opts *o = c->opts;
+        o->volumes = true;      /* --volumes, its only option */
+        return VERB_CONTINUE;
+}
+
+static int cmd_prune(struct verb_call *c) {
+        const struct prune_opts *o = c->opts;
+        int code = prune_containers(c->engine);
+        if (code == 0 && o->volumes)
+                code = prune_volumes(c->engine);
         return code;
 }
 
@@ -105,5 +99,9 @@ const struct verb verb_prune = {
                 "Remove every stopped agentbox container (found by its agentbox.project label).\n"
                 "With --volumes, also remove the agents' state volumes (agentbox-state-*) that\n"
                 "no container uses: logins and histories kept there are lost.\n",
+        .needs = VERB_NEEDS_ENGINE,
+        .longopts = (const struct option[]) { { "volumes", no_argument, NULL, 'v' }, {} },
+        .opts_size = sizeof(struct prune_opts),
+        .option = prune_option,
         .run = cmd_prune,
 };

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cmds.h"
+#include "log.h"
 #include "macro.h"
 #include "verbutil.h"
 
@@ -49,7 +50,7 @@ static int show_reload_log(const struct engine *e, const char *name, const char 
                         bool failed = start && (strstr(start, "reload rejected") || strstr(start, "could not start"));
                         engine_result_done(&r);
                         if (!done)
-                                fprintf(stderr, "agentbox: no reload result yet; follow with agentbox logs -f\n");
+                                log_error("no reload result yet; follow with agentbox logs -f");
                         return failed ? AGENTBOX_EXIT_FAILURE : AGENTBOX_EXIT_OK;
                 }
                 engine_result_done(&r);
@@ -58,39 +59,16 @@ static int show_reload_log(const struct engine *e, const char *name, const char 
         return AGENTBOX_EXIT_OK;
 }
 
-static int cmd_reload(struct agentbox *ab, int argc, char **argv) {
-        static const struct option longopts[] = {
-                { "dir", required_argument, NULL, 'C' },
-                { "help", no_argument, NULL, 'h' },
-                {},
-        };
-        const char *dir = NULL;
-        for (int c; (c = verb_getopt(&verb_reload, argc, argv, "h", longopts)) != -1;)
-                switch (c) {
-                case 'C': dir = optarg; break;
-                case 'h': return verb_help(&verb_reload);
-                default: return AGENTBOX_EXIT_USAGE;
-                }
-        if (optind < argc)
-                return verb_usage_error(&verb_reload, "unexpected '%s'", argv[optind]);
-        struct project p;
-        const struct engine *e;
-        int code = verb_open(ab, dir, &p, &e);
-        if (code)
-                return code;
-        code = sandbox_require_running(e, p.name, p.path);
+static int cmd_reload(struct verb_call *c) {
+        const char *name = c->project.name;
         char since[32];
         snprintf(since, sizeof(since), "%lld", (long long) time(NULL) - 1);
         _cleanup_strv_ struct strv args = {};
-        if (code == 0 && reload_argv(p.name, &args) < 0)
-                code = AGENTBOX_EXIT_FAILURE;
+        if (reload_argv(name, &args) < 0)
+                return verb_oom();
         _cleanup_free_ char *out = NULL;
-        if (code == 0)
-                code = verb_engine_capture(e, strv_items(&args), "sending SIGHUP to the sandbox", &out);
-        if (code == 0)
-                code = show_reload_log(e, p.name, since);
-        project_done(&p);
-        return code;
+        int code = verb_engine_capture(c->engine, strv_items(&args), "sending SIGHUP to the sandbox", &out);
+        return code ? code : show_reload_log(c->engine, name, since);
 }
 
 const struct verb verb_reload = {
@@ -102,5 +80,6 @@ const struct verb verb_reload = {
                 "and policy.d/*.yaml (your files are mounted there), then print what it logged.\n"
                 "A policy with errors is rejected and the rules in place stay.\n\n"
                 "Exit code: 0 applied, 1 rejected or no sandbox, 125 engine problem.\n",
+        .needs = VERB_NEEDS_RUNNING,
         .run = cmd_reload,
 };

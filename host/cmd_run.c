@@ -9,6 +9,7 @@
 #include "cmds.h"
 #include "config.h"
 #include "envfilter.h"
+#include "log.h"
 #include "macro.h"
 #include "policy.h"
 #include "seccomp.h"
@@ -16,7 +17,8 @@
 
 extern char **environ;
 
-void run_opts_done(struct run_opts *o) {
+void run_opts_done(void *opts) {
+        struct run_opts *o = opts;
         strv_done(&o->env);
         strv_done(&o->expose);
         strv_done(&o->dns);
@@ -30,54 +32,33 @@ static int parse_expose(struct run_opts *o, const char *text) {
         return VERB_CONTINUE;
 }
 
-int run_parse(int argc, char **argv, struct run_opts *o) {
-        static const struct option longopts[] = {
-                { "image", required_argument, NULL, 'i' },
-                { "policy", required_argument, NULL, 'p' },
-                { "env", required_argument, NULL, 'e' },
-                { "env-file", required_argument, NULL, 'E' },
-                { "expose", required_argument, NULL, 'x' },
-                { "keep", no_argument, NULL, 'k' },
-                { "verbose", no_argument, NULL, 'v' },
-                { "network", required_argument, NULL, 'n' },
-                { "dns", required_argument, NULL, 'D' },
-                { "dir", required_argument, NULL, 'C' },
-                { "help", no_argument, NULL, 'h' },
-                {},
-        };
-        *o = (struct run_opts) {};
-        optind = 0;     /* GNU: re-initialise getopt, a parse may have run before */
-        argc = verb_split_command(argc, argv, &o->cmd);
-        for (int c; (c = verb_getopt(&verb_run, argc, argv, "+e:hv", longopts)) != -1 || optind < argc;) {
-                int r = VERB_CONTINUE;
-                switch (c) {
-                case -1:        /* a positional: the agent, once */
-                        if (o->agent)
-                                return verb_usage_error(&verb_run, "unexpected '%s' (put the command after --)", argv[optind]);
-                        o->agent = argv[optind++];
-                        if (!agent_find(o->agent))
-                                return verb_usage_error(&verb_run, "unknown agent '%s' (one of %s)", o->agent, agent_names());
-                        break;
-                case 'i': o->image = optarg; break;
-                case 'p': o->policy = optarg; break;
-                case 'e': strv_push(&o->env, optarg); break;
-                case 'E': o->env_file = optarg; break;
-                case 'x': r = parse_expose(o, optarg); break;
-                case 'k': o->keep = true; break;
-                case 'v': o->verbose = true; break;
-                case 'n': o->network = optarg; break;
-                case 'D': strv_push(&o->dns, optarg); break;
-                case 'C': o->dir = optarg; break;
-                case 'h': return verb_help(&verb_run);
-                default: return AGENTBOX_EXIT_USAGE;
-                }
-                if (r != VERB_CONTINUE)
-                        return r;
+static int run_option(struct verb_call *c, int opt, char *arg) {
+        struct run_opts *o = c->opts;
+        switch (opt) {
+        case 'i': o->image = arg; break;
+        case 'p': o->policy = arg; break;
+        case 'e': strv_push(&o->env, arg); break;
+        case 'E': o->env_file = arg; break;
+        case 'x': return parse_expose(o, arg);
+        case 'k': o->keep = true; break;
+        case 'v': o->verbose = true; break;
+        case 'n': o->network = arg; break;
+        case 'D': strv_push(&o->dns, arg); break;
+        default: return AGENTBOX_EXIT_USAGE;
         }
-        if (o->cmd && !o->cmd[0])
-                return verb_usage_error(&verb_run, "nothing after --");
-        return strv_status(&o->env) || strv_status(&o->expose) || strv_status(&o->dns) ? AGENTBOX_EXIT_FAILURE
-                                                                                      : VERB_CONTINUE;
+        return VERB_CONTINUE;
+}
+
+/* The one positional is the agent; options may come before or after it. */
+static int run_check(struct verb_call *c) {
+        struct run_opts *o = c->opts;
+        o->cmd = c->cmd;
+        o->agent = c->args[0];
+        if (o->agent && !agent_find(o->agent))
+                return verb_usage_error(&verb_run, "unknown agent '%s' (one of %s)", o->agent, agent_names());
+        if (o->agent && c->args[1])
+                return verb_usage_error(&verb_run, "unexpected '%s' (put the command after --)", c->args[1]);
+        return strv_status(&o->env) || strv_status(&o->expose) || strv_status(&o->dns) ? verb_oom() : VERB_CONTINUE;
 }
 
 int mount_bind_arg(const char *src, const char *dst, bool readonly, char **ret) {
@@ -201,7 +182,7 @@ static int check_policies(const struct run_opts *o, const struct userpolicy *u, 
         const char *files[] = { m->global, m->project, m->user };
         for (size_t i = 0; i < ELEMENTSOF(files); i++)
                 if (files[i] && userpolicy_validate_file(files[i]) < 0) {
-                        fprintf(stderr, "agentbox: the policy %s has errors; the sandbox was not started\n", files[i]);
+                        log_error("the policy %s has errors; the sandbox was not started", files[i]);
                         return AGENTBOX_EXIT_FAILURE;
                 }
         return 0;
@@ -228,7 +209,7 @@ static int create_sandbox(const struct engine *e, const struct run_opts *o, cons
                 return AGENTBOX_EXIT_FAILURE;
         _cleanup_strv_ struct strv args = {};
         if (run_create_argv(o, p, a, o->image ? o->image : a->image, seccomp, &m, NULL, &args) < 0)
-                return AGENTBOX_EXIT_FAILURE;
+                return verb_oom();
         struct engine_result r = {};
         int k = engine_run(e, strv_items(&args), NULL, ENGINE_QUIET_OUT | ENGINE_CAPTURE_ERR, &r);
         if (k < 0)
@@ -257,7 +238,7 @@ static int start_or_reuse(const struct engine *e, const struct run_opts *o, cons
         *started = false;
         if (st == SANDBOX_RUNNING) {
                 if (o->image || o->policy || o->expose.n || o->network || o->dns.n)
-                        fprintf(stderr, "agentbox: reusing the running sandbox %s; --image, --policy, --expose, --network and --dns apply only when it starts (agentbox down first)\n",
+                        log_notice("reusing the running sandbox %s; --image, --policy, --expose, --network and --dns apply only when it starts (agentbox down first)",
                                 p->name);
                 return 0;
         }
@@ -307,7 +288,7 @@ static int run_fresh(const struct engine *e, const struct run_opts *o, const str
         _cleanup_strv_ struct strv env = {};
         if (code == 0 && (run_create_argv(o, p, a, image, seccomp, &m, &once, &args) < 0 ||
                           envfilter_child_env(ef, environ, &env) < 0))
-                code = AGENTBOX_EXIT_FAILURE;
+                code = verb_oom();
         for (int attempt = 0; code == 0; attempt++) {
                 bool taken, signalled;
                 code = sandbox_run_once(e, &cid, image, strv_items(&args), strv_items(&env), &taken, &signalled);
@@ -322,7 +303,7 @@ static int run_fresh(const struct engine *e, const struct run_opts *o, const str
                         break;
                 }
                 if (attempt > 0) {
-                        fprintf(stderr, "agentbox: the sandbox name %s is taken by a container that keeps coming back; see docker ps -a\n",
+                        log_error("the sandbox name %s is taken by a container that keeps coming back; see docker ps -a",
                                 p->name);
                         code = AGENTBOX_EXIT_ENGINE;
                         break;
@@ -348,19 +329,21 @@ static int exec_in_sandbox(const struct engine *e, const struct project *p, cons
         if (sandbox_exec_argv(p->name, isatty(STDIN_FILENO), strv_items(&ef->names), o->cmd ? o->cmd : default_cmd,
                               &args) < 0 ||
             envfilter_child_env(ef, environ, &env) < 0)
-                return AGENTBOX_EXIT_FAILURE;
+                return verb_oom();
         return sandbox_run_attached(e, strv_items(&args), strv_items(&env));
 }
 
-static int run_in(struct agentbox *ab, const struct run_opts *o, const struct project *p) {
+static int cmd_run(struct verb_call *c) {
+        const struct run_opts *o = c->opts;
+        const struct project *p = &c->project;
+        const struct engine *e = c->engine;
         const struct agent *a = agent_find(o->agent ? o->agent : "none");
         struct envfilter ef = {};
         if (envfilter_resolve(strv_items(&o->env), o->env_file, p->path, environ, &ef) < 0)
                 return AGENTBOX_EXIT_FAILURE;
-        const struct engine *e;
         bool started = false, reuse = false;
-        int code = agentbox_engine(ab, &e);
-        if (code == 0 && !o->keep) {
+        int code = 0;
+        if (!o->keep) {
                 code = run_fresh(e, o, p, a, &ef, &reuse);
                 if (!reuse) {
                         envfilter_done(&ef);
@@ -373,7 +356,7 @@ static int run_in(struct agentbox *ab, const struct run_opts *o, const struct pr
                 code = start_or_reuse(e, o, p, a, reuse ? SANDBOX_RUNNING : SANDBOX_ABSENT, &started);
         if (code == 0) {
                 if (started)
-                        fprintf(stderr, "agentbox: started %s for %s; waiting for its firewall\n", p->name, p->path);
+                        log_notice("started %s for %s; waiting for its firewall", p->name, p->path);
                 code = sandbox_wait_ready(e, p->name, started, ready_timeout());
                 if (code == 0)
                         code = exec_in_sandbox(e, p, a, o, &ef);
@@ -382,21 +365,6 @@ static int run_in(struct agentbox *ab, const struct run_opts *o, const struct pr
         if (started && !o->keep)
                 remove_sandbox(e, p->name);
         envfilter_done(&ef);
-        return code;
-}
-
-static int cmd_run(struct agentbox *ab, int argc, char **argv) {
-        struct run_opts o;
-        int code = run_parse(argc, argv, &o);
-        if (code == VERB_CONTINUE) {
-                struct project p;
-                code = AGENTBOX_EXIT_FAILURE;
-                if (project_open(o.dir, &p) == 0) {
-                        code = run_in(ab, &o, &p);
-                        project_done(&p);
-                }
-        }
-        run_opts_done(&o);
         return code;
 }
 
@@ -423,5 +391,23 @@ const struct verb verb_run = {
                 "  -h, --help       this help\n\n"
                 "Nothing from the host environment passes unless named. Exit code: the command's;\n"
                 "1 when the sandbox failed to start, 2 usage, 125 engine problem.\n",
+        .needs = VERB_NEEDS_PROJECT | VERB_NEEDS_ENGINE | VERB_TAKES_COMMAND,
+        .shortopts = "e:v",
+        .longopts = (const struct option[]) {
+                { "image", required_argument, NULL, 'i' },
+                { "policy", required_argument, NULL, 'p' },
+                { "env", required_argument, NULL, 'e' },
+                { "env-file", required_argument, NULL, 'E' },
+                { "expose", required_argument, NULL, 'x' },
+                { "keep", no_argument, NULL, 'k' },
+                { "verbose", no_argument, NULL, 'v' },
+                { "network", required_argument, NULL, 'n' },
+                { "dns", required_argument, NULL, 'D' },
+                {},
+        },
+        .opts_size = sizeof(struct run_opts),
+        .option = run_option,
+        .check = run_check,
         .run = cmd_run,
+        .done = run_opts_done,
 };

@@ -5,49 +5,25 @@
 #include "cmds.h"
 #include "verbutil.h"
 
-int shell_parse(int argc, char **argv, struct shell_opts *o) {
-        static const struct option longopts[] = {
-                { "dir", required_argument, NULL, 'C' },
-                { "help", no_argument, NULL, 'h' },
-                {},
-        };
-        *o = (struct shell_opts) {};
-        optind = 0;     /* GNU: re-initialise getopt, a parse may have run before */
-        argc = verb_split_command(argc, argv, &o->cmd);
-        for (int c; (c = verb_getopt(&verb_shell, argc, argv, "+h", longopts)) != -1;)
-                switch (c) {
-                case 'C': o->dir = optarg; break;
-                case 'h': return verb_help(&verb_shell);
-                default: return AGENTBOX_EXIT_USAGE;
-                }
-        if (optind < argc) {
-                if (o->cmd)
-                        return verb_usage_error(&verb_shell, "unexpected '%s' before --", argv[optind]);
-                o->cmd = argv + optind; /* `agentbox shell ls -l` works too */
-                argv[argc] = NULL;
-        }
-        if (o->cmd && !o->cmd[0])
-                return verb_usage_error(&verb_shell, "nothing after --");
+/* Options end at the first word, which starts the command: `agentbox
+ * shell ls -l` works as `agentbox shell -- ls -l` does. */
+static int shell_check(struct verb_call *c) {
+        if (!c->args[0])
+                return VERB_CONTINUE;
+        if (c->cmd)
+                return verb_usage_error(&verb_shell, "unexpected '%s' before --", c->args[0]);
+        c->cmd = c->args;
         return VERB_CONTINUE;
 }
 
-static int cmd_shell(struct agentbox *ab, int argc, char **argv) {
-        struct shell_opts o;
-        int code = shell_parse(argc, argv, &o);
-        if (code != VERB_CONTINUE)
-                return code;
-        struct project p;
-        const struct engine *e;
-        code = verb_open(ab, o.dir, &p, &e);
-        if (code)
-                return code;
+/* No VERB_NEEDS_RUNNING: asking the engine first would cost a call on
+ * every attach; sandbox_exec_attached() asks only when the exec failed. */
+static int cmd_shell(struct verb_call *c) {
         char *const bash[] = { "bash", NULL };
         _cleanup_strv_ struct strv args = {};
-        code = AGENTBOX_EXIT_FAILURE;
-        if (sandbox_exec_argv(p.name, isatty(STDIN_FILENO), NULL, o.cmd ? o.cmd : bash, &args) == 0)
-                code = sandbox_exec_attached(e, p.name, p.path, strv_items(&args), NULL);
-        project_done(&p);
-        return code;
+        if (sandbox_exec_argv(c->project.name, isatty(STDIN_FILENO), NULL, c->cmd ? c->cmd : bash, &args) < 0)
+                return verb_oom();
+        return sandbox_exec_attached(c->engine, c->project.name, c->project.path, strv_items(&args), NULL);
 }
 
 const struct verb verb_shell = {
@@ -63,5 +39,8 @@ const struct verb verb_shell = {
                 "  --dir D      the project folder (default: the current one)\n"
                 "  -h, --help   this help\n\n"
                 "Exit code: the command's; 1 when no sandbox runs (start one with agentbox run).\n",
+        .needs = VERB_NEEDS_PROJECT | VERB_NEEDS_ENGINE | VERB_TAKES_COMMAND,
+        .shortopts = "+",
+        .check = shell_check,
         .run = cmd_shell,
 };

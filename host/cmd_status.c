@@ -51,7 +51,7 @@ static void print_json(const struct project *p, const struct status *s, const st
 static int inspect(const struct engine *e, const char *name, struct status *s, char **buf) {
         _cleanup_strv_ struct strv args = {};
         if (status_argv(name, &args) < 0)
-                return AGENTBOX_EXIT_FAILURE;
+                return verb_oom();
         struct engine_result r = {};
         int k = engine_run(e, strv_items(&args), NULL, ENGINE_CAPTURE_OUT | ENGINE_CAPTURE_ERR, &r);
         if (k < 0)
@@ -68,41 +68,29 @@ static int inspect(const struct engine *e, const char *name, struct status *s, c
         return code;
 }
 
-static int cmd_status(struct agentbox *ab, int argc, char **argv) {
-        static const struct option longopts[] = {
-                { "json", no_argument, NULL, 'j' },
-                { "dir", required_argument, NULL, 'C' },
-                { "help", no_argument, NULL, 'h' },
-                {},
-        };
-        const char *dir = NULL;
-        bool json = false;
-        for (int c; (c = verb_getopt(&verb_status, argc, argv, "h", longopts)) != -1;)
-                switch (c) {
-                case 'j': json = true; break;
-                case 'C': dir = optarg; break;
-                case 'h': return verb_help(&verb_status);
-                default: return AGENTBOX_EXIT_USAGE;
-                }
-        if (optind < argc)
-                return verb_usage_error(&verb_status, "unexpected '%s'", argv[optind]);
-        struct project p;
-        const struct engine *e;
-        int code = verb_open(ab, dir, &p, &e);
-        if (code)
-                return code;
+struct status_opts {
+        bool json;
+};
+
+static int status_option(struct verb_call *c, int opt, char *arg) {
+        struct status_opts *o = c->opts;
+        o->json = true;         /* --json, its only option */
+        return VERB_CONTINUE;
+}
+
+static int cmd_status(struct verb_call *c) {
+        const struct status_opts *o = c->opts;
         struct status s = {};
         _cleanup_free_ char *buf = NULL;
         struct userpolicy u = {};
-        code = inspect(e, p.name, &s, &buf);
-        if (code == 0 && userpolicy_open(&p, &u) < 0)
+        int code = inspect(c->engine, c->project.name, &s, &buf);
+        if (code == 0 && userpolicy_open(&c->project, &u) < 0)
                 code = AGENTBOX_EXIT_FAILURE;
         if (code == 0) {
-                (json ? print_json : print_text)(&p, &s, &u);
+                (o->json ? print_json : print_text)(&c->project, &s, &u);
                 code = s.fields[0] && strcmp(s.fields[0], "running") == 0 ? 0 : AGENTBOX_EXIT_FAILURE;
         }
         userpolicy_done(&u);
-        project_done(&p);
         return code;
 }
 
@@ -117,5 +105,9 @@ const struct verb verb_status = {
                 "  --json       one JSON object\n"
                 "  --dir D      the project folder (default: the current one)\n\n"
                 "Exit code: 0 when the sandbox runs, 1 when it does not, 125 engine problem.\n",
+        .needs = VERB_NEEDS_PROJECT | VERB_NEEDS_ENGINE,
+        .longopts = (const struct option[]) { { "json", no_argument, NULL, 'j' }, {} },
+        .opts_size = sizeof(struct status_opts),
+        .option = status_option,
         .run = cmd_status,
 };

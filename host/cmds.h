@@ -21,12 +21,10 @@ struct run_opts {
         struct strv dns;        /* --dns servers */
         bool keep;
         bool verbose;           /* -v: every step of the init's start */
-        const char *dir;
         char **cmd;             /* after "--", or NULL */
 };
-void run_opts_done(struct run_opts *o);
-/* VERB_CONTINUE, or the exit code (help printed, or usage error printed). */
-int run_parse(int argc, char **argv, struct run_opts *o);
+/* Frees a struct run_opts that verb_parse(&verb_run, ...) filled. */
+void run_opts_done(void *opts);
 
 /* The files mounted into /etc/agent-sandbox/policy.d (NULL: not mounted). */
 struct run_policy_mounts {
@@ -56,12 +54,6 @@ int run_create_argv(const struct run_opts *o, const struct project *p, const str
 /* A --mount value for a read-only or read-write bind, quoted for the
  * engine's CSV parser when the path needs it. */
 int mount_bind_arg(const char *src, const char *dst, bool readonly, char **ret);
-
-struct shell_opts {
-        const char *dir;
-        char **cmd;
-};
-int shell_parse(int argc, char **argv, struct shell_opts *o);
 
 /* Simple verbs: the engine argv for a sandbox name. */
 int reload_argv(const char *name, struct strv *ret);

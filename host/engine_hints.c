@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "log.h"
 
 struct engine_hint {
         const char *pattern;    /* case-insensitive substring of stderr */
@@ -107,15 +108,15 @@ int engine_report_failure(const struct engine *e, const char *what, const struct
         const char *hint = engine_failure_hint(r->err);
         char line[512];
         if (hint)
-                fprintf(stderr, "agentbox: %s: %s\n", what, hint);
+                log_error("%s: %s", what, hint);
         else if (r->err && *last_line(r->err, line, sizeof(line)))
-                fprintf(stderr, "agentbox: %s failed (%s exited with %d): %s\n", what, e->path, r->exit_code, line);
+                log_error("%s failed (%s exited with %d): %s", what, e->path, r->exit_code, line);
         else
-                fprintf(stderr, "agentbox: %s failed: %s exited with %d\n", what, e->path, r->exit_code);
+                log_error("%s failed: %s exited with %d", what, e->path, r->exit_code);
         return AGENTBOX_EXIT_ENGINE;
 }
 
 int engine_report_spawn_error(const struct engine *e, int err) {
-        fprintf(stderr, "agentbox: could not run %s: %s\n", e->path, strerror(-err));
+        log_error_errno(err, "could not run %s: %m", e->path);
         return AGENTBOX_EXIT_ENGINE;
 }

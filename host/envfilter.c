@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "log.h"
 #include "macro.h"
 
 static const char *const secret_patterns[] = {
@@ -41,21 +42,19 @@ static bool path_inside(const char *path, const char *dir) {
 int envfilter_check_env_file(const char *path, const char *project_path) {
         _cleanup_free_ char *real = realpath(path, NULL);
         struct stat st;
-        if (!real || stat(real, &st) < 0) {
-                fprintf(stderr, "agentbox: --env-file %s: %m\n", path);
-                return -errno;
-        }
+        if (!real || stat(real, &st) < 0)
+                return log_error_errno(negative_errno(), "--env-file %s: %m", path);
         if (!S_ISREG(st.st_mode)) {
-                fprintf(stderr, "agentbox: --env-file %s is not a regular file\n", path);
+                log_error("--env-file %s is not a regular file", path);
                 return -EINVAL;
         }
         if (st.st_mode & 077) {
-                fprintf(stderr, "agentbox: --env-file %s is readable by others (mode %04o): run chmod 600 %s\n",
+                log_error("--env-file %s is readable by others (mode %04o): run chmod 600 %s",
                         path, (unsigned) (st.st_mode & 07777), path);
                 return -EPERM;
         }
         if (project_path && path_inside(real, project_path)) {
-                fprintf(stderr, "agentbox: --env-file %s is inside the project, where the agent can read it: move it out of %s\n",
+                log_error("--env-file %s is inside the project, where the agent can read it: move it out of %s",
                         path, project_path);
                 return -EPERM;
         }
@@ -88,7 +87,7 @@ static int add_glob(struct envfilter *f, const char *pattern, char *const *host_
                         continue;
                 _cleanup_free_ char *name = strndup(*e, (size_t) (eq - *e));
                 if (!name)
-                        return -ENOMEM;
+                        return log_oom();
                 if (fnmatch(pattern, name, 0) == 0 && envfilter_name_valid(name) && !envfilter_secret_like(name))
                         add_assign(f, name, eq + 1);
         }
@@ -99,16 +98,16 @@ static int add_request(struct envfilter *f, const char *req, char *const *host_e
         const char *eq = strchr(req, '=');
         _cleanup_free_ char *name = eq ? strndup(req, (size_t) (eq - req)) : strdup(req);
         if (!name)
-                return -ENOMEM;
+                return log_oom();
         if (!eq && strpbrk(name, "*?["))
                 return add_glob(f, name, host_env);
         if (!envfilter_name_valid(name)) {
-                fprintf(stderr, "agentbox: -e %s: not a variable name (letters, digits and _)\n", name);
+                log_error("-e %s: not a variable name (letters, digits and _)", name);
                 return -EINVAL;
         }
         const char *value = eq ? eq + 1 : env_get(host_env, name);
         if (!value) {
-                fprintf(stderr, "agentbox: warning: -e %s: %s is not set here; not passed\n", name, name);
+                log_warning("-e %s: %s is not set here; not passed", name, name);
                 return 0;
         }
         add_assign(f, name, value);
@@ -117,10 +116,8 @@ static int add_request(struct envfilter *f, const char *req, char *const *host_e
 
 static int read_env_file(struct envfilter *f, const char *path) {
         _cleanup_fclose_ FILE *file = fopen(path, "re");
-        if (!file) {
-                fprintf(stderr, "agentbox: --env-file %s: %m\n", path);
-                return -errno;
-        }
+        if (!file)
+                return log_error_errno(negative_errno(), "--env-file %s: %m", path);
         _cleanup_free_ char *line = NULL;
         size_t size = 0;
         unsigned lineno = 0;
@@ -135,8 +132,10 @@ static int read_env_file(struct envfilter *f, const char *path) {
                         s += 7;
                 const char *eq = strchr(s, '=');
                 _cleanup_free_ char *name = eq ? strndup(s, (size_t) (eq - s)) : NULL;
-                if (!eq || !name || !envfilter_name_valid(name)) {
-                        fprintf(stderr, "agentbox: %s:%u: expected NAME=VALUE\n", path, lineno);
+                if (eq && !name)
+                        return log_oom();
+                if (!eq || !envfilter_name_valid(name)) {
+                        log_error("%s:%u: expected NAME=VALUE", path, lineno);
                         return -EINVAL;
                 }
                 add_assign(f, name, eq + 1);
@@ -155,8 +154,8 @@ int envfilter_resolve(char *const *requests, const char *env_file, const char *p
         }
         for (; r == 0 && requests && *requests; requests++)
                 r = add_request(&f, *requests, host_env);
-        if (r == 0)
-                r = strv_status(&f.names) ?: strv_status(&f.assign);
+        if (r == 0 && (strv_status(&f.names) < 0 || strv_status(&f.assign) < 0))
+                r = log_oom();
         if (r < 0) {
                 envfilter_done(&f);
                 return r;

@@ -4,6 +4,7 @@
 
 #include "agentbox.h"
 #include "config.h"
+#include "log.h"
 
 static void usage(FILE *f) {
         fputs("Usage: agentbox [--engine docker|podman|PATH] VERB [OPTIONS]\n\n"
@@ -21,7 +22,7 @@ static void usage(FILE *f) {
 static int help_verb(const char *name) {
         const struct verb *v = agentbox_verb_find(name);
         if (!v) {
-                fprintf(stderr, "agentbox: unknown verb '%s'; see agentbox --help\n", name);
+                log_error("unknown verb '%s'; see agentbox --help", name);
                 return AGENTBOX_EXIT_USAGE;
         }
         return verb_help(v);
@@ -40,12 +41,12 @@ int main(int argc, char **argv) {
                 } else if (strcmp(argv[i], "--engine") == 0 && i + 1 < argc) {
                         ab.engine_request = argv[++i];
                 } else if (strcmp(argv[i], "--engine") == 0) {
-                        fprintf(stderr, "agentbox: --engine needs a value (docker, podman or a path); see agentbox --help\n");
+                        log_error("--engine needs a value (docker, podman or a path); see agentbox --help");
                         return AGENTBOX_EXIT_USAGE;
                 } else if (strncmp(argv[i], "--engine=", 9) == 0) {
                         ab.engine_request = argv[i] + 9;
                 } else {
-                        fprintf(stderr, "agentbox: unknown global option '%s'; see agentbox --help\n", argv[i]);
+                        log_error("unknown global option '%s'; see agentbox --help", argv[i]);
                         return AGENTBOX_EXIT_USAGE;
                 }
         }
@@ -62,11 +63,10 @@ int main(int argc, char **argv) {
         }
         const struct verb *v = agentbox_verb_find(argv[i]);
         if (!v) {
-                fprintf(stderr, "agentbox: unknown verb '%s'; see agentbox --help\n", argv[i]);
+                log_error("unknown verb '%s'; see agentbox --help", argv[i]);
                 return AGENTBOX_EXIT_USAGE;
         }
-        optind = 0;
-        int r = v->run(&ab, argc - i, argv + i);
+        int r = verb_dispatch(&ab, v, argc - i, argv + i);
         engine_done(&ab.engine);
         fflush(stdout);
         return r;

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "macro.h"
 
 /* FNV-1a: stable across versions and machines, which is all the name needs. */
@@ -55,24 +56,21 @@ int project_names(const char *path, char **ret_name, char ret_hash[9]) {
 int project_open(const char *dir, struct project *ret) {
         const char *what = dir ? dir : ".";
         _cleanup_free_ char *path = realpath(what, NULL);
-        if (!path) {
-                fprintf(stderr, "agentbox: project folder %s: %m\n", what);
-                return -errno;
-        }
+        if (!path)
+                return log_error_errno(negative_errno(), "project folder %s: %m", what);
         struct stat st;
         if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
-                fprintf(stderr, "agentbox: project folder %s is not a directory\n", path);
+                log_error("project folder %s is not a directory", path);
                 return -ENOTDIR;
         }
         /* A newline would break the engine's label and log output. */
         if (strchr(path, '\n')) {
-                fprintf(stderr, "agentbox: the project path contains a newline; rename the folder\n");
+                log_error("the project path contains a newline; rename the folder");
                 return -EINVAL;
         }
         *ret = (struct project) {};
-        int r = project_names(path, &ret->name, ret->hash);
-        if (r < 0)
-                return r;
+        if (project_names(path, &ret->name, ret->hash) < 0)
+                return log_oom();
         ret->path = TAKE_PTR(path);
         return 0;
 }
@@ -86,17 +84,17 @@ void project_done(struct project *p) {
 int project_xdg_dir(const char *xdg_variable, const char *fallback, char **ret) {
         const char *xdg = getenv(xdg_variable);
         if (xdg && xdg[0] == '/')
-                return asprintf(ret, "%s/agent-sandbox", xdg) < 0 ? -ENOMEM : 0;
+                return asprintf(ret, "%s/agent-sandbox", xdg) < 0 ? log_oom() : 0;
         const char *home = getenv("HOME");
         if (!home || home[0] != '/') {
                 struct passwd *pw = getpwuid(getuid());
                 home = pw ? pw->pw_dir : NULL;
         }
         if (!home) {
-                fprintf(stderr, "agentbox: no home directory: set HOME or %s\n", xdg_variable);
+                log_error("no home directory: set HOME or %s", xdg_variable);
                 return -ENOENT;
         }
-        return asprintf(ret, "%s/%s/agent-sandbox", home, fallback) < 0 ? -ENOMEM : 0;
+        return asprintf(ret, "%s/%s/agent-sandbox", home, fallback) < 0 ? log_oom() : 0;
 }
 
 int project_config_dir(char **ret) {
@@ -109,9 +107,9 @@ int project_policy_paths(const struct project *p, char **ret_global, char **ret_
         if (r < 0)
                 return r;
         if (ret_global && asprintf(ret_global, "%s/policy.yaml", dir) < 0)
-                return -ENOMEM;
+                return log_oom();
         if (ret_project && asprintf(ret_project, "%s/projects/%s.yaml", dir, p->name) < 0)
-                return -ENOMEM;
+                return log_oom();
         return 0;
 }
 

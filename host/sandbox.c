@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "attach.h"
+#include "log.h"
 #include "macro.h"
 
 const struct agent agent_table[] = {
@@ -156,27 +157,29 @@ int sandbox_wait_ready(const struct engine *e, const char *name, bool echo, unsi
         if (r == 0)
                 return 0;
         if (r == -ETIMEDOUT)
-                fprintf(stderr, "agentbox: the sandbox %s did not report ready within %u s; see agentbox logs\n",
+                log_error("the sandbox %s did not report ready within %u s; see agentbox logs",
                         name, timeout_sec);
         else if (rr.last_error[0])
-                fprintf(stderr, "agentbox: the sandbox %s stopped before it was ready: %s\n", name, rr.last_error);
+                log_error("the sandbox %s stopped before it was ready: %s", name, rr.last_error);
         else
-                fprintf(stderr, "agentbox: the sandbox %s stopped before it was ready; see agentbox logs\n", name);
+                log_error("the sandbox %s stopped before it was ready; see agentbox logs", name);
         return AGENTBOX_EXIT_FAILURE;
 }
 
 static int report_not_running(enum sandbox_state st, const char *project_path) {
-        fprintf(stderr, "agentbox: no %ssandbox for %s; start one with agentbox run\n",
+        log_error("no %ssandbox for %s; start one with agentbox run",
                 st == SANDBOX_STOPPED ? "running " : "", project_path);
         return AGENTBOX_EXIT_FAILURE;
 }
 
-int sandbox_require_running(const struct engine *e, const char *name, const char *project_path) {
+int sandbox_require(const struct engine *e, const char *name, const char *project_path, bool running) {
         enum sandbox_state st;
         int code = sandbox_state(e, name, &st);
         if (code)
                 return code;
-        return st == SANDBOX_RUNNING ? 0 : report_not_running(st, project_path);
+        if (st == SANDBOX_RUNNING || (st == SANDBOX_STOPPED && !running))
+                return 0;
+        return report_not_running(st, project_path);
 }
 
 int sandbox_exec_attached(const struct engine *e, const char *name, const char *project_path, char *const *args,

@@ -65,13 +65,14 @@ void sandbox_cidfile_done(struct sandbox_cidfile *c);
 int sandbox_run_once(const struct engine *e, const struct sandbox_cidfile *cid, const char *image,
                      char *const *args, char *const *envp, bool *ret_name_taken, bool *ret_signalled);
 
-/* 0 when the project's sandbox runs; else prints "no sandbox for PROJECT;
- * start one with agentbox run" (or the engine failure) and returns the exit code. */
-int sandbox_require_running(const struct engine *e, const char *name, const char *project_path);
+/* 0 when the project's sandbox exists (and runs, with running); else
+ * prints "no [running ]sandbox for PROJECT; start one with agentbox run"
+ * (or the engine failure) and returns the exit code. */
+int sandbox_require(const struct engine *e, const char *name, const char *project_path, bool running);
 
 /* sandbox_run_attached() of an exec into the sandbox `name`, without asking
  * the engine first. When the exec fails as an engine does and the sandbox
- * turns out not to run, prints what sandbox_require_running() prints and
+ * turns out not to run, prints what sandbox_require() prints and
  * returns 1; otherwise the command's exit code. */
 int sandbox_exec_attached(const struct engine *e, const char *name, const char *project_path, char *const *args,
                           char *const *envp);

@@ -8,24 +8,24 @@
 #include <unistd.h>
 
 #include "attach.h"
+#include "log.h"
+#include "macro.h"
 #include "sandbox.h"
 
 int sandbox_cidfile_new(struct sandbox_cidfile *ret) {
         const char *base = getenv("XDG_RUNTIME_DIR");
         char *dir = NULL, *path = NULL;
         if (asprintf(&dir, "%s/agentbox-XXXXXX", base && *base == '/' ? base : "/tmp") < 0)
-                return -ENOMEM;
+                return log_oom();
         if (!mkdtemp(dir)) {
-                int r = -errno;
-                fprintf(stderr, "agentbox: cannot make a directory for the container ID (%s): %s\n", dir,
-                        strerror(errno));
+                int r = log_error_errno(negative_errno(), "cannot make a directory for the container ID (%s): %m", dir);
                 free(dir);
                 return r;
         }
         if (asprintf(&path, "%s/cid", dir) < 0) {
                 rmdir(dir);
                 free(dir);
-                return -ENOMEM;
+                return log_oom();
         }
         *ret = (struct sandbox_cidfile) { .dir = dir, .path = path };
         return 0;
@@ -86,7 +86,7 @@ int sandbox_run_once(const struct engine *e, const struct sandbox_cidfile *cid, 
                 stderr_relay_release(&relay);
                 /* An image built before its init learnt what we ask of it. */
                 if (code == AGENTBOX_EXIT_USAGE && engine_failure_kind(relay.head) == ENGINE_FAILURE_OLD_INIT) {
-                        fprintf(stderr, "agentbox: %s: %s\n", image, engine_failure_hint(relay.head));
+                        log_error("%s: %s", image, engine_failure_hint(relay.head));
                         code = AGENTBOX_EXIT_FAILURE;
                 }
         }

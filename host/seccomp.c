@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "embed/embed.h"
+#include "log.h"
 #include "macro.h"
 #include "project.h"
 
@@ -23,16 +24,13 @@ int seccomp_profile_dir(char **ret) {
 static int make_dirs(const char *dir) {
         _cleanup_free_ char *d = strdup(dir);
         if (!d)
-                return -ENOMEM;
+                return log_oom();
         for (char *s = d + 1;; s++) {
                 bool last = !(s = strchr(s, '/'));
                 if (!last)
                         *s = '\0';
-                if (mkdir(d, 0700) < 0 && errno != EEXIST) {
-                        int r = -errno;
-                        fprintf(stderr, "agentbox: cannot create %s for the seccomp profile: %s\n", d, strerror(errno));
-                        return r;
-                }
+                if (mkdir(d, 0700) < 0 && errno != EEXIST)
+                        return log_error_errno(negative_errno(), "cannot create %s for the seccomp profile: %m", d);
                 if (last)
                         return 0;
                 *s = '/';
@@ -76,20 +74,17 @@ static int write_all(int fd, const unsigned char *data, size_t size) {
 static int replace_file(const char *dir, const char *path, const unsigned char *data, size_t size) {
         _cleanup_free_ char *tmp = NULL;
         if (asprintf(&tmp, "%s/.seccomp-XXXXXX", dir) < 0)
-                return -ENOMEM;
+                return log_oom();
         _cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
-        if (fd < 0) {
-                int r = -errno;
-                fprintf(stderr, "agentbox: cannot write the seccomp profile in %s: %s\n", dir, strerror(errno));
-                return r;
-        }
+        if (fd < 0)
+                return log_error_errno(negative_errno(), "cannot write the seccomp profile in %s: %m", dir);
         int r = write_all(fd, data, size);
         if (r == 0 && fchmod(fd, 0644) < 0)
                 r = -errno;
         if (r == 0 && rename(tmp, path) < 0)
                 r = -errno;
         if (r < 0) {
-                fprintf(stderr, "agentbox: cannot write the seccomp profile %s: %s\n", path, strerror(-r));
+                log_error_errno(r, "cannot write the seccomp profile %s: %m", path);
                 (void) unlink(tmp);
         }
         return r;
@@ -98,13 +93,13 @@ static int replace_file(const char *dir, const char *path, const unsigned char *
 int seccomp_profile_write(const char *dir, char **ret_path) {
         const struct embed_file *f = embed_find(SECCOMP_PROFILE_EMBED);
         if (!f) {
-                fprintf(stderr, "agentbox: this build has no seccomp profile (" SECCOMP_PROFILE_EMBED ")\n");
+                log_error("this build has no seccomp profile (" SECCOMP_PROFILE_EMBED ")");
                 return -ENOENT;
         }
         _cleanup_free_ char *path = NULL;
         if (asprintf(&path, "%s/seccomp-%016llx.json", dir,
                      (unsigned long long) project_hash((const char *) f->data)) < 0)
-                return -ENOMEM;
+                return log_oom();
         if (!has_content(path, f->data, f->size)) {
                 int r = make_dirs(dir);
                 if (r == 0)

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "macro.h"
 #include "strv.h"
 
@@ -91,7 +92,7 @@ bool userpolicy_domain_valid(const char *domain) {
         const char *reason = NULL;
         if (policy_hostname_valid(name, &reason))
                 return true;
-        fprintf(stderr, "agentbox: '%s' is not a valid host name: %s\n", domain, reason ? reason : "invalid");
+        log_error("'%s' is not a valid host name: %s", domain, reason ? reason : "invalid");
         return false;
 }
 
@@ -124,35 +125,33 @@ static int copy_in_place(const char *tmp, const char *path) {
         _cleanup_close_ int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0)
                 return -errno;
-        if (write(fd, buf, n) != (ssize_t) n || fsync(fd) < 0)
-                return errno ? -errno : -EIO;
+        ssize_t w = write(fd, buf, n);
+        if (w != (ssize_t) n)
+                return w < 0 ? negative_errno() : -EIO;     /* a short write sets no errno */
+        if (fsync(fd) < 0)
+                return negative_errno();
         return 0;
 }
 
 static int write_atomically(const char *path, const struct policy *p) {
         _cleanup_free_ char *tmp = NULL;
+        int r;
         if (asprintf(&tmp, "%s.XXXXXX", path) < 0)
-                return -ENOMEM;
+                return log_oom();
         int fd = mkostemp(tmp, O_CLOEXEC);
-        if (fd < 0) {
-                fprintf(stderr, "agentbox: cannot write next to %s: %m\n", path);
-                return -errno;
-        }
+        if (fd < 0)
+                return log_error_errno(negative_errno(), "cannot write next to %s: %m", path);
         /* The sandbox's init runs as dev and reads the mounted file: policy
          * files are not secret, they must be world-readable. */
-        if (fchmod(fd, 0644) < 0) {
-                close(fd);
-                unlink(tmp);
-                return -errno;
-        }
-        FILE *f = fdopen(fd, "w");
+        FILE *f = fchmod(fd, 0644) < 0 ? NULL : fdopen(fd, "w");
         if (!f) {
+                r = log_error_errno(negative_errno(), "could not write %s: %m", path);
                 close(fd);
                 unlink(tmp);
-                return -errno;
+                return r;
         }
         fputs("# agentbox policy for one project (edited by `agentbox policy add/remove`).\n", f);
-        int r = policy_write_yaml(p, f);
+        r = policy_write_yaml(p, f);
         if (r == 0 && fflush(f) != 0)
                 r = -errno;
         if (r == 0 && fsync(fileno(f)) < 0)
@@ -167,7 +166,7 @@ static int write_atomically(const char *path, const struct policy *p) {
         else if (r == 0 && rename(tmp, path) < 0)
                 r = -errno;
         if (r < 0)
-                fprintf(stderr, "agentbox: could not write %s: %s\n", path, strerror(-r));
+                log_error_errno(r, "could not write %s: %m", path);
         unlink(tmp);
         return r;
 }
@@ -175,13 +174,11 @@ static int write_atomically(const char *path, const struct policy *p) {
 static int mkdir_parents(const char *path) {
         _cleanup_free_ char *dir = strdup(path);
         if (!dir)
-                return -ENOMEM;
+                return log_oom();
         for (char *s = dir + 1; (s = strchr(s, '/')); s++) {
                 *s = '\0';
-                if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-                        fprintf(stderr, "agentbox: cannot create %s: %m\n", dir);
-                        return -errno;
-                }
+                if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                        return log_error_errno(negative_errno(), "cannot create %s: %m", dir);
                 *s = '/';
         }
         return 0;
@@ -209,7 +206,7 @@ static int load_or_new(const char *path, struct policy **ret) {
         policy_diags_print(&d, stderr);
         policy_diags_clear(&d);
         if (r < 0)
-                fprintf(stderr, "agentbox: %s has errors; fix them first\n", path);
+                log_error("%s has errors; fix them first", path);
         return r;
 }
 
@@ -222,7 +219,7 @@ static int build_domains(const struct policy *p, char *const *add, char *const *
                 n_add++;
         struct policy_domain *v = calloc(p->n_domains + n_add + 1, sizeof(*v));
         if (!v)
-                return -ENOMEM;
+                return log_oom();
         size_t n = 0;
         for (size_t i = 0; i < p->n_domains; i++) {
                 if (listed(remove, &p->domains[i]))
@@ -243,7 +240,7 @@ static int build_domains(const struct policy *p, char *const *add, char *const *
                 _cleanup_free_ char *x = normalize(*a);
                 if (!x) {
                         free(v);
-                        return -ENOMEM;
+                        return log_oom();
                 }
                 bool wild = strncmp(x, "*.", 2) == 0;
                 struct policy_domain cand = { .name = wild ? x + 2 : x, .wildcard = wild };
@@ -257,7 +254,7 @@ static int build_domains(const struct policy *p, char *const *add, char *const *
                 strv_push(owned, cand.name);
                 if (strv_status(owned) < 0) {
                         free(v);
-                        return -ENOMEM;
+                        return log_oom();
                 }
                 v[n++] = (struct policy_domain) { .name = owned->v[owned->n - 1], .wildcard = wild };
                 printf("added %s\n", x);
@@ -307,16 +304,16 @@ int userpolicy_ensure_project(struct userpolicy *u) {
         if (r < 0)
                 return r;
         _cleanup_close_ int fd = open(u->project, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
-        if (fd < 0 && errno != EEXIST) {
-                fprintf(stderr, "agentbox: cannot create %s: %m\n", u->project);
-                return -errno;
-        }
+        if (fd < 0 && errno != EEXIST)
+                return log_error_errno(negative_errno(), "cannot create %s: %m", u->project);
         static const char text[] = "# agentbox policy for one project: agentbox policy add DOMAIN, then agentbox reload.\n"
                                    "domains: []\n";
-        if (fd >= 0 && (fchmod(fd, 0644) < 0 || write(fd, text, sizeof(text) - 1) != (ssize_t) sizeof(text) - 1)) {
-                fprintf(stderr, "agentbox: cannot write %s: %m\n", u->project);
-                return -EIO;
-        }
+        if (fd >= 0 && fchmod(fd, 0644) < 0)
+                return log_error_errno(negative_errno(), "cannot write %s: %m", u->project);
+        ssize_t n = fd >= 0 ? write(fd, text, sizeof(text) - 1) : (ssize_t) sizeof(text) - 1;
+        if (n != (ssize_t) sizeof(text) - 1)
+                /* A short write sets no errno. */
+                return log_error_errno(n < 0 ? negative_errno() : -EIO, "cannot write %s: %m", u->project);
         u->have_project = true;
         return 0;
 }

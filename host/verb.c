@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "agentbox.h"
+#include "log.h"
 
 const struct verb *const agentbox_verbs[] = {
         &verb_init, &verb_run, &verb_shell, &verb_policy, &verb_reload, &verb_status, &verb_logs,
@@ -31,6 +32,11 @@ int verb_usage_error(const struct verb *v, const char *fmt, ...) {
         va_end(ap);
         fprintf(stderr, "; see agentbox %s --help\n", v->name);
         return AGENTBOX_EXIT_USAGE;
+}
+
+int verb_oom(void) {
+        log_oom();
+        return AGENTBOX_EXIT_FAILURE;
 }
 
 int verb_split_command(int argc, char **argv, char ***ret_cmd) {
@@ -71,7 +77,7 @@ int verb_getopt(const struct verb *v, int argc, char **argv, const char *shortop
 }
 
 void agentbox_engine_missing(const char *wanted) {
-        fprintf(stderr, "agentbox: container engine %s not installed: install docker.io (apt-get install docker.io) or podman, or point AGENTBOX_ENGINE at it\n",
+        log_error("container engine %s not installed: install docker.io (apt-get install docker.io) or podman, or point AGENTBOX_ENGINE at it",
                 wanted);
 }
 

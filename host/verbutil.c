@@ -4,15 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-int verb_open(struct agentbox *ab, const char *dir, struct project *p, const struct engine **e) {
-        if (project_open(dir, p) < 0)
-                return AGENTBOX_EXIT_FAILURE;
-        int code = agentbox_engine(ab, e);
-        if (code)
-                project_done(p);
-        return code;
-}
-
 int verb_engine_passthrough(const struct engine *e, char *const *args, const char *what) {
         struct engine_result r = {};
         int k = engine_run(e, args, NULL, ENGINE_CAPTURE_ERR, &r);

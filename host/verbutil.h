@@ -1,14 +1,11 @@
-/* The common shape of the small verbs: options --dir and --help (plus the
- * verb's own), then the project and the engine. */
+/* What the verbs share once the dispatcher has set them up: running the
+ * engine with its failures reported, and JSON output. */
 #pragma once
 
 #include <stdio.h>
 
 #include "agentbox.h"
 #include "project.h"
-
-/* Open the project at dir and find the engine; returns 0 or an exit code. */
-int verb_open(struct agentbox *ab, const char *dir, struct project *p, const struct engine **e);
 
 /* Run args, inheriting our stdout/stderr; report the engine failure when it
  * fails. Returns 0 or an exit code. */

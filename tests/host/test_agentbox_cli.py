@@ -574,3 +574,68 @@ def test_init_writes_the_embedded_templates_verbatim(box):
         want = f.read()
     for dst in ("agent-sandbox-seccomp.json", ".devcontainer/agent-sandbox-seccomp.json"):
         assert (box.project / dst).read_text() == want, dst
+
+
+PROJECT_VERBS = ("init", "run", "shell", "exec", "policy", "reload", "status", "logs", "down", "bump")
+ENGINE_VERBS = ("run", "shell", "reload", "status", "logs", "down", "bump", "prune")
+
+
+def test_help_before_anything_is_set_up(box):
+    """-h and --help print the verb's help wherever they stand among its
+    options, with no project, engine or sandbox needed."""
+    missing = str(box.tmp / "nope")
+    for verb in PROJECT_VERBS + ("prune", "doctor", "version"):
+        for flag in ("-h", "--help"):
+            r = box.run(verb, flag, env={"AGENTBOX_ENGINE": missing})
+            assert r.returncode == 0 and r.stdout.startswith("Usage: agentbox") and r.stderr == "", (verb, flag, r)
+    r = box.run("status", "--json", "--help", "--dir", missing)
+    assert r.returncode == 0 and r.stdout == box.run("help", "status").stdout
+    assert box.argvs() == []
+    # After the options end, --help is the command's own.
+    r = box.run("shell", "ls", "--help")
+    assert box.call("exec")["argv"][-2:] == ["ls", "--help"], r.stderr
+
+
+def test_a_missing_project_folder_is_one_line_before_the_engine(box):
+    missing = box.tmp / "nope"
+    for verb in PROJECT_VERBS:
+        r = box.run(verb, "--dir", str(missing), *(["show"] if verb == "policy" else []))
+        assert r.returncode == 1, (verb, r.stderr)
+        assert r.stderr == f"agentbox: project folder {missing}: No such file or directory\n", (verb, r.stderr)
+    assert box.argvs() == [], "no verb asks the engine before it has its project"
+
+
+def test_no_engine_is_one_line_with_exit_125(box):
+    for verb in ENGINE_VERBS:
+        r = box.run(verb, env={"AGENTBOX_ENGINE": "no-such-engine"})
+        assert r.returncode == 125, (verb, r.stderr)
+        assert r.stderr == ("agentbox: container engine no-such-engine not installed: install docker.io "
+                            "(apt-get install docker.io) or podman, or point AGENTBOX_ENGINE at it\n"), (verb, r.stderr)
+    for verb in ("init", "version"):
+        assert box.run(verb, env={"AGENTBOX_ENGINE": "no-such-engine"}).returncode == 0, verb
+
+
+def test_verbs_needing_a_sandbox_say_how_to_start_one(box):
+    no_sandbox = f"agentbox: no sandbox for {box.project}; start one with agentbox run\n"
+    for verb in ("reload", "logs"):
+        r = box.run(verb)
+        assert r.returncode == 1 and r.stderr == no_sandbox, (verb, r.stderr)
+    assert [a[0] for a in box.argvs()] == ["container", "container"], "only the state is asked, nothing is sent"
+    assert box.run("run", "--keep", "--", "true", env={"FAKE_ENGINE_MODE": "crash"}).returncode == 1
+    box.log.unlink()
+    r = box.run("reload")
+    assert r.returncode == 1 and r.stderr == f"agentbox: no running sandbox for {box.project}; start one with agentbox run\n"
+    assert "kill" not in [a[0] for a in box.argvs()], "no SIGHUP to a stopped sandbox"
+    r = box.run("logs")
+    assert r.returncode == 0, "a stopped sandbox's log is still there to read"
+    assert box.call("logs")["argv"] == ["logs", box.name()]
+
+
+def test_only_verbs_with_a_project_take_dir(box):
+    for verb in ("prune", "doctor", "version"):
+        r = box.run(verb, "--dir", str(box.project))
+        assert r.returncode == 2 and r.stderr == f"agentbox {verb}: unknown option '--dir'; see agentbox {verb} --help\n"
+    for verb in PROJECT_VERBS:
+        r = box.run(verb, "--dir")
+        name = "shell" if verb == "exec" else verb     # an alias is named by its verb
+        assert r.returncode == 2 and r.stderr == f"agentbox {name}: option --dir needs a value; see agentbox {name} --help\n"

@@ -20,7 +20,15 @@ static char *joined(char *const *v) {
         return buf;
 }
 
-#define PARSE_RUN(o, ...) run_parse(ARGC(__VA_ARGS__), ARGV(__VA_ARGS__), (o))
+/* The dispatcher's parse of one verb, as `agentbox VERB ...` runs it. */
+static int parse(const struct verb *v, int argc, char **argv, void *opts, struct verb_call *c) {
+        *c = (struct verb_call) { .opts = opts };
+        return verb_parse(v, argc, argv, c);
+}
+
+static struct verb_call call;
+#define PARSE_RUN(o, ...) parse(&verb_run, ARGC(__VA_ARGS__), ARGV(__VA_ARGS__), (o), &call)
+#define PARSE_SHELL(...) parse(&verb_shell, ARGC(__VA_ARGS__), ARGV(__VA_ARGS__), NULL, &call)
 
 static void run_options(void) {
         struct run_opts o;
@@ -38,7 +46,7 @@ static void run_options(void) {
         TAP_CHECK_STR(o.image, "img", "run: --image");
         TAP_CHECK_STR(o.policy, "/p.yaml", "run: --policy");
         TAP_CHECK_STR(o.env_file, "/e", "run: --env-file");
-        TAP_CHECK_STR(o.dir, "/d", "run: --dir");
+        TAP_CHECK_STR(call.dir, "/d", "run: --dir");
         TAP_CHECK_STR(o.network, "n1", "run: --network");
         TAP_CHECK_STR(joined(strv_items(&o.dns)), "192.0.2.53", "run: --dns");
         TAP_CHECK_STR(joined(o.cmd), "sh -c exit 7", "run: the command after --");
@@ -62,24 +70,23 @@ static void run_options(void) {
                 int argc = 0;
                 for (; argc < 4 && bad[i][argc]; argc++)
                         argv[argc] = (char *) bad[i][argc];
-                TAP_CHECK(run_parse(argc, argv, &o) == AGENTBOX_EXIT_USAGE, "run: usage error for '%s %s'",
+                TAP_CHECK(parse(&verb_run, argc, argv, &o, &call) == AGENTBOX_EXIT_USAGE, "run: usage error for '%s %s'",
                           argv[1], argv[2] ? argv[2] : "");
                 run_opts_done(&o);
         }
 }
 
 static void shell_options(void) {
-        struct shell_opts o;
-        TAP_CHECK(shell_parse(ARGC("shell"), ARGV("shell"), &o) == VERB_CONTINUE && !o.cmd, "shell: bash by default");
-        TAP_CHECK(shell_parse(ARGC("exec", "--", "ls", "-l"), ARGV("exec", "--", "ls", "-l"), &o) == VERB_CONTINUE,
-                  "exec -- CMD");
-        TAP_CHECK_STR(joined(o.cmd), "ls -l", "exec: the command");
-        TAP_CHECK(shell_parse(ARGC("shell", "--dir", "/x", "ls", "-l"), ARGV("shell", "--dir", "/x", "ls", "-l"), &o) ==
-                                  VERB_CONTINUE && strcmp(o.dir, "/x") == 0,
+        TAP_CHECK(PARSE_SHELL("shell") == VERB_CONTINUE && !call.cmd, "shell: bash by default");
+        TAP_CHECK(PARSE_SHELL("exec", "--", "ls", "-l") == VERB_CONTINUE, "exec -- CMD");
+        TAP_CHECK_STR(joined(call.cmd), "ls -l", "exec: the command");
+        TAP_CHECK(PARSE_SHELL("shell", "--dir", "/x", "ls", "-l") == VERB_CONTINUE && strcmp(call.dir, "/x") == 0,
                   "shell: --dir then a command without --");
-        TAP_CHECK_STR(joined(o.cmd), "ls -l", "shell: options of the command stay its own");
-        TAP_CHECK(shell_parse(ARGC("shell", "--nope"), ARGV("shell", "--nope"), &o) == AGENTBOX_EXIT_USAGE,
-                  "shell: unknown option");
+        TAP_CHECK_STR(joined(call.cmd), "ls -l", "shell: options of the command stay its own");
+        TAP_CHECK(PARSE_SHELL("shell", "ls", "--help") == VERB_CONTINUE, "shell: --help after the command is the command's");
+        TAP_CHECK_STR(joined(call.cmd), "ls --help", "shell: the command's --help");
+        TAP_CHECK(PARSE_SHELL("shell", "--nope") == AGENTBOX_EXIT_USAGE, "shell: unknown option");
+        TAP_CHECK(PARSE_SHELL("shell", "ls", "--", "x") == AGENTBOX_EXIT_USAGE, "shell: a word before -- and a command");
 }
 
 static void engine_argv(void) {

@@ -105,8 +105,13 @@ int policy_write_yaml(const struct policy *p, FILE *f) {
                 }
                 fprintf(f, "  strict: %s\n", policy_selfcheck_strict(p) ? "true" : "false");
         }
-        if (p->expanded || p->dns_min_ttl)
-                fprintf(f, "dns:\n  min_ttl: %u\n", policy_dns_min_ttl(p));
+        if (p->expanded || p->dns_min_ttl || p->dns_grace >= 0) {
+                fputs("dns:\n", f);
+                if (p->expanded || p->dns_min_ttl)
+                        fprintf(f, "  min_ttl: %u\n", policy_dns_min_ttl(p));
+                if (p->expanded || p->dns_grace >= 0)
+                        fprintf(f, "  grace: %u\n", policy_dns_grace(p));
+        }
         if (p->needs_github_meta || p->github_meta_url || p->github_ca_file) {
                 fputs("github:\n  meta_url: ", f);
                 write_quoted(f, meta_url(p));
@@ -180,7 +185,7 @@ int policy_write_json(const struct policy *p, FILE *f) {
         fputs(", \"blocked\": ", f);
         json_string_or_null(f, p->selfcheck_blocked);
         fprintf(f, ", \"strict\": %s},\n", policy_selfcheck_strict(p) ? "true" : "false");
-        fprintf(f, "  \"dns\": {\"min_ttl\": %u},\n", policy_dns_min_ttl(p));
+        fprintf(f, "  \"dns\": {\"min_ttl\": %u, \"grace\": %u},\n", policy_dns_min_ttl(p), policy_dns_grace(p));
         fputs("  \"github\": {\"meta_url\": ", f);
         write_quoted(f, meta_url(p));
         fputs(", \"ca_file\": ", f);

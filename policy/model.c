@@ -12,6 +12,7 @@ int policy_new(struct policy **ret) {
         if (!p)
                 return -ENOMEM;
         p->selfcheck_strict = -1;
+        p->dns_grace = -1;
         *ret = p;
         return 0;
 }
@@ -41,6 +42,10 @@ const char *policy_pos_file(const struct policy *p, const struct policy_pos *pos
         if (pos->source == POLICY_SOURCE_CATALOG || pos->source >= p->n_sources)
                 return "(catalog)";
         return p->sources[pos->source];
+}
+
+unsigned policy_dns_grace(const struct policy *p) {
+        return p->dns_grace >= 0 ? (unsigned) p->dns_grace : POLICY_DNS_GRACE_DEFAULT;
 }
 
 unsigned policy_dns_min_ttl(const struct policy *p) {
@@ -184,5 +189,7 @@ int policy_copy_scalars(struct policy *dst, const struct policy *src) {
                 dst->selfcheck_strict = src->selfcheck_strict;
         if (src->dns_min_ttl > 0)
                 dst->dns_min_ttl = src->dns_min_ttl;
+        if (src->dns_grace >= 0)
+                dst->dns_grace = src->dns_grace;
         return 0;
 }

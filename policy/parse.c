@@ -19,7 +19,7 @@ struct parser {
 
 static const char *const top_keys[] = { "services", "domains", "cidrs", "ports", "selfcheck", "dns", "github", NULL };
 static const char *const selfcheck_keys[] = { "allowed", "blocked", "strict", NULL };
-static const char *const dns_keys[] = { "min_ttl", NULL };
+static const char *const dns_keys[] = { "min_ttl", "grace", NULL };
 static const char *const github_keys[] = { "meta_url", "ca_file", NULL };
 
 __attribute__((format(printf, 3, 4)))
@@ -309,6 +309,17 @@ static void selfcheck_key(struct parser *ps, const char *key, const struct yaml_
 }
 
 static void dns_key(struct parser *ps, const char *key, const struct yaml_tree *v) {
+        if (strcmp(key, "grace") == 0) {
+                const char *g = scalar_text(ps, v, "a number of seconds from 0 to 86400");
+                char *gend;
+                unsigned long grace = g ? strtoul(g, &gend, 10) : 0;
+                if (g && (!v->plain || g[0] < '0' || g[0] > '9' || *gend || grace > POLICY_DNS_GRACE_MAX))
+                        error(ps, v, "invalid dns.grace \"%s\": expected a whole number of seconds from 0 to %u", g,
+                              POLICY_DNS_GRACE_MAX);
+                else if (g)
+                        ps->p->dns_grace = (int) grace;
+                return;
+        }
         const char *text = scalar_text(ps, v, "a number of seconds from 1 to 3600");
         if (!text)
                 return;

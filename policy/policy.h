@@ -15,6 +15,11 @@
 #define POLICY_MAX_FILE_SIZE (1024 * 1024)
 #define POLICY_DNS_MIN_TTL_DEFAULT 30u
 #define POLICY_DNS_MIN_TTL_MAX 3600u
+/* How long past its TTL an address the sandbox's resolver handed out stays
+ * allowed: clients that keep answers longer than the TTL (curl caches them
+ * 60 s, Java 30 s) keep working. */
+#define POLICY_DNS_GRACE_DEFAULT 120u
+#define POLICY_DNS_GRACE_MAX 86400u
 
 /* ---- diagnostics ---- */
 
@@ -106,6 +111,7 @@ struct policy {
         int selfcheck_strict;           /* -1: not set, else 0/1 */
 
         unsigned dns_min_ttl;           /* 0: not set (default 30) */
+        int dns_grace;                  /* -1: not set (POLICY_DNS_GRACE_DEFAULT) */
 
         char *github_meta_url;          /* NULL: not set */
         char *github_ca_file;
@@ -130,6 +136,7 @@ const char *policy_pos_file(const struct policy *p, const struct policy_pos *pos
 
 /* Effective values, defaults applied. */
 unsigned policy_dns_min_ttl(const struct policy *p);
+unsigned policy_dns_grace(const struct policy *p);
 /* How many ports apply to every allowed destination (service NULL). */
 size_t policy_global_ports(const struct policy *p);
 bool policy_selfcheck_strict(const struct policy *p);

@@ -90,7 +90,7 @@ def test_json_output(init_binary):
     assert p["service_ports"] == {"github": [22]}
     assert p["needs_github_meta"] is True
     assert p["github"]["meta_url"] == "https://api.github.com/meta"
-    assert p["dns"] == {"min_ttl": 30}
+    assert p["dns"] == {"min_ttl": 30, "grace": 120}
 
 
 def test_duplicates_warn_with_both_positions(init_binary, tmp_path):

@@ -154,6 +154,7 @@ static const char want_yaml[] =
         "  strict: false\n"
         "dns:\n"
         "  min_ttl: 45\n"
+        "  grace: 120\n"
         "github:\n"
         "  meta_url: \"https://api.github.com/meta\"\n"
         "  ca_file: \"/etc/ssl/ghe \\\"ca\\\".pem\"\n";
@@ -166,7 +167,7 @@ static const char want_json[] =
         "  \"ports\": [443],\n"
         "  \"service_ports\": {},\n"
         "  \"selfcheck\": {\"allowed\": \"pypi.org\", \"blocked\": null, \"strict\": false},\n"
-        "  \"dns\": {\"min_ttl\": 45},\n"
+        "  \"dns\": {\"min_ttl\": 45, \"grace\": 120},\n"
         "  \"github\": {\"meta_url\": \"https://api.github.com/meta\", \"ca_file\": \"/etc/ssl/ghe \\\"ca\\\".pem\"},\n"
         "  \"needs_github_meta\": false\n"
         "}\n";

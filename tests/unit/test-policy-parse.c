@@ -35,7 +35,7 @@ static void test_model(void) {
                                  "cidrs: [192.0.2.0/24, \"2001:db8::/32\", 198.51.100.7]\n"
                                  "ports: [443, 8443]\n"
                                  "selfcheck: {allowed: a.example.com, blocked: 192.0.2.9, strict: true}\n"
-                                 "dns: {min_ttl: 120}\n"
+                                 "dns: {min_ttl: 120, grace: 7}\n"
                                  "github: {meta_url: \"http://127.0.0.1:8080/meta\", ca_file: /etc/ca.pem}\n",
                                  &d);
         TAP_CHECK(p && d.n == 0, "full policy parses without diagnostics");
@@ -56,6 +56,7 @@ static void test_model(void) {
         TAP_CHECK_STR(p->selfcheck_blocked, "192.0.2.9", "selfcheck.blocked may be an address");
         TAP_CHECK(p->selfcheck_strict == 1, "selfcheck.strict");
         TAP_CHECK(policy_dns_min_ttl(p) == 120, "dns.min_ttl");
+        TAP_CHECK(policy_dns_grace(p) == 7, "dns.grace");
         TAP_CHECK_STR(p->github_meta_url, "http://127.0.0.1:8080/meta", "github.meta_url");
         TAP_CHECK_STR(p->github_ca_file, "/etc/ca.pem", "github.ca_file");
         TAP_CHECK_STR(policy_pos_file(p, &p->domains[0].pos), "t.yaml", "positions name the file");

@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "childproc.h"
 #include "environ.h"
 #include "log.h"
 #include "macro.h"
@@ -105,34 +106,6 @@ static void reply_error(int out, const char *why) {
         write_all(out, line, len);
 }
 
-/* Nothing of PID 1's (netlink socket, resolver sockets, epoll, signalfd)
- * may stay open in the child; only stdin/out/err and its pipe. */
-static void close_inherited_fds(int keep) {
-        int r = keep > 3 ? close_range(3, (unsigned) keep - 1, 0) : 0;
-        if (r == 0 && close_range((unsigned) keep + 1, ~0U, 0) == 0)
-                return;
-        long max = sysconf(_SC_OPEN_MAX);       /* kernels before 5.9 */
-        for (int fd = 3; fd < (max > 0 && max < 65536 ? max : 65536); fd++)
-                if (fd != keep)
-                        (void) close(fd);
-}
-
-/* PID 1's environment holds what the launcher passed for CMD (API keys with
- * --pass-env): none of it belongs in a process that parses the network's
- * answers, and none of it may steer libcurl (proxies, CA paths). The child's
- * copy of the strings is wiped, then the list emptied. */
-static void scrub_environment(void) {
-        char *region;
-        size_t len;
-
-        for (char **e = environ; e && *e; e++)
-                explicit_bzero(*e, strlen(*e));
-        /* Also what the loader dropped from `environ` but left in place. */
-        if (environ_original_region(&region, &len) == 0)
-                explicit_bzero(region, len);
-        (void) clearenv();
-}
-
 /* Who the child becomes: nobody when we are root (then we may), else
  * ourselves without any capability. */
 static void child_user(struct target_user *u) {
@@ -182,19 +155,15 @@ _Noreturn static void child_run(int out, const struct meta_config *cfg, const ch
         char *why = NULL, *ca = NULL, *body = NULL;
         size_t ca_len = 0, body_len = 0;
         struct target_user u;
-        sigset_t none;
 
-        /* Out of PID 1's session and process group: a ^Z or ^C typed at
-         * the container's terminal during boot is not for us. */
-        (void) setsid();
-        signal(SIGTSTP, SIG_IGN);
-        signal(SIGTTIN, SIG_IGN);
-        signal(SIGTTOU, SIG_IGN);
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        (void) prctl(PR_SET_NAME, "meta-fetch", 0, 0, 0);
-        close_inherited_fds(out);
-        scrub_environment();
+        childproc_detach("meta-fetch");
+        int keep[] = { out };
+        if (childproc_keep_fds(keep, ELEMENTSOF(keep)) < 0) {
+                reply_error(out, "the fetch process could not close PID 1's descriptors");
+                _exit(0);
+        }
+        out = keep[0];
+        childproc_scrub_environment();
 
         /* Read while we may: the file can be root's alone. */
         if (cfg->ca_file && meta_read_ca_file(cfg->ca_file, &ca, &ca_len, &why) < 0) {

@@ -136,7 +136,7 @@ static int split_host_port(const char *text, char *host, size_t len, uint16_t *r
         return 0;
 }
 
-/* The host part of an http(s) URL. */
+/* The URL of the GitHub meta document this policy reads: its own, or GitHub's. */
 static const char *fw_meta_url(const struct firewall *fw) {
         return fw->policy->github_meta_url ? fw->policy->github_meta_url : POLICY_GITHUB_META_URL_DEFAULT;
 }

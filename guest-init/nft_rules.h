@@ -1,18 +1,17 @@
 /* The chains of table inet agent_sandbox and the rules in them (internal). */
 #pragma once
 
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "nft.h"
 #include "nft_batch.h"
 
 /* Appends to b: "add chain" for output and input (creating them, or
  * keeping the existing ones and their hooks), the removal of all their
- * current rules, then the rules. Returns 0 or -ENOMEM (logged). */
-#include <stdbool.h>
-
-#include <stddef.h>
-
-#include "nft.h"
-
-/* root_dns: also the rules of nft_policy.root_dns_forwarding; services:
- * the rules of nft_policy.services (after the allowed rules). */
+ * current rules, then the rules. root_dns: also the rules of
+ * nft_policy.root_dns_forwarding; services: the rules of
+ * nft_policy.services (after the allowed rules). Returns 0 or -ENOMEM
+ * (logged). */
 int nft_rules_add_chains(struct nft_batch *b, bool root_dns, const struct nft_service *services,
                          size_t n_services);

@@ -161,12 +161,14 @@ static int fw_collect_names(struct firewall *fw) {
         }
         fw->meta_host = -1;
         if (p->needs_github_meta) {
-                if (meta_url_host(fw_meta_url(fw), host, sizeof(host)) < 0) {
-                        log_error("github.meta_url %s is not an http(s) URL with a host name; fix the policy",
-                                  fw_meta_url(fw));
+                /* The policy parser accepted it with the same function. */
+                struct policy_url url;
+                const char *reason;
+                if (policy_url_parse(fw_meta_url(fw), &url, &reason) < 0) {
+                        log_error("github.meta_url %s: %s; fix the policy", fw_meta_url(fw), reason);
                         return -EINVAL;
                 }
-                fw->meta_host = fw_name_add(fw, host, false);
+                fw->meta_host = fw_name_add(fw, url.host, false);
                 if (fw->meta_host < 0)
                         return -ENOMEM;
         }

@@ -119,9 +119,13 @@ int cmd_apply(int argc, char **argv) {
         r = loop_new(&state.loop);
         if (r < 0)
                 return log_error_errno(r, "Failed to create the event loop: %m"), 1;
+        /* firewall_start reported its own failure. */
         r = firewall_start(state.loop, &cfg, apply_ready, &state, &fw);
-        if (r >= 0)
+        if (r >= 0) {
                 r = loop_run(state.loop);
+                if (r < 0)
+                        log_error_errno(r, "The event loop failed: %m");
+        }
         if (r >= 0)
                 r = state.error;
         firewall_free(fw);

@@ -157,9 +157,10 @@ int cmd_fetch_meta(int argc, char **argv) {
                                         : "fetch-meta needs --output FILE; see agent-sandbox-init fetch-meta --help");
                 return 2;
         }
-        char host[256];
-        if (meta_url_host(s.url, host, sizeof(host)) < 0) {
-                log_error("%s is not an http(s) URL with a host name", s.url);
+        struct policy_url url;
+        const char *reason;
+        if (policy_url_parse(s.url, &url, &reason) < 0) {
+                log_error("--url %s: %s", s.url, reason);
                 return 2;
         }
 
@@ -169,7 +170,7 @@ int cmd_fetch_meta(int argc, char **argv) {
         if (r >= 0)
                 r = resolver_new(s.loop, &(struct resolver_config) {}, &resolver);
         if (r >= 0)
-                r = resolver_resolve(resolver, host, host_resolved, &s);
+                r = resolver_resolve(resolver, url.host, host_resolved, &s);
         if (r >= 0)
                 r = loop_run(s.loop);
         if (r < 0)

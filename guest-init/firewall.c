@@ -44,18 +44,13 @@ struct fw_service {
         size_t n_programmed;
 };
 
-struct firewall {
-        struct loop *loop;
-        struct firewall_config cfg;
+/* One policy and what was found for it. A reload builds a new generation
+ * beside the one whose rules are in place, which keeps following DNS until
+ * the new rules are committed; only then does the new one replace it. A
+ * build that fails before that is dropped and changes nothing. */
+struct fw_gen {
+        unsigned id;                    /* answers carry it; one for no live generation is dropped */
         struct policy *policy;
-        struct resolver *resolver;
-        struct guard *guard;
-        struct meta_fetch *meta;
-        struct selfcheck *check;
-
-        /* Everything below belongs to one generation: a reload starts a
-         * new one, and answers for an older generation are dropped. */
-        unsigned generation;
         struct fw_name *names;
         size_t n_names;
         ssize_t meta_host;              /* index into names, or -1 */
@@ -69,6 +64,19 @@ struct firewall {
         enum fw_phase phase;
         uint64_t build_started_usec;
         char summary[320];              /* what the rules allow, for the "sandbox ready" line */
+};
+
+struct firewall {
+        struct loop *loop;
+        struct firewall_config cfg;
+        struct resolver *resolver;
+        struct guard *guard;
+        struct meta_fetch *meta;        /* of the build in progress */
+        struct selfcheck *check;        /* of the live generation */
+
+        unsigned last_id;
+        struct fw_gen *live;            /* its rules are in place; NULL until the first commit */
+        struct fw_gen *building;        /* resolving, not yet committed */
 
         firewall_ready_fn ready;
         void *userdata;
@@ -81,40 +89,64 @@ struct fw_query {
         size_t index;
 };
 
-static void fw_build_step_done(struct firewall *fw);
+static void fw_build_step_done(struct firewall *fw, struct fw_gen *g);
 static void fw_schedule_refresh(struct firewall *fw);
+static void fw_services_free(struct fw_gen *g);
 
-static void fw_names_free(struct firewall *fw) {
-        for (size_t i = 0; i < fw->n_names; i++) {
-                free(fw->names[i].name);
-                free(fw->names[i].addrs);
+static void fw_names_free(struct fw_gen *g) {
+        for (size_t i = 0; i < g->n_names; i++) {
+                free(g->names[i].name);
+                free(g->names[i].addrs);
         }
-        free(fw->names);
-        fw->names = NULL;
-        fw->n_names = 0;
+        free(g->names);
+        g->names = NULL;
+        g->n_names = 0;
 }
 
-static ssize_t fw_name_find(const struct firewall *fw, const char *name) {
-        for (size_t i = 0; i < fw->n_names; i++)
-                if (strcmp(fw->names[i].name, name) == 0)
+static void fw_gen_free(struct fw_gen *g) {
+        if (!g)
+                return;
+        fw_names_free(g);
+        fw_services_free(g);
+        free(g->meta_prefixes);
+        policy_free(g->policy);
+        free(g);
+}
+
+static void fw_gen_freep(struct fw_gen **g) {
+        fw_gen_free(*g);
+}
+
+/* The generation whose answer this is, or NULL when it was dropped. */
+static struct fw_gen *fw_gen_find(const struct firewall *fw, unsigned id) {
+        if (fw->building && fw->building->id == id)
+                return fw->building;
+        if (fw->live && fw->live->id == id)
+                return fw->live;
+        return NULL;
+}
+
+static ssize_t fw_name_find(const struct fw_gen *g, const char *name) {
+        for (size_t i = 0; i < g->n_names; i++)
+                if (strcmp(g->names[i].name, name) == 0)
                         return (ssize_t) i;
         return -1;
 }
 
-static ssize_t fw_name_add(struct firewall *fw, const char *name, bool allow) {
-        ssize_t found = fw_name_find(fw, name);
+static ssize_t fw_name_add(struct fw_gen *g, const char *name, bool allow) {
+        ssize_t found = fw_name_find(g, name);
         if (found >= 0) {
-                fw->names[found].allow |= allow;
+                g->names[found].allow |= allow;
                 return found;
         }
-        struct fw_name *n = realloc(fw->names, (fw->n_names + 1) * sizeof(*n));
+        struct fw_name *n = realloc(g->names, (g->n_names + 1) * sizeof(*n));
         if (!n)
-                return -ENOMEM;
-        fw->names = n;
-        n[fw->n_names] = (struct fw_name) {.name = strdup(name), .allow = allow};
-        if (!n[fw->n_names].name)
-                return -ENOMEM;
-        return (ssize_t) fw->n_names++;
+                return log_oom();
+        g->names = n;
+        n[g->n_names] = (struct fw_name) {.name = strdup(name), .allow = allow};
+        if (!n[g->n_names].name)
+                return log_oom();
+        return (ssize_t) g->n_names++;
 }
 
 /* "host" or "host:port" → host in buf, port (0 when absent). */
@@ -136,39 +168,44 @@ static int split_host_port(const char *text, char *host, size_t len, uint16_t *r
         return 0;
 }
 
-/* The host part of an http(s) URL. */
-static const char *fw_meta_url(const struct firewall *fw) {
-        return fw->policy->github_meta_url ? fw->policy->github_meta_url : POLICY_GITHUB_META_URL_DEFAULT;
+/* The URL of the GitHub meta document this policy reads: its own, or GitHub's. */
+static const char *fw_meta_url(const struct fw_gen *g) {
+        return g->policy->github_meta_url ? g->policy->github_meta_url : POLICY_GITHUB_META_URL_DEFAULT;
 }
 
 /* The names this policy needs resolved, in policy order. */
-static int fw_collect_names(struct firewall *fw) {
-        const struct policy *p = fw->policy;
+static int fw_collect_names(struct fw_gen *g) {
+        const struct policy *p = g->policy;
         char host[256];
         uint16_t port;
 
-        for (size_t i = 0; i < p->n_domains; i++)
-                if (fw_name_add(fw, p->domains[i].name, true) < 0)
-                        return -ENOMEM;
+        for (size_t i = 0; i < p->n_domains; i++) {
+                ssize_t r = fw_name_add(g, p->domains[i].name, true);
+                if (r < 0)
+                        return (int) r;
+        }
         const char *checks[] = {p->selfcheck_allowed, p->selfcheck_blocked};
         for (size_t i = 0; i < ELEMENTSOF(checks); i++) {
                 struct ip_prefix literal;
                 if (!checks[i] || split_host_port(checks[i], host, sizeof(host), &port) < 0 ||
                     ip_prefix_parse(host, &literal) == 0)
                         continue;
-                if (fw_name_add(fw, host, false) < 0)
-                        return -ENOMEM;
+                ssize_t r = fw_name_add(g, host, false);
+                if (r < 0)
+                        return (int) r;
         }
-        fw->meta_host = -1;
+        g->meta_host = -1;
         if (p->needs_github_meta) {
-                if (meta_url_host(fw_meta_url(fw), host, sizeof(host)) < 0) {
-                        log_error("github.meta_url %s is not an http(s) URL with a host name; fix the policy",
-                                  fw_meta_url(fw));
+                /* The policy parser accepted it with the same function. */
+                struct policy_url url;
+                const char *reason;
+                if (policy_url_parse(fw_meta_url(g), &url, &reason) < 0) {
+                        log_error("github.meta_url %s: %s; fix the policy", fw_meta_url(g), reason);
                         return -EINVAL;
                 }
-                fw->meta_host = fw_name_add(fw, host, false);
-                if (fw->meta_host < 0)
-                        return -ENOMEM;
+                g->meta_host = fw_name_add(g, url.host, false);
+                if (g->meta_host < 0)
+                        return (int) g->meta_host;
         }
         return 0;
 }
@@ -193,47 +230,51 @@ static size_t fw_filter_addresses(struct firewall *fw, const char *name,
 
 static void fw_meta_done(const struct meta_result *res, void *userdata) {
         struct firewall *fw = userdata;
-        free(fw->meta_prefixes);
-        fw->meta_prefixes = NULL;
-        fw->n_meta_prefixes = 0;
+        struct fw_gen *g = fw->building;        /* a dropped build cancelled its fetch */
+        free(g->meta_prefixes);
+        g->meta_prefixes = NULL;
+        g->n_meta_prefixes = 0;
         if (res->error < 0) {
                 log_error("GitHub meta ranges unavailable: the live fetch from %s failed (%s) and the snapshot %s could not be used; the github service cannot be allowed",
-                          fw_meta_url(fw), res->why_live_failed ? res->why_live_failed : "unknown",
+                          fw_meta_url(g), res->why_live_failed ? res->why_live_failed : "unknown",
                           fw->cfg.meta_snapshot_path);
-        } else {
-                fw->meta_prefixes = malloc(res->n_prefixes * sizeof(*fw->meta_prefixes) + 1);
-                if (fw->meta_prefixes) {
-                        /* The rebinding guard holds for GitHub's live ranges as
-                         * for DNS answers: none may open the sandbox's own side.
-                         * The image's snapshot is trusted like the policy. */
-                        bool live = !res->why_live_failed;
-                        for (size_t i = 0; i < res->n_prefixes; i++) {
-                                const char *reason = NULL;
-                                char detail[128] = "", buf[IP_PREFIX_STRLEN];
-                                if (!live ||
-                                    guard_allows(fw->guard, &res->prefixes[i], &reason, detail, sizeof(detail)))
-                                        fw->meta_prefixes[fw->n_meta_prefixes++] = res->prefixes[i];
-                                else
-                                        log_warning("refused the GitHub meta range %s: it overlaps %s %s",
-                                                    ip_prefix_format(&res->prefixes[i], buf), reason, detail);
-                        }
-                }
-                fw->meta_source = res->source;
-                if (res->why_live_failed)
-                        log_warning("GitHub meta: live fetch from %s failed (%s); using the snapshot %s (%zu ranges)",
-                                    fw_meta_url(fw), res->why_live_failed, fw->cfg.meta_snapshot_path,
-                                    res->n_prefixes);
-                else
-                        log_info("GitHub meta: %zu ranges from %s", res->n_prefixes, fw_meta_url(fw));
+                fw_build_step_done(fw, g);
+                return;
         }
-        fw_build_step_done(fw);
+        g->meta_prefixes = malloc(res->n_prefixes * sizeof(*g->meta_prefixes) + 1);
+        if (!g->meta_prefixes) {
+                /* As if the fetch had failed: github is not allowed. */
+                log_oom();
+                fw_build_step_done(fw, g);
+                return;
+        }
+        /* The rebinding guard holds for GitHub's live ranges as for DNS
+         * answers: none may open the sandbox's own side. The image's
+         * snapshot is trusted like the policy. */
+        bool live = !res->why_live_failed;
+        for (size_t i = 0; i < res->n_prefixes; i++) {
+                const char *reason = NULL;
+                char detail[128] = "", buf[IP_PREFIX_STRLEN];
+                if (!live || guard_allows(fw->guard, &res->prefixes[i], &reason, detail, sizeof(detail)))
+                        g->meta_prefixes[g->n_meta_prefixes++] = res->prefixes[i];
+                else
+                        log_warning("refused the GitHub meta range %s: it overlaps %s %s",
+                                    ip_prefix_format(&res->prefixes[i], buf), reason, detail);
+        }
+        g->meta_source = res->source;
+        if (res->why_live_failed)
+                log_warning("GitHub meta: live fetch from %s failed (%s); using the snapshot %s (%zu ranges)",
+                            fw_meta_url(g), res->why_live_failed, fw->cfg.meta_snapshot_path, g->n_meta_prefixes);
+        else
+                log_info("GitHub meta: %zu ranges from %s", g->n_meta_prefixes, fw_meta_url(g));
+        fw_build_step_done(fw, g);
 }
 
-static void fw_start_meta(struct firewall *fw) {
-        const struct fw_name *host = &fw->names[fw->meta_host];
+static void fw_start_meta(struct firewall *fw, struct fw_gen *g) {
+        const struct fw_name *host = &g->names[g->meta_host];
         struct meta_config mc = {
-                .url = fw_meta_url(fw),
-                .ca_file = fw->policy->github_ca_file,
+                .url = fw_meta_url(g),
+                .ca_file = g->policy->github_ca_file,
                 .timeout_ms = fw->cfg.meta_timeout_ms,
                 .snapshot_path = fw->cfg.meta_snapshot_path,
                 .host_addrs = host->addrs,
@@ -245,7 +286,7 @@ static void fw_start_meta(struct firewall *fw) {
         int r = meta_fetch_start(fw->loop, &mc, fw_meta_done, fw, &fw->meta);
         if (r < 0) {
                 log_error_errno(r, "Failed to start the GitHub meta fetch: %m");
-                fw_build_step_done(fw);
+                fw_build_step_done(fw, g);
         }
 }
 
@@ -253,8 +294,8 @@ static bool addresses_equal(const struct ip_prefix *a, size_t na, const struct i
         return na == nb && (na == 0 || memcmp(a, b, na * sizeof(*a)) == 0);
 }
 
-static uint64_t fw_ttl_deadline(const struct firewall *fw, uint32_t ttl) {
-        unsigned floor = policy_dns_min_ttl(fw->policy);
+static uint64_t fw_ttl_deadline(const struct fw_gen *g, uint32_t ttl) {
+        unsigned floor = policy_dns_min_ttl(g->policy);
         uint64_t seconds = ttl < floor ? floor : ttl > DNS_TTL_CEILING ? DNS_TTL_CEILING : ttl;
         return loop_now_usec() + seconds * 1000000u;
 }
@@ -262,119 +303,123 @@ static uint64_t fw_ttl_deadline(const struct firewall *fw, uint32_t ttl) {
 static void fw_resolved(const struct resolve_result *res, void *userdata) {
         _cleanup_free_ struct fw_query *q = userdata;
         struct firewall *fw = q->fw;
-        if (q->generation != fw->generation)
+        struct fw_gen *g = fw_gen_find(fw, q->generation);
+        if (!g)
                 return;
-        struct fw_name *n = &fw->names[q->index];
+        struct fw_name *n = &g->names[q->index];
         n->in_flight = false;
 
         _cleanup_free_ struct ip_prefix *addrs = NULL;
         size_t n_addrs = 0;
+        int r = 0;
         if (res->error == 0 && res->n_addrs > 0) {
                 addrs = malloc(res->n_addrs * sizeof(*addrs));
                 if (addrs) {
                         memcpy(addrs, res->addrs, res->n_addrs * sizeof(*addrs));
                         n_addrs = fw_filter_addresses(fw, n->name, addrs, res->n_addrs);
                         qsort(addrs, n_addrs, sizeof(*addrs), ip_prefix_compare);
+                } else {
+                        r = log_oom();
                 }
         }
         if (n_addrs == 0) {
                 /* Keep what we had: a passing DNS failure must not cut a
                  * working host off, and the retry comes at the TTL floor. */
-                if (!n->failed || fw->phase != FW_READY)
+                if (r == 0 && (!n->failed || g->phase != FW_READY))
                         log_warning("%s did not resolve to a usable address (%s)%s", n->name,
                                     res->error ? res->error_text : "every address refused",
                                     n->n_addrs ? "; keeping its previous addresses" : "");
                 n->failed = true;
-                n->due_usec = fw_ttl_deadline(fw, 0);
+                n->due_usec = fw_ttl_deadline(g, 0);
         } else {
-                if (fw->phase == FW_READY && n->allow &&
+                if (g->phase == FW_READY && n->allow &&
                     !addresses_equal(n->addrs, n->n_addrs, addrs, n_addrs))
-                        fw->sets_dirty = true;
+                        g->sets_dirty = true;
                 free(n->addrs);
                 n->addrs = TAKE_PTR(addrs);
                 n->n_addrs = n_addrs;
                 n->failed = false;
-                n->due_usec = fw_ttl_deadline(fw, res->ttl);
+                n->due_usec = fw_ttl_deadline(g, res->ttl);
         }
 
-        if (fw->phase == FW_BUILDING) {
-                if ((ssize_t) q->index == fw->meta_host)
-                        fw_start_meta(fw);
-                fw_build_step_done(fw);
-        } else if (fw->phase == FW_READY) {
+        if (g->phase == FW_BUILDING) {
+                if ((ssize_t) q->index == g->meta_host)
+                        fw_start_meta(fw, g);
+                fw_build_step_done(fw, g);
+        } else if (g->phase == FW_READY) {
                 fw_schedule_refresh(fw);
         }
 }
 
-static int fw_query(struct firewall *fw, size_t index) {
+static int fw_query(struct firewall *fw, struct fw_gen *g, size_t index) {
         struct fw_query *q = malloc(sizeof(*q));
         if (!q)
-                return -ENOMEM;
-        *q = (struct fw_query) {.fw = fw, .generation = fw->generation, .index = index};
-        fw->names[index].in_flight = true;
-        int r = resolver_resolve(fw->resolver, fw->names[index].name, fw_resolved, q);
+                return log_oom();
+        *q = (struct fw_query) {.fw = fw, .generation = g->id, .index = index};
+        g->names[index].in_flight = true;
+        int r = resolver_resolve(fw->resolver, g->names[index].name, fw_resolved, q);
         if (r < 0) {
-                fw->names[index].in_flight = false;
+                g->names[index].in_flight = false;
                 free(q);
-                return log_error_errno(r, "Failed to start resolving %s: %m", fw->names[index].name);
+                return log_error_errno(r, "Failed to start resolving %s: %m", g->names[index].name);
         }
         return 0;
 }
 
 /* policy cidrs + addresses of allowed names + GitHub meta ranges. The nft
  * layer merges overlaps, so duplicates here are harmless. */
-static int fw_collect_allowed(const struct firewall *fw, struct ip_prefix **ret, size_t *ret_n) {
-        size_t n = fw->policy->n_cidrs + fw->n_meta_prefixes;
-        for (size_t i = 0; i < fw->n_names; i++)
-                if (fw->names[i].allow)
-                        n += fw->names[i].n_addrs;
+static int fw_collect_allowed(const struct fw_gen *g, struct ip_prefix **ret, size_t *ret_n) {
+        size_t n = g->policy->n_cidrs + g->n_meta_prefixes;
+        for (size_t i = 0; i < g->n_names; i++)
+                if (g->names[i].allow)
+                        n += g->names[i].n_addrs;
         struct ip_prefix *all = malloc((n + 1) * sizeof(*all));
         if (!all)
-                return -ENOMEM;
+                return log_oom();
         size_t k = 0;
-        for (size_t i = 0; i < fw->policy->n_cidrs; i++)
-                all[k++] = fw->policy->cidrs[i].prefix;
-        for (size_t i = 0; i < fw->n_names; i++)
-                if (fw->names[i].allow)
-                        for (size_t j = 0; j < fw->names[i].n_addrs; j++)
-                                all[k++] = fw->names[i].addrs[j];
-        for (size_t i = 0; i < fw->n_meta_prefixes; i++)
-                all[k++] = fw->meta_prefixes[i];
+        for (size_t i = 0; i < g->policy->n_cidrs; i++)
+                all[k++] = g->policy->cidrs[i].prefix;
+        for (size_t i = 0; i < g->n_names; i++)
+                if (g->names[i].allow)
+                        for (size_t j = 0; j < g->names[i].n_addrs; j++)
+                                all[k++] = g->names[i].addrs[j];
+        for (size_t i = 0; i < g->n_meta_prefixes; i++)
+                all[k++] = g->meta_prefixes[i];
         *ret = all;
         *ret_n = k;
         return 0;
 }
 
-static void fw_services_free(struct firewall *fw) {
-        for (size_t i = 0; i < fw->n_services; i++) {
-                free(fw->services[i].ports);
-                free(fw->services[i].programmed);
+static void fw_services_free(struct fw_gen *g) {
+        for (size_t i = 0; i < g->n_services; i++) {
+                free(g->services[i].ports);
+                free(g->services[i].programmed);
         }
-        free(fw->services);
-        fw->services = NULL;
-        fw->n_services = 0;
+        free(g->services);
+        g->services = NULL;
+        g->n_services = 0;
 }
 
 /* One entry per catalog service that adds ports, whether or not the policy
  * uses it: the table then has the same sets for every policy, and a reload
  * that drops a service empties its sets instead of leaving them behind. */
-static int fw_services_init(struct firewall *fw) {
+static int fw_services_init(struct fw_gen *g) {
         const struct policy_catalog_service *const *all = policy_catalog_all();
-        const struct policy *p = fw->policy;
+        const struct policy *p = g->policy;
 
-        fw_services_free(fw);
+        fw_services_free(g);
         for (size_t i = 0; all[i]; i++) {
                 if (all[i]->ports[0] == 0)
                         continue;
-                struct fw_service *v = realloc(fw->services, (fw->n_services + 1) * sizeof(*v));
+                struct fw_service *v = realloc(g->services, (g->n_services + 1) * sizeof(*v));
                 if (!v)
-                        return -ENOMEM;
-                fw->services = v;
-                struct fw_service *svc = &v[fw->n_services++];
+                        return log_oom();
+                g->services = v;
+                struct fw_service *svc = &v[g->n_services++];
                 *svc = (struct fw_service) {.catalog = all[i]};
                 svc->ports = calloc(p->n_ports + 1, sizeof(*svc->ports));
                 if (!svc->ports)
-                        return -ENOMEM;
+                        return log_oom();
                 for (size_t j = 0; j < p->n_ports; j++)
                         if (p->ports[j].service && strcmp(p->ports[j].service, all[i]->name) == 0)
                                 svc->ports[svc->n_ports++] = p->ports[j].port;
@@ -385,33 +430,33 @@ static int fw_services_init(struct firewall *fw) {
 /* A service's destinations: the addresses its own host names resolved to
  * and, for github, the meta ranges; sorted. Nothing when the policy gives
  * it no port (unused, or its ports are the policy's anyway). */
-static int fw_collect_service(const struct firewall *fw, const struct fw_service *svc,
+static int fw_collect_service(const struct fw_gen *g, const struct fw_service *svc,
                               struct ip_prefix **ret, size_t *ret_n) {
         const struct policy_catalog_service *c = svc->catalog;
         size_t n = 0, k = 0;
         if (svc->n_ports > 0) {
                 for (const char *const *d = c->domains; *d; d++) {
-                        ssize_t i = fw_name_find(fw, strncmp(*d, "*.", 2) == 0 ? *d + 2 : *d);
+                        ssize_t i = fw_name_find(g, strncmp(*d, "*.", 2) == 0 ? *d + 2 : *d);
                         if (i >= 0)
-                                n += fw->names[i].n_addrs;
+                                n += g->names[i].n_addrs;
                 }
                 if (c->github_meta)
-                        n += fw->n_meta_prefixes;
+                        n += g->n_meta_prefixes;
         }
         struct ip_prefix *all = malloc((n + 1) * sizeof(*all));
         if (!all)
-                return -ENOMEM;
+                return log_oom();
         if (svc->n_ports > 0) {
                 /* The catalog's names, not the policy's domain entries: a
                  * user listing github.com as well must not take it out of
                  * github's set. */
                 for (const char *const *d = c->domains; *d; d++) {
-                        ssize_t i = fw_name_find(fw, strncmp(*d, "*.", 2) == 0 ? *d + 2 : *d);
-                        for (size_t j = 0; i >= 0 && j < fw->names[i].n_addrs; j++)
-                                all[k++] = fw->names[i].addrs[j];
+                        ssize_t i = fw_name_find(g, strncmp(*d, "*.", 2) == 0 ? *d + 2 : *d);
+                        for (size_t j = 0; i >= 0 && j < g->names[i].n_addrs; j++)
+                                all[k++] = g->names[i].addrs[j];
                 }
-                for (size_t j = 0; c->github_meta && j < fw->n_meta_prefixes; j++)
-                        all[k++] = fw->meta_prefixes[j];
+                for (size_t j = 0; c->github_meta && j < g->n_meta_prefixes; j++)
+                        all[k++] = g->meta_prefixes[j];
         }
         if (k > 1)
                 qsort(all, k, sizeof(*all), ip_prefix_compare);
@@ -423,12 +468,12 @@ static int fw_collect_service(const struct firewall *fw, const struct fw_service
 /* Fills out[i] for every service (its destinations collected afresh into
  * *ret_addrs[i]); *ret_changed[i] says whether they differ from what is
  * programmed. */
-static int fw_collect_services(const struct firewall *fw, struct nft_service *out, struct ip_prefix **addrs,
+static int fw_collect_services(const struct fw_gen *g, struct nft_service *out, struct ip_prefix **addrs,
                                bool *changed) {
-        for (size_t i = 0; i < fw->n_services; i++) {
-                const struct fw_service *svc = &fw->services[i];
+        for (size_t i = 0; i < g->n_services; i++) {
+                const struct fw_service *svc = &g->services[i];
                 size_t n = 0;
-                int r = fw_collect_service(fw, svc, &addrs[i], &n);
+                int r = fw_collect_service(g, svc, &addrs[i], &n);
                 if (r < 0)
                         return r;
                 out[i] = (struct nft_service) {
@@ -441,13 +486,13 @@ static int fw_collect_services(const struct firewall *fw, struct nft_service *ou
         return 0;
 }
 
-static void fw_services_programmed(struct firewall *fw, struct ip_prefix **addrs, const struct nft_service *out,
+static void fw_services_programmed(struct fw_gen *g, struct ip_prefix **addrs, const struct nft_service *out,
                                    const bool *changed) {
-        for (size_t i = 0; i < fw->n_services; i++)
+        for (size_t i = 0; i < g->n_services; i++)
                 if (changed[i]) {
-                        free(fw->services[i].programmed);
-                        fw->services[i].programmed = TAKE_PTR(addrs[i]);
-                        fw->services[i].n_programmed = out[i].n_allowed;
+                        free(g->services[i].programmed);
+                        g->services[i].programmed = TAKE_PTR(addrs[i]);
+                        g->services[i].n_programmed = out[i].n_allowed;
                 }
 }
 
@@ -467,14 +512,14 @@ static void fw_service_scratch_free(struct fw_service_scratch *s) {
         free(s->changed);
 }
 
-static int fw_service_scratch_init(const struct firewall *fw, struct fw_service_scratch *s) {
-        s->n = fw->n_services;
+static int fw_service_scratch_init(const struct fw_gen *g, struct fw_service_scratch *s) {
+        s->n = g->n_services;
         s->out = calloc(s->n + 1, sizeof(*s->out));
         s->addrs = calloc(s->n + 1, sizeof(*s->addrs));
         s->changed = calloc(s->n + 1, sizeof(*s->changed));
         if (!s->out || !s->addrs || !s->changed)
-                return -ENOMEM;
-        return fw_collect_services(fw, s->out, s->addrs, s->changed);
+                return log_oom();
+        return fw_collect_services(g, s->out, s->addrs, s->changed);
 }
 
 static bool prefixes_contain(const struct ip_prefix *set, size_t n, const struct ip_prefix *addr) {
@@ -493,7 +538,7 @@ static bool resolvers_include_docker_dns(const struct ip_prefix *resolvers, size
         return false;
 }
 
-static int fw_program(struct firewall *fw, const struct ip_prefix *allowed, size_t n_allowed,
+static int fw_program(struct firewall *fw, struct fw_gen *g, const struct ip_prefix *allowed, size_t n_allowed,
                       struct nft_stats *stats) {
         _cleanup_free_ struct ip_prefix *resolvers = NULL;
         size_t n_resolvers = 0;
@@ -503,20 +548,20 @@ static int fw_program(struct firewall *fw, const struct ip_prefix *allowed, size
 
         /* The ports for everything allowed; a service's own ports go with
          * its own destinations only. */
-        _cleanup_free_ uint16_t *ports = calloc(fw->policy->n_ports + 1, sizeof(*ports));
+        _cleanup_free_ uint16_t *ports = calloc(g->policy->n_ports + 1, sizeof(*ports));
         if (!ports)
-                return -ENOMEM;
+                return log_oom();
         size_t n_ports = 0;
-        for (size_t i = 0; i < fw->policy->n_ports; i++)
-                if (!fw->policy->ports[i].service)
-                        ports[n_ports++] = fw->policy->ports[i].port;
+        for (size_t i = 0; i < g->policy->n_ports; i++)
+                if (!g->policy->ports[i].service)
+                        ports[n_ports++] = g->policy->ports[i].port;
 
-        r = fw_services_init(fw);
+        r = fw_services_init(g);
         _cleanup_(fw_service_scratch_free) struct fw_service_scratch svc = {0};
         if (r == 0)
-                r = fw_service_scratch_init(fw, &svc);
+                r = fw_service_scratch_init(g, &svc);
         if (r < 0)
-                return log_error_errno(r, "Failed to collect the services' destinations: %m");
+                return r;
 
         struct nft_policy np = {
                 .allowed = allowed, .n_allowed = n_allowed,
@@ -531,7 +576,7 @@ static int fw_program(struct firewall *fw, const struct ip_prefix *allowed, size
         /* Every service's sets were written, changed or not. */
         for (size_t i = 0; i < svc.n; i++)
                 svc.changed[i] = true;
-        fw_services_programmed(fw, svc.addrs, svc.out, svc.changed);
+        fw_services_programmed(g, svc.addrs, svc.out, svc.changed);
         return 0;
 }
 
@@ -559,9 +604,9 @@ static int fw_lockdown(struct firewall *fw) {
 
 /* ", port 22 only to github's N IPv4 and M IPv6 intervals" per service
  * that adds ports: the "sandbox ready" line says which ports are narrower. */
-static void fw_summary_services(const struct firewall *fw, char *buf, size_t len) {
-        for (size_t i = 0; i < fw->n_services; i++) {
-                const struct fw_service *svc = &fw->services[i];
+static void fw_summary_services(const struct fw_gen *g, char *buf, size_t len) {
+        for (size_t i = 0; i < g->n_services; i++) {
+                const struct fw_service *svc = &g->services[i];
                 size_t used = strlen(buf), v4 = 0, v6 = 0;
                 if (svc->n_ports == 0 || used >= len)
                         continue;
@@ -578,8 +623,8 @@ static void fw_summary_services(const struct firewall *fw, char *buf, size_t len
 
 /* A port the policy allows everywhere: a service's own port would be
  * refused at any host that is not the service's. */
-static uint16_t fw_default_port(const struct firewall *fw) {
-        const struct policy *p = fw->policy;
+static uint16_t fw_default_port(const struct fw_gen *g) {
+        const struct policy *p = g->policy;
         for (size_t i = 0; i < p->n_ports; i++)
                 if (!p->ports[i].service && p->ports[i].port == 443)
                         return 443;
@@ -606,7 +651,7 @@ static void fw_pick_unallowed(const struct ip_prefix *allowed, size_t n_allowed,
 /* Fill one self-check target from "host[:port]" in the policy, or leave it
  * for the caller's default. Returns -EINVAL when the policy names a target
  * that makes the check meaningless. */
-static int fw_selfcheck_target(const struct firewall *fw, const char *spec, const char *key,
+static int fw_selfcheck_target(const struct fw_gen *g, const char *spec, const char *key,
                                struct selfcheck_target *t) {
         char host[256];
         uint16_t port;
@@ -617,70 +662,84 @@ static int fw_selfcheck_target(const struct firewall *fw, const char *spec, cons
         if (ip_prefix_parse(host, &literal) == 0 && literal.len == (literal.family == AF_INET ? 32 : 128)) {
                 t->addr = literal;
         } else {
-                ssize_t i = fw_name_find(fw, host);
-                if (i < 0 || fw->names[i].n_addrs == 0) {
+                ssize_t i = fw_name_find(g, host);
+                if (i < 0 || g->names[i].n_addrs == 0) {
                         log_warning("selfcheck.%s: %s did not resolve; %s", key, host,
                                     strcmp(key, "blocked") == 0 ? "probing a documentation address instead"
                                                                 : "the allowed check is skipped");
                         return 0;
                 }
-                t->addr = fw->names[i].addrs[0];
+                t->addr = g->names[i].addrs[0];
         }
         t->label = spec;
-        t->port = port ? port : fw_default_port(fw);
+        t->port = port ? port : fw_default_port(g);
         t->present = true;
         return 0;
 }
 
 static void fw_selfcheck_done(const struct selfcheck_report *report, void *userdata);
 
-static int fw_start_selfcheck(struct firewall *fw, const struct ip_prefix *allowed, size_t n_allowed) {
-        struct selfcheck_config sc = {
+/* What the self-checks will probe, decided before the rules are committed:
+ * a policy whose targets make the checks meaningless is refused while the
+ * rules in place still stand. */
+static int fw_selfcheck_plan(const struct firewall *fw, const struct fw_gen *g, const struct ip_prefix *allowed,
+                             size_t n_allowed, struct selfcheck_config *sc) {
+        *sc = (struct selfcheck_config) {
                 .allowed_timeout_ms = SELFCHECK_ALLOWED_TIMEOUT_MS,
                 .blocked_timeout_ms = SELFCHECK_BLOCKED_TIMEOUT_MS,
-                .strict = policy_selfcheck_strict(fw->policy),
+                .strict = policy_selfcheck_strict(g->policy),
         };
-        fw_selfcheck_target(fw, fw->policy->selfcheck_allowed, "allowed", &sc.allowed);
-        if (!sc.allowed.present)
-                for (size_t i = 0; i < fw->n_names; i++)
-                        if (fw->names[i].allow && fw->names[i].n_addrs > 0) {
-                                sc.allowed = (struct selfcheck_target) {
-                                        .label = fw->names[i].name, .addr = fw->names[i].addrs[0],
-                                        .port = fw_default_port(fw), .present = true,
+        fw_selfcheck_target(g, g->policy->selfcheck_allowed, "allowed", &sc->allowed);
+        if (!sc->allowed.present)
+                for (size_t i = 0; i < g->n_names; i++)
+                        if (g->names[i].allow && g->names[i].n_addrs > 0) {
+                                sc->allowed = (struct selfcheck_target) {
+                                        .label = g->names[i].name, .addr = g->names[i].addrs[0],
+                                        .port = fw_default_port(g), .present = true,
                                 };
                                 break;
                         }
-        if (!sc.allowed.present && fw->policy->n_domains > 0) {
+        if (!sc->allowed.present && g->policy->n_domains > 0) {
                 log_warning("none of the allowed names resolved, so no self-check proves that allowed traffic gets through; check the DNS server in /etc/resolv.conf");
-                if (sc.strict) {
+                if (sc->strict) {
                         log_error("selfcheck.strict is set: refusing to start without a reachable allowed host");
                         return -ENETUNREACH;
                 }
         }
-        fw_selfcheck_target(fw, fw->policy->selfcheck_blocked, "blocked", &sc.blocked);
-        if (sc.blocked.present && prefixes_contain(allowed, n_allowed, &sc.blocked.addr)) {
+        fw_selfcheck_target(g, g->policy->selfcheck_blocked, "blocked", &sc->blocked);
+        if (sc->blocked.present && prefixes_contain(allowed, n_allowed, &sc->blocked.addr)) {
                 char buf[IP_PREFIX_STRLEN];
                 log_error("selfcheck.blocked %s resolves to %s, which this policy allows; name a host the policy does not allow",
-                          sc.blocked.label, ip_prefix_format(&sc.blocked.addr, buf));
+                          sc->blocked.label, ip_prefix_format(&sc->blocked.addr, buf));
                 return -EINVAL;
         }
-        if (!sc.blocked.present) {
-                fw_pick_unallowed(allowed, n_allowed, NULL, 0, &sc.blocked.addr);
-                sc.blocked.label = "(documentation address)";
-                sc.blocked.port = fw_default_port(fw);
-                sc.blocked.present = true;
+        if (!sc->blocked.present) {
+                fw_pick_unallowed(allowed, n_allowed, NULL, 0, &sc->blocked.addr);
+                sc->blocked.label = "(documentation address)";
+                sc->blocked.port = fw_default_port(g);
+                sc->blocked.present = true;
         }
         _cleanup_free_ struct ip_prefix *resolvers = NULL;
         size_t n_resolvers = 0;
-        if (resolver_servers(fw->resolver, &resolvers, &n_resolvers) == 0) {
-                fw_pick_unallowed(allowed, n_allowed, resolvers, n_resolvers, &sc.foreign_dns.addr);
-                sc.foreign_dns.label = "(not a configured resolver)";
-                sc.foreign_dns.port = 53;
-                sc.foreign_dns.present = true;
+        int r = resolver_servers(fw->resolver, &resolvers, &n_resolvers);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to read the configured DNS servers (%m); DNS to another server is not checked");
+                return 0;
         }
+        fw_pick_unallowed(allowed, n_allowed, resolvers, n_resolvers, &sc->foreign_dns.addr);
+        sc->foreign_dns.label = "(not a configured resolver)";
+        sc->foreign_dns.port = 53;
+        sc->foreign_dns.present = true;
+        return 0;
+}
+
+static int fw_start_selfcheck(struct firewall *fw, const struct selfcheck_config *sc) {
         selfcheck_free(fw->check);
         fw->check = NULL;
-        return selfcheck_start(fw->loop, &sc, fw_selfcheck_done, fw, &fw->check);
+        int r = selfcheck_start(fw->loop, sc, fw_selfcheck_done, fw, &fw->check);
+        if (r < 0)
+                return log_error_errno(r, "Failed to start the self-checks: %m");
+        return 0;
 }
 
 static void fw_report(struct firewall *fw, int error) {
@@ -701,11 +760,12 @@ static void fw_close_everything(struct firewall *fw) {
 
 static void fw_selfcheck_done(const struct selfcheck_report *report, void *userdata) {
         struct firewall *fw = userdata;
-        double ms = (double) (loop_now_usec() - fw->build_started_usec) / 1000.0;
+        struct fw_gen *g = fw->live;    /* the checks are of the rules in place */
+        double ms = (double) (loop_now_usec() - g->build_started_usec) / 1000.0;
 
         if (report->outcome == SELFCHECK_FAILED) {
                 log_error("self-check failed: %s. The sandbox does not hold; nothing of yours was started", report->summary);
-                fw->phase = FW_IDLE;
+                g->phase = FW_IDLE;
                 if (fw->ready_reported)
                         fw_close_everything(fw);
                 fw_report(fw, -ENETUNREACH);
@@ -717,103 +777,138 @@ static void fw_selfcheck_done(const struct selfcheck_report *report, void *userd
                 log_info("self-check passed: %s", report->summary);
         /* The one line a user sees at --log-level notice (agentbox run,
          * and agentbox reload of such a sandbox): say what is allowed. */
-        log_notice("sandbox ready in %.1f ms: %s", ms, fw->summary);
-        fw->phase = FW_READY;
+        log_notice("sandbox ready in %.1f ms: %s", ms, g->summary);
+        g->phase = FW_READY;
         fw_report(fw, 0);
         if (fw->cfg.keep_refreshing)
                 fw_schedule_refresh(fw);
 }
 
-/* Every answer of the current build is in: program the rules, then check them. */
-static void fw_build_finish(struct firewall *fw) {
+/* The build failed before its rules were committed, so nothing changed:
+ * it is dropped, and the generation in place keeps its rules and goes on
+ * following DNS. The failure itself was reported where it happened. */
+static void fw_build_failed(struct firewall *fw, int error) {
+        fw_gen_free(TAKE_PTR(fw->building));
+        if (fw->live)
+                log_error("reload rejected: the new rules could not be built; the rules in place stay as they were and keep following DNS");
+        fw_report(fw, error);
+}
+
+/* The new rules are committed: from here on they are the ones to follow. */
+static void fw_build_committed(struct firewall *fw) {
+        loop_cancel_timer(fw->loop, &fw->live);
+        fw_gen_free(fw->live);
+        fw->live = TAKE_PTR(fw->building);
+}
+
+/* Every answer of the build is in: program the rules, then check them.
+ * Until the commit anything may fail and nothing changes; the commit is
+ * the point of no return. */
+static void fw_build_finish(struct firewall *fw, struct fw_gen *g) {
         _cleanup_free_ struct ip_prefix *allowed = NULL;
         size_t n_allowed = 0, resolved = 0, names = 0;
         struct nft_stats stats = {0};
+        struct selfcheck_config sc;
         uint64_t started = loop_now_usec();
 
-        for (size_t i = 0; i < fw->n_names; i++)
-                if (fw->names[i].allow) {
+        for (size_t i = 0; i < g->n_names; i++)
+                if (g->names[i].allow) {
                         names++;
-                        resolved += fw->names[i].n_addrs > 0;
+                        resolved += g->names[i].n_addrs > 0;
                 }
-        int r = fw_collect_allowed(fw, &allowed, &n_allowed);
+        int r = fw_collect_allowed(g, &allowed, &n_allowed);
         if (r >= 0)
-                r = fw_program(fw, allowed, n_allowed, &stats);
+                r = fw_selfcheck_plan(fw, g, allowed, n_allowed, &sc);
+        if (r >= 0)
+                r = fw_program(fw, g, allowed, n_allowed, &stats);
         if (r < 0) {
-                fw->phase = FW_IDLE;
-                fw_report(fw, r);
+                fw_build_failed(fw, r);
                 return;
         }
-        snprintf(fw->summary, sizeof(fw->summary),
+        fw_build_committed(fw);
+        snprintf(g->summary, sizeof(g->summary),
                  "%zu of %zu names resolved, %zu IPv4 and %zu IPv6 intervals, %zu TCP ports", resolved, names,
-                 stats.v4_intervals, stats.v6_intervals, policy_global_ports(fw->policy));
-        fw_summary_services(fw, fw->summary, sizeof(fw->summary));
-        log_step("nftables", started, "table inet agent_sandbox: %s, %zu netlink messages", fw->summary,
+                 stats.v4_intervals, stats.v6_intervals, policy_global_ports(g->policy));
+        fw_summary_services(g, g->summary, sizeof(g->summary));
+        log_step("nftables", started, "table inet agent_sandbox: %s, %zu netlink messages", g->summary,
                  stats.messages);
-        fw->phase = FW_CHECKING;
-        r = fw_start_selfcheck(fw, allowed, n_allowed);
+        g->phase = FW_CHECKING;
+        r = fw_start_selfcheck(fw, &sc);
         if (r < 0) {
-                fw->phase = FW_IDLE;
+                g->phase = FW_IDLE;
                 if (fw->ready_reported)
                         fw_close_everything(fw);
                 fw_report(fw, r);
         }
 }
 
-static void fw_build_step_done(struct firewall *fw) {
-        if (fw->pending > 0)
-                fw->pending--;
-        if (fw->pending == 0 && fw->phase == FW_BUILDING) {
-                log_step("resolve", fw->build_started_usec, "%zu name%s%s", fw->n_names, fw->n_names == 1 ? "" : "s",
-                         fw->policy->needs_github_meta ? " and the GitHub meta ranges" : "");
-                fw_build_finish(fw);
+static void fw_build_step_done(struct firewall *fw, struct fw_gen *g) {
+        if (g->pending > 0)
+                g->pending--;
+        if (g->pending == 0 && g->phase == FW_BUILDING) {
+                log_step("resolve", g->build_started_usec, "%zu name%s%s", g->n_names, g->n_names == 1 ? "" : "s",
+                         g->policy->needs_github_meta ? " and the GitHub meta ranges" : "");
+                fw_build_finish(fw, g);
         }
 }
 
-/* Resolve everything of the current policy from scratch. */
-static int fw_build(struct firewall *fw) {
-        fw->generation++;
-        fw_names_free(fw);
-        free(fw->meta_prefixes);
-        fw->meta_prefixes = NULL;
-        fw->n_meta_prefixes = 0;
-        loop_cancel_timer(fw->loop, &fw->names);
-
-        int r = fw_collect_names(fw);
+/* Resolve everything of policy (which this takes) from scratch, beside the
+ * generation in place; a build still resolving an older policy is dropped. */
+static int fw_build(struct firewall *fw, struct policy *policy) {
+        _cleanup_(fw_gen_freep) struct fw_gen *g = calloc(1, sizeof(*g));
+        if (!g) {
+                policy_free(policy);
+                return log_oom();
+        }
+        *g = (struct fw_gen) {.id = ++fw->last_id, .policy = policy, .meta_host = -1};
+        int r = fw_collect_names(g);
         if (r < 0)
                 return r;
-        fw->phase = FW_BUILDING;
-        fw->build_started_usec = loop_now_usec();
+
+        meta_fetch_free(fw->meta);
+        fw->meta = NULL;
+        fw_gen_free(fw->building);
+        fw->building = TAKE_PTR(g);
+        struct fw_gen *b = fw->building;
+        b->phase = FW_BUILDING;
+        b->build_started_usec = loop_now_usec();
         /* One extra step keeps the count above zero until every query is
          * issued, so an answer that comes back at once cannot finish early. */
-        fw->pending = fw->n_names + (fw->meta_host >= 0) + 1;
-        for (size_t i = 0; i < fw->n_names; i++) {
-                r = fw_query(fw, i);
-                if (r < 0)
+        b->pending = b->n_names + (b->meta_host >= 0) + 1;
+        for (size_t i = 0; i < b->n_names; i++) {
+                r = fw_query(fw, b, i);
+                if (r < 0) {
+                        /* Answers to the queries already sent are dropped. */
+                        fw_gen_free(TAKE_PTR(fw->building));
                         return r;
+                }
         }
-        fw_build_step_done(fw);
+        fw_build_step_done(fw, b);
         return 0;
 }
 
 static void fw_refresh_apply(struct firewall *fw) {
+        struct fw_gen *g = fw->live;
         _cleanup_free_ struct ip_prefix *allowed = NULL;
         size_t n_allowed = 0;
         struct nft_stats stats = {0};
         uint64_t started = loop_now_usec();
 
-        fw->sets_dirty = false;
-        if (fw_collect_allowed(fw, &allowed, &n_allowed) < 0)
+        /* Each failure below was reported where it happened; sets_dirty
+         * stays set, so the next answer tries again. */
+        if (fw_collect_allowed(g, &allowed, &n_allowed) < 0)
                 return;
         _cleanup_(fw_service_scratch_free) struct fw_service_scratch svc = {0};
-        if (fw_service_scratch_init(fw, &svc) < 0)
+        if (fw_service_scratch_init(g, &svc) < 0)
                 return;
         /* Only the services whose destinations changed: the others' sets
          * are left alone, and a refresh of a name no service has costs the
          * same few messages as before. */
         _cleanup_free_ struct nft_service *changed = calloc(svc.n + 1, sizeof(*changed));
-        if (!changed)
+        if (!changed) {
+                log_oom();
                 return;
+        }
         size_t n_changed = 0;
         for (size_t i = 0; i < svc.n; i++)
                 if (svc.changed[i])
@@ -826,41 +921,48 @@ static void fw_refresh_apply(struct firewall *fw) {
          * rolls the whole batch back. */
         if (nft_update_sets(&u, &stats) < 0)
                 return;
-        fw_services_programmed(fw, svc.addrs, svc.out, svc.changed);
+        g->sets_dirty = false;
+        fw_services_programmed(g, svc.addrs, svc.out, svc.changed);
         log_step("refresh", started, "allowed sets updated: %zu IPv4 and %zu IPv6 intervals, %zu service sets, %zu netlink messages",
                  stats.v4_intervals, stats.v6_intervals, 2 * n_changed, stats.messages);
 }
 
 static int fw_refresh_due(struct loop *l, void *userdata) {
         struct firewall *fw = userdata;
-        /* Names due within the next second go together: one update for all. */
+        struct fw_gen *g = fw->live;
+        /* Names due within the next second go together: one update for all.
+         * A query that cannot start was reported; its name stays due. */
         uint64_t horizon = loop_now_usec() + 1000000u;
-        for (size_t i = 0; i < fw->n_names; i++)
-                if (!fw->names[i].in_flight && fw->names[i].due_usec <= horizon)
-                        (void) fw_query(fw, i);
+        for (size_t i = 0; i < g->n_names; i++)
+                if (!g->names[i].in_flight && g->names[i].due_usec <= horizon)
+                        (void) fw_query(fw, g, i);
         fw_schedule_refresh(fw);
         return 0;
 }
 
-/* Arm the one refresh timer for the earliest TTL; push the set update once
- * no refresh answer is outstanding. */
+/* Arm the one refresh timer for the earliest TTL of the rules in place;
+ * push the set update once no refresh answer is outstanding. */
 static void fw_schedule_refresh(struct firewall *fw) {
+        struct fw_gen *g = fw->live;
         uint64_t earliest = UINT64_MAX;
         bool in_flight = false;
 
-        if (fw->phase != FW_READY || !fw->cfg.keep_refreshing)
+        if (!g || g->phase != FW_READY || !fw->cfg.keep_refreshing)
                 return;
-        for (size_t i = 0; i < fw->n_names; i++) {
-                in_flight |= fw->names[i].in_flight;
-                if (!fw->names[i].in_flight && fw->names[i].due_usec < earliest)
-                        earliest = fw->names[i].due_usec;
+        for (size_t i = 0; i < g->n_names; i++) {
+                in_flight |= g->names[i].in_flight;
+                if (!g->names[i].in_flight && g->names[i].due_usec < earliest)
+                        earliest = g->names[i].due_usec;
         }
-        if (!in_flight && fw->sets_dirty)
+        if (!in_flight && g->sets_dirty)
                 fw_refresh_apply(fw);
         if (earliest == UINT64_MAX)
-                loop_cancel_timer(fw->loop, &fw->names);
-        else
-                (void) loop_set_timer(fw->loop, &fw->names, earliest, fw_refresh_due, fw);
+                loop_cancel_timer(fw->loop, &fw->live);
+        else {
+                int r = loop_set_timer(fw->loop, &fw->live, earliest, fw_refresh_due, fw);
+                if (r < 0)
+                        log_error_errno(r, "Failed to arm the DNS refresh timer (%m): the allowed addresses no longer follow DNS; send SIGHUP to rebuild");
+        }
 }
 
 static int fw_load_policy(const struct firewall_config *cfg, struct policy **ret) {
@@ -892,22 +994,20 @@ void firewall_reload(struct firewall *fw) {
                 log_error("reload rejected: the rules in place stay as they were");
                 return;
         }
-        policy_free(fw->policy);
-        fw->policy = p;
-        if (fw_build(fw) < 0)
-                log_error("reload could not start; the rules in place stay as they were");
+        if (fw_build(fw, p) < 0)
+                log_error("reload could not start; the rules in place stay as they were and keep following DNS");
 }
 
 int firewall_start(struct loop *l, const struct firewall_config *cfg,
                    firewall_ready_fn ready, void *userdata, struct firewall **ret) {
+        _cleanup_policy_ struct policy *policy = NULL;
         struct firewall *fw = calloc(1, sizeof(*fw));
         if (!fw)
-                return -ENOMEM;
+                return log_oom();
         fw->loop = l;
         fw->cfg = *cfg;
         fw->ready = ready;
         fw->userdata = userdata;
-        fw->meta_host = -1;
 
         struct resolver_config rc = {
                 .resolv_conf = cfg->resolv_conf,
@@ -923,21 +1023,21 @@ int firewall_start(struct loop *l, const struct firewall_config *cfg,
         }
 
         uint64_t started = loop_now_usec();
-        r = fw_load_policy(cfg, &fw->policy);
+        r = fw_load_policy(cfg, &policy);
         if (r < 0)
                 goto fail;
         log_step("policy", started, "%s: %zu domains, %zu ranges, %zu ports%s", cfg->policy_path,
-                 fw->policy->n_domains, fw->policy->n_cidrs, fw->policy->n_ports,
-                 fw->policy->needs_github_meta ? ", GitHub meta ranges" : "");
+                 policy->n_domains, policy->n_cidrs, policy->n_ports,
+                 policy->needs_github_meta ? ", GitHub meta ranges" : "");
 
-        struct ip_prefix *exceptions = calloc(fw->policy->n_cidrs + 1, sizeof(*exceptions));
+        struct ip_prefix *exceptions = calloc(policy->n_cidrs + 1, sizeof(*exceptions));
         if (!exceptions) {
-                r = -ENOMEM;
+                r = log_oom();
                 goto fail;
         }
-        for (size_t i = 0; i < fw->policy->n_cidrs; i++)
-                exceptions[i] = fw->policy->cidrs[i].prefix;
-        r = guard_new(exceptions, fw->policy->n_cidrs, &fw->guard);
+        for (size_t i = 0; i < policy->n_cidrs; i++)
+                exceptions[i] = policy->cidrs[i].prefix;
+        r = guard_new(exceptions, policy->n_cidrs, &fw->guard);
         free(exceptions);
         if (r < 0) {
                 log_error_errno(r, "Failed to read the container's own networks for the rebinding guard: %m");
@@ -948,7 +1048,7 @@ int firewall_start(struct loop *l, const struct firewall_config *cfg,
         r = fw_lockdown(fw);
         if (r < 0)
                 goto fail;
-        r = fw_build(fw);
+        r = fw_build(fw, TAKE_PTR(policy));
         if (r < 0)
                 goto fail;
         *ret = fw;
@@ -961,16 +1061,14 @@ fail:
 void firewall_free(struct firewall *fw) {
         if (!fw)
                 return;
-        loop_cancel_timer(fw->loop, &fw->names);
+        loop_cancel_timer(fw->loop, &fw->live);
         selfcheck_free(fw->check);
         meta_fetch_free(fw->meta);
-        /* Queries still in flight answer into a generation nobody waits for. */
-        fw->generation++;
+        /* Queries still in flight answer into no generation. */
+        struct fw_gen *live = TAKE_PTR(fw->live), *building = TAKE_PTR(fw->building);
         resolver_free(fw->resolver);
         guard_free(fw->guard);
-        fw_names_free(fw);
-        fw_services_free(fw);
-        free(fw->meta_prefixes);
-        policy_free(fw->policy);
+        fw_gen_free(live);
+        fw_gen_free(building);
         free(fw);
 }

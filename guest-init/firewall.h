@@ -3,7 +3,7 @@
  * GitHub's meta ranges), program table inet agent_sandbox in one atomic
  * batch, run the self-checks, and report ready. Afterwards it re-resolves
  * each name when its TTL expires and reloads the policy on request; a bad
- * reload keeps the rules that are in place. */
+ * reload keeps the rules that are in place, and their refresh. */
 #pragma once
 
 #include <stdbool.h>
@@ -29,8 +29,10 @@ struct firewall;
 int firewall_start(struct loop *l, const struct firewall_config *cfg,
                    firewall_ready_fn ready, void *userdata, struct firewall **ret);
 
-/* Re-read the policy files; a valid policy replaces the rules atomically,
- * an invalid one is reported and the rules in place stay. */
+/* Re-read the policy files and build the new rules beside the ones in
+ * place, which keep following DNS meanwhile; they are replaced in one
+ * transaction once the new ones are built. An invalid policy, or one whose
+ * rules cannot be built, is reported and the rules in place stay. */
 void firewall_reload(struct firewall *fw);
 
 void firewall_free(struct firewall *fw);

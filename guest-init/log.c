@@ -121,6 +121,19 @@ int log_errno(enum log_level level, int error, const char *fmt, ...) {
         return error;
 }
 
+int log_oom_internal(const char *func) {
+        if (LOG_LEVEL_ERROR <= log_max_level) {
+                char line[160];
+                int n = log_format == LOG_FORMAT_JSON
+                                ? snprintf(line, sizeof(line),
+                                           "{\"level\":\"error\",\"message\":\"out of memory in %s\"}\n", func)
+                                : snprintf(line, sizeof(line), "agent-sandbox-init: error: out of memory in %s\n", func);
+                if (n > 0)
+                        fwrite(line, 1, (size_t) n < sizeof(line) ? (size_t) n : sizeof(line) - 1, stderr);
+        }
+        return -ENOMEM;
+}
+
 void log_step(const char *step, uint64_t started_usec, const char *fmt, ...) {
         if (LOG_LEVEL_INFO > log_max_level)
                 return;

@@ -23,6 +23,12 @@ void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(p
  * which must be negative, so callers can write `return log_errno(r, ...)`. */
 int log_errno(enum log_level level, int error, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* Out of memory in func, as one error line written without allocating
+ * (the usual path needs memory); returns -ENOMEM, so callers can write
+ * `return log_oom();` at the failure site. */
+int log_oom_internal(const char *func);
+#define log_oom() log_oom_internal(__func__)
+
 /* A startup step that finished: "<step> done in 12.3 ms: <details>". */
 void log_step(const char *step, uint64_t started_usec, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

@@ -1,7 +1,9 @@
 /* The one event loop of PID 1: epoll over every fd we wait on (signalfd,
- * c-ares sockets, netlink, curl, self-check sockets) plus a handful of
- * deadlines. It sleeps until an fd is ready or the earliest deadline is due,
- * so an idle init makes no wake-ups at all. No threads. */
+ * c-ares sockets, the meta fetch child's pipe, self-check sockets, the
+ * health check's listening socket) plus a handful of deadlines. It sleeps
+ * until an fd is ready or the earliest deadline is due, so an idle init
+ * makes no wake-ups at all. No threads. Netlink to nf_tables is a blocking
+ * request and reply outside the loop; curl runs only in the meta child. */
 #pragma once
 
 #include <stdbool.h>

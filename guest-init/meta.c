@@ -54,19 +54,6 @@ struct meta_fetch {
         void *userdata;
 };
 
-int meta_url_host(const char *url, char *host, size_t len) {
-        const char *p = strstr(url, "://");
-        if (!p)
-                return -EINVAL;
-        p += 3;
-        size_t n = strcspn(p, ":/?#");
-        if (n == 0 || n >= len)
-                return -EINVAL;
-        memcpy(host, p, n);
-        host[n] = '\0';
-        return 0;
-}
-
 __attribute__((format(printf, 2, 3)))
 static void set_why(struct meta_fetch *m, const char *fmt, ...) {
         va_list ap;

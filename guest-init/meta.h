@@ -34,9 +34,6 @@ struct meta_result {
         char *why_live_failed;          /* NULL when the live fetch worked */
 };
 
-/* The host name of an http(s) URL, into host (len bytes): 0 or -EINVAL. */
-int meta_url_host(const char *url, char *host, size_t len);
-
 /* Called once, from the loop; res is valid during the call only. */
 typedef void (*meta_done_fn)(const struct meta_result *res, void *userdata);
 

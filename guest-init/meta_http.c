@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "macro.h"
+#include "policy.h"
 #include "prefix.h"
 
 /* The libcurl entry points we use, looked up once in the fetching process.
@@ -75,22 +76,12 @@ static int load_curl(char **ret_why) {
 }
 
 int meta_resolve_entry(const char *url, const struct ip_prefix *addrs, size_t n, char *buf, size_t len) {
-        bool https = strncmp(url, "https://", 8) == 0;
-        if (!https && strncmp(url, "http://", 7) != 0)
+        struct policy_url u;
+        if (policy_url_parse(url, &u, NULL) < 0)
                 return -EINVAL;
-        const char *host = url + (https ? 8 : 7);
-        size_t host_len = strcspn(host, ":/?#");
-        if (host_len == 0)
-                return -EINVAL;
-        unsigned port = https ? 443 : 80;
-        if (host[host_len] == ':') {
-                char *end;
-                unsigned long v = strtoul(host + host_len + 1, &end, 10);
-                if (end == host + host_len + 1 || (*end && !strchr("/?#", *end)) || v == 0 || v > 65535)
-                        return -EINVAL;
-                port = (unsigned) v;
-        }
-        int w = snprintf(buf, len, "%.*s:%u:", (int) host_len, host, port);
+        /* curl reads an IPv6 host of the entry in brackets, as in the URL. */
+        int w = snprintf(buf, len, "%s%s%s:%u:", u.host_is_ipv6 ? "[" : "", u.host, u.host_is_ipv6 ? "]" : "",
+                         u.port);
         for (size_t i = 0; i < n && w >= 0 && (size_t) w < len; i++) {
                 char a[IP_PREFIX_STRLEN];
                 ip_prefix_format(&addrs[i], a);

@@ -38,6 +38,6 @@ int meta_http_get(const struct meta_http_request *req, char **ret_body, size_t *
 int meta_read_ca_file(const char *path, char **ret, size_t *ret_len, char **ret_why);
 
 /* "host:port:addr,addr" for url (default port 443 for https, 80 for http),
- * into buf: 0, or -EINVAL (not an http(s) URL with a host) / -ENOBUFS. */
+ * into buf: 0, or -EINVAL (not a URL policy_url_parse accepts) / -ENOBUFS. */
 struct ip_prefix;
 int meta_resolve_entry(const char *url, const struct ip_prefix *addrs, size_t n, char *buf, size_t len);

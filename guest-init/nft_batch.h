@@ -1,7 +1,8 @@
 /* One nftables transaction: netlink messages between NFNL_MSG_BATCH_BEGIN
  * and END, sent with one sendmsg() so the kernel commits all of it or none,
  * then every acknowledgement read back and any error tied to the message
- * that caused it. Internal to the nftables layer (nft.c, nft_rules.c). */
+ * that caused it. Internal to the nftables layer: nft.c commits the
+ * batches that nft_rules.c, nft_sets.c and nft_expr.c fill. */
 #pragma once
 
 #include <stddef.h>

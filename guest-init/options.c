@@ -127,7 +127,7 @@ int options_parse(int argc, char **argv, struct init_config *ret) {
                                 return 2;
                         }
                         if (!c.pass_env && !(c.pass_env = calloc((size_t) argc, sizeof(*c.pass_env)))) {
-                                log_error("out of memory");
+                                log_oom();
                                 return 2;
                         }
                         c.pass_env[c.n_pass_env++] = optarg;    /* at most one per argv word */

@@ -1,6 +1,8 @@
 /* Who CMD runs as, and the irreversible drop to that user in the child
- * between fork and exec, in the order that leaves nothing behind:
- * groups, gid, uid, then every capability set, then no_new_privs. */
+ * between fork and exec, in the order that leaves nothing behind: the
+ * bounding set (while CAP_SETPCAP is still ours), supplementary groups,
+ * gid, uid, the ambient set, the other capability sets, then keepcaps off
+ * and no_new_privs; last, a check that no capability is left. */
 #pragma once
 
 #include <sys/types.h>

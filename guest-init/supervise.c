@@ -351,7 +351,7 @@ int supervise_main(int argc, char **argv) {
                 return 1;
         s.cmd_env = calloc(ENVIRON_BASE_MAX + s.cfg.n_pass_env + 1, sizeof(char *));
         if (!s.cmd_env)
-                return log_error("out of memory"), 1;
+                return log_oom(), 1;
         if (s.cfg.n_pass_env) {
                 r = environ_read_original(&s.original_env);
                 if (r < 0)
@@ -373,6 +373,8 @@ int supervise_main(int argc, char **argv) {
                 return 1;
         }
         r = loop_run(s.loop);
+        if (r < 0)
+                log_error_errno(r, "The event loop failed: %m; stopping, which ends the container");
         sandbox_finish();
         loop_free(s.loop);
         options_done(&s.cfg);

@@ -333,22 +333,15 @@ static void dns_key(struct parser *ps, const char *key, const struct yaml_tree *
         ps->p->dns_min_ttl = (unsigned) ttl;
 }
 
-static bool text_printable(const char *s) {
-        for (; *s; s++)
-                if ((unsigned char) *s <= ' ' || *s == 0x7f)
-                        return false;
-        return true;
-}
-
 static void github_key(struct parser *ps, const char *key, const struct yaml_tree *v) {
         if (strcmp(key, "meta_url") == 0) {
                 const char *url = scalar_text(ps, v, "an https:// URL");
                 if (!url)
                         return;
-                if ((strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0) || !text_printable(url) ||
-                    strlen(url) > 2048 || strlen(url) <= strlen("https://")) {
-                        error(ps, v, "invalid github.meta_url \"%s\": expected an http:// or https:// URL without spaces",
-                              url);
+                struct policy_url parsed;
+                const char *reason;
+                if (policy_url_parse(url, &parsed, &reason) < 0) {
+                        error(ps, v, "invalid github.meta_url \"%s\": %s", url, reason);
                         return;
                 }
                 set_string(ps, &ps->p->github_meta_url, url);

@@ -201,6 +201,23 @@ bool policy_name_allowed(const struct policy *p, const char *name, const struct 
 /* Decimal TCP port 1..65535, digits only. */
 bool policy_port_parse(const char *text, uint16_t *ret);
 
+/* An http(s) URL, split. Strict, because the init must be able to use
+ * every URL check-policy accepts: http:// or https:// only (lower case), a
+ * host that is a valid host name, an IPv4 address or an IPv6 address in
+ * brackets, an optional port 1..65535, no user name or password, no space
+ * or control character, at most POLICY_URL_MAX characters. */
+#define POLICY_URL_MAX 2048
+struct policy_url {
+        bool https;
+        char host[254];         /* without the brackets of an IPv6 address */
+        bool host_is_ipv6;
+        uint16_t port;          /* the URL's, or 443 / 80 */
+        const char *path;       /* into the text parsed: "" or from the first '/', '?' or '#' */
+};
+/* 0 and *ret filled, or -EINVAL and *ret_reason (if given) saying what is
+ * wrong, in words for the user. */
+int policy_url_parse(const char *text, struct policy_url *ret, const char **ret_reason);
+
 /* ---- the catalog ---- */
 
 struct policy_catalog_service {

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "meta_http.h"
 #include "meta_parse.h"
 #include "tap.h"
 
@@ -32,7 +33,28 @@ static void check_rejected(const char *doc, const char *message, const char *wha
         free(error);
 }
 
+/* The entry that pins curl to the addresses our resolver found: the URL
+ * read by policy_url_parse, an IPv6 host in brackets as curl wants it. */
+static void resolve_entries(void) {
+        struct ip_prefix a[2];
+        char buf[256];
+        ip_prefix_parse("192.0.2.7", &a[0]);
+        ip_prefix_parse("2001:db8::7", &a[1]);
+        TAP_CHECK(meta_resolve_entry("https://meta.test/meta", a, 2, buf, sizeof(buf)) == 0, "entry for a name");
+        TAP_CHECK_STR(buf, "meta.test:443:192.0.2.7,[2001:db8::7]", "host, default port, both families");
+        TAP_CHECK(meta_resolve_entry("http://meta.test:8080", a, 1, buf, sizeof(buf)) == 0, "entry for http");
+        TAP_CHECK_STR(buf, "meta.test:8080:192.0.2.7", "explicit port");
+        TAP_CHECK(meta_resolve_entry("https://[2001:db8::7]:8443/meta", &a[1], 1, buf, sizeof(buf)) == 0,
+                  "entry for an IPv6 literal");
+        TAP_CHECK_STR(buf, "[2001:db8::7]:8443:[2001:db8::7]", "IPv6 host in brackets");
+        TAP_CHECK(meta_resolve_entry("https://:443/meta", a, 1, buf, sizeof(buf)) == -EINVAL, "empty host refused");
+        TAP_CHECK(meta_resolve_entry("https://u:p@meta.test/meta", a, 1, buf, sizeof(buf)) == -EINVAL,
+                  "userinfo refused");
+        TAP_CHECK(meta_resolve_entry("https://meta.test/meta", a, 2, buf, 20) == -ENOBUFS, "short buffer");
+}
+
 int main(void) {
+        resolve_entries();
         static const char *const escaped[] = {"198.51.100.0/24", "203.0.113.0/24", "2001:db8:1::/48"};
         check_ok("{\"verifiable_password_authentication\": false,"
                  " \"ssh_key_fingerprints\": {\"SHA256_RSA\": \"x\"},"

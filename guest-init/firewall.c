@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "dnsproxy_parent.h"
 #include "guard.h"
 #include "log.h"
 #include "macro.h"
@@ -72,6 +73,7 @@ struct firewall {
         struct resolver *resolver;
         struct guard *guard;
         struct meta_fetch *meta;        /* of the build in progress */
+        struct dnsproxy_parent *dns;    /* the sandbox's resolver, or NULL (`apply`) */
         struct selfcheck *check;        /* of the live generation */
 
         unsigned last_id;
@@ -538,6 +540,16 @@ static bool resolvers_include_docker_dns(const struct ip_prefix *resolvers, size
         return false;
 }
 
+/* Every table the init writes sends DNS to the sandbox's resolver when
+ * there is one: also the lockdown table, and the one that closes
+ * everything, so that no state lets a query out past it. */
+static void fw_resolver_rules(const struct firewall *fw, struct nft_policy *np) {
+        if (!fw->dns)
+                return;
+        np->resolver_port = DNSPROXY_PORT;
+        np->resolver_uid = fw->cfg.resolver_uid;
+}
+
 static int fw_program(struct firewall *fw, struct fw_gen *g, const struct ip_prefix *allowed, size_t n_allowed,
                       struct nft_stats *stats) {
         _cleanup_free_ struct ip_prefix *resolvers = NULL;
@@ -570,6 +582,7 @@ static int fw_program(struct firewall *fw, struct fw_gen *g, const struct ip_pre
                 .root_dns_forwarding = resolvers_include_docker_dns(resolvers, n_resolvers),
                 .services = svc.out, .n_services = svc.n,
         };
+        fw_resolver_rules(fw, &np);
         r = nft_apply_policy(&np, stats);
         if (r < 0)
                 return r;
@@ -595,6 +608,7 @@ static int fw_lockdown(struct firewall *fw) {
         struct nft_policy lockdown = {
                 .root_dns_forwarding = resolvers_include_docker_dns(resolvers, n_resolvers),
         };
+        fw_resolver_rules(fw, &lockdown);
         r = nft_apply_policy(&lockdown, NULL);
         if (r < 0)
                 return r;
@@ -754,6 +768,7 @@ static void fw_report(struct firewall *fw, int error) {
 static void fw_close_everything(struct firewall *fw) {
         struct nft_stats stats;
         struct nft_policy deny = {0};
+        fw_resolver_rules(fw, &deny);
         if (nft_apply_policy(&deny, &stats) == 0)
                 log_error("every outbound connection is now blocked until a policy passes its self-checks; fix the policy and send SIGHUP");
 }
@@ -797,6 +812,10 @@ static void fw_build_failed(struct firewall *fw, int error) {
 /* The new rules are committed: from here on they are the ones to follow. */
 static void fw_build_committed(struct firewall *fw) {
         loop_cancel_timer(fw->loop, &fw->live);
+        /* The resolver answers for the new policy from now on; the old
+         * generation's policy is freed below. */
+        if (fw->dns && dnsproxy_parent_use(fw->dns, fw->building->policy, fw->guard) < 0)
+                log_error("the DNS resolver could not be started for the new policy; DNS fails until it is");
         fw_gen_free(fw->live);
         fw->live = TAKE_PTR(fw->building);
 }
@@ -1043,6 +1062,17 @@ int firewall_start(struct loop *l, const struct firewall_config *cfg,
                 log_error_errno(r, "Failed to read the container's own networks for the rebinding guard: %m");
                 goto fail;
         }
+        /* The resolver's port is taken before the lockdown table sends DNS
+         * to it; the resolver itself starts once the first rules are in. */
+        if (cfg->with_resolver) {
+                struct dnsproxy_parent_config dc = {
+                        .resolv_conf = cfg->resolv_conf, .port = DNSPROXY_PORT,
+                        .uid = cfg->resolver_uid, .gid = cfg->resolver_gid,
+                };
+                r = dnsproxy_parent_new(l, &dc, &fw->dns);
+                if (r < 0)
+                        goto fail;
+        }
         /* Only local files were read so far (a bad policy leaves the rules
          * in place as they were); the network comes next. */
         r = fw_lockdown(fw);
@@ -1062,6 +1092,7 @@ void firewall_free(struct firewall *fw) {
         if (!fw)
                 return;
         loop_cancel_timer(fw->loop, &fw->live);
+        dnsproxy_parent_free(fw->dns);
         selfcheck_free(fw->check);
         meta_fetch_free(fw->meta);
         /* Queries still in flight answer into no generation. */

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "loop.h"
 
@@ -19,6 +20,12 @@ struct firewall_config {
         unsigned dns_tries;
         unsigned meta_timeout_ms;
         bool keep_refreshing;           /* false for `apply`: program once, then done */
+        /* The sandbox's DNS resolver (dnsproxy_parent.h), as this user:
+         * every DNS query of the sandbox goes to it, and only names the
+         * policy allows are answered. */
+        bool with_resolver;
+        uid_t resolver_uid;
+        gid_t resolver_gid;
 };
 
 /* error == 0: rules in place and self-checks passed (or only warned). */

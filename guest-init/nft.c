@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -208,6 +209,54 @@ int nft_update_sets(const struct nft_sets_update *u, struct nft_stats *ret_stats
         if (ret_stats)
                 *ret_stats = stats;
         return 0;
+}
+
+/* Per family: the elements to remove (replaced with a later expiry) go
+ * first, then every element to add, in the same transaction. */
+static int learned_family(struct nft_batch *b, int family, const struct nft_learned *add, size_t n_add,
+                          const struct nft_learned *del, size_t n_del) {
+        enum nft_set_ref set = family == AF_INET ? NFT_SET_LEARNED_V4 : NFT_SET_LEARNED_V6;
+        size_t key_len = family == AF_INET ? 4 : 16;
+        _cleanup_free_ struct nft_timed_elem *te = calloc(n_add + n_del + 1, sizeof(*te));
+        if (!te)
+                return log_oom();
+        for (int pass = 0; pass < 2; pass++) {
+                const struct nft_learned *list = pass == 0 ? del : add;
+                size_t n = pass == 0 ? n_del : n_add, k = 0;
+                for (size_t i = 0; i < n; i++)
+                        if (list[i].addr.family == family) {
+                                memcpy(te[k].key, list[i].addr.addr, key_len);
+                                te[k++].timeout_ms = list[i].timeout_ms;
+                        }
+                int r = nft_sets_timed(b, set, te, k, pass == 0);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int nft_learned_update(const struct nft_learned *add, size_t n_add, const struct nft_learned *del, size_t n_del) {
+        _cleanup_(nft_batch_freep) struct nft_batch b = {0};
+        if (nft_batch_init(&b) < 0)
+                return log_oom();
+        int r = learned_family(&b, AF_INET, add, n_add, del, n_del);
+        if (r == 0)
+                r = learned_family(&b, AF_INET6, add, n_add, del, n_del);
+        if (r == 0)
+                r = nft_batch_commit(&b);
+        return r;
+}
+
+int nft_learned_flush(void) {
+        _cleanup_(nft_batch_freep) struct nft_batch b = {0};
+        if (nft_batch_init(&b) < 0)
+                return log_oom();
+        int r = nft_sets_flush(&b, NFT_SET_LEARNED_V4);
+        if (r == 0)
+                r = nft_sets_flush(&b, NFT_SET_LEARNED_V6);
+        if (r == 0)
+                r = nft_batch_commit(&b);
+        return r;
 }
 
 int nft_table_exists(void) {

@@ -88,5 +88,19 @@ struct nft_sets_update {
 };
 int nft_update_sets(const struct nft_sets_update *u, struct nft_stats *ret_stats);
 
+/* Addresses the sandbox's resolver handed out: each added to learned_v4 or
+ * learned_v6 with its own timeout, after the elements of del are removed
+ * (an element added again keeps its first timeout on older kernels, so one
+ * that must live longer is replaced), in one transaction. At most 1024 of
+ * each. Established connections to an address that expires stay up. */
+struct nft_learned {
+        struct ip_prefix addr;          /* a /32 or /128 */
+        uint64_t timeout_ms;
+};
+int nft_learned_update(const struct nft_learned *add, size_t n_add, const struct nft_learned *del, size_t n_del);
+
+/* Empties learned_v4 and learned_v6 (a new policy may not allow their names). */
+int nft_learned_flush(void);
+
 /* Whether table inet agent_sandbox exists: 1, 0, or -errno. */
 int nft_table_exists(void);

@@ -125,8 +125,10 @@ static uid_t system_user_uid(const char *name, uid_t fallback) {
         return pw ? pw->pw_uid : fallback;
 }
 
-uid_t privcheck_resolver_uid(void) {
-        return system_user_uid(PRIVCHECK_RESOLVER_USER, PRIVCHECK_RESOLVER_UID_FALLBACK);
+void privcheck_resolver_user(uid_t *ret_uid, gid_t *ret_gid) {
+        const struct passwd *pw = getpwnam(PRIVCHECK_RESOLVER_USER);
+        *ret_uid = pw ? pw->pw_uid : PRIVCHECK_RESOLVER_UID_FALLBACK;
+        *ret_gid = pw ? pw->pw_gid : PRIVCHECK_RESOLVER_UID_FALLBACK;
 }
 
 int privcheck_separate_uid(void) {

@@ -48,5 +48,6 @@ int privcheck_firewall_capable(void);
  * the real uid is 0. Needs CAP_SETUID; logged, -errno. */
 int privcheck_separate_uid(void);
 
-/* The resolver child's uid: PRIVCHECK_RESOLVER_USER, or the fallback. */
-uid_t privcheck_resolver_uid(void);
+/* The resolver child's user: PRIVCHECK_RESOLVER_USER, or the fallback uid
+ * (also as its gid). */
+void privcheck_resolver_user(uid_t *ret_uid, gid_t *ret_gid);

@@ -115,6 +115,14 @@ static int verify_no_capabilities(bool with_bounding) {
                 return -_e; \
         } while (0)
 
+static bool has_setgid(void) {
+        struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3};
+        struct __user_cap_data_struct data[2] = {};
+        if (syscall(SYS_capget, &header, data) < 0)
+                return false;
+        return data[CAP_TO_INDEX(CAP_SETGID)].effective & CAP_TO_MASK(CAP_SETGID);
+}
+
 int privdrop_apply(const struct target_user *u) {
         bool root = geteuid() == 0;
 
@@ -125,9 +133,10 @@ int privdrop_apply(const struct target_user *u) {
                 if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
                         CHILD_FAIL("dropping the capability bounding set");
 
-        /* Supplementary groups need CAP_SETGID; an unprivileged init can only
-         * keep the groups it has, which are already the user's own. */
-        if (root && setgroups((size_t) u->n_groups, u->groups) < 0)
+        /* Supplementary groups need CAP_SETGID (root has it; the image's
+         * file capability gives it too); without it the groups are the
+         * ones we have, which are already the user's own. */
+        if ((root || has_setgid()) && setgroups((size_t) u->n_groups, u->groups) < 0)
                 CHILD_FAIL("setgroups");
         if (setresgid(u->gid, u->gid, u->gid) < 0)
                 CHILD_FAIL("setresgid");

@@ -5,6 +5,7 @@
 #include "config.h"
 #include "firewall.h"
 #include "log.h"
+#include "privcheck.h"
 
 static struct firewall *sandbox_firewall;
 
@@ -17,7 +18,9 @@ int sandbox_prepare(struct loop *l, const struct init_config *cfg, sandbox_ready
                 .dns_tries = 2,
                 .meta_timeout_ms = 5000,
                 .keep_refreshing = true,
+                .with_resolver = true,
         };
+        privcheck_resolver_user(&fc.resolver_uid, &fc.resolver_gid);
         return firewall_start(l, &fc, ready, userdata, &sandbox_firewall);
 }
 

@@ -23,6 +23,7 @@
 #include "options.h"
 #include "privcheck.h"
 #include "privdrop.h"
+#include "dnsproxy_parent.h"
 #include "readiness.h"
 #include "sandbox.h"
 
@@ -75,8 +76,9 @@ static bool others_alive(const struct supervisor *s) {
         while (!found && (e = readdir(d))) {
                 char *end;
                 long pid = strtol(e->d_name, &end, 10);
-                /* Our meta fetch child is ours, not a terminal's. */
-                found = *end == '\0' && pid > 1 && pid != (long) meta_fetch_child();
+                /* Our meta fetch and DNS resolver children are ours, not a terminal's. */
+                found = *end == '\0' && pid > 1 && pid != (long) meta_fetch_child() &&
+                        pid != (long) dnsproxy_parent_child();
         }
         closedir(d);
         return found;

@@ -1,0 +1,463 @@
+#include "dnsproxy_parent.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "childproc.h"
+#include "dnsproxy.h"
+#include "dnsproxy_proto.h"
+#include "guard.h"
+#include "log.h"
+#include "macro.h"
+#include "nft.h"
+#include "policy.h"
+#include "privdrop.h"
+
+#define RESTART_BACKOFF_MIN_MS 100u
+#define RESTART_BACKOFF_MAX_MS 10000u
+/* A child that ran this long before it died starts again at once. */
+#define RESTART_HEALTHY_USEC (60u * 1000000u)
+
+/* What the rules allow past the TTL is capped like the init's own refresh
+ * interval: an answer claiming a week does not open an address for one. */
+#define LEARNED_TTL_CEILING 3600u
+/* An element whose recorded expiry is nearer than this may already be gone
+ * in the kernel: it is added, not replaced (removing a missing element
+ * would fail the transaction). */
+#define LEARNED_EXPIRY_MARGIN_USEC (2u * 1000000u)
+/* Addresses followed at once, 24 bytes each; an answer that finds the table
+ * full of live entries is refused (SERVFAIL) and logged. */
+#define LEARNED_MAX 16384u
+
+/* The refusal log: a burst, then one line per REFUSED_LOG_INTERVAL, with a
+ * count of what was left out, so a loop of queries writes tens of lines. */
+#define REFUSED_LOG_BURST 10.0
+#define REFUSED_LOG_INTERVAL_USEC (6u * 1000000u)
+
+enum { LISTEN_UDP4, LISTEN_UDP6, LISTEN_TCP4, LISTEN_TCP6, _LISTEN_MAX };
+
+/* One address the resolver handed out and until when the rules allow it. */
+struct learned {
+        struct ip_prefix addr;
+        uint64_t expiry_usec;           /* 0: free slot */
+};
+
+struct dnsproxy_parent {
+        struct loop *loop;
+        struct dnsproxy_parent_config cfg;
+        int listen_fds[_LISTEN_MAX];
+        const struct policy *policy;
+        struct guard *guard;
+
+        int control_fd;                 /* our end; -1 without a child */
+        int child_pidfd;
+        uint64_t child_started_usec;
+        unsigned backoff_ms;
+
+        struct learned *learned;        /* open addressing, a power of two */
+        size_t cap_learned, n_learned;
+
+        double tokens;
+        uint64_t tokens_usec;
+        unsigned long suppressed;
+};
+
+static pid_t resolver_child;
+
+pid_t dnsproxy_parent_child(void) {
+        return resolver_child;
+}
+
+/* ---- the listening sockets ---------------------------------------------- */
+
+static int listen_one(int family, int type, uint16_t port, int *ret) {
+        struct sockaddr_storage ss = {0};
+        socklen_t len;
+        if (family == AF_INET) {
+                struct sockaddr_in *sin = (struct sockaddr_in *) &ss;
+                *sin = (struct sockaddr_in) { .sin_family = AF_INET, .sin_port = htons(port),
+                                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+                len = sizeof(*sin);
+        } else {
+                struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) &ss;
+                *sin6 = (struct sockaddr_in6) { .sin6_family = AF_INET6, .sin6_port = htons(port),
+                                                .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+                len = sizeof(*sin6);
+        }
+        _cleanup_close_ int fd = socket(family, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return -errno;
+        int one = 1;
+        if (family == AF_INET6)
+                (void) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+        /* No SO_REUSEPORT: with it, a process of the same uid could join
+         * the port and take part of the queries. */
+        if (bind(fd, (struct sockaddr *) &ss, len) < 0)
+                return -errno;
+        if (type == SOCK_STREAM && listen(fd, 128) < 0)
+                return -errno;
+        *ret = TAKE_FD(fd);
+        return 0;
+}
+
+static int listen_all(struct dnsproxy_parent *d) {
+        static const struct { int family, type; const char *what; } socks[_LISTEN_MAX] = {
+                [LISTEN_UDP4] = { AF_INET, SOCK_DGRAM, "UDP 127.0.0.1" },
+                [LISTEN_UDP6] = { AF_INET6, SOCK_DGRAM, "UDP [::1]" },
+                [LISTEN_TCP4] = { AF_INET, SOCK_STREAM, "TCP 127.0.0.1" },
+                [LISTEN_TCP6] = { AF_INET6, SOCK_STREAM, "TCP [::1]" },
+        };
+        for (size_t i = 0; i < _LISTEN_MAX; i++) {
+                int r = listen_one(socks[i].family, socks[i].type, d->cfg.port, &d->listen_fds[i]);
+                /* A container without IPv6 has no ::1: its IPv6 DNS then has
+                 * nowhere to go, which is refused as it should be. */
+                if (r < 0 && socks[i].family == AF_INET6 && (r == -EADDRNOTAVAIL || r == -EAFNOSUPPORT))
+                        continue;
+                if (r < 0)
+                        return log_error_errno(r, "Failed to listen for the sandbox's DNS on %s port %u: %m%s",
+                                               socks[i].what, d->cfg.port,
+                                               r == -EADDRINUSE ? " (another process holds the port; nothing may, in the sandbox)" : "");
+        }
+        return 0;
+}
+
+/* ---- the child ------------------------------------------------------------ */
+
+_Noreturn static void child_run(struct dnsproxy_parent *d, int control) {
+        int fds[_LISTEN_MAX + 1];
+        memcpy(fds, d->listen_fds, sizeof(d->listen_fds));
+        fds[_LISTEN_MAX] = control;
+
+        childproc_detach("dns-resolver");
+        if (childproc_keep_fds(fds, ELEMENTSOF(fds)) < 0) {
+                log_error("the DNS resolver could not close PID 1's descriptors");
+                _exit(1);
+        }
+        childproc_scrub_environment();
+        struct target_user u = { .uid = d->cfg.uid, .gid = d->cfg.gid };
+        if (privdrop_apply(&u) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+                log_error("the DNS resolver could not drop its privileges");
+                _exit(1);
+        }
+        /* After the drop, which clears it. */
+        (void) prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+
+        struct dnsproxy_config cfg = {
+                .udp4_fd = fds[LISTEN_UDP4], .udp6_fd = fds[LISTEN_UDP6],
+                .tcp4_fd = fds[LISTEN_TCP4], .tcp6_fd = fds[LISTEN_TCP6],
+                .control_fd = fds[_LISTEN_MAX],
+                .policy = d->policy,
+                .resolv_conf = d->cfg.resolv_conf,
+        };
+        _exit(dnsproxy_main(&cfg) < 0 ? 1 : 0);
+}
+
+static int on_control(struct loop *l, int fd, uint32_t events, void *userdata);
+static int on_child_exit(struct loop *l, int fd, uint32_t events, void *userdata);
+
+static void child_forget(struct dnsproxy_parent *d) {
+        if (d->control_fd >= 0) {
+                (void) loop_remove_io(d->loop, d->control_fd);
+                close(d->control_fd);
+                d->control_fd = -1;
+        }
+        if (d->child_pidfd >= 0) {
+                (void) loop_remove_io(d->loop, d->child_pidfd);
+                close(d->child_pidfd);
+                d->child_pidfd = -1;
+        }
+        resolver_child = 0;
+}
+
+/* Closing our end makes the child exit; SIGKILL if it does not at once is
+ * not needed: it serves nothing without PID 1, and the supervisor reaps. */
+static void child_stop(struct dnsproxy_parent *d) {
+        if (d->child_pidfd >= 0)
+                (void) syscall(SYS_pidfd_send_signal, d->child_pidfd, SIGKILL, NULL, 0);
+        child_forget(d);
+}
+
+static int child_start(struct dnsproxy_parent *d) {
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+                return log_error_errno(-errno, "Failed to create the DNS resolver's control socket: %m");
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid < 0) {
+                int r = -errno;
+                close(sv[0]);
+                close(sv[1]);
+                return log_error_errno(r, "Failed to start the DNS resolver: %m");
+        }
+        if (pid == 0) {
+                close(sv[0]);
+                child_run(d, sv[1]);
+        }
+        close(sv[1]);
+        resolver_child = pid;
+        d->control_fd = sv[0];
+        d->child_started_usec = loop_now_usec();
+        /* Nothing reaps between fork and here: we are the only thread. */
+        d->child_pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+        int r = d->child_pidfd < 0 ? -errno : 0;
+        if (r == 0)
+                r = loop_add_io(d->loop, d->child_pidfd, EPOLLIN, on_child_exit, d);
+        if (r == 0)
+                r = loop_add_io(d->loop, d->control_fd, EPOLLIN, on_control, d);
+        if (r < 0) {
+                log_error_errno(r, "Failed to watch the DNS resolver: %m");
+                child_stop(d);
+                return r;
+        }
+        log_info("DNS resolver started (pid %d, uid %u, on port %u of loopback)", pid, (unsigned) d->cfg.uid,
+                 d->cfg.port);
+        return 0;
+}
+
+static int restart_due(struct loop *l, void *userdata) {
+        struct dnsproxy_parent *d = userdata;
+        if (d->control_fd < 0 && d->policy)
+                (void) child_start(d);
+        return 0;
+}
+
+static int on_child_exit(struct loop *l, int fd, uint32_t events, void *userdata) {
+        struct dnsproxy_parent *d = userdata;
+        bool healthy = loop_now_usec() - d->child_started_usec > RESTART_HEALTHY_USEC;
+        d->backoff_ms = healthy || !d->backoff_ms ? RESTART_BACKOFF_MIN_MS
+                      : d->backoff_ms * 2 > RESTART_BACKOFF_MAX_MS ? RESTART_BACKOFF_MAX_MS : d->backoff_ms * 2;
+        log_error("the DNS resolver (pid %d) ended; DNS fails until it is restarted in %u ms", resolver_child,
+                  d->backoff_ms);
+        child_forget(d);
+        (void) loop_set_timer(l, d, loop_now_usec() + (uint64_t) d->backoff_ms * 1000u, restart_due, d);
+        return 0;
+}
+
+/* ---- what the child asks -------------------------------------------------- */
+
+static size_t learned_slot(const struct dnsproxy_parent *d, const struct ip_prefix *a) {
+        uint64_t h = 1469598103934665603ull;
+        for (size_t i = 0; i < sizeof(a->addr); i++)
+                h = (h ^ a->addr[i]) * 1099511628211ull;
+        return (size_t) (h ^ (uint64_t) a->family) & (d->cap_learned - 1);
+}
+
+static bool same_address(const struct ip_prefix *a, const struct ip_prefix *b) {
+        return a->family == b->family && memcmp(a->addr, b->addr, sizeof(a->addr)) == 0;
+}
+
+/* The entry for a, or where it goes; NULL when the table is full. */
+static struct learned *learned_find(struct dnsproxy_parent *d, const struct ip_prefix *a) {
+        if (!d->cap_learned)
+                return NULL;
+        for (size_t i = 0, at = learned_slot(d, a); i < d->cap_learned; i++, at = (at + 1) & (d->cap_learned - 1))
+                if (!d->learned[at].expiry_usec || same_address(&d->learned[at].addr, a))
+                        return &d->learned[at];
+        return NULL;
+}
+
+/* Grows the table, and drops what has expired, when it is three quarters
+ * full. Entries are never removed one by one: a hole would cut a probe
+ * chain. */
+static int learned_make_room(struct dnsproxy_parent *d) {
+        if (d->cap_learned && d->n_learned < d->cap_learned / 4 * 3)
+                return 0;
+        uint64_t now = loop_now_usec();
+        size_t live = 0;
+        for (size_t i = 0; i < d->cap_learned; i++)
+                live += d->learned[i].expiry_usec > now;
+        size_t cap = d->cap_learned ? d->cap_learned : 256;
+        while (live >= cap / 2 && cap < LEARNED_MAX * 2)
+                cap *= 2;
+        if (live >= LEARNED_MAX)
+                return -ENOSPC;
+        struct learned *old = d->learned;
+        size_t old_cap = d->cap_learned;
+        d->learned = calloc(cap, sizeof(*d->learned));
+        if (!d->learned) {
+                d->learned = old;
+                return log_oom();
+        }
+        d->cap_learned = cap;
+        d->n_learned = 0;
+        for (size_t i = 0; i < old_cap; i++)
+                if (old[i].expiry_usec > now) {
+                        *learned_find(d, &old[i].addr) = old[i];
+                        d->n_learned++;
+                }
+        free(old);
+        return 0;
+}
+
+static int allow_addresses(struct dnsproxy_parent *d, const struct dnsproxy_msg *m) {
+        const struct policy_domain *match;
+        if (!policy_name_allowed(d->policy, m->name, &match)) {
+                log_warning("the DNS resolver asked to allow addresses for %s, which the policy does not allow; refused",
+                            m->name);
+                return -EPERM;
+        }
+        unsigned floor = policy_dns_min_ttl(d->policy);
+        uint64_t seconds = m->ttl < floor ? floor : m->ttl > LEARNED_TTL_CEILING ? LEARNED_TTL_CEILING : m->ttl;
+        seconds += policy_dns_grace(d->policy);
+        uint64_t now = loop_now_usec(), expiry = now + seconds * 1000000u;
+
+        struct nft_learned add[DNSPROXY_ADDRS_MAX], del[DNSPROXY_ADDRS_MAX];
+        struct learned *slots[DNSPROXY_ADDRS_MAX];
+        size_t n_add = 0, n_del = 0;
+        int r = learned_make_room(d);
+        if (r < 0)
+                return r == -ENOSPC ? log_error_errno(r, "the sandbox's resolver has handed out %u addresses that are still allowed; refusing more until some expire", LEARNED_MAX) : r;
+        for (size_t i = 0; i < m->n_addrs; i++) {
+                struct ip_prefix a;
+                const char *reason = NULL;
+                char detail[128] = "", buf[IP_PREFIX_STRLEN];
+                dnsproxy_addr_to_prefix(&m->addrs[i], &a);
+                if (!guard_allows(d->guard, &a, &reason, detail, sizeof(detail))) {
+                        log_warning("refused %s for %s: %s%s%s; list it under cidrs: if it is really wanted",
+                                    ip_prefix_format(&a, buf), m->name, reason, detail[0] ? " " : "", detail);
+                        continue;
+                }
+                struct learned *e = learned_find(d, &a);
+                if (!e)
+                        return -ENOSPC;
+                if (e->expiry_usec > now + LEARNED_EXPIRY_MARGIN_USEC) {
+                        if (e->expiry_usec >= expiry)
+                                continue;       /* allowed longer already */
+                        del[n_del++] = (struct nft_learned) { .addr = a };
+                }
+                add[n_add] = (struct nft_learned) { .addr = a, .timeout_ms = seconds * 1000u };
+                slots[n_add++] = e;
+        }
+        if (n_add == 0 && n_del == 0)
+                return m->n_addrs ? 0 : -EINVAL;
+        r = nft_learned_update(add, n_add, del, n_del);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n_add; i++) {
+                if (!slots[i]->expiry_usec)
+                        d->n_learned++;
+                *slots[i] = (struct learned) { .addr = add[i].addr, .expiry_usec = expiry };
+        }
+        return 0;
+}
+
+static const char *qtype_name(uint16_t qtype, char buf[static 16]) {
+        static const struct { uint16_t type; const char *name; } names[] = {
+                { 1, "A" }, { 2, "NS" }, { 5, "CNAME" }, { 6, "SOA" }, { 12, "PTR" }, { 15, "MX" },
+                { 16, "TXT" }, { 28, "AAAA" }, { 33, "SRV" }, { 64, "SVCB" }, { 65, "HTTPS" }, { 255, "ANY" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                if (names[i].type == qtype)
+                        return names[i].name;
+        snprintf(buf, 16, "TYPE%u", qtype);
+        return buf;
+}
+
+static void log_refused(struct dnsproxy_parent *d, const struct dnsproxy_msg *m) {
+        uint64_t now = loop_now_usec();
+        d->tokens += (double) (now - d->tokens_usec) / REFUSED_LOG_INTERVAL_USEC;
+        if (d->tokens > REFUSED_LOG_BURST)
+                d->tokens = REFUSED_LOG_BURST;
+        d->tokens_usec = now;
+        if (d->tokens < 1.0) {
+                d->suppressed++;
+                return;
+        }
+        d->tokens -= 1.0;
+        char type[16], more[96] = "";
+        if (d->suppressed)
+                snprintf(more, sizeof(more), " (and %lu more refused queries not logged)", d->suppressed);
+        d->suppressed = 0;
+        log_notice("refused DNS query %s (%s): not in the policy%s", m->name, qtype_name(m->qtype, type), more);
+}
+
+static int on_control(struct loop *l, int fd, uint32_t events, void *userdata) {
+        struct dnsproxy_parent *d = userdata;
+        /* Aligned for the struct: dnsproxy_msg_check hands back a pointer
+         * into this buffer. */
+        union { struct dnsproxy_msg msg; char bytes[sizeof(struct dnsproxy_msg) + 1]; } buf;
+
+        for (int i = 0; i < 64; i++) {
+                ssize_t n = recv(fd, &buf, sizeof(buf), MSG_DONTWAIT);
+                if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                        return 0;
+                if (n <= 0)
+                        return 0;       /* the child is gone: on_child_exit restarts it */
+                const struct dnsproxy_msg *m;
+                if (dnsproxy_msg_check(&buf, (size_t) n, DNSPROXY_REFUSED, &m) == 0) {
+                        log_refused(d, m);
+                        continue;
+                }
+                if (dnsproxy_msg_check(&buf, (size_t) n, DNSPROXY_ALLOW, &m) < 0) {
+                        log_error("the DNS resolver sent a malformed message (%zd bytes); restarting it", n);
+                        child_stop(d);
+                        (void) loop_set_timer(l, d, loop_now_usec() + RESTART_BACKOFF_MIN_MS * 1000u, restart_due, d);
+                        return 0;
+                }
+                struct dnsproxy_msg ack = { .type = DNSPROXY_ALLOWED, .seq = m->seq };
+                ack.status = allow_addresses(d, m);
+                if (ack.status > 0)
+                        ack.status = 0;
+                if (send(fd, &ack, sizeof(ack), MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno != EAGAIN)
+                        return 0;
+        }
+        return 0;
+}
+
+/* ---- the interface -------------------------------------------------------- */
+
+int dnsproxy_parent_new(struct loop *l, const struct dnsproxy_parent_config *cfg, struct dnsproxy_parent **ret) {
+        struct dnsproxy_parent *d = calloc(1, sizeof(*d));
+        if (!d)
+                return log_oom();
+        *d = (struct dnsproxy_parent) { .loop = l, .cfg = *cfg, .control_fd = -1, .child_pidfd = -1,
+                                        .tokens = REFUSED_LOG_BURST, .tokens_usec = loop_now_usec() };
+        for (size_t i = 0; i < _LISTEN_MAX; i++)
+                d->listen_fds[i] = -1;
+        int r = listen_all(d);
+        if (r < 0) {
+                dnsproxy_parent_free(d);
+                return r;
+        }
+        *ret = d;
+        return 0;
+}
+
+int dnsproxy_parent_use(struct dnsproxy_parent *d, const struct policy *policy, struct guard *guard) {
+        bool had_policy = d->policy != NULL;
+        child_stop(d);
+        loop_cancel_timer(d->loop, d);
+        d->policy = policy;
+        d->guard = guard;
+        if (had_policy) {
+                free(d->learned);
+                d->learned = NULL;
+                d->cap_learned = d->n_learned = 0;
+                int r = nft_learned_flush();
+                if (r < 0)
+                        return r;
+        }
+        d->backoff_ms = 0;
+        return child_start(d);
+}
+
+void dnsproxy_parent_free(struct dnsproxy_parent *d) {
+        if (!d)
+                return;
+        loop_cancel_timer(d->loop, d);
+        child_stop(d);
+        for (size_t i = 0; i < _LISTEN_MAX; i++)
+                if (d->listen_fds[i] >= 0)
+                        close(d->listen_fds[i]);
+        free(d->learned);
+        free(d);
+}

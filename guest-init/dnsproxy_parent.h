@@ -1,0 +1,47 @@
+/* PID 1's side of the sandbox's DNS resolver (dnsproxy.h): the listening
+ * sockets on loopback, held for the life of the sandbox so that nobody else
+ * can take the port and queries wait in them while the child restarts; the
+ * child, forked under its own user without any capability and restarted
+ * with backoff when it dies; and every DNSPROXY_ALLOW it sends, checked
+ * (the name against the policy, each address against the rebinding guard)
+ * and put into the learned sets with a timeout before it is acknowledged.
+ * Refused queries are logged by name, rate-limited. */
+#pragma once
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "loop.h"
+
+/* Where the resolver listens: 127.0.0.1 and ::1. Above 1023 so that PID 1
+ * needs no CAP_NET_BIND_SERVICE, below the ephemeral range so that no
+ * connection of the sandbox holds it already. */
+#define DNSPROXY_PORT 1053
+
+struct policy;
+struct guard;
+
+struct dnsproxy_parent_config {
+        const char *resolv_conf;        /* the upstream servers; NULL: /etc/resolv.conf */
+        uint16_t port;
+        uid_t uid;                      /* the resolver's own user */
+        gid_t gid;
+};
+
+struct dnsproxy_parent;
+
+/* Takes the listening sockets; the child starts with dnsproxy_parent_use().
+ * -errno, logged (a port somebody else holds is an error: fail closed). */
+int dnsproxy_parent_new(struct loop *l, const struct dnsproxy_parent_config *cfg, struct dnsproxy_parent **ret);
+
+/* (Re)starts the child for this policy (expanded; it and the guard must
+ * outlive their use here, until the next call or the free). Learned
+ * addresses of an earlier policy are removed: the new one may not allow
+ * their names. */
+int dnsproxy_parent_use(struct dnsproxy_parent *d, const struct policy *policy, struct guard *guard);
+
+/* The child's pid while one runs, else 0 (not one of the user's processes). */
+pid_t dnsproxy_parent_child(void);
+
+/* Stops the child; NULL is fine. */
+void dnsproxy_parent_free(struct dnsproxy_parent *d);

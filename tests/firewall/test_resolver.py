@@ -1,0 +1,146 @@
+"""The sandbox's own DNS resolver, with agent-sandbox-init as PID 1 of the
+sandbox namespace and dnsmasq as the upstream on the fake internet, which
+logs every query it receives: what the sandbox user asks, over UDP or TCP,
+of any server, reaches the upstream only for names the policy allows; the
+addresses handed out are allowed before the answer arrives, and expire."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from fakenet import FakeNet, HERE
+from test_escapes import USER
+from test_firewall import elements
+from test_refresh import RunningInit
+
+HOSTS = {
+    "allowed.test": ["198.51.100.10"], "other.test": ["198.51.100.20"],
+    "wild.test": ["198.51.100.10"], "a.wild.test": ["198.51.100.20"], "deep.x.wild.test": ["203.0.113.5"],
+    "sub.allowed.test": ["198.51.100.20"], "leak.attacker.test": ["198.51.100.20"],
+}
+POLICY = 'domains: [allowed.test, "*.wild.test"]\ndns: {min_ttl: 1, grace: 1}\n'
+
+
+@pytest.fixture
+def net(tmp_path, need_root):
+    n = FakeNet(tmp_path)
+    try:
+        n.setup(HOSTS, ttl=1)
+        yield n
+    finally:
+        n.teardown()
+
+
+@pytest.fixture
+def sandbox(net):
+    init = RunningInit(net, net.write_policy(POLICY))
+    try:
+        init.wait_for("sandbox ready")
+        init.wait_for("DNS resolver started")
+        yield init
+    finally:
+        init.stop()
+
+
+def ask(net, name, qtype="A", server="192.0.2.1", tcp=False):
+    r = net.run(net.sbx, USER + [sys.executable, os.path.join(HERE, "dnsclient.py")] + (["--tcp"] if tcp else [])
+                + [server, name, qtype])
+    return json.loads(r.stdout)
+
+
+def upstream_log(net):
+    return net.dns_log.read_text() if net.dns_log.exists() else ""
+
+
+def probe(net, spec):
+    r = net.run(net.sbx, USER + [sys.executable, os.path.join(HERE, "netclient.py"), "probe", spec])
+    return json.loads(r.stdout)[0]["result"]
+
+
+def resolver_pid():
+    out = subprocess.run(["pgrep", "-x", "dns-resolver"], capture_output=True, text=True).stdout.split()
+    return int(out[0]) if out else None
+
+
+@pytest.mark.parametrize("tcp", [False, True], ids=["udp", "tcp"])
+@pytest.mark.parametrize("server", ["192.0.2.1", "203.0.113.53"], ids=["configured", "another-server"])
+def test_only_allowed_names_reach_the_upstream(net, sandbox, tcp, server):
+    assert ask(net, "allowed.test", server=server, tcp=tcp) == {"rcode": 0, "tc": False, "answers": ["198.51.100.10"]}
+    for name, qtype in (("leak-1.attacker.test", "A"), ("leak-2.attacker.test", "TXT"),
+                        ("sub.allowed.test", "A"), ("leak.attacker.test", "MX")):
+        r = ask(net, name, qtype, server=server, tcp=tcp)
+        assert r.get("rcode") == 3 and r["answers"] == [], (name, r)   # NXDOMAIN, answered in the sandbox
+    log = upstream_log(net)
+    assert "allowed.test" in log, "the allowed name was asked upstream"
+    assert "attacker" not in log and "sub.allowed" not in log, log
+
+
+def test_libc_lookups_go_through_the_resolver(net, sandbox):
+    r = net.run(net.sbx, USER + ["getent", "ahostsv4", "allowed.test"], check=False)
+    assert "198.51.100.10" in r.stdout, r.stdout + r.stderr
+    r = net.run(net.sbx, USER + ["getent", "ahostsv4", "secret-data.attacker.test"], check=False)
+    assert r.returncode != 0
+    assert "secret-data" not in upstream_log(net)
+    sandbox.wait_for("refused DNS query secret-data.attacker.test (A): not in the policy")
+
+
+def test_wildcard_names_are_reachable_on_the_first_connection(net, sandbox):
+    assert probe(net, "tcp:203.0.113.5:443") in ("refused", "reset"), "not allowed before the lookup"
+    for name, addr in (("a.wild.test", "198.51.100.20"), ("deep.x.wild.test", "203.0.113.5")):
+        assert ask(net, name)["answers"] == [addr]
+        assert probe(net, f"tcp:{addr}:443") == "ok", name
+    assert sorted(elements(net, "learned_v4")) == ["198.51.100.20", "203.0.113.5"]
+
+
+def test_learned_addresses_expire_while_connections_stay(net, sandbox):
+    assert ask(net, "a.wild.test")["answers"] == ["198.51.100.20"]
+    held = net.popen(net.sbx, USER + [sys.executable, os.path.join(HERE, "netclient.py"), "hold",
+                                      "198.51.100.20", "443"],
+                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert held.stdout.readline().strip() == "connected"
+    time.sleep(3.5)         # max(TTL 1, min_ttl 1) + grace 1, and some
+    assert elements(net, "learned_v4") == []
+    assert probe(net, "tcp:198.51.100.20:443") in ("refused", "reset")
+    held.stdin.write("still-there\n")
+    held.stdin.flush()
+    assert held.stdout.readline().strip() == "still-there", "the established connection was cut"
+
+
+def test_the_resolver_is_unprivileged_and_restarted_and_dns_fails_closed_meanwhile(net, sandbox):
+    pid = resolver_pid()
+    assert pid, "no dns-resolver process"
+    with open(f"/proc/{pid}/status") as f:
+        status = dict(line.split(":\t", 1) for line in f.read().splitlines() if ":\t" in line)
+    assert status["Uid"].split() == ["902"] * 4 and status["Gid"].split() == ["902"] * 4, status["Uid"]
+    for key in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+        assert int(status[key], 16) == 0, (key, status[key])
+    assert status["NoNewPrivs"].strip() == "1"
+    assert os.stat(f"/proc/{pid}").st_uid == 0, "not dumpable: /proc/PID belongs to root"
+
+    net.run(net.sbx, ["kill", "-STOP", str(pid)])
+    r = ask(net, "allowed.test")
+    assert r == {"error": "timeout"}, "an answer came from somewhere else: " + json.dumps(r)
+    os.kill(pid, signal.SIGKILL)
+    sandbox.wait_for("the DNS resolver (pid", timeout=5)
+    deadline = time.monotonic() + 10
+    while resolver_pid() in (None, pid):
+        assert time.monotonic() < deadline, "\n".join(sandbox.lines)
+        time.sleep(0.05)
+    assert ask(net, "allowed.test")["answers"] == ["198.51.100.10"]
+
+
+def test_a_reload_answers_for_the_new_policy(net, sandbox, tmp_path):
+    assert ask(net, "a.wild.test")["answers"] == ["198.51.100.20"]
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("domains: [allowed.test, other.test]\n")
+    mark = len(sandbox.lines)
+    os.kill(sandbox.init_pid(), signal.SIGHUP)
+    sandbox.wait_for("sandbox ready", after=mark)
+    sandbox.wait_for("DNS resolver started", after=mark)
+    assert elements(net, "learned_v4") == [], "addresses of the old policy stay allowed"
+    assert ask(net, "a.wild.test")["rcode"] == 3
+    assert ask(net, "other.test")["answers"] == ["198.51.100.20"]

@@ -276,8 +276,8 @@ static int on_ack_timeout(struct loop *l, void *userdata) {
 static void pending_hold(struct pending *pq, uint8_t *answer, size_t len,
                          const struct dns_addr *addrs, size_t n) {
         struct proxy *p = pq->proxy;
-        struct dnsproxy_msg m = {.type = DNSPROXY_ALLOW, .qtype = pq->q.qtype, .n_addrs = (uint16_t) n,
-                                 .ttl = UINT32_MAX};
+        /* ttl: the smallest, and no more than RFC 2181 allows. */
+        struct dnsproxy_msg m = {.type = DNSPROXY_ALLOW, .n_addrs = (uint16_t) n, .ttl = INT32_MAX};
         memcpy(m.name, pq->q.name, sizeof(m.name));
         for (size_t i = 0; i < n; i++) {
                 m.addrs[i].family = (uint8_t) addrs[i].family;

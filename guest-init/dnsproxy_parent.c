@@ -99,6 +99,14 @@ static int listen_one(int family, int type, uint16_t port, int *ret) {
         int one = 1;
         if (family == AF_INET6)
                 (void) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+        /* A burst of queries (a build resolving hundreds of names) would
+         * overflow the default buffer; beyond rmem_max only PID 1, with
+         * CAP_NET_ADMIN, can raise it, so it does so for the child. */
+        if (type == SOCK_DGRAM) {
+                int size = 4 << 20;
+                if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
+                        (void) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+        }
         /* No SO_REUSEPORT: with it, a process of the same uid could join
          * the port and take part of the queries. */
         if (bind(fd, (struct sockaddr *) &ss, len) < 0)

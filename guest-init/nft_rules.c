@@ -225,6 +225,29 @@ static void body_resolver_flow_local_reply(struct nft_rule_builder *rb, const st
         nft_expr_verdict(rb, NF_DROP);
 }
 
+/* DNS redirected to the resolver: the output hook reports the device the
+ * packet was routed to before the NAT chain changed its destination, so
+ * the loopback rule does not see it; what it goes to now is the resolver's
+ * port on the loopback address. */
+static void to_resolver(struct nft_rule_builder *rb, const struct nft_policy *p, uint8_t nfproto) {
+        uint16_t port = htons(p->resolver_port);
+        struct in_addr lo4 = { .s_addr = htonl(INADDR_LOOPBACK) };
+        struct in6_addr lo6 = IN6ADDR_LOOPBACK_INIT;
+        match_u8(rb, NFT_META_NFPROTO, nfproto);
+        load_daddr(rb, nfproto);
+        if (nfproto == NFPROTO_IPV4)
+                nft_expr_cmp(rb, NFT_CMP_EQ, &lo4, sizeof(lo4));
+        else
+                nft_expr_cmp(rb, NFT_CMP_EQ, &lo6, sizeof(lo6));
+        /* Whatever the protocol: anything to loopback is allowed anyway. */
+        load_dport(rb);
+        nft_expr_cmp(rb, NFT_CMP_EQ, &port, sizeof(port));
+        nft_expr_verdict(rb, NF_ACCEPT);
+}
+
+static void body_to_resolver4(struct nft_rule_builder *rb, const struct nft_policy *p) { to_resolver(rb, p, NFPROTO_IPV4); }
+static void body_to_resolver6(struct nft_rule_builder *rb, const struct nft_policy *p) { to_resolver(rb, p, NFPROTO_IPV6); }
+
 static void body_init_socket(struct nft_rule_builder *rb, const struct nft_policy *p) {
         match_init_socket(rb, NFT_CMP_EQ);
         accept_with_mark(rb, NETMARK_CT_INIT);
@@ -377,6 +400,8 @@ static const struct rule_def output_rules[] = {
         { "replies on the resolver's flows from a local process only from root", body_resolver_flow_local_reply, true },
         { "the init's own DNS queries and meta fetch", body_init_socket },
         { "loopback, including Docker's DNS at 127.0.0.11", body_oif_lo },
+        { "DNS redirected to the sandbox's resolver (IPv4)", body_to_resolver4, true },
+        { "DNS redirected to the sandbox's resolver (IPv6)", body_to_resolver6, true },
         { "replies and errors of allowed connections", body_established },
         { "IPv6 neighbour discovery on the local link", body_nd },
         { "invalid packets", body_invalid },
@@ -468,7 +493,7 @@ static int chain_flush(struct nft_batch *b, const char *name) {
  * to the resolver on loopback, whatever address it was sent to. */
 static void redirect_dns(struct nft_rule_builder *rb, const struct nft_policy *p, uint8_t l4proto) {
         uint32_t no_mark = 0;
-        uint16_t dns = htons(53), to = htons(p->resolver_port);
+        uint16_t dns = htons(53);
         nft_expr_meta(rb, NFT_META_MARK);
         nft_expr_cmp(rb, NFT_CMP_EQ, &no_mark, sizeof(no_mark));
         match_skuid(rb, NFT_CMP_NEQ, 0);
@@ -476,7 +501,7 @@ static void redirect_dns(struct nft_rule_builder *rb, const struct nft_policy *p
         match_u8(rb, NFT_META_L4PROTO, l4proto);
         load_dport(rb);
         nft_expr_cmp(rb, NFT_CMP_EQ, &dns, sizeof(dns));
-        nft_expr_redirect(rb, to);
+        nft_expr_redirect(rb, p->resolver_port);
 }
 
 static void body_redirect_udp(struct nft_rule_builder *rb, const struct nft_policy *p) { redirect_dns(rb, p, IPPROTO_UDP); }

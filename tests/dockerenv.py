@@ -5,6 +5,7 @@ web servers on that network (allowed.test, blocked.test), and far.test, a
 web server outside the sandbox's own subnet (see start_far_host)."""
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -150,10 +151,17 @@ class DockerEnv:
     def pid(self, name):
         return json.loads(docker("inspect", name).stdout)[0]["State"]["Pid"]
 
-    def ruleset(self, name):
+    def dns_log(self):
+        """What the network's DNS server was asked (dnsmasq logs to stderr)."""
+        r = docker("logs", f"asb-e2e-dns-{self.tag}")
+        return r.stdout + r.stderr
+
+    def ruleset(self, name, stable=False):
+        """nft -j list ruleset of the sandbox; stable: without the countdown
+        of learned addresses' expiry, which changes every second."""
         out = subprocess.run(["nsenter", "-t", str(self.pid(name)), "-n", "nft", "-j", "list", "ruleset"],
                              capture_output=True, text=True, check=True)
-        return out.stdout
+        return re.sub(r', "expires": \d+', "", out.stdout) if stable else out.stdout
 
     def teardown(self):
         if self.far_server:

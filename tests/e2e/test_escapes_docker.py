@@ -76,7 +76,7 @@ def test_the_sandbox_resolver_answers_only_allowed_names(dockerenv):
                check=False)
     assert "rc=2" in r.stdout, r.stdout + r.stderr          # getent: not found
     assert "rcode=3" in r.stdout, r.stdout + r.stderr       # NXDOMAIN, from the sandbox's resolver
-    dns_log = docker("logs", f"asb-e2e-dns-{dockerenv.tag}").stdout
+    dns_log = dockerenv.dns_log()
     assert "wild.test" in dns_log, "the allowed names were asked upstream"
     assert "leak-" not in dns_log, dns_log
     logs = docker("logs", name).stderr

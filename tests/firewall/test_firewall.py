@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from fakenet import FakeNet, INIT
+from fakenet import INIT, elements  # noqa: F401 (elements: for the other modules)
 
 HOSTS = {
     "allowed.test": ["198.51.100.10", "2001:db8:2::10"],
@@ -38,35 +38,9 @@ selfcheck: {allowed: "allowed.test:443"}
 """
 
 
-@pytest.fixture
-def net(tmp_path, need_root):
-    n = FakeNet(tmp_path)
-    try:
-        n.setup(HOSTS, ttl=60)
-        yield n
-    finally:
-        n.teardown()
-
-
 def apply(net, policy_text, *extra):
     policy = net.write_policy(policy_text)
     return net.init("apply", "--policy", str(policy), "--policy-dir", str(net.tmp / "none"), *extra)
-
-
-def elements(net, set_name):
-    for obj in net.ruleset():
-        s = obj.get("set")
-        if s and s["name"] == set_name:
-            out = []
-            for e in s.get("elem", []):
-                if isinstance(e, dict) and "prefix" in e:
-                    out.append(f"{e['prefix']['addr']}/{e['prefix']['len']}")
-                elif isinstance(e, dict) and "range" in e:
-                    out.append("-".join(e["range"]))
-                else:
-                    out.append(str(e))
-            return sorted(out)
-    raise AssertionError(f"set {set_name} not found")
 
 
 def test_apply_allows_exactly_the_policy(net):

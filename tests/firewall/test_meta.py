@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from fakenet import FakeNet, HERE
-from test_firewall import elements
+from fakenet import HERE, elements
 
 META_ADDR = "203.0.113.80"
+HOSTS = {"meta.test": [META_ADDR]}
 
 
 @pytest.fixture(scope="module")
@@ -32,18 +32,14 @@ def pki(tmp_path_factory):
 
 
 @pytest.fixture
-def net(tmp_path, pki, need_root):
-    n = FakeNet(tmp_path)
-    try:
-        n.setup({"meta.test": [META_ADDR]})
-        n.ip(n.net, "addr", "add", META_ADDR + "/32", "dev", "lo")
-        srv = n.popen(n.net, [sys.executable, os.path.join(HERE, "metaserver.py"), "--listen", META_ADDR,
+def net(net, pki):
+    """The fake internet with GitHub's meta server on META_ADDR."""
+    net.ip(net.net, "addr", "add", META_ADDR + "/32", "dev", "lo")
+    srv = net.popen(net.net, [sys.executable, os.path.join(HERE, "metaserver.py"), "--listen", META_ADDR,
                               "--cert", str(pki / "server.pem"), "--key", str(pki / "server.key")],
-                      stdout=subprocess.PIPE, text=True)
-        assert srv.stdout.readline().strip() == "ready"
-        yield n
-    finally:
-        n.teardown()
+                    stdout=subprocess.PIPE, text=True)
+    assert srv.stdout.readline().strip() == "ready"
+    return net
 
 
 def snapshot(tmp_path, ranges):

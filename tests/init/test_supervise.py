@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import INIT
+from buildpaths import INIT
 
 NOBODY = ["--user", "65534:65534"]
 

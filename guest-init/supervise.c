@@ -364,11 +364,10 @@ int supervise_main(int argc, char **argv) {
         r = setup_signals(&s);
         if (r >= 0)
                 r = sandbox_prepare(s.loop, &s.cfg, on_sandbox_ready, &s);
-        if (r < 0) {
+        if (r < 0)
                 log_error("the sandbox could not be prepared; nothing was started");
-                return 1;
-        }
-        r = loop_run(s.loop);
+        else
+                r = loop_run(s.loop);
         sandbox_finish();
         loop_free(s.loop);
         options_done(&s.cfg);

@@ -370,13 +370,13 @@ int supervise_main(int argc, char **argv) {
                 (void) readiness_reserve();
                 r = sandbox_prepare(s.loop, &s.cfg, on_sandbox_ready, &s);
         }
-        if (r < 0) {
-                log_error("the sandbox could not be prepared; nothing was started");
-                return 1;
-        }
-        r = loop_run(s.loop);
         if (r < 0)
-                log_error_errno(r, "The event loop failed: %m; stopping, which ends the container");
+                log_error("the sandbox could not be prepared; nothing was started");
+        else {
+                r = loop_run(s.loop);
+                if (r < 0)
+                        log_error_errno(r, "The event loop failed: %m; stopping, which ends the container");
+        }
         sandbox_finish();
         loop_free(s.loop);
         options_done(&s.cfg);

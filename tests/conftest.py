@@ -3,16 +3,13 @@ when it is missing; the runner turns every skip into a failure under CI=true."""
 import os
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BUILD = os.path.join(ROOT, "build")
-INIT = os.path.join(BUILD, "guest-init", "agent-sandbox-init")
-AGENTBOX = os.path.join(BUILD, "host", "agentbox")
+from buildpaths import BUILD, INIT
 
 
 @pytest.fixture
 def init_binary():
     if not os.path.exists(INIT):
-        pytest.fail(f"{INIT} is missing: build with `meson setup build && ninja -C build`")
+        pytest.fail(f"{INIT} is missing: build with `meson setup {BUILD} && ninja -C {BUILD}`")
     return INIT
 
 

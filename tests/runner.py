@@ -6,20 +6,47 @@ Suites:
   unit    C unit tests (TAP) built with AddressSanitizer + UBSan (build-asan/)
   fuzz    libFuzzer targets, clang + ASan + UBSan, bounded time (build-fuzz/)
   pytest  behaviour tests against real components (tests/*/test_*.py)
+  pytest-asan  the PID 1 and firewall suites (tests/init, tests/firewall)
+          again, against the ASan+UBSan binaries of build-asan/
+          (AGENT_SANDBOX_BUILD=build-asan); any sanitizer report fails it
 
 Under CI=true a skipped test is a failure: in CI nothing may be skipped.
+
+Docker images the tests build are tagged per run (AGENT_SANDBOX_TEST_TAG,
+default run-<time>-<pid>) and untagged at the end; their layers stay in
+Docker's cache for the next run. Set AGENT_SANDBOX_TEST_TAG to keep and
+reuse one tag across runs (never removed by the runner).
 """
+import glob
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import xml.etree.ElementTree as ET
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CI = os.environ.get("CI") == "true"
 FUZZ_SECONDS = int(os.environ.get("FUZZ_SECONDS", "60"))
+DOCKER = "/usr/bin/docker"
+# Tags of the runner's own making; leftovers of runs killed before their
+# clean-up are removed once this old.
+RUN_TAG = re.compile(r"^run-(\d+)-\d+$")
+STALE_TAG_SECONDS = 24 * 3600
+# The sanitizer pass: the suites whose binaries are the state machines of
+# PID 1 (loop, supervise, firewall, meta fetch).
+SANITIZED_SUITES = ["tests/init", "tests/firewall"]
+SANITIZED_DESELECT = [
+    # strace holds the file-capability binary at an open(); LeakSanitizer
+    # cannot run under a tracer, and a secure-execution process cannot read
+    # its own environment to be told detect_leaks=0. The same test runs in
+    # the plain pass.
+    "tests/init/test_supervise.py::test_check_policy_holds_no_capability_while_it_reads",
+]
 
 
 class Tally:
@@ -103,22 +130,81 @@ def suite_fuzz(t):
         t.add("fuzz", target, "pass" if rc == 0 else "fail")
 
 
-def suite_pytest(t):
-    xml = os.path.join(ROOT, "build", "pytest.xml")
+def pytest_pass(t, suite, builddir, paths, extra_args=(), env=None):
+    xml = os.path.join(ROOT, builddir, f"{suite}.xml")
+    env = dict(env or os.environ, AGENT_SANDBOX_BUILD=builddir)
     run([sys.executable, "-m", "pytest", "-ra", "-v", "-p", "no:cacheprovider",
-         f"--junitxml={xml}", "tests"])
+         f"--junitxml={xml}", *extra_args, *paths], env=env)
     if not os.path.exists(xml):
-        t.add("pytest", "pytest run", "fail")
+        t.add(suite, "pytest run", "fail")
         return
     for case in ET.parse(xml).getroot().iter("testcase"):
         name = f"{case.get('classname')}::{case.get('name')}"
         if case.find("failure") is not None or case.find("error") is not None:
-            t.add("pytest", name, "fail")
+            t.add(suite, name, "fail")
         elif case.find("skipped") is not None:
-            t.add("pytest", name, "skip", case.find("skipped").get("message", ""))
+            t.add(suite, name, "skip", case.find("skipped").get("message", ""))
         else:
-            t.add("pytest", name, "pass")
+            t.add(suite, name, "pass")
     os.remove(xml)
+
+
+def suite_pytest(t):
+    pytest_pass(t, "pytest", "build", ["tests"])
+
+
+def suite_pytest_sanitized(t):
+    """build-asan/ was built by suite_unit. Reports go to files (a process
+    whose exit status no test looks at still counts), in a directory every
+    uid may write: the init's children run as nobody."""
+    if not os.path.exists(os.path.join(ROOT, "build-asan", "guest-init", "agent-sandbox-init")):
+        t.add("pytest-asan", "sanitizer build", "fail")
+        return
+    reports = tempfile.mkdtemp(prefix="asb-sanitizer-")
+    os.chmod(reports, 0o1777)
+    try:
+        # abort_on_error=0: PID 1 has no SIGABRT handler, so the kernel
+        # drops the abort() and ASan would hang the init.
+        env = dict(os.environ,
+                   ASAN_OPTIONS=f"detect_leaks=1:abort_on_error=0:log_path={reports}/asan",
+                   UBSAN_OPTIONS=f"halt_on_error=1:print_stacktrace=1:log_path={reports}/ubsan")
+        deselect = [a for test in SANITIZED_DESELECT for a in ("--deselect", test)]
+        pytest_pass(t, "pytest-asan", "build-asan", SANITIZED_SUITES, deselect, env)
+        for report in sorted(glob.glob(os.path.join(reports, "*"))):
+            with open(report, errors="replace") as f:
+                print(f"==> {report}\n{f.read()[:4000]}", flush=True)
+            t.add("pytest-asan", f"sanitizer report {os.path.basename(report)}", "fail")
+    finally:
+        shutil.rmtree(reports, ignore_errors=True)
+
+
+def docker_tags(pattern):
+    """repo:tag of every local image whose tag matches pattern; [] without a
+    Docker engine."""
+    if not os.path.exists(DOCKER):
+        return []
+    r = subprocess.run([DOCKER, "images", "--format", "{{.Repository}}:{{.Tag}}"],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        return []
+    return [ref for ref in r.stdout.split() if pattern(ref.rsplit(":", 1)[-1])]
+
+
+def untag(refs):
+    """Removes the tags only (--no-prune): the layers stay in Docker's
+    build cache, so the next run rebuilds from it in seconds."""
+    if refs:
+        subprocess.run([DOCKER, "rmi", "--no-prune", *refs], capture_output=True)
+
+
+def session_tag():
+    """The image tag of this run, and whether the runner made it up."""
+    tag = os.environ.get("AGENT_SANDBOX_TEST_TAG")
+    if tag:
+        return tag, False
+    now = time.time()
+    untag(docker_tags(lambda t: bool(RUN_TAG.match(t)) and now - int(RUN_TAG.match(t).group(1)) > STALE_TAG_SECONDS))
+    return f"run-{int(now)}-{os.getpid()}", True
 
 
 def stop_on_signal(signum, frame):
@@ -131,14 +217,21 @@ def main():
     # A CI timeout's SIGTERM or a ^C still ends with the closing line.
     signal.signal(signal.SIGTERM, stop_on_signal)
     signal.signal(signal.SIGHUP, stop_on_signal)
+    tag, own_tag = session_tag()
+    os.environ["AGENT_SANDBOX_TEST_TAG"] = tag
+    print(f"image tag of this run: {tag}", flush=True)
     try:
         if suite_build(t):
             suite_unit(t)
             suite_fuzz(t)
             suite_pytest(t)
+            suite_pytest_sanitized(t)
     except BaseException as e:  # the summary line must come out whatever broke
         print(f"runner: stopped by {type(e).__name__}: {e}", flush=True)
         t.add("runner", "the runner itself", "fail")
+    finally:
+        if own_tag:
+            untag(docker_tags(lambda t: t == tag))
     for s in t.skips:
         print(f"SKIPPED {s}")
     for f in t.failures:

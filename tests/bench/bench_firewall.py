@@ -40,9 +40,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE.parent / "firewall"))
+from buildpaths import NFT_APPLY  # noqa: E402
 from fakenet import FakeNet, INIT  # noqa: E402
-
-NFT_APPLY = HERE.parent.parent / "build" / "tests" / "tools" / "nft-apply"
 BASELINE = HERE / "baseline-firewall.sh"
 ALLOWED = {"allowed.test": {"a": ["198.51.100.10"], "ttl": 3600}}
 

@@ -33,7 +33,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 import dockerenv  # noqa: E402
 from dockerenv import DOCKER, ROOT, DockerEnv, docker  # noqa: E402
 
-AGENTBOX = os.path.join(ROOT, "build", "host", "agentbox")
+from buildpaths import AGENTBOX  # noqa: E402
 TARGET_RATIO = 1.1
 
 

@@ -1,6 +1,6 @@
 import subprocess
 
-from conftest import AGENTBOX, INIT
+from buildpaths import AGENTBOX
 
 
 def test_init_version(init_binary):

@@ -10,12 +10,12 @@ import subprocess
 
 import pytest
 
-from dockerenv import ROOT, docker
+from dockerenv import ROOT, TEST_TAG, docker
 
 pytestmark = [pytest.mark.needs_images, pytest.mark.agent_images]
 
 AGENTS = ("claude", "codex", "gemini", "opencode")
-TAG = os.environ.get("AGENT_IMAGES_TAG", "test")
+TAG = os.environ.get("AGENT_IMAGES_TAG") or TEST_TAG
 BASE_IMAGE = f"agent-sandbox-base-trixie:{TAG}"
 # A certificate whose private key was thrown away when it was made: given to
 # the build as an extra CA on every machine, so the leak check below always

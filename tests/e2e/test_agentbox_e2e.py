@@ -11,9 +11,9 @@ import time
 import pytest
 
 
+from buildpaths import AGENTBOX
 from dockerenv import IMAGE, ROOT, SECCOMP_PROBE, SECCOMP_REFUSED, docker
 
-AGENTBOX = os.path.join(ROOT, "build", "host", "agentbox")
 
 pytestmark = pytest.mark.needs_images
 

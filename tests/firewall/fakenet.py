@@ -15,12 +15,11 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 
+from buildpaths import INIT
 from nft_netpair import NetPair, HERE
-
-INIT = os.path.join(os.path.dirname(HERE), "..", "build", "guest-init", "agent-sandbox-init")
-INIT = os.path.normpath(INIT)
 
 
 class FakeNet(NetPair):
@@ -97,3 +96,53 @@ class FakeNet(NetPair):
     def teardown(self):
         super().teardown()
         shutil.rmtree(self.etc_dir, ignore_errors=True)
+
+
+class RunningInit:
+    """agent-sandbox-init as PID 1 of the sandbox namespace, its log read as it comes."""
+
+    def __init__(self, net, policy):
+        self.proc = net.init_popen("--policy", str(policy), "--policy-dir", "/nonexistent",
+                                   "--user", "65534:65534", stderr=subprocess.PIPE, text=True)
+        self.lines = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        self.pid = None
+
+    def _read(self):
+        for line in self.proc.stderr:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_for(self, text, timeout=15, after=0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(text in l for l in self.lines[after:]):
+                return
+            assert self.proc.poll() is None, "\n".join(self.lines)
+            time.sleep(0.02)
+        raise AssertionError(f"no log line with {text!r}:\n" + "\n".join(self.lines))
+
+    def init_pid(self):
+        with open(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children") as f:
+            return int(f.read().split()[0])
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+
+def elements(net, set_name):
+    for obj in net.ruleset():
+        s = obj.get("set")
+        if s and s["name"] == set_name:
+            out = []
+            for e in s.get("elem", []):
+                if isinstance(e, dict) and "prefix" in e:
+                    out.append(f"{e['prefix']['addr']}/{e['prefix']['len']}")
+                elif isinstance(e, dict) and "range" in e:
+                    out.append("-".join(e["range"]))
+                else:
+                    out.append(str(e))
+            return sorted(out)
+    raise AssertionError(f"set {set_name} not found")

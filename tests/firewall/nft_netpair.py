@@ -15,10 +15,9 @@ import sys
 import time
 import uuid
 
-from conftest import BUILD
+from buildpaths import NFT_APPLY
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-NFT_APPLY = os.path.join(BUILD, "tests", "tools", "nft-apply")
 EXTRA = ["198.51.100.10/32", "198.51.100.20/32", "203.0.113.5/32",
          "2001:db8:2::10/128", "2001:db8:2::20/128"]
 

@@ -17,9 +17,8 @@ import time
 
 import pytest
 
-from fakenet import INIT as INIT_BINARY, FakeNet, HERE
-from test_firewall import apply, elements, net  # noqa: F401 (net: the fixture)
-from test_refresh import RunningInit
+from fakenet import INIT as INIT_BINARY, FakeNet, HERE, RunningInit, elements
+from test_firewall import apply
 
 HOSTS = {"allowed.test": ["198.51.100.10"], "other.test": ["198.51.100.20"]}
 USER = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "--inh-caps=-all"]

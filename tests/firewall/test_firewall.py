@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from fakenet import FakeNet, INIT
+from fakenet import INIT, elements  # noqa: F401 (elements: for the other modules)
 
 HOSTS = {
     "allowed.test": ["198.51.100.10", "2001:db8:2::10"],
@@ -18,15 +18,19 @@ HOSTS = {
     "evil-gateway.test": ["192.0.2.1"],
 }
 
-DIG_OTHER = """
+# An A query for allowed.test to another DNS server (OTHER_DNS), which
+# answers it when nothing is in the way.
+OTHER_DNS = "203.0.113.5"
+DIG_OTHER = f"""
 import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.settimeout(1)
-s.connect(("203.0.113.5", 53))
+s.connect(("{OTHER_DNS}", 53))
+query = bytes.fromhex("5a5a01000001000000000000") + b"\\x07allowed\\x04test\\x00" + bytes.fromhex("00010001")
 try:
-    s.send(bytes.fromhex("5a5a01000001000000000000000002000100"[:34]))
-    s.recv(512)
-    print("answered")
+    s.send(query)
+    answer = s.recv(512)
+    print("answered", answer[:2].hex(), len(answer))
 except OSError as e:
     print("blocked", e)
 """
@@ -38,35 +42,9 @@ selfcheck: {allowed: "allowed.test:443"}
 """
 
 
-@pytest.fixture
-def net(tmp_path, need_root):
-    n = FakeNet(tmp_path)
-    try:
-        n.setup(HOSTS, ttl=60)
-        yield n
-    finally:
-        n.teardown()
-
-
 def apply(net, policy_text, *extra):
     policy = net.write_policy(policy_text)
     return net.init("apply", "--policy", str(policy), "--policy-dir", str(net.tmp / "none"), *extra)
-
-
-def elements(net, set_name):
-    for obj in net.ruleset():
-        s = obj.get("set")
-        if s and s["name"] == set_name:
-            out = []
-            for e in s.get("elem", []):
-                if isinstance(e, dict) and "prefix" in e:
-                    out.append(f"{e['prefix']['addr']}/{e['prefix']['len']}")
-                elif isinstance(e, dict) and "range" in e:
-                    out.append("-".join(e["range"]))
-                else:
-                    out.append(str(e))
-            return sorted(out)
-    raise AssertionError(f"set {set_name} not found")
 
 
 def test_apply_allows_exactly_the_policy(net):
@@ -97,6 +75,18 @@ def test_installed_ruleset_matches_policy(net):
 
 
 def test_dns_only_to_the_configured_resolver(net):
+    # A second DNS server, which answers before the rules are in: without
+    # it, "blocked" would only mean that nothing listens there.
+    net.popen(net.net, [
+        "dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", "--conf-file=/dev/null",
+        "--bind-interfaces", f"--listen-address={OTHER_DNS}", "--port=53", f"--addn-hosts={net.hosts_file}",
+        "--user=root", f"--pid-file={net.tmp / 'other-dns.pid'}"])
+    deadline = time.monotonic() + 5
+    while True:
+        out = net.run(net.sbx, ["python3", "-c", DIG_OTHER], check=False)
+        if out.stdout.startswith("answered 5a5a"):
+            break
+        assert time.monotonic() < deadline, "the other DNS server never answered: " + out.stdout + out.stderr
     assert apply(net, BASE_POLICY).returncode == 0
     probes = net.probe("udp:198.51.100.10:9999", "udp:203.0.113.5:9999", "tcp:198.51.100.10:7",
                        "icmp:198.51.100.20")
@@ -104,9 +94,9 @@ def test_dns_only_to_the_configured_resolver(net):
     assert probes["udp:203.0.113.5:9999"]["result"] != "reply", probes
     assert probes["tcp:198.51.100.10:7"]["result"] in ("refused", "reset"), probes
     assert probes["icmp:198.51.100.20"]["result"] != "reply", probes
-    # A DNS query to a server that is not the configured resolver goes nowhere.
+    # The same query to the server that answered it a moment ago goes nowhere.
     out = net.run(net.sbx, ["python3", "-c", DIG_OTHER], check=False)
-    assert "blocked" in out.stdout, out.stdout + out.stderr
+    assert out.stdout.startswith("blocked"), out.stdout + out.stderr
     out = net.run(net.sbx, ["getent", "ahosts", "allowed.test"], check=False)
     assert "198.51.100.10" in out.stdout, "DNS through the configured resolver must keep working"
 

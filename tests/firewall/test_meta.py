@@ -2,16 +2,19 @@
 fake internet) by the real init, with the snapshot as the fallback."""
 import json
 import os
+import pathlib
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
 
-from fakenet import FakeNet, HERE
-from test_firewall import elements
+from fakenet import HERE, elements
 
 META_ADDR = "203.0.113.80"
+HOSTS = {"meta.test": [META_ADDR]}
 
 
 @pytest.fixture(scope="module")
@@ -32,18 +35,14 @@ def pki(tmp_path_factory):
 
 
 @pytest.fixture
-def net(tmp_path, pki, need_root):
-    n = FakeNet(tmp_path)
-    try:
-        n.setup({"meta.test": [META_ADDR]})
-        n.ip(n.net, "addr", "add", META_ADDR + "/32", "dev", "lo")
-        srv = n.popen(n.net, [sys.executable, os.path.join(HERE, "metaserver.py"), "--listen", META_ADDR,
+def net(net, pki):
+    """The fake internet with GitHub's meta server on META_ADDR."""
+    net.ip(net.net, "addr", "add", META_ADDR + "/32", "dev", "lo")
+    srv = net.popen(net.net, [sys.executable, os.path.join(HERE, "metaserver.py"), "--listen", META_ADDR,
                               "--cert", str(pki / "server.pem"), "--key", str(pki / "server.key")],
-                      stdout=subprocess.PIPE, text=True)
-        assert srv.stdout.readline().strip() == "ready"
-        yield n
-    finally:
-        n.teardown()
+                    stdout=subprocess.PIPE, text=True)
+    assert srv.stdout.readline().strip() == "ready"
+    return net
 
 
 def snapshot(tmp_path, ranges):
@@ -92,6 +91,45 @@ def test_a_meta_range_over_the_sandboxs_own_side_is_refused(net, pki, tmp_path):
     assert "refused the GitHub meta range 169.254.0.0/16: it overlaps link-local" in r.stderr, r.stderr
     v4 = elements(net, "allowed_v4")
     assert "198.51.100.64/26" in v4 and not [e for e in v4 if e.startswith("169.254.")], v4
+
+
+@pytest.fixture
+def public_dir():
+    """A directory the meta-fetch child (nobody) can read; pytest's own
+    tmp tree is private to root."""
+    d = tempfile.mkdtemp(prefix="asb-meta-")
+    os.chmod(d, 0o755)
+    yield pathlib.Path(d)
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def compromised_curl(d, reply):
+    """d/libcurl.so.4, whose loading makes the meta-fetch child answer
+    `reply` to PID 1 (compromised_curl.c)."""
+    c_string = '"' + reply.replace("\n", "\\n") + '"'
+    subprocess.run(["cc", "-shared", "-fPIC", "-O1", f"-DMETA_FORGED_REPLY={c_string}", "-o", str(d / "libcurl.so.4"),
+                    os.path.join(HERE, "compromised_curl.c")], check=True, capture_output=True)
+    return d
+
+
+def test_pid1_rechecks_the_ranges_a_compromised_fetch_child_sends(net, pki, tmp_path, public_dir):
+    """The child's parser refuses implausible ranges itself, so only a child
+    that is no longer ours sends them: PID 1 must check them again and fall
+    back to the snapshot rather than open 8.0.0.0/5."""
+    lib = compromised_curl(public_dir, "P 8.0.0.0/5\nP 198.51.100.64/26\nOK\n")
+    policy = net.write_policy(
+        "services: [github]\n"
+        f"github: {{meta_url: \"https://meta.test:8443/meta\", ca_file: \"{pki / 'ca.pem'}\"}}\n")
+    r = net.run(net.sbx, ["env", f"LD_LIBRARY_PATH={lib}", net_init_path(), "apply", "--policy", str(policy),
+                          "--policy-dir", "/nonexistent", "--meta-snapshot",
+                          str(snapshot(tmp_path, ["192.0.2.250/32"]))], check=False, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "the fetch process answered ranges that not plausible as GitHub's ranges: 8.0.0.0/5 is wider than /12" \
+        in r.stderr, r.stderr
+    assert "using the snapshot" in r.stderr, r.stderr
+    v4 = elements(net, "allowed_v4")
+    assert "192.0.2.250" in v4, v4
+    assert not [e for e in v4 if e.startswith("8.")] and "198.51.100.64/26" not in v4, v4
 
 
 def test_hanging_server_times_out_without_threads(net, pki, tmp_path):

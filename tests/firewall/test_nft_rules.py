@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from buildpaths import BUILD
 from nft_netpair import NFT_APPLY, NetPair
 
 ALLOWED = ["198.51.100.10/32", "2001:db8:2::10/128"]
@@ -22,7 +23,7 @@ POLICY = [a for p in ALLOWED for a in ("--allow", p)] + [
 @pytest.fixture
 def net(need_root, tmp_path):
     if not os.path.exists(NFT_APPLY):
-        pytest.fail(f"{NFT_APPLY} is missing: build with `meson setup build && ninja -C build`")
+        pytest.fail(f"{NFT_APPLY} is missing: build with `meson setup {BUILD} && ninja -C {BUILD}`")
     n = NetPair(tmp_path)
     try:
         n.setup()

@@ -5,57 +5,14 @@ the rules in place."""
 import os
 import signal
 import subprocess
-import threading
 import time
 
 import pytest
 
-from fakenet import FakeNet
-from test_firewall import elements
+from fakenet import RunningInit, elements
 
 HOSTS = {"allowed.test": ["198.51.100.10"], "other.test": ["198.51.100.20"]}
-
-
-class RunningInit:
-    def __init__(self, net, policy):
-        self.proc = net.init_popen("--policy", str(policy), "--policy-dir", "/nonexistent",
-                                   "--user", "65534:65534", stderr=subprocess.PIPE, text=True)
-        self.lines = []
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-        self.pid = None
-
-    def _read(self):
-        for line in self.proc.stderr:
-            self.lines.append(line.rstrip("\n"))
-
-    def wait_for(self, text, timeout=15, after=0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if any(text in l for l in self.lines[after:]):
-                return
-            assert self.proc.poll() is None, "\n".join(self.lines)
-            time.sleep(0.02)
-        raise AssertionError(f"no log line with {text!r}:\n" + "\n".join(self.lines))
-
-    def init_pid(self):
-        with open(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children") as f:
-            return int(f.read().split()[0])
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
-
-
-@pytest.fixture
-def net(tmp_path, need_root):
-    n = FakeNet(tmp_path)
-    try:
-        n.setup(HOSTS, ttl=1)
-        yield n
-    finally:
-        n.teardown()
+NET_TTL = 1
 
 
 def test_changed_answer_is_followed_and_old_connection_survives(net):

@@ -70,8 +70,11 @@ def probe(net, spec):
     return json.loads(r.stdout)[0]["result"]
 
 
-def resolver_pid():
-    out = subprocess.run(["pgrep", "-x", "dns-resolver"], capture_output=True, text=True).stdout.split()
+def resolver_pid(sandbox):
+    """The dns-resolver child of this sandbox's init (other sandboxes may
+    run on the machine at the same time)."""
+    out = subprocess.run(["pgrep", "-x", "-P", str(sandbox.init_pid()), "dns-resolver"],
+                         capture_output=True, text=True).stdout.split()
     return int(out[0]) if out else None
 
 
@@ -120,7 +123,7 @@ def test_learned_addresses_expire_while_connections_stay(net, sandbox):
 
 
 def test_the_resolver_is_unprivileged_and_restarted_and_dns_fails_closed_meanwhile(net, sandbox):
-    pid = resolver_pid()
+    pid = resolver_pid(sandbox)
     assert pid, "no dns-resolver process"
     with open(f"/proc/{pid}/status") as f:
         status = dict(line.split(":\t", 1) for line in f.read().splitlines() if ":\t" in line)
@@ -139,7 +142,7 @@ def test_the_resolver_is_unprivileged_and_restarted_and_dns_fails_closed_meanwhi
     os.kill(pid, signal.SIGKILL)
     sandbox.wait_for("the DNS resolver (pid", timeout=5)
     deadline = time.monotonic() + 10
-    while resolver_pid() in (None, pid):
+    while resolver_pid(sandbox) in (None, pid):
         assert time.monotonic() < deadline, "\n".join(sandbox.lines)
         time.sleep(0.05)
     assert ask(net, "allowed.test")["answers"] == ["198.51.100.10"]

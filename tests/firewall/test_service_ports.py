@@ -13,10 +13,8 @@ import sys
 
 import pytest
 
-from fakenet import FakeNet, HERE
-from test_firewall import elements
+from fakenet import HERE, RunningInit, elements
 from test_meta import META_ADDR, pki  # noqa: F401 (a fixture)
-from test_refresh import RunningInit
 
 # github.com is one of the github service's names; other.test is the
 # policy's own. 203.0.113.5 stands for a GitHub meta range.
@@ -24,15 +22,8 @@ HOSTS = {"github.com": ["198.51.100.10", "2001:db8:2::10"], "other.test": ["198.
 META_URL = "https://meta-unresolvable.test/meta"
 
 
-@pytest.fixture
-def net(tmp_path, need_root):
-    n = FakeNet(tmp_path)
-    n.listener_args += ["--tcp", "22"]
-    try:
-        n.setup(HOSTS, ttl=1)
-        yield n
-    finally:
-        n.teardown()
+NET_TTL = 1
+NET_LISTENERS = ["--tcp", "22"]
 
 
 def policy_text(extra=""):

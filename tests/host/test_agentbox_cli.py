@@ -15,7 +15,7 @@ import pytest
 
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-AGENTBOX = os.path.join(os.path.dirname(os.path.dirname(HERE)), "build", "host", "agentbox")
+from buildpaths import AGENTBOX  # noqa: E402
 
 
 class Box:

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import INIT
+from buildpaths import INIT
 
 NOBODY = ["--user", "65534:65534"]
 
@@ -106,6 +106,16 @@ def test_child_has_no_privileges_and_a_clean_environment(policy):
     assert "LD_PRELOAD" not in r.stdout and "FOO_TOKEN" not in r.stdout
 
 
+@pytest.mark.parametrize("user", ["65534:65534", "nobody"])
+def test_child_has_only_the_users_supplementary_groups(policy, user):
+    """The init starts with root's supplementary groups (here 0, disk and
+    adm); CMD must hold the target user's groups and none of those."""
+    r = subprocess.run(init_argv(policy, "--user", user, "--", "grep", "^Groups:", "/proc/self/status"),
+                       capture_output=True, text=True, timeout=30, extra_groups=[0, 4, 6])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["Groups:", "65534"], r.stdout
+
+
 def test_pass_env_hands_named_variables_to_the_child_only(policy):
     long_token = "t" * 5000     # longer than any fixed buffer
     env = dict(os.environ, API_TOKEN=long_token, COLOR="blue", OTHER_SECRET="no", TERM="xterm")
@@ -122,6 +132,10 @@ def test_pass_env_hands_named_variables_to_the_child_only(policy):
         assert r.returncode == 2 and "--pass-env takes a variable name" in r.stderr, (bad, r.stderr)
     r = run(policy, *NOBODY, "--pass-env", "COLOR")
     assert r.returncode == 2 and "no CMD was given" in r.stderr
+    # A name is matched whole: API is not a prefix that passes API_TOKEN.
+    r = run(policy, *NOBODY, "--pass-env", "API", "--pass-env", "COLO", "--", "env", env=env)
+    assert r.returncode == 0, r.stderr
+    assert "API_TOKEN" not in r.stdout and "COLOR" not in r.stdout and long_token not in r.stdout, r.stdout
 
 
 PROBE_PID1 = r"""
@@ -350,6 +364,26 @@ def test_refused_policy_names_the_policy_in_use(filecap_init, tmp_path, option, 
     assert r.stderr.count(mine) == 1, r.stderr
     assert f"{option} '{mine}' refused: it is only honoured when the real uid is 0; the policy in use is " \
            "/etc/agent-sandbox/policy.yaml plus /etc/agent-sandbox/policy.d/*.yaml" in r.stderr, r.stderr
+
+
+ROOT_ONLY_OPTIONS = [
+    ([], "--policy"), ([], "--policy-dir"), ([], "--user"), ([], "--workdir"),
+    (["apply"], "--policy"), (["apply"], "--policy-dir"), (["apply"], "--meta-snapshot"),
+]
+
+
+@pytest.mark.parametrize("verb,option", ROOT_ONLY_OPTIONS, ids=[" ".join(v + [o]) for v, o in ROOT_ONLY_OPTIONS])
+@pytest.mark.parametrize("caller", ["nobody", "filecap"])
+def test_every_root_only_option_is_refused_to_other_callers(filecap_init, tmp_path, verb, option, caller):
+    """Each option that changes what the sandbox allows or who CMD runs as,
+    tried by a caller whose real uid is not 0: the plain binary, and the
+    one whose file capability puts it in secure-execution mode."""
+    exe = filecap_init if caller == "filecap" else INIT
+    value = "0:0" if option == "--user" else str(tmp_path / "mine")
+    argv = [exe, *verb, option, value] + ([] if verb else ["--", "true"])
+    r = subprocess.run(AS_NOBODY + argv, capture_output=True, text=True, timeout=10)
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert f"{option} '{value}' refused: it is only honoured when the real uid is 0" in r.stderr, r.stderr
 
 
 def test_fetch_meta_refuses_to_run_with_the_file_capability(filecap_init, tmp_path):

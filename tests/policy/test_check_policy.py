@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import ROOT
+from buildpaths import ROOT
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MALFORMED = os.path.join(HERE, "malformed")

@@ -90,6 +90,14 @@ static void env_files(void) {
         fclose(f);
         chmod(outside, 0644);
         TAP_CHECK(envfilter_check_env_file(outside, proj) == -EPERM, "a group/world-readable env file is refused");
+        /* The group alone is enough to refuse: in a shared home the group
+         * may hold other users. */
+        static const mode_t group_modes[] = { 0640, 0620, 0610, 0604 };
+        for (size_t i = 0; i < sizeof(group_modes) / sizeof(group_modes[0]); i++) {
+                chmod(outside, group_modes[i]);
+                TAP_CHECK(envfilter_check_env_file(outside, proj) == -EPERM, "an env file of mode %04o is refused",
+                          (unsigned) group_modes[i]);
+        }
         chmod(outside, 0600);
         TAP_CHECK(envfilter_check_env_file(outside, proj) == 0, "a 0600 file outside the project is accepted");
         f = fopen(inside, "w");

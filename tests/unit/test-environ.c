@@ -68,6 +68,23 @@ static void check_term(void) {
         TAP_CHECK(count_named(env, "TERM") == 0, "a TERM that is not a terminfo name is dropped");
 }
 
+/* --pass-env NAME passes NAME only: never a longer name that starts with it,
+ * nor a shorter one it starts with. */
+static void check_pass_whole_names(void) {
+        struct target_user u = { .name = "dev", .home = "/home/dev", .shell = "/bin/sh" };
+        char *from[] = { "API_TOKEN=secret", "AP=short", "TERMINAL_SECRET=x", "TERM=xterm", NULL };
+        const char *pass[] = { "API", "API_TOKEN_2", "TERMINAL" };
+        char storage[ENVIRON_BASE_MAX][512];
+        char *env[ENVIRON_BASE_MAX + 3 + 1];
+        environ_build(&u, from, pass, 3, storage, env);
+        TAP_CHECK(count_named(env, "API_TOKEN") == 0 && count_named(env, "AP") == 0,
+                  "--pass-env API passes neither API_TOKEN nor AP");
+        TAP_CHECK(count_named(env, "TERMINAL_SECRET") == 0, "--pass-env TERMINAL does not pass TERMINAL_SECRET");
+        TAP_CHECK(find(env, "TERM=xterm") && count_named(env, "TERM") == 1, "TERM is still TERM");
+        for (char **e = env; *e; e++)
+                TAP_CHECK(strstr(*e, "secret") == NULL, "no secret value in CMD's environment (%s)", *e);
+}
+
 int main(int argc, char **argv) {
         memcpy(long_value, "LONG=", 5);
         memset(long_value + 5, 'x', sizeof(long_value) - 6);
@@ -91,6 +108,7 @@ int main(int argc, char **argv) {
         }
         check_original();
         check_term();
+        check_pass_whole_names();
         char count[16], failed[16];
         snprintf(count, sizeof(count), "%d", tap_count);
         snprintf(failed, sizeof(failed), "%d", tap_failed);

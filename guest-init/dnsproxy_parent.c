@@ -320,7 +320,7 @@ static int allow_addresses(struct dnsproxy_parent *d, const struct dnsproxy_msg 
 
         struct nft_learned add[DNSPROXY_ADDRS_MAX], del[DNSPROXY_ADDRS_MAX];
         struct learned *slots[DNSPROXY_ADDRS_MAX];
-        size_t n_add = 0, n_del = 0;
+        size_t n_add = 0, n_del = 0, accepted = 0;
         int r = learned_make_room(d);
         if (r < 0)
                 return r == -ENOSPC ? log_error_errno(r, "the sandbox's resolver has handed out %u addresses that are still allowed; refusing more until some expire", LEARNED_MAX) : r;
@@ -334,6 +334,7 @@ static int allow_addresses(struct dnsproxy_parent *d, const struct dnsproxy_msg 
                                     ip_prefix_format(&a, buf), m->name, reason, detail[0] ? " " : "", detail);
                         continue;
                 }
+                accepted++;
                 struct learned *e = learned_find(d, &a);
                 if (!e)
                         return -ENOSPC;
@@ -345,8 +346,12 @@ static int allow_addresses(struct dnsproxy_parent *d, const struct dnsproxy_msg 
                 add[n_add] = (struct nft_learned) { .addr = a, .timeout_ms = seconds * 1000u };
                 slots[n_add++] = e;
         }
-        if (n_add == 0 && n_del == 0)
-                return m->n_addrs ? 0 : -EINVAL;
+        /* An answer whose every address the guard refused is not
+         * released: the client gets SERVFAIL, not an address that fails. */
+        if (accepted == 0)
+                return -EPERM;
+        if (n_add == 0)
+                return 0;       /* every address is allowed for longer already */
         r = nft_learned_update(add, n_add, del, n_del);
         if (r < 0)
                 return r;

@@ -21,6 +21,7 @@ HOSTS = {
     "allowed.test": ["198.51.100.10"], "other.test": ["198.51.100.20"],
     "wild.test": ["198.51.100.10"], "a.wild.test": ["198.51.100.20"], "deep.x.wild.test": ["203.0.113.5"],
     "sub.allowed.test": ["198.51.100.20"], "leak.attacker.test": ["198.51.100.20"],
+    "rebind.wild.test": ["192.0.2.1"],          # the sandbox's own network: the guard refuses it
 }
 POLICY = 'domains: [allowed.test, "*.wild.test"]\ndns: {min_ttl: 1, grace: 1}\n'
 
@@ -159,3 +160,13 @@ def test_a_reload_answers_for_the_new_policy(net, sandbox, tmp_path):
     assert learned(net) == [], "addresses of the old policy stay allowed"
     assert ask(net, "a.wild.test")["rcode"] == 3
     assert ask(net, "other.test")["answers"] == ["198.51.100.20"]
+
+
+def test_an_answer_into_the_sandboxs_own_network_is_refused(net, sandbox):
+    """The rebinding guard holds for the resolver's answers as for the
+    init's: no address of the sandbox's own network is opened, and the
+    client gets SERVFAIL rather than an address it could not reach."""
+    r = ask(net, "rebind.wild.test")
+    assert r.get("rcode") == 2 and r["answers"] == [], r
+    assert "192.0.2.1" not in learned(net)
+    sandbox.wait_for("refused 192.0.2.1/32 for rebind.wild.test")

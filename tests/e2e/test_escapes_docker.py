@@ -3,11 +3,12 @@ on a user-defined network where the init resolves through Docker's embedded
 DNS (127.0.0.11, DNATed inside the container's own namespace)."""
 import json
 import os
+import subprocess
 import time
 
 import pytest
 
-from dockerenv import docker
+from dockerenv import IMAGE, docker
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FORGED = "192.0.2.77"
@@ -81,3 +82,43 @@ def test_the_sandbox_resolver_answers_only_allowed_names(dockerenv):
     assert "leak-" not in dns_log, dns_log
     logs = docker("logs", name).stderr
     assert "refused DNS query leak-1.exfil.test (A): not in the policy" in logs, logs
+
+
+def test_the_sandbox_resolver_on_the_default_bridge(dockerenv, tmp_path):
+    """Docker's default bridge has no embedded DNS: resolv.conf names the
+    servers given with --dns (here a dnsmasq of the test's own on the
+    bridge's address, answering .test names only). The same holds: a
+    wildcard name works at once, nothing else reaches the server."""
+    out = subprocess.run(["ip", "-4", "-o", "addr", "show", "docker0"], capture_output=True, text=True).stdout
+    gateway = out.split()[3].split("/")[0]
+    log = tmp_path / "bridge-dns.log"
+    dns = subprocess.Popen(["dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", "--conf-file=/dev/null",
+                            "--bind-interfaces", f"--listen-address={gateway}", "--except-interface=lo",
+                            f"--address=/wild.test/{dockerenv.far_ip}", "--log-queries", f"--log-facility={log}",
+                            "--user=root", f"--pid-file={tmp_path / 'bridge-dns.pid'}"])
+    name = None
+    try:
+        deadline = time.monotonic() + 5
+        while f"{gateway}:53" not in subprocess.run(["ss", "-uln"], capture_output=True, text=True).stdout:
+            assert time.monotonic() < deadline and dns.poll() is None, "dnsmasq on the bridge did not start"
+            time.sleep(0.05)
+        policy = dockerenv.policy('domains: ["*.wild.test"]\nports: [80]\n', name="bridge-policy.yaml")
+        args = [a for a in dockerenv.sandbox_args(policy) if a not in ("--network", dockerenv.network,
+                                                                       "--dns", dockerenv.dns_ip)]
+        name = f"asb-e2e-bridge-{dockerenv.tag}"
+        docker("run", "-d", "--name", name, "--dns", gateway, *args, IMAGE)
+        logs = dockerenv.wait_log(name, "supervising")
+        assert "sandbox ready" in logs, logs
+        assert f"nameserver {gateway}" in docker("exec", name, "cat", "/etc/resolv.conf").stdout
+        r = docker("exec", name, "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5",
+                   "http://b.wild.test/", check=False)
+        assert r.stdout == "200", (r.stdout, r.stderr, docker("logs", name).stderr)
+        r = docker("exec", name, "bash", "-c", "getent hosts leak-4.exfil.test; echo rc=$?", check=False)
+        assert "rc=2" in r.stdout, r.stdout + r.stderr
+        text = log.read_text()
+        assert "b.wild.test" in text and "leak-4" not in text, text
+    finally:
+        if name:
+            docker("rm", "-f", name, check=False)
+        dns.kill()
+        dns.wait()

@@ -54,7 +54,9 @@ class PodmanEnv:
         assert self.image in load.stdout and self.testnet_image in load.stdout, load.stdout
         self.create_network()
         self.run_helper("dns", self.dns_ip, "dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts",
-                        "--log-facility=-", "--user=root", f"--host-record=allowed.test,{self.allowed_ip}",
+                        "--log-queries", "--log-facility=-", "--user=root",
+                        f"--host-record=allowed.test,{self.allowed_ip}",
+                        f"--host-record=deep.x.wild.test,{self.allowed_ip}",
                         f"--host-record=blocked.test,{self.blocked_ip}", "--local-ttl=60")
         for name, ip in (("allowed", self.allowed_ip), ("blocked", self.blocked_ip)):
             self.run_helper(name, ip, "python3", "-m", "http.server", "80")
@@ -142,7 +144,7 @@ def podmanenv(dockerenv, tmp_path_factory):
 
 def policy(env, name):
     path = env.workdir / name
-    path.write_text(f"domains: [allowed.test]\ncidrs: [{env.allowed_ip}/32]\nports: [80]\n")
+    path.write_text(f"domains: [allowed.test, \"*.wild.test\"]\ncidrs: [{env.allowed_ip}/32]\nports: [80]\n")
     os.chmod(path, 0o644)
     return path
 
@@ -264,3 +266,17 @@ def test_as_root_plain_exec_is_root_with_net_admin(podmanenv, root_sandbox):
     lines = r.stdout.splitlines()
     assert lines[0] == "0", r.stdout
     assert cap_sets(r.stdout)["Eff"] & (1 << CAP_NET_ADMIN), r.stdout
+
+
+def test_as_root_the_sandbox_resolver_answers_only_allowed_names(podmanenv, root_sandbox):
+    """Podman, the init as root and terminals as dev: a name under the
+    policy's wildcard resolves and connects; a name outside it is answered
+    NXDOMAIN in the sandbox and never reaches the network's DNS server."""
+    r = exec_dev(podmanenv, root_sandbox,
+                 "curl -sS -o /dev/null -w '%{http_code}' --max-time 5 http://deep.x.wild.test/")
+    assert r.stdout == "200", (r.stdout, r.stderr)
+    r = exec_dev(podmanenv, root_sandbox, "getent hosts leak-3.exfil.test; echo rc=$?")
+    assert "rc=2" in r.stdout, r.stdout + r.stderr
+    dns_log = podmanenv.logs(f"asb-e2e-pm-dns-{podmanenv.tag}")
+    assert "deep.x.wild.test" in dns_log, dns_log
+    assert "leak-3" not in dns_log, dns_log

@@ -390,7 +390,11 @@ static void log_refused(struct dnsproxy_parent *d, const struct dnsproxy_msg *m)
         if (d->suppressed)
                 snprintf(more, sizeof(more), " (and %lu more refused queries not logged)", d->suppressed);
         d->suppressed = 0;
-        log_notice("refused DNS query %s (%s): not in the policy%s", m->name, qtype_name(m->qtype, type), more);
+        /* The child refuses a name outside the policy, and also a query type
+         * it does not answer for an allowed name. */
+        const char *why = policy_name_allowed(d->policy, m->name, NULL) ? "a query type the sandbox does not answer"
+                                                                         : "not in the policy";
+        log_notice("refused DNS query %s (%s): %s%s", m->name, qtype_name(m->qtype, type), why, more);
 }
 
 static int on_control(struct loop *l, int fd, uint32_t events, void *userdata) {

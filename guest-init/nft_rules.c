@@ -248,6 +248,32 @@ static void to_resolver(struct nft_rule_builder *rb, const struct nft_policy *p,
 static void body_to_resolver4(struct nft_rule_builder *rb, const struct nft_policy *p) { to_resolver(rb, p, NFPROTO_IPV4); }
 static void body_to_resolver6(struct nft_rule_builder *rb, const struct nft_policy *p) { to_resolver(rb, p, NFPROTO_IPV6); }
 
+/* A configured DNS server on this side of the firewall (Docker's embedded
+ * DNS at 127.0.0.11, reached through the loopback) also listens on ports
+ * of its own, which its NAT rule for port 53 leads to: a query sent there
+ * directly would skip the sandbox's resolver. Only the resolver, the init
+ * and root (dockerd itself) talk to the configured servers on any port
+ * but the resolver's. */
+static void dns_server_direct(struct nft_rule_builder *rb, const struct nft_policy *p, uint8_t nfproto,
+                              enum nft_set_ref set) {
+        uint32_t init_mark = NETMARK_INIT_SOCKET;
+        uint16_t port = htons(p->resolver_port);
+        match_u8(rb, NFT_META_NFPROTO, nfproto);
+        load_daddr(rb, nfproto);
+        nft_expr_lookup(rb, set);
+        match_skuid(rb, NFT_CMP_NEQ, 0);
+        match_skuid(rb, NFT_CMP_NEQ, p->resolver_uid);
+        nft_expr_meta(rb, NFT_META_MARK);
+        nft_expr_cmp(rb, NFT_CMP_NEQ, &init_mark, sizeof(init_mark));
+        load_dport(rb);
+        nft_expr_cmp(rb, NFT_CMP_NEQ, &port, sizeof(port));
+        nft_expr_counter(rb);
+        nft_expr_reject(rb, NFT_REJECT_ICMPX_UNREACH, NFT_REJECT_ICMPX_ADMIN_PROHIBITED);
+}
+
+static void body_dns_server_direct4(struct nft_rule_builder *rb, const struct nft_policy *p) { dns_server_direct(rb, p, NFPROTO_IPV4, NFT_SET_DNS_V4); }
+static void body_dns_server_direct6(struct nft_rule_builder *rb, const struct nft_policy *p) { dns_server_direct(rb, p, NFPROTO_IPV6, NFT_SET_DNS_V6); }
+
 static void body_init_socket(struct nft_rule_builder *rb, const struct nft_policy *p) {
         match_init_socket(rb, NFT_CMP_EQ);
         accept_with_mark(rb, NETMARK_CT_INIT);
@@ -399,6 +425,8 @@ static const struct rule_def output_rules[] = {
         { "the resolver's upstream queries only on flows it started", body_resolver_reply, true },
         { "replies on the resolver's flows from a local process only from root", body_resolver_flow_local_reply, true },
         { "the init's own DNS queries and meta fetch", body_init_socket },
+        { "a configured DNS server only through the sandbox's resolver (IPv4)", body_dns_server_direct4, true },
+        { "a configured DNS server only through the sandbox's resolver (IPv6)", body_dns_server_direct6, true },
         { "loopback, including Docker's DNS at 127.0.0.11", body_oif_lo },
         { "DNS redirected to the sandbox's resolver (IPv4)", body_to_resolver4, true },
         { "DNS redirected to the sandbox's resolver (IPv6)", body_to_resolver6, true },

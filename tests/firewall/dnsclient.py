@@ -2,7 +2,7 @@
 """A DNS client for the tests, run inside the sandbox namespace as the
 sandbox user: one query over UDP or TCP to ADDR:53, one JSON line out.
 
-  dnsclient.py [--tcp] SERVER NAME [TYPE]      TYPE: A, AAAA, TXT, MX (default A)
+  dnsclient.py [--tcp] [--port N] SERVER NAME [TYPE]      TYPE: A, AAAA, TXT, MX (default A)
 
 Prints {"rcode": N, "answers": ["198.51.100.10", ...]} (A/AAAA answers as
 addresses), or {"error": "timeout" | "refused" | ...}."""
@@ -59,13 +59,16 @@ def main():
     tcp = args[0] == "--tcp"
     if tcp:
         args = args[1:]
+    port = 53
+    if args[0] == "--port":
+        port, args = int(args[1]), args[2:]
     server, name = args[0], args[1]
     qtype = TYPES[args[2]] if len(args) > 2 else 1
     qid, q = query(name, qtype)
     family = socket.AF_INET6 if ":" in server else socket.AF_INET
     try:
         if tcp:
-            s = socket.create_connection((server, 53), timeout=3)
+            s = socket.create_connection((server, port), timeout=3)
             s.sendall(struct.pack("!H", len(q)) + q)
             buf = b""
             while len(buf) < 2 or len(buf) < 2 + struct.unpack("!H", buf[:2])[0]:
@@ -77,7 +80,7 @@ def main():
         else:
             s = socket.socket(family, socket.SOCK_DGRAM)
             s.settimeout(3)
-            s.sendto(q, (server, 53))
+            s.sendto(q, (server, port))
             msg = s.recv(4096)
         print(json.dumps(parse(msg, qid)))
     except socket.timeout:

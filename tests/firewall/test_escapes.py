@@ -53,6 +53,7 @@ class DockerDnsNet(FakeNet):
             "dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", "--conf-file=/dev/null",
             "--bind-interfaces", "--listen-address=127.0.0.11", "--port=5353",
             f"--addn-hosts={self.hosts_file}", "--local-ttl=60", "--user=root",
+            "--log-queries", f"--log-facility={self.tmp / 'dockerdns.log'}",
             f"--pid-file={self.tmp / 'dockerdns.pid'}"])
         deadline = time.monotonic() + 5
         while "127.0.0.11:5353" not in self.run(self.sbx, ["ss", "-uln"]).stdout:
@@ -252,5 +253,27 @@ except OSError as e:
         assert r.stdout.startswith("refused"), r.stdout + r.stderr
         init.wait_for("sandbox ready")
         assert health(net, init).returncode == 0
+    finally:
+        init.stop()
+
+
+@pytest.mark.parametrize("tcp", [False, True], ids=["udp", "tcp"])
+def test_the_embedded_dns_own_port_skips_nothing(dnet, tcp):
+    """Docker's embedded DNS listens on a port of its own behind 127.0.0.11,
+    which its NAT rule for port 53 leads to. A query sent there directly
+    would reach a DNS server without the sandbox's resolver."""
+    init = RunningInit(dnet, dnet.write_policy("domains: [allowed.test]\n"))
+    try:
+        init.wait_for("sandbox ready")
+        r = dnet.run(dnet.sbx, USER + [sys.executable, os.path.join(HERE, "dnsclient.py")] + (["--tcp"] if tcp else [])
+                     + ["--port", "5353", "127.0.0.11", "leak-5.other.test"], check=False)
+        assert "answers" not in r.stdout, r.stdout
+        log = (dnet.tmp / "dockerdns.log").read_text()
+        assert "leak-5" not in log, log
+        # The same name through port 53 reaches the sandbox's resolver: NXDOMAIN.
+        r = dnet.run(dnet.sbx, USER + [sys.executable, os.path.join(HERE, "dnsclient.py"), "127.0.0.11",
+                                       "leak-6.other.test"], check=False)
+        assert '"rcode": 3' in r.stdout, r.stdout
+        assert "leak-6" not in (dnet.tmp / "dockerdns.log").read_text()
     finally:
         init.stop()

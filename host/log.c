@@ -7,6 +7,7 @@
 
 /* One write per line: the engine's stderr may be relayed to the same
  * terminal at the same time. */
+__attribute__((format(printf, 3, 0)))
 static void log_line(const char *prefix, int error, const char *fmt, va_list ap) {
         int saved = errno;
         char *msg = NULL;

@@ -34,6 +34,8 @@
 /* Datagrams read per wake-up from one UDP socket, so that one busy
  * socket cannot starve the control socket's acknowledgements. */
 #define UDP_BATCH 64
+/* Queries sent upstream at once (proxy->n_upstream). */
+#define UPSTREAM_MAX 128
 
 struct tcp_conn;
 
@@ -54,6 +56,11 @@ struct pending {
         uint64_t deadline_usec;
         /* The ALLOW while the control socket cannot take it. */
         struct dnsproxy_msg *unsent;
+        /* Our query while it waits for room upstream (proxy->waiting). */
+        unsigned char *qbuf;
+        int qlen;
+        struct pending *wait_next;
+        bool at_upstream;
         struct pending *prev, *next;            /* proxy->all */
         struct pending *ack_prev, *ack_next;    /* proxy->acks, while seq != 0 */
 };
@@ -89,6 +96,12 @@ struct proxy {
         uint64_t allow_timeout_usec, idle_timeout_usec;
 
         size_t n_inflight, n_conns;
+        /* Queries at c-ares at once: a burst of hundreds sent together
+         * overflows the upstream server's socket (and c-ares' own), and
+         * each answer lost costs a retry after the timeout. The rest wait
+         * here, in order. */
+        size_t n_upstream;
+        struct pending *waiting, *waiting_tail;
         uint32_t next_seq;
         struct pending *all;
         struct pending *acks, *acks_tail;       /* deadline order: FIFO, one timeout */
@@ -230,6 +243,8 @@ static void pending_free(struct pending *pq) {
                 pq->next->prev = pq->prev;
         p->n_inflight--;
         struct tcp_conn *c = pq->client.conn;
+        if (pq->qbuf)
+                ares_free_string(pq->qbuf);
         free(pq->answer);
         free(pq->unsent);
         free(pq);
@@ -337,9 +352,16 @@ static void control_flush(struct proxy *p) {
         (void) loop_modify_io(p->loop, p->control_fd, EPOLLIN | (p->first_unsent ? EPOLLOUT : 0));
 }
 
+static void upstream_pump(struct proxy *p);
+
 static void on_upstream_answer(void *arg, int status, int timeouts, unsigned char *abuf, int alen) {
         struct pending *pq = arg;
         struct proxy *p = pq->proxy;
+
+        pq->at_upstream = false;
+        p->n_upstream--;
+        if (!p->stopping)
+                upstream_pump(p);
 
         if (p->stopping) {
                 pending_free(pq);
@@ -457,9 +479,30 @@ static void forward(struct proxy *p, const struct client *cl, const struct dns_q
         p->n_inflight++;
         if (cl->conn)
                 cl->conn->n_pending++;
-        /* May call on_upstream_answer() before it returns (no servers). */
-        ares_send(p->channel, qbuf, qlen, on_upstream_answer, pq);
-        ares_free_string(qbuf);
+        pq->qbuf = qbuf;
+        pq->qlen = qlen;
+        if (p->waiting_tail)
+                p->waiting_tail->wait_next = pq;
+        else
+                p->waiting = pq;
+        p->waiting_tail = pq;
+        upstream_pump(p);
+}
+
+static void upstream_pump(struct proxy *p) {
+        while (p->waiting && p->n_upstream < UPSTREAM_MAX) {
+                struct pending *pq = p->waiting;
+                p->waiting = pq->wait_next;
+                if (!p->waiting)
+                        p->waiting_tail = NULL;
+                pq->wait_next = NULL;
+                unsigned char *qbuf = TAKE_PTR(pq->qbuf);
+                pq->at_upstream = true;
+                p->n_upstream++;
+                /* May call on_upstream_answer() before it returns (no servers). */
+                ares_send(p->channel, qbuf, pq->qlen, on_upstream_answer, pq);
+                ares_free_string(qbuf);
+        }
         arm_ares_timer(p);
 }
 
@@ -749,8 +792,13 @@ static int proxy_channel_new(struct proxy *p, const struct dnsproxy_config *cfg)
                 .timeout = (int) (cfg->upstream_timeout_ms ? cfg->upstream_timeout_ms : 2000),
                 .tries = (int) (cfg->upstream_tries ? cfg->upstream_tries : 2),
                 .resolvconf_path = (char *) (cfg->resolv_conf ? cfg->resolv_conf : "/etc/resolv.conf"),
+                /* All answers of a burst land on c-ares' one socket per
+                 * server; each one the default buffer drops costs a retry
+                 * after the timeout. The kernel caps this at rmem_max. */
+                .socket_receive_buffer_size = 4 << 20,
         };
-        int optmask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_RESOLVCONF;
+        int optmask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_RESOLVCONF |
+                      ARES_OPT_SOCK_RCVBUF;
         int status = ares_init_options(&p->channel, &opts, optmask);
         if (status != ARES_SUCCESS) {
                 log_error("dnsproxy: cannot read the upstream servers from %s: %s",

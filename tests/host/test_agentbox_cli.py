@@ -554,6 +554,10 @@ def test_bash_completion(box):
     assert complete("agentbox", "policy", "") == ["show", "validate", "add", "remove", "--dir", "--help"]
     assert complete("agentbox", "--engine", "pod") == ["podman"]
     assert complete("agentbox", "init", "--mode", "dev") == ["devcontainer"]
+    assert complete("agentbox", "de") == ["denied"]
+    assert complete("agentbox", "al") == ["allow"]
+    assert complete("agentbox", "ch") == ["check"]
+    assert complete("agentbox", "denied", "--") == ["--json", "--follow", "--since", "--dir", "--help"]
 
 
 def test_init_writes_the_embedded_templates_verbatim(box):

@@ -63,10 +63,12 @@ static int policy_do(const char *sub, char **args, bool json, const struct proje
                 code = policy_validate(&u, args);
         else if (!args[0])
                 code = verb_usage_error(&verb_policy, "%s needs at least one DOMAIN", sub);
-        else if (strcmp(sub, "add") == 0)
-                code = userpolicy_edit(u.project, args, NULL) < 0 ? AGENTBOX_EXIT_FAILURE : 0;
-        else
-                code = userpolicy_edit(u.project, NULL, args) < 0 ? AGENTBOX_EXIT_FAILURE : 0;
+        else {
+                bool add = strcmp(sub, "add") == 0;
+                code = userpolicy_edit(u.project, add ? args : NULL, add ? NULL : args) < 0 ? AGENTBOX_EXIT_FAILURE : 0;
+                if (code == 0)
+                        printf("apply it to a running sandbox with: agentbox reload\n");
+        }
         userpolicy_done(&u);
         return code;
 }

@@ -59,16 +59,19 @@ static int show_reload_log(const struct engine *e, const char *name, const char 
         return AGENTBOX_EXIT_OK;
 }
 
-static int cmd_reload(struct verb_call *c) {
-        const char *name = c->project.name;
+int reload_sandbox(const struct engine *e, const char *name) {
         char since[32];
         snprintf(since, sizeof(since), "%lld", (long long) time(NULL) - 1);
         _cleanup_strv_ struct strv args = {};
         if (reload_argv(name, &args) < 0)
                 return verb_oom();
         _cleanup_free_ char *out = NULL;
-        int code = verb_engine_capture(c->engine, strv_items(&args), "sending SIGHUP to the sandbox", &out);
-        return code ? code : show_reload_log(c->engine, name, since);
+        int code = verb_engine_capture(e, strv_items(&args), "sending SIGHUP to the sandbox", &out);
+        return code ? code : show_reload_log(e, name, since);
+}
+
+static int cmd_reload(struct verb_call *c) {
+        return reload_sandbox(c->engine, c->project.name);
 }
 
 const struct verb verb_reload = {

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "agentbox.h"
 #include "project.h"
@@ -57,6 +58,11 @@ int mount_bind_arg(const char *src, const char *dst, bool readonly, char **ret);
 
 /* Simple verbs: the engine argv for a sandbox name. */
 int reload_argv(const char *name, struct strv *ret);
+/* SIGHUP to the running sandbox `name`, then its init's lines about the
+ * reload on stderr: 0 applied, 1 rejected, 125 engine problem. */
+int reload_sandbox(const struct engine *e, const char *name);
+/* exec CONTAINER /usr/sbin/agent-sandbox-init denials [--since SECONDS] */
+int denied_argv(const char *container, uint64_t since, struct strv *ret);
 int logs_argv(const char *name, bool follow, struct strv *ret);
 int down_argv(const char *name, struct strv *ret);
 int prune_list_argv(struct strv *ret);

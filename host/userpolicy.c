@@ -66,8 +66,12 @@ static int layer(struct policy **acc, const char *path, struct policy_diags *d) 
 }
 
 int userpolicy_effective(const struct userpolicy *u, struct policy **ret) {
+        return userpolicy_effective_on(u, NULL, ret);
+}
+
+int userpolicy_effective_on(const struct userpolicy *u, struct policy *base, struct policy **ret) {
         struct policy_diags d = {};
-        struct policy *acc = NULL;
+        struct policy *acc = base;
         int r = 0;
         if (u->have_global)
                 r = layer(&acc, u->global, &d);
@@ -293,7 +297,7 @@ int userpolicy_edit(const char *path, char *const *add, char *const *remove) {
         }
         free(domains);
         if (r == 0)
-                printf("wrote %s; apply it to a running sandbox with: agentbox reload\n", path);
+                printf("wrote %s\n", path);
         return r;
 }
 

@@ -29,12 +29,14 @@ int userpolicy_validate_file(const char *path);
 /* The existing layers merged and expanded (an empty policy when none exist);
  * diagnostics go to stderr. */
 int userpolicy_effective(const struct userpolicy *u, struct policy **ret);
+/* The same layered over base (the image's policy, taken over; NULL: none). */
+int userpolicy_effective_on(const struct userpolicy *u, struct policy *base, struct policy **ret);
 
 /* Rewrite the file at path (created when missing) with domains added and
  * removed. The new text goes to a temporary file and is checked by the
  * parser first; then a new file is renamed into place, while an existing
  * one is rewritten in place, since a running sandbox has that very inode
- * bind-mounted. Prints what changed; 0 or -errno. */
+ * bind-mounted. Prints what changed and the file written; 0 or -errno. */
 int userpolicy_edit(const char *path, char *const *add, char *const *remove);
 
 /* "*.example.com" or "example.com", per policy_hostname_valid; prints why not. */

@@ -8,7 +8,8 @@
 #include "log.h"
 
 const struct verb *const agentbox_verbs[] = {
-        &verb_init, &verb_run, &verb_shell, &verb_policy, &verb_reload, &verb_status, &verb_logs,
+        &verb_init, &verb_run, &verb_shell, &verb_policy, &verb_reload, &verb_denied, &verb_allow, &verb_check,
+        &verb_status, &verb_logs,
         &verb_down, &verb_prune, &verb_bump, &verb_doctor, &verb_version, NULL,
 };
 

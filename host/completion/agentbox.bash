@@ -3,7 +3,7 @@ _agentbox() {
     local cur prev verb i
     cur=${COMP_WORDS[COMP_CWORD]}
     prev=${COMP_WORDS[COMP_CWORD-1]}
-    local verbs="init run shell exec policy reload status logs down prune bump doctor version help"
+    local verbs="init run shell exec policy reload denied allow check status logs down prune bump doctor version help"
     local agents="claude codex gemini opencode none"
 
     verb=
@@ -23,7 +23,7 @@ _agentbox() {
         --agent) COMPREPLY=($(compgen -W "$agents" -- "$cur")); return ;;
         --mode) COMPREPLY=($(compgen -W "compose devcontainer both" -- "$cur")); return ;;
         -e|--env) COMPREPLY=($(compgen -v -- "$cur")); return ;;
-        --image|--expose) return ;;
+        --image|--expose|--since) return ;;
     esac
 
     case $verb in
@@ -41,6 +41,8 @@ _agentbox() {
                 COMPREPLY=($(compgen -W "--json --dir" -- "$cur"))
             fi ;;
         status) COMPREPLY=($(compgen -W "--json --dir --help" -- "$cur")) ;;
+        denied) COMPREPLY=($(compgen -W "--json -f --follow --since --dir --help" -- "$cur")) ;;
+        allow|check) COMPREPLY=($(compgen -W "--dir --help" -- "$cur")) ;;
         logs) COMPREPLY=($(compgen -W "-f --follow --dir --help" -- "$cur")) ;;
         prune) COMPREPLY=($(compgen -W "--volumes --help" -- "$cur")) ;;
         reload|down|bump) COMPREPLY=($(compgen -W "--dir --help" -- "$cur")) ;;

@@ -5,7 +5,9 @@ containers it "created" in $FAKE_ENGINE_STATE and prints what docker prints
 for the calls agentbox makes (a `run --rm --name` plays the init running
 CMD: `sh -c 'exit N'` exits N, `sleep S` sleeps). Failure modes via
 $FAKE_ENGINE_MODE: daemon-down, no-image, crash (the init fails before
-"sandbox ready"), old-init (an image whose init lacks --exit-with-cmd)."""
+"sandbox ready"), old-init (an image whose init lacks --exit-with-cmd).
+In a container, `agent-sandbox-init denials` prints $FAKE_ENGINE_DENIALS and
+`cat /etc/agent-sandbox/policy.yaml` $FAKE_ENGINE_IMAGE_POLICY."""
 import json
 import os
 import sys
@@ -68,6 +70,23 @@ def run_once(args, mode, containers):
     print("run:" + " ".join(cmd))
 
 
+def denials(args):
+    """`agent-sandbox-init denials [--since SECONDS]`: the JSON lines of
+    $FAKE_ENGINE_DENIALS (a file the test writes), those of the last SECONDS
+    only; $FAKE_ENGINE_DENIALS unset plays an init without the subcommand."""
+    path = os.environ.get("FAKE_ENGINE_DENIALS")
+    if not path:
+        fail("agent-sandbox-init: error: not PID 1\n", 1)
+    since = int(args[args.index("--since") + 1]) if "--since" in args else None
+    import time
+    with open(path) as f:
+        for line in f:
+            if since is None or not line.strip().startswith("{"):
+                sys.stdout.write(line)
+            elif json.loads(line)["time"] >= time.time() - since:
+                sys.stdout.write(line)
+
+
 def main(args):
     with open(os.environ["FAKE_ENGINE_LOG"], "a") as f:
         f.write(json.dumps({"argv": args, "env": dict(os.environ)}) + "\n")
@@ -121,12 +140,19 @@ def main(args):
         else:
             sys.stderr.write("agent-sandbox-init: firewall up\nagent-sandbox-init: sandbox ready in 5.0 ms\n")
     elif verb == "exec":
-        name = next((a for a in args if a.startswith("agentbox-")), None)
+        name = next((a for a in args if a in containers), None) or \
+            next((a for a in args if a.startswith("agentbox-")), None)
         if name not in containers:
             fail(f"Error: No such container: {name}\n")
         if not containers[name]["running"]:
             fail(f"Error response from daemon: Container 0123456789ab is not running\n")
         cmd = args[args.index(name) + 1:]
+        if cmd[:2] == ["/usr/sbin/agent-sandbox-init", "denials"]:
+            denials(cmd[2:])
+            return
+        if cmd == ["cat", "/etc/agent-sandbox/policy.yaml"]:
+            sys.stdout.write(os.environ.get("FAKE_ENGINE_IMAGE_POLICY", "services: [github]\n"))
+            return
         if cmd[:2] == ["sh", "-c"] and cmd[2].startswith("exit "):
             sys.exit(int(cmd[2].split()[1]))
         if cmd[:1] == ["say-to-stderr"]:        # say-to-stderr TEXT CODE
@@ -141,6 +167,14 @@ def main(args):
         save(state)
     elif verb == "kill":
         print(args[-1])
+    elif verb == "ps" and any(a.startswith("label=") and "=" in a[6:] for a in args):
+        # `ps --filter label=K=V --format '{{.Names}}\t{{.Label "com.docker.compose.service"}}'`:
+        # running containers with that label (tests put labels in the state file).
+        key, value = next(a for a in args if a.startswith("label="))[6:].split("=", 1)
+        for name, c in containers.items():
+            labels = c.get("labels", {})
+            if c["running"] and labels.get(key) == value:
+                print(name + "\t" + labels.get("com.docker.compose.service", ""))
     elif verb == "ps":
         for name, c in containers.items():
             if not c["running"]:

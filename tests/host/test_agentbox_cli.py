@@ -348,8 +348,8 @@ def test_usage_errors(box):
 
 
 def test_help_for_every_verb(box):
-    for verb in ("init", "run", "shell", "exec", "policy", "reload", "status", "logs", "down", "prune", "bump",
-                 "doctor", "version"):
+    for verb in ("init", "run", "shell", "exec", "policy", "reload", "denied", "allow", "check", "status", "logs",
+                 "down", "prune", "bump", "doctor", "version"):
         a = box.run(verb, "--help")
         b = box.run("help", verb)
         assert a.returncode == 0 and b.returncode == 0 and a.stdout == b.stdout and "Usage: agentbox" in a.stdout
@@ -554,6 +554,10 @@ def test_bash_completion(box):
     assert complete("agentbox", "policy", "") == ["show", "validate", "add", "remove", "--dir", "--help"]
     assert complete("agentbox", "--engine", "pod") == ["podman"]
     assert complete("agentbox", "init", "--mode", "dev") == ["devcontainer"]
+    assert complete("agentbox", "de") == ["denied"]
+    assert complete("agentbox", "al") == ["allow"]
+    assert complete("agentbox", "ch") == ["check"]
+    assert complete("agentbox", "denied", "--") == ["--json", "--follow", "--since", "--dir", "--help"]
 
 
 def test_init_writes_the_embedded_templates_verbatim(box):
@@ -576,8 +580,13 @@ def test_init_writes_the_embedded_templates_verbatim(box):
         assert (box.project / dst).read_text() == want, dst
 
 
-PROJECT_VERBS = ("init", "run", "shell", "exec", "policy", "reload", "status", "logs", "down", "bump")
-ENGINE_VERBS = ("run", "shell", "reload", "status", "logs", "down", "bump", "prune")
+PROJECT_VERBS = ("init", "run", "shell", "exec", "policy", "reload", "denied", "allow", "check", "status", "logs",
+                 "down", "bump")
+ENGINE_VERBS = ("run", "shell", "reload", "denied", "allow", "status", "logs", "down", "bump", "prune")
+
+
+# A positional each verb needs to get past its own checks.
+VERB_ARGS = {"policy": ["show"], "allow": ["a.test"], "check": ["a.test"]}
 
 
 def test_help_before_anything_is_set_up(box):
@@ -599,7 +608,7 @@ def test_help_before_anything_is_set_up(box):
 def test_a_missing_project_folder_is_one_line_before_the_engine(box):
     missing = box.tmp / "nope"
     for verb in PROJECT_VERBS:
-        r = box.run(verb, "--dir", str(missing), *(["show"] if verb == "policy" else []))
+        r = box.run(verb, "--dir", str(missing), *VERB_ARGS.get(verb, []))
         assert r.returncode == 1, (verb, r.stderr)
         assert r.stderr == f"agentbox: project folder {missing}: No such file or directory\n", (verb, r.stderr)
     assert box.argvs() == [], "no verb asks the engine before it has its project"
@@ -607,7 +616,7 @@ def test_a_missing_project_folder_is_one_line_before_the_engine(box):
 
 def test_no_engine_is_one_line_with_exit_125(box):
     for verb in ENGINE_VERBS:
-        r = box.run(verb, env={"AGENTBOX_ENGINE": "no-such-engine"})
+        r = box.run(verb, *VERB_ARGS.get(verb, []), env={"AGENTBOX_ENGINE": "no-such-engine"})
         assert r.returncode == 125, (verb, r.stderr)
         assert r.stderr == ("agentbox: container engine no-such-engine not installed: install docker.io "
                             "(apt-get install docker.io) or podman, or point AGENTBOX_ENGINE at it\n"), (verb, r.stderr)
@@ -639,3 +648,232 @@ def test_only_verbs_with_a_project_take_dir(box):
         r = box.run(verb, "--dir")
         name = "shell" if verb == "exec" else verb     # an alias is named by its verb
         assert r.returncode == 2 and r.stderr == f"agentbox {name}: option --dir needs a value; see agentbox {name} --help\n"
+
+
+# ---- denied, allow, check ----
+
+def denial(t, name=None, dst="203.0.113.9", port=443, proto="tcp", kind="connect", count=1,
+           reason="not in the policy", uid=1000):
+    """One line as `agent-sandbox-init denials` prints it (the guest's contract)."""
+    return json.dumps({"time": t, "kind": kind, "proto": proto, "dst": dst if kind == "connect" else None,
+                       "port": port if kind == "connect" else None, "name": name,
+                       "resolved_ago": 12 if name and kind == "connect" else None, "uid": uid,
+                       "reason": reason, "count": count})
+
+
+def write_denials(box, *lines):
+    path = box.tmp / "denials.jsonl"
+    path.write_text("".join(line + "\n" for line in lines))
+    box.env["FAKE_ENGINE_DENIALS"] = str(path)
+    box.env["TZ"] = "UTC"
+    return path
+
+
+def test_denied_groups_by_name_and_destination_newest_first(box):
+    assert box.run("run", "--keep", "--", "true").returncode == 0
+    name = box.name()
+    now = int(time.time())
+    write_denials(box,
+                  denial(now - 300, name="evil.example", count=2),
+                  denial(now - 200, dst="198.51.100.7", port=22),
+                  denial(now - 100, kind="dns", proto="A", name="x.attacker.example", reason="refused DNS query"),
+                  denial(now - 50, name="evil.example", count=3),
+                  "not json", denial(now - 10, dst="2001:db8::5", port=443, proto="udp"))
+    box.log.unlink()
+    r = box.run("denied")
+    assert r.returncode == 0, r.stderr
+    assert box.call("exec")["argv"] == ["exec", name, "/usr/sbin/agent-sandbox-init", "denials"]
+    lines = r.stdout.splitlines()
+    heads = [line for line in lines if not line.startswith("    ")]
+    assert len(heads) == 4, r.stdout
+    # Newest first; evil.example's two records are one group of 5.
+    assert "udp 2001:db8::5:443 (never resolved in the sandbox)" in heads[0]
+    assert "5 x  tcp evil.example:443 (203.0.113.9): not in the policy" in heads[1]
+    assert time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now - 50)) in heads[1]
+    assert "DNS query x.attacker.example (A)" in heads[2]
+    assert "tcp 198.51.100.7:22 (never resolved" in heads[3]
+    fixes = [line for line in lines if line.startswith("    ")]
+    assert fixes[0].startswith('    allow it: cidrs: ["2001:db8::5/128"] in a policy file') and "literal address" in fixes[0]
+    assert fixes[1] == "    allow it: agentbox allow evil.example"
+    assert fixes[2] == "    allow it: agentbox allow x.attacker.example"
+    assert 'cidrs: ["198.51.100.7/32"]' in fixes[3]
+    assert "skipped 1 line" in r.stderr
+
+
+def test_denied_json_shape(box):
+    assert box.run("run", "--keep", "--", "true").returncode == 0
+    now = int(time.time())
+    write_denials(box, denial(now - 60, name="a.test"), denial(now - 30, name="a.test", count=4),
+                  denial(now - 20, name="b.test", dst="192.0.2.1", port=8443, uid=None))
+    r = box.run("denied", "--json")
+    assert r.returncode == 0, r.stderr
+    groups = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [g["name"] for g in groups] == ["b.test", "a.test"]
+    assert groups[1] == {"name": "a.test", "kind": "connect", "proto": "tcp", "dst": "203.0.113.9", "port": 443,
+                         "count": 5, "first": now - 60, "last": now - 30, "uid": 1000, "reason": "not in the policy",
+                         "allow": "agentbox allow a.test", "policy_line": 'domains: ["a.test"]', "note": None}
+    assert groups[0]["uid"] is None and groups[0]["port"] == 8443
+
+
+def test_denied_since_is_passed_in_seconds(box):
+    assert box.run("run", "--keep", "--", "true").returncode == 0
+    now = int(time.time())
+    write_denials(box, denial(now - 7200, name="old.test"), denial(now - 30, name="new.test"))
+    for text, seconds in (("30s", "30"), ("5m", "300"), ("2h", "7200"), ("1d", "86400")):
+        r = box.run("denied", "--since", text)
+        assert r.returncode == 0, r.stderr
+        assert box.call("exec")["argv"][-2:] == ["--since", seconds], text
+    r = box.run("denied", "--since", "5m")
+    assert "new.test" in r.stdout and "old.test" not in r.stdout
+    box.log.unlink()
+    for bad in ("5", "5x", "m", "0s", "-5m", "1h30m", "99999999999999999999d"):
+        r = box.run("denied", "--since", bad)
+        assert r.returncode == 2 and "30s, 5m, 2h or 1d" in r.stderr, (bad, r.stderr)
+    assert box.argvs() == [], "a bad duration stops before the engine"
+
+
+def test_denied_follow_prints_new_denials(box):
+    assert box.run("run", "--keep", "--", "true").returncode == 0
+    now = int(time.time())
+    path = write_denials(box, denial(now - 30, name="first.test"))
+    p = subprocess.Popen([AGENTBOX, "denied", "--follow"], cwd=box.project, env=dict(box.env),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert "first.test" in p.stdout.readline()
+        assert "agentbox allow first.test" in p.stdout.readline()
+        with open(path, "a") as f:
+            f.write(denial(int(time.time()), name="second.test") + "\n")
+        assert "second.test" in p.stdout.readline()
+        assert "agentbox allow second.test" in p.stdout.readline()
+        deadline = time.time() + 10     # a further poll, whose answer holds both again
+        while len(denial_polls(box)) < 4 and time.time() < deadline:
+            time.sleep(0.2)
+        time.sleep(0.5)
+    finally:
+        p.kill()
+        rest, _ = p.communicate()
+    polls = denial_polls(box)
+    assert len(polls) >= 4 and all(a[-2] == "--since" for a in polls[1:]), polls
+    assert rest == "", "a denial printed once is not printed again"
+
+
+def denial_polls(box):
+    return [a for a in box.argvs() if a[0] == "exec" and "denials" in a]
+
+
+def test_denied_finds_compose_and_devcontainer_sandboxes(box):
+    real = os.path.realpath(box.project)
+    now = int(time.time())
+    write_denials(box, denial(now - 5, name="c.test"))
+    state = {"containers": {
+        "proj-db-1": {"running": True, "image": "postgres",
+                      "labels": {"com.docker.compose.project.working_dir": real, "com.docker.compose.service": "db"}},
+        "proj-agent-1": {"running": True, "image": "agent-sandbox-base:local",
+                         "labels": {"com.docker.compose.project.working_dir": real,
+                                    "com.docker.compose.service": "agent"}},
+        "elsewhere-agent-1": {"running": True, "image": "agent-sandbox-base:local",
+                              "labels": {"com.docker.compose.project.working_dir": "/other"}}}}
+    (box.tmp / "engine.state").write_text(json.dumps(state))
+    r = box.run("denied")
+    assert r.returncode == 0, r.stderr
+    assert box.call("exec")["argv"][:4] == ["exec", "proj-agent-1", "/usr/sbin/agent-sandbox-init", "denials"]
+    assert 'allow it: domains: ["c.test"] in a policy file' in r.stdout and "agentbox allow" not in r.stdout
+    assert "policy.d" in r.stderr
+    state = {"containers": {"vsc-proj-abc": {"running": True, "image": "agent-sandbox-base:local",
+                                             "labels": {"devcontainer.local_folder": real}}}}
+    (box.tmp / "engine.state").write_text(json.dumps(state))
+    r = box.run("denied", "--json")
+    assert r.returncode == 0, r.stderr
+    assert box.call("exec")["argv"][1] == "vsc-proj-abc"
+    assert json.loads(r.stdout)["allow"] is None
+
+
+def test_denied_without_a_sandbox_or_an_init_that_records(box):
+    r = box.run("denied")
+    assert r.returncode == 1
+    assert r.stderr.startswith(f"agentbox: no running sandbox for {box.project}") and "agentbox run" in r.stderr
+    assert "exec" not in [a[0] for a in box.argvs()]
+    assert box.run("run", "--keep", "--", "true").returncode == 0
+    r = box.run("denied")       # FAKE_ENGINE_DENIALS unset: an image without the subcommand
+    assert r.returncode == 1 and "images/build.sh" in r.stderr and len(r.stderr.splitlines()) == 1
+
+
+def test_allow_adds_and_reloads(box):
+    assert box.run("run", "--keep", "--", "true").returncode == 0
+    name = box.name()
+    box.log.unlink()
+    r = box.run("allow", "New.test", "*.wild.test")
+    assert r.returncode == 0, r.stderr
+    assert "added new.test" in r.stdout and "added *.wild.test" in r.stdout
+    # The reload's own output: the init's lines from the last reload on.
+    assert box.call("kill")["argv"] == ["kill", "-s", "HUP", name]
+    assert "reloading the policy" in r.stderr and "sandbox ready in 3.0" in r.stderr and "old-reload" not in r.stderr
+    shown = json.loads(box.run("policy", "show", "--json").stdout)
+    assert "new.test" in shown["domains"] and "*.wild.test" in shown["domains"]
+    r = box.run("allow", "new.test")
+    assert r.returncode == 0 and "already in the policy" in r.stdout
+
+
+def test_allow_refuses_bad_names_before_writing(box):
+    assert box.run("run", "--keep", "--", "true").returncode == 0
+    box.log.unlink()
+    r = box.run("allow", "good.test", "bad_host.test")
+    assert r.returncode == 2 and "'bad_host.test' is not a valid host name" in r.stderr
+    r = box.run("allow", "203.0.113.9")
+    assert r.returncode == 2 and 'cidrs: ["203.0.113.9/32"]' in r.stderr
+    r = box.run("allow")
+    assert r.returncode == 2
+    assert box.argvs() == [] and not (box.xdg / "agent-sandbox" / "projects").exists() or \
+        "good.test" not in next((box.xdg / "agent-sandbox" / "projects").glob("*.yaml")).read_text()
+
+
+def test_allow_needs_a_running_sandbox(box):
+    r = box.run("allow", "a.test")
+    assert r.returncode == 1 and r.stderr == f"agentbox: no sandbox for {box.project}; start one with agentbox run\n"
+    assert not list((box.xdg / "agent-sandbox").glob("projects/*.yaml")), "nothing is written"
+
+
+def write_policy(box, text):
+    f = box.xdg / "agent-sandbox" / "projects" / f"{box.name()}.yaml"
+    f.parent.mkdir(parents=True, exist_ok=True)
+    f.write_text(text)
+    return f
+
+
+def test_check_exit_codes_and_the_matching_entry(box):
+    f = write_policy(box, "domains:\n  - exact.test\n  - '*.example.com'\ncidrs:\n  - 192.0.2.0/24\n"
+                          "  - 2001:db8::/32\nports: [443, 8443]\n")
+    cases = [
+        ("api.example.com", 0, f'allowed by domains: "*.example.com" in {f}:3'),
+        ("api.example.com:8443", 0, f"port 8443 by ports: in {f}:7"),
+        ("exact.test:443", 0, f'allowed by domains: "exact.test" in {f}:2'),
+        ("api.example.com:80", 1, "refused: port 80 is not allowed to api.example.com (443, 8443)"),
+        ("badexample.com", 1, "refused: no domains: entry or service covers badexample.com"),
+        ("192.0.2.55:443", 0, f'allowed by cidrs: "192.0.2.0/24" in {f}:5'),
+        ("[2001:db8::1]:8443", 0, f'allowed by cidrs: "2001:db8::/32" in {f}:6'),
+        ("198.51.100.1", 1, "refused: no cidrs: entry contains 198.51.100.1"),
+    ]
+    for target, code, text in cases:
+        r = box.run("check", target)
+        assert r.returncode == code and text in r.stdout, (target, r.stdout, r.stderr)
+        assert "image's own policy is left out" in r.stderr
+    for bad in ("", "a.test:0", "a.test:99999", "bad_host", "[::1", "a.test b.test"):
+        r = box.run("check", *bad.split(" ")) if bad else box.run("check")
+        assert r.returncode == 2, (bad, r.stdout, r.stderr)
+
+
+def test_check_includes_the_images_policy_from_the_running_sandbox(box):
+    write_policy(box, "domains: [mine.test]\n")
+    assert box.run("check", "github.com:22").returncode == 1, "no sandbox: the image's github is not known"
+    assert box.run("run", "--keep", "--", "true").returncode == 0
+    r = box.run("check", "github.com:22")
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    assert 'allowed by service "github" in /etc/agent-sandbox/policy.yaml (the image\'s):1' in r.stdout
+    assert "port 22 is service \"github\"'s" in r.stdout
+    assert box.call("exec")["argv"] == ["exec", box.name(), "cat", "/etc/agent-sandbox/policy.yaml"]
+    r = box.run("check", "mine.test:22")
+    assert r.returncode == 1 and "port 22 is not allowed" in r.stdout, "github's port is github's alone"
+    r = box.run("check", "mine.test")
+    assert r.returncode == 0 and "default port" not in r.stdout
+    r = box.run("check", "mine.test:443")
+    assert r.returncode == 0 and "default port" in r.stdout

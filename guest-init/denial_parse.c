@@ -111,18 +111,23 @@ static bool nflog_packet(const struct nlmsghdr *nlh, struct denial_packet *ret) 
 }
 
 int denial_parse_nflog(const void *buf, size_t len, denial_packet_fn fn, void *userdata) {
-        const struct nlmsghdr *nlh = buf;
-        int remaining = len > INT32_MAX ? INT32_MAX : (int) len;
         int n = 0;
-        for (; mnl_nlmsg_ok(nlh, remaining); nlh = mnl_nlmsg_next(nlh, &remaining)) {
+        /* Not mnl_nlmsg_ok()/mnl_nlmsg_next(): libmnl 1.0.4 compares the
+         * length as an int, so a length past 2 GiB passes as negative and
+         * the next header is looked for far outside the buffer. */
+        for (size_t off = 0; len - off >= sizeof(struct nlmsghdr);) {
+                const struct nlmsghdr *nlh = (const struct nlmsghdr *) ((const char *) buf + off);
                 struct denial_packet p;
-                if (nlh->nlmsg_type != ((NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_PACKET))
-                        continue;
-                if (nflog_packet(nlh, &p)) {
+                if (nlh->nlmsg_len < sizeof(*nlh) || nlh->nlmsg_len > len - off)
+                        break;          /* shorter than its header claims */
+                if (nlh->nlmsg_type == ((NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_PACKET) && nflog_packet(nlh, &p)) {
                         fn(&p, userdata);
                         n++;
                 }
+                size_t step = MNL_ALIGN(nlh->nlmsg_len);
+                if (step >= len - off)
+                        break;
+                off += step;
         }
-        /* What is left, if anything, is shorter than its header claims. */
         return n;
 }

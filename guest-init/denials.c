@@ -264,6 +264,7 @@ static bool take_token(struct denials *d, uint64_t now) {
 /* The record always gets the line; the log gets it while the limit allows,
  * else it is counted for the next "left out" line. */
 static void report(struct denials *d, struct dest *e, unsigned long count, uint64_t now) {
+        unsigned since = seconds_since(e->reported_usec, now);
         record(d, e, count, now);
         e->reported_usec = now;
         e->pending = 0;
@@ -271,8 +272,7 @@ static void report(struct denials *d, struct dest *e, unsigned long count, uint6
                 char line[NAME_MAX_LEN + 512];
                 human_line(d, e, now, line, sizeof(line));
                 if (count > 1)
-                        log_notice("%s; %lu times in the last %u s", line, count,
-                                   (unsigned) (d->summary_usec / USEC_PER_SEC));
+                        log_notice("%s; %lu times in the last %u s", line, count, since);
                 else
                         log_notice("%s", line);
                 return;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "childproc.h"
+#include "denials.h"
 #include "dnsproxy.h"
 #include "dnsproxy_proto.h"
 #include "guard.h"
@@ -38,11 +39,6 @@
  * full of live entries is refused (SERVFAIL) and logged. */
 #define LEARNED_MAX 16384u
 
-/* The refusal log: a burst, then one line per REFUSED_LOG_INTERVAL, with a
- * count of what was left out, so a loop of queries writes tens of lines. */
-#define REFUSED_LOG_BURST 10.0
-#define REFUSED_LOG_INTERVAL_USEC (6u * 1000000u)
-
 enum { LISTEN_UDP4, LISTEN_UDP6, LISTEN_TCP4, LISTEN_TCP6, _LISTEN_MAX };
 
 /* One address the resolver handed out and until when the rules allow it. */
@@ -65,10 +61,6 @@ struct dnsproxy_parent {
 
         struct learned *learned;        /* open addressing, a power of two */
         size_t cap_learned, n_learned;
-
-        double tokens;
-        uint64_t tokens_usec;
-        unsigned long suppressed;
 };
 
 static pid_t resolver_child;
@@ -350,17 +342,39 @@ static int allow_addresses(struct dnsproxy_parent *d, const struct dnsproxy_msg 
          * released: the client gets SERVFAIL, not an address that fails. */
         if (accepted == 0)
                 return -EPERM;
-        if (n_add == 0)
-                return 0;       /* every address is allowed for longer already */
-        r = nft_learned_update(add, n_add, del, n_del);
-        if (r < 0)
-                return r;
+        if (n_add > 0) {
+                r = nft_learned_update(add, n_add, del, n_del);
+                if (r < 0)
+                        return r;
+        }
         for (size_t i = 0; i < n_add; i++) {
                 if (!slots[i]->expiry_usec)
                         d->n_learned++;
                 *slots[i] = (struct learned) { .addr = add[i].addr, .expiry_usec = expiry };
         }
+        /* What the client is about to connect to, by the name it asked:
+         * a later denial of the address names it. */
+        for (size_t i = 0; i < m->n_addrs; i++) {
+                struct ip_prefix a;
+                dnsproxy_addr_to_prefix(&m->addrs[i], &a);
+                if (dnsproxy_parent_allows(d, &a))
+                        denials_name_seen(d->cfg.denials, &a, m->name);
+        }
         return 0;
+}
+
+bool dnsproxy_parent_allows(const struct dnsproxy_parent *d, const struct ip_prefix *a) {
+        if (!d || !d->cap_learned)
+                return false;
+        uint64_t now = loop_now_usec();
+        for (size_t i = 0, at = learned_slot(d, a); i < d->cap_learned; i++, at = (at + 1) & (d->cap_learned - 1)) {
+                const struct learned *e = &d->learned[at];
+                if (!e->expiry_usec)
+                        return false;
+                if (same_address(&e->addr, a))
+                        return e->expiry_usec > now;
+        }
+        return false;
 }
 
 static const char *qtype_name(uint16_t qtype, char buf[static 16]) {
@@ -375,26 +389,13 @@ static const char *qtype_name(uint16_t qtype, char buf[static 16]) {
         return buf;
 }
 
-static void log_refused(struct dnsproxy_parent *d, const struct dnsproxy_msg *m) {
-        uint64_t now = loop_now_usec();
-        d->tokens += (double) (now - d->tokens_usec) / REFUSED_LOG_INTERVAL_USEC;
-        if (d->tokens > REFUSED_LOG_BURST)
-                d->tokens = REFUSED_LOG_BURST;
-        d->tokens_usec = now;
-        if (d->tokens < 1.0) {
-                d->suppressed++;
-                return;
-        }
-        d->tokens -= 1.0;
-        char type[16], more[96] = "";
-        if (d->suppressed)
-                snprintf(more, sizeof(more), " (and %lu more refused queries not logged)", d->suppressed);
-        d->suppressed = 0;
-        /* The child refuses a name outside the policy, and also a query type
-         * it does not answer for an allowed name. */
-        const char *why = policy_name_allowed(d->policy, m->name, NULL) ? "a query type the sandbox does not answer"
-                                                                         : "not in the policy";
-        log_notice("refused DNS query %s (%s): %s%s", m->name, qtype_name(m->qtype, type), why, more);
+/* The resolver refuses names outside the policy, and types it does not
+ * forward for names inside it (REFUSED; docs/architecture.md). */
+static void report_refused(struct dnsproxy_parent *d, const struct dnsproxy_msg *m) {
+        const struct policy_domain *match;
+        char type[16];
+        bool allowed = d->policy && policy_name_allowed(d->policy, m->name, &match);
+        denials_dns(d->cfg.denials, m->name, qtype_name(m->qtype, type), allowed ? DENIAL_QTYPE : DENIAL_NOT_IN_POLICY);
 }
 
 static int on_control(struct loop *l, int fd, uint32_t events, void *userdata) {
@@ -411,7 +412,7 @@ static int on_control(struct loop *l, int fd, uint32_t events, void *userdata) {
                         return 0;       /* the child is gone: on_child_exit restarts it */
                 const struct dnsproxy_msg *m;
                 if (dnsproxy_msg_check(&buf, (size_t) n, DNSPROXY_REFUSED, &m) == 0) {
-                        log_refused(d, m);
+                        report_refused(d, m);
                         continue;
                 }
                 if (dnsproxy_msg_check(&buf, (size_t) n, DNSPROXY_ALLOW, &m) < 0) {
@@ -436,8 +437,7 @@ int dnsproxy_parent_new(struct loop *l, const struct dnsproxy_parent_config *cfg
         struct dnsproxy_parent *d = calloc(1, sizeof(*d));
         if (!d)
                 return log_oom();
-        *d = (struct dnsproxy_parent) { .loop = l, .cfg = *cfg, .control_fd = -1, .child_pidfd = -1,
-                                        .tokens = REFUSED_LOG_BURST, .tokens_usec = loop_now_usec() };
+        *d = (struct dnsproxy_parent) { .loop = l, .cfg = *cfg, .control_fd = -1, .child_pidfd = -1 };
         for (size_t i = 0; i < _LISTEN_MAX; i++)
                 d->listen_fds[i] = -1;
         int r = listen_all(d);

@@ -5,9 +5,10 @@
  * with backoff when it dies; and every DNSPROXY_ALLOW it sends, checked
  * (the name against the policy, each address against the rebinding guard)
  * and put into the learned sets with a timeout before it is acknowledged.
- * Refused queries are logged by name, rate-limited. */
+ * Refused queries join the denial stream (denials.h), by name. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -20,12 +21,17 @@
 
 struct policy;
 struct guard;
+struct denials;
+struct ip_prefix;
 
 struct dnsproxy_parent_config {
         const char *resolv_conf;        /* the upstream servers; NULL: /etc/resolv.conf */
         uint16_t port;
         uid_t uid;                      /* the resolver's own user */
         gid_t gid;
+        /* Refused queries go there, and the names of the addresses handed
+         * out; NULL: neither is reported. */
+        struct denials *denials;
 };
 
 struct dnsproxy_parent;
@@ -39,6 +45,9 @@ int dnsproxy_parent_new(struct loop *l, const struct dnsproxy_parent_config *cfg
  * addresses of an earlier policy are removed: the new one may not allow
  * their names. */
 int dnsproxy_parent_use(struct dnsproxy_parent *d, const struct policy *policy, struct guard *guard);
+
+/* Whether the rules allow addr now because the resolver handed it out. */
+bool dnsproxy_parent_allows(const struct dnsproxy_parent *d, const struct ip_prefix *addr);
 
 /* The child's pid while one runs, else 0 (not one of the user's processes). */
 pid_t dnsproxy_parent_child(void);

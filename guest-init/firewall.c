@@ -6,11 +6,14 @@
 #include <string.h>
 
 #include "config.h"
+#include "denial_nflog.h"
+#include "denials.h"
 #include "dnsproxy_parent.h"
 #include "guard.h"
 #include "log.h"
 #include "macro.h"
 #include "meta.h"
+#include "netmark.h"
 #include "nft.h"
 #include "policy.h"
 #include "resolve.h"
@@ -75,6 +78,8 @@ struct firewall {
         struct meta_fetch *meta;        /* of the build in progress */
         struct dnsproxy_parent *dns;    /* the sandbox's resolver, or NULL (`apply`) */
         struct selfcheck *check;        /* of the live generation */
+        struct denials *denials;        /* the denial stream, or NULL (`apply`) */
+        struct denial_nflog *nflog;     /* the kernel's reports of refused packets, or NULL */
 
         unsigned last_id;
         struct fw_gen *live;            /* its rules are in place; NULL until the first commit */
@@ -320,6 +325,8 @@ static void fw_resolved(const struct resolve_result *res, void *userdata) {
                         memcpy(addrs, res->addrs, res->n_addrs * sizeof(*addrs));
                         n_addrs = fw_filter_addresses(fw, n->name, addrs, res->n_addrs);
                         qsort(addrs, n_addrs, sizeof(*addrs), ip_prefix_compare);
+                        for (size_t i = 0; n->allow && i < n_addrs; i++)
+                                denials_name_seen(fw->denials, &addrs[i], n->name);
                 } else {
                         r = log_oom();
                 }
@@ -544,6 +551,8 @@ static bool resolvers_include_docker_dns(const struct ip_prefix *resolvers, size
  * there is one: also the lockdown table, and the one that closes
  * everything, so that no state lets a query out past it. */
 static void fw_resolver_rules(const struct firewall *fw, struct nft_policy *np) {
+        /* And reports what they refuse, when PID 1 listens. */
+        np->log_group = fw->nflog ? DENIAL_NFLOG_GROUP : 0;
         if (!fw->dns)
                 return;
         np->resolver_port = DNSPROXY_PORT;
@@ -984,6 +993,54 @@ static void fw_schedule_refresh(struct firewall *fw) {
         }
 }
 
+static bool fw_gen_allows(const struct fw_gen *g, const struct ip_prefix *addr) {
+        for (size_t i = 0; i < g->policy->n_cidrs; i++)
+                if (ip_prefix_contains(&g->policy->cidrs[i].prefix, addr))
+                        return true;
+        for (size_t i = 0; i < g->n_names; i++)
+                if (g->names[i].allow && prefixes_contain(g->names[i].addrs, g->names[i].n_addrs, addr))
+                        return true;
+        for (size_t i = 0; i < g->n_services; i++)
+                if (prefixes_contain(g->services[i].programmed, g->services[i].n_programmed, addr))
+                        return true;
+        return prefixes_contain(g->meta_prefixes, g->n_meta_prefixes, addr);
+}
+
+/* Why the rules in place refused dst: an address they allow was refused
+ * for its port or protocol; a name they allow no longer has that address
+ * (its answer expired, or changed); else it is not in the policy. */
+static enum denial_reason fw_judge_denial(const struct ip_prefix *dst, const char *name, void *userdata) {
+        const struct firewall *fw = userdata;
+        const struct fw_gen *g = fw->live;
+        const struct policy_domain *match;
+        if (!g)
+                return DENIAL_NOT_IN_POLICY;
+        if (fw_gen_allows(g, dst) || dnsproxy_parent_allows(fw->dns, dst))
+                return DENIAL_PORT;
+        if (name && policy_name_allowed(g->policy, name, &match))
+                return DENIAL_EXPIRED;
+        return DENIAL_NOT_IN_POLICY;
+}
+
+/* Before the lockdown table, so that it reports too. Without the kernel's
+ * reports (no nfnetlink_log, or its group taken) the firewall is the same
+ * and refused connections are only counted; refused queries are still
+ * named. */
+static int fw_denials_start(struct firewall *fw) {
+        struct denials_config dc = {
+                .dir = fw->cfg.denials_dir,
+                .summary_seconds = fw->cfg.denial_summary_seconds,
+                .ignore_mark = NETMARK_PROBE_SOCKET,    /* the blocked self-check's probe */
+        };
+        int r = denials_new(fw->loop, &dc, &fw->denials);
+        if (r < 0)
+                return r;
+        denials_set_judge(fw->denials, fw_judge_denial, fw);
+        if (denial_nflog_open(fw->loop, DENIAL_NFLOG_GROUP, denials_packet, fw->denials, &fw->nflog) < 0)
+                log_warning("refused connections are not named in this sandbox, only refused DNS queries");
+        return 0;
+}
+
 static int fw_load_policy(const struct firewall_config *cfg, struct policy **ret) {
         struct policy_diags diags = {0};
         struct policy *p = NULL;
@@ -1062,12 +1119,18 @@ int firewall_start(struct loop *l, const struct firewall_config *cfg,
                 log_error_errno(r, "Failed to read the container's own networks for the rebinding guard: %m");
                 goto fail;
         }
+        if (cfg->report_denials) {
+                r = fw_denials_start(fw);
+                if (r < 0)
+                        goto fail;
+        }
         /* The resolver's port is taken before the lockdown table sends DNS
          * to it; the resolver itself starts once the first rules are in. */
         if (cfg->with_resolver) {
                 struct dnsproxy_parent_config dc = {
                         .resolv_conf = cfg->resolv_conf, .port = DNSPROXY_PORT,
                         .uid = cfg->resolver_uid, .gid = cfg->resolver_gid,
+                        .denials = fw->denials,
                 };
                 r = dnsproxy_parent_new(l, &dc, &fw->dns);
                 if (r < 0)
@@ -1093,6 +1156,8 @@ void firewall_free(struct firewall *fw) {
                 return;
         loop_cancel_timer(fw->loop, &fw->live);
         dnsproxy_parent_free(fw->dns);
+        denial_nflog_free(fw->nflog);
+        denials_free(fw->denials);
         selfcheck_free(fw->check);
         meta_fetch_free(fw->meta);
         /* Queries still in flight answer into no generation. */

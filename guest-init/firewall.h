@@ -26,6 +26,11 @@ struct firewall_config {
         bool with_resolver;
         uid_t resolver_uid;
         gid_t resolver_gid;
+        /* Name every refused connection and query in the log and the
+         * denial record (denials.h); only for a PID 1 that stays. */
+        bool report_denials;
+        const char *denials_dir;        /* NULL: DENIAL_DIR_DEFAULT */
+        unsigned denial_summary_seconds;        /* 0: a minute */
 };
 
 /* error == 0: rules in place and self-checks passed (or only warned). */

@@ -3,6 +3,7 @@
 
 #include "cmd_apply.h"
 #include "cmd_check_policy.h"
+#include "cmd_denials.h"
 #include "cmd_fetch_meta.h"
 #include "cmd_health.h"
 #include "privdrop.h"
@@ -18,6 +19,8 @@ int main(int argc, char **argv) {
                 return privdrop_capabilities() < 0 ? 1 : cmd_check_policy(argc - 1, argv + 1);
         if (argc > 1 && strcmp(argv[1], "fetch-meta") == 0)
                 return privdrop_capabilities() < 0 ? 1 : cmd_fetch_meta(argc - 1, argv + 1);
+        if (argc > 1 && strcmp(argv[1], "denials") == 0)
+                return privdrop_capabilities() < 0 ? 1 : cmd_denials(argc - 1, argv + 1);
         if (argc > 1 && strcmp(argv[1], "health") == 0)
                 return privdrop_capabilities() < 0 ? 1 : cmd_health(argc - 1, argv + 1);
         return supervise_main(argc, argv);

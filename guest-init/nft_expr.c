@@ -165,6 +165,27 @@ void nft_expr_reject(struct nft_rule_builder *rb, uint32_t type, uint8_t code) {
         expr_add(rb, e);
 }
 
+void nft_expr_limit(struct nft_rule_builder *rb, uint64_t per_second, uint32_t burst) {
+        struct nftnl_expr *e = expr_new(rb, "limit");
+        if (e) {
+                nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_RATE, per_second);
+                nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_UNIT, 1);
+                nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_BURST, burst);
+                nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_TYPE, NFT_LIMIT_PKTS);
+                nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_FLAGS, 0);
+        }
+        expr_add(rb, e);
+}
+
+void nft_expr_log_group(struct nft_rule_builder *rb, uint16_t group, uint32_t snaplen) {
+        struct nftnl_expr *e = expr_new(rb, "log");
+        if (e) {
+                nftnl_expr_set_u16(e, NFTNL_EXPR_LOG_GROUP, group);
+                nftnl_expr_set_u32(e, NFTNL_EXPR_LOG_SNAPLEN, snaplen);
+        }
+        expr_add(rb, e);
+}
+
 int nft_rule_begin(struct nft_rule_builder *rb, const char *chain, const char *comment) {
         *rb = (struct nft_rule_builder) { .r = nftnl_rule_alloc() };
         if (!rb->r)

@@ -42,3 +42,8 @@ void nft_expr_ct_state_any(struct nft_rule_builder *rb, uint32_t bits);
 void nft_expr_counter(struct nft_rule_builder *rb);
 void nft_expr_verdict(struct nft_rule_builder *rb, int verdict);
 void nft_expr_reject(struct nft_rule_builder *rb, uint32_t type, uint8_t code);
+/* limit rate RATE/second burst BURST packets: the rest of the rule is
+ * skipped (the next rule runs) for packets beyond it. */
+void nft_expr_limit(struct nft_rule_builder *rb, uint64_t per_second, uint32_t burst);
+/* log group GROUP snaplen SNAPLEN: the packet's first bytes to nfnetlink_log. */
+void nft_expr_log_group(struct nft_rule_builder *rb, uint16_t group, uint32_t snaplen);

@@ -407,6 +407,19 @@ static void body_reject_other(struct nft_rule_builder *rb, const struct nft_poli
         nft_expr_reject(rb, NFT_REJECT_ICMPX_UNREACH, NFT_REJECT_ICMPX_ADMIN_PROHIBITED);
 }
 
+/* A rule of its own, with no verdict, before the rejects: beyond the
+ * limit only the log is skipped, and the packet goes on to be rejected.
+ * The limit keeps a flood of refused packets from becoming a flood of
+ * netlink messages to PID 1; the counters of the rejects still count all. */
+static void body_log_denial(struct nft_rule_builder *rb, const struct nft_policy *p) {
+        nft_expr_limit(rb, NFT_DENIAL_LOG_RATE, NFT_DENIAL_LOG_BURST);
+        nft_expr_log_group(rb, p->log_group, NFT_DENIAL_LOG_SNAPLEN);
+}
+
+static const struct rule_def log_rules[] = {
+        { "blocked: headers to the init's denial log, at most 50 a second", body_log_denial },
+};
+
 static void body_counted_drop(struct nft_rule_builder *rb, const struct nft_policy *p) {
         nft_expr_counter(rb);
         nft_expr_verdict(rb, NF_DROP);
@@ -555,6 +568,8 @@ int nft_rules_add_chains(struct nft_batch *b, const struct nft_policy *p) {
                 r = service_rules_add(b, p->services, p->n_services);
         if (r == 0 && p->root_dns_forwarding)
                 r = rules_add(b, "output", root_dns_rules, ELEMENTSOF(root_dns_rules), p);
+        if (r == 0 && p->log_group)
+                r = rules_add(b, "output", log_rules, ELEMENTSOF(log_rules), p);
         if (r == 0)
                 r = rules_add(b, "output", output_rules + n_before_reject, 2, p);
         if (r == 0)

@@ -12,6 +12,7 @@ static void print_help(void) {
         printf("Usage: agent-sandbox-init [OPTIONS] [-- CMD ARGS...]\n"
                "       agent-sandbox-init apply [--log-format FORMAT]\n"
                "       agent-sandbox-init check-policy [--json] FILE...\n"
+               "       agent-sandbox-init denials [--since SECONDS]\n"
                "       agent-sandbox-init fetch-meta --output FILE [--url URL]   (build host)\n"
                "\n"
                "PID 1 of an agent-sandbox container: programs the egress firewall from\n"
@@ -29,6 +30,9 @@ static void print_help(void) {
                "      --exit-with-cmd       when CMD ends, end the container (and its terminals)\n"
                "      --log-format FORMAT   text (default) or json\n"
                "      --log-level LEVEL     error, warning, notice (ready, reloads, problems) or info (default)\n"
+               "      --denials-dir DIR     where refused connections and queries are recorded\n"
+               "                            (default: /tmp/agent-sandbox)    [real uid 0 only]\n"
+               "      --denial-summary-seconds N  how often repeats are summarised (default: 60)\n"
                "  -h, --help                show this help\n"
                "      --version             show the version\n",
                POLICY_DEFAULT_PATH, POLICY_DEFAULT_PATH, POLICY_OVERRIDE_DIR);
@@ -56,7 +60,8 @@ static int parse_grace(const char *text, unsigned *ret) {
 }
 
 int options_parse(int argc, char **argv, struct init_config *ret) {
-        enum { OPT_VERSION = 256, OPT_POLICY, OPT_POLICY_DIR, OPT_GRACE, OPT_LOG_FORMAT, OPT_LOG_LEVEL, OPT_PASS_ENV, OPT_EXIT_WITH_CMD };
+        enum { OPT_VERSION = 256, OPT_POLICY, OPT_POLICY_DIR, OPT_GRACE, OPT_LOG_FORMAT, OPT_LOG_LEVEL, OPT_PASS_ENV, OPT_EXIT_WITH_CMD,
+               OPT_DENIALS_DIR, OPT_DENIAL_SUMMARY };
         static const struct option options[] = {
                 {"user", required_argument, NULL, 'u'},
                 {"workdir", required_argument, NULL, 'w'},
@@ -68,6 +73,8 @@ int options_parse(int argc, char **argv, struct init_config *ret) {
                 {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
                 {"pass-env", required_argument, NULL, OPT_PASS_ENV},
                 {"exit-with-cmd", no_argument, NULL, OPT_EXIT_WITH_CMD},
+                {"denials-dir", required_argument, NULL, OPT_DENIALS_DIR},
+                {"denial-summary-seconds", required_argument, NULL, OPT_DENIAL_SUMMARY},
                 {"help", no_argument, NULL, 'h'},
                 {"version", no_argument, NULL, OPT_VERSION},
                 {},
@@ -135,6 +142,21 @@ int options_parse(int argc, char **argv, struct init_config *ret) {
                 case OPT_EXIT_WITH_CMD:
                         c.exit_with_cmd = true;
                         break;
+                case OPT_DENIALS_DIR:
+                        c.denials_dir = optarg;
+                        c.set_denials_dir = true;
+                        break;
+                case OPT_DENIAL_SUMMARY: {
+                        char *end;
+                        unsigned long v = strtoul(optarg, &end, 10);
+                        if (!*optarg || *end || optarg[0] == '-' || v < 1 || v > 3600) {
+                                log_error("--denial-summary-seconds takes whole seconds from 1 to 3600, not '%s'", optarg);
+                                options_done(&c);
+                                return 2;
+                        }
+                        c.denial_summary_seconds = (unsigned) v;
+                        break;
+                }
                 case 'h':
                         print_help();
                         options_done(&c);

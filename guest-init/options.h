@@ -13,10 +13,12 @@ struct init_config {
         const char *policy_dir;
         char **cmd;                     /* NULL: supervise only (compose mode) */
         bool exit_with_cmd;             /* CMD's end ends the container, terminals too */
+        const char *denials_dir;        /* the denial record; NULL: DENIAL_DIR_DEFAULT */
+        unsigned denial_summary_seconds;        /* 0: the default, a minute */
         const char **pass_env;          /* names CMD gets from our environment */
         size_t n_pass_env;
         /* which security-relevant options the command line set */
-        bool set_user, set_workdir, set_policy, set_policy_dir;
+        bool set_user, set_workdir, set_policy, set_policy_dir, set_denials_dir;
 };
 
 /* 0, or 2 for a usage error (already reported); 1 when --help/--version

@@ -57,9 +57,10 @@ int privcheck_startup(const struct init_config *cfg) {
                 /* Name the value refused as the caller's and what is in force
                  * as ours: the caller's path is not the policy in use. */
                 const char *option = cfg->set_policy ? "--policy" : cfg->set_policy_dir ? "--policy-dir"
-                                   : cfg->set_user ? "--user" : cfg->set_workdir ? "--workdir" : NULL;
+                                   : cfg->set_user ? "--user" : cfg->set_workdir ? "--workdir"
+                                   : cfg->set_denials_dir ? "--denials-dir" : NULL;
                 const char *value = cfg->set_policy ? cfg->policy_path : cfg->set_policy_dir ? cfg->policy_dir
-                                  : cfg->set_user ? cfg->user : cfg->workdir;
+                                  : cfg->set_user ? cfg->user : cfg->set_workdir ? cfg->workdir : cfg->denials_dir;
                 if (option) {
                         log_error("%s '%s' refused: it is only honoured when the real uid is 0; the policy in use is "
                                   POLICY_DEFAULT_PATH " plus " POLICY_OVERRIDE_DIR "/*.yaml and CMD runs as the container user",

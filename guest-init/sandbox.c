@@ -19,6 +19,9 @@ int sandbox_prepare(struct loop *l, const struct init_config *cfg, sandbox_ready
                 .meta_timeout_ms = 5000,
                 .keep_refreshing = true,
                 .with_resolver = true,
+                .report_denials = true,
+                .denials_dir = cfg->denials_dir,
+                .denial_summary_seconds = cfg->denial_summary_seconds,
         };
         privcheck_resolver_user(&fc.resolver_uid, &fc.resolver_gid);
         return firewall_start(l, &fc, ready, userdata, &sandbox_firewall);

@@ -101,9 +101,12 @@ class FakeNet(NetPair):
 class RunningInit:
     """agent-sandbox-init as PID 1 of the sandbox namespace, its log read as it comes."""
 
-    def __init__(self, net, policy):
+    def __init__(self, net, policy, *extra, denials_dir=None):
+        # The denial record in the test's own directory, not the machine's /tmp.
+        self.denials_dir = denials_dir or net.tmp / "denials"
         self.proc = net.init_popen("--policy", str(policy), "--policy-dir", "/nonexistent",
-                                   "--user", "65534:65534", stderr=subprocess.PIPE, text=True)
+                                   "--user", "65534:65534", "--denials-dir", str(self.denials_dir), *extra,
+                                   stderr=subprocess.PIPE, text=True)
         self.lines = []
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()

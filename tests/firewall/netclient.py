@@ -7,10 +7,14 @@
                          line through the connection and prints the reply
   loop ADDR PORT SECS    connects over and over for SECS seconds; prints a
                          JSON count of each result
+  flood FIRST N PORT     starts a TCP connect to each of N consecutive IPv4
+                         addresses from FIRST without waiting for any; prints
+                         a JSON count of the errors seen
 
 Results: tcp "ok" (connected and echoed), "refused", "timeout", "error:NAME";
 udp "reply" or "noreply"; icmp "reply", "noreply" or "error:NAME"."""
 import errno
+import ipaddress
 import json
 import os
 import socket
@@ -129,6 +133,16 @@ def main(argv):
         while time.monotonic() < end:
             r = tcp(addr, port, timeout=3.0)
             counts[r] = counts.get(r, 0) + 1
+        print(json.dumps(counts))
+    elif argv[0] == "flood":
+        first, n, port = int(ipaddress.ip_address(argv[1])), int(argv[2]), int(argv[3])
+        counts = {}
+        for i in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setblocking(False)
+            e = s.connect_ex((str(ipaddress.ip_address(first + i)), port))
+            counts[errno.errorcode.get(e, str(e))] = counts.get(errno.errorcode.get(e, str(e)), 0) + 1
+            s.close()
         print(json.dumps(counts))
     return 0
 

@@ -89,6 +89,32 @@ def test_allowed_tcp_connects_and_the_rest_is_rejected_at_once(net):
     assert not [l for l in net.server_log() if "203.0.113.5" in l or " 8080 " in l]
 
 
+def test_refused_packets_are_reported_to_the_log_group_and_the_limit_never_skips_the_reject(net):
+    """With a log group, one rule before the rejects sends the headers of
+    what is refused to nfnetlink_log, rate-limited in the rule itself; it has
+    no verdict of its own, so a packet beyond the limit skips only the log
+    and is still rejected at once."""
+    net.apply(*POLICY, "--log-group", "16723")
+    out = [o["rule"]["expr"] for o in net.ruleset() if "rule" in o and o["rule"]["chain"] == "output"]
+    assert out[-3] == [{"limit": {"rate": 50, "burst": 100, "per": "second"}},
+                       {"log": {"group": 16723, "snaplen": 80}}], out[-3]
+    assert out[-2][-1] == {"reject": {"type": "tcp reset"}}
+    assert out[-1][-1] == {"reject": {"type": "icmpx", "expr": "admin-prohibited"}}
+    # Three times the burst, faster than the rate refills it.
+    specs = [f"tcp:203.0.113.5:{port}" for port in range(1000, 1300)]
+    r = net.probe(*specs)
+    slow = {s: p for s, p in r.items() if p["result"] != "refused" or p["ms"] >= 100}
+    assert not slow, slow
+    out = [o["rule"]["expr"] for o in net.ruleset() if "rule" in o and o["rule"]["chain"] == "output"]
+    assert out[-2][1]["counter"]["packets"] == 300, out[-2]
+
+
+def test_without_a_log_group_there_is_no_log_rule(net):
+    net.apply(*POLICY)
+    text = json.dumps(net.ruleset())
+    assert '"log"' not in text and '"limit"' not in text
+
+
 def test_ipv6_neighbour_discovery_passes_the_firewall(net):
     net.apply(*POLICY)
     # Fresh neighbour caches on both sides: the connection needs NS/NA

@@ -4,13 +4,15 @@
  *
  *   nft-apply [--allow CIDR]... [--allow-file FILE] [--port N]...
  *             [--resolver IP]... [--service NAME [--service-allow CIDR]...
- *             [--service-port N]...]... [--update [--services-only]] [--repeat N]
+ *             [--service-port N]...]... [--log-group N] [--update [--services-only]]
+ *             [--repeat N]
  *   nft-apply --exists
  *
  * --service starts a service that adds ports (struct nft_service); the
  * --service-allow and --service-port after it are its own. --update with
  * services rewrites their address sets too; --services-only leaves
- * allowed_v4/_v6 alone.
+ * allowed_v4/_v6 alone. --log-group adds the rule that reports refused
+ * packets to that nfnetlink_log group (nft_policy.log_group).
  *
  * Prints "v4_intervals=N v6_intervals=N messages=N elapsed_ms=X" (the
  * elapsed time of the fastest call), or "exists=yes|no"; exits 0 on success,
@@ -129,12 +131,13 @@ int main(int argc, char **argv) {
                 { "service-allow", required_argument, NULL, 'A' },
                 { "service-port", required_argument, NULL, 'P' },
                 { "services-only", no_argument, NULL, 'o' },
+                { "log-group", required_argument, NULL, 'g' },
                 {}
         };
         struct list l = {0};
         struct service *svc;
         bool update = false, exists = false, services_only = false;
-        long repeat = 1;
+        long repeat = 1, log_group = 0;
         int c, r = 0;
 
         while (r == 0 && (c = getopt_long(argc, argv, "", options, NULL)) >= 0) {
@@ -156,10 +159,11 @@ int main(int argc, char **argv) {
                 case 'u': update = true; break;
                 case 'e': exists = true; break;
                 case 'n': repeat = strtol(optarg, NULL, 10); break;
+                case 'g': log_group = strtol(optarg, NULL, 10); break;
                 default: r = -EINVAL;
                 }
         }
-        if (r < 0 || optind != argc || repeat < 1)
+        if (r < 0 || optind != argc || repeat < 1 || log_group < 0 || log_group > 65535)
                 return 1;
 
         if (exists) {
@@ -181,6 +185,7 @@ int main(int argc, char **argv) {
                         .tcp_ports = l.ports, .n_tcp_ports = l.n_ports,
                         .resolvers = l.resolvers, .n_resolvers = l.n_resolvers,
                         .services = services, .n_services = l.n_services,
+                        .log_group = (uint16_t) log_group,
                 };
                 struct nft_sets_update u = {
                         .update_allowed = !services_only, .allowed = l.allowed, .n_allowed = l.n_allowed,

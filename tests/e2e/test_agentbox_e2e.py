@@ -271,13 +271,6 @@ def test_reload_of_a_one_shot_sandbox_says_what_is_allowed(ab):
     ab.gone()
 
 
-# The denial stream (issue 14) is the guest side's: until its
-# `agent-sandbox-init denials` is in the image these wait; set
-# AGENTBOX_E2E_DENIALS=1 to run them, and drop the mark once it has landed.
-needs_denials = pytest.mark.skipif(os.environ.get("AGENTBOX_E2E_DENIALS") != "1",
-                                   reason="agent-sandbox-init denials not in the image yet; AGENTBOX_E2E_DENIALS=1 runs it")
-
-
 def wait_for_denial(ab, text, timeout=10):
     deadline = time.monotonic() + timeout
     while True:
@@ -287,7 +280,6 @@ def wait_for_denial(ab, text, timeout=10):
         time.sleep(0.3)
 
 
-@needs_denials
 def test_denied_lists_a_refusal_and_allow_makes_it_reachable(ab, dockerenv):
     """curl to a refused name: denied names it with the allow command; check
     says refused (1); allow applies it without restarting the sandbox, and
@@ -361,7 +353,6 @@ networks:
         compose("down", "-v")
 
 
-@needs_denials
 def test_compose_sandbox_denials_by_the_documented_command_and_agentbox_denied(dockerenv, test_image, tmp_path):
     """docs/compose.md's command lists a refusal in the compose template's
     sandbox, and agentbox denied finds that container by compose's label."""

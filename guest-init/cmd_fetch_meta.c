@@ -19,6 +19,7 @@
 #include "meta_parse.h"
 #include "policy.h"
 #include "resolve.h"
+#include "timeouts.h"
 
 struct fetch_state {
         struct loop *loop;
@@ -87,7 +88,7 @@ int cmd_fetch_meta(int argc, char **argv) {
                 {"help", no_argument, NULL, 'h'},
                 {},
         };
-        struct fetch_state s = { .url = POLICY_GITHUB_META_URL_DEFAULT, .timeout_ms = 10000 };
+        struct fetch_state s = { .url = POLICY_GITHUB_META_URL_DEFAULT, .timeout_ms = TIMEOUT_META_FETCH_BUILD_MS };
         int c;
 
         /* A build-host tool: inside a sandbox the binary carries a file

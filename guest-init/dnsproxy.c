@@ -19,6 +19,7 @@
 #include "loop.h"
 #include "macro.h"
 #include "policy.h"
+#include "timeouts.h"
 
 /* A query over UDP larger than this is malformed for our purposes (one
  * question and one OPT fit in ~300 bytes; EDNS padding adds at most a
@@ -746,8 +747,8 @@ static int proxy_channel_new(struct proxy *p, const struct dnsproxy_config *cfg)
         struct ares_options opts = {
                 .sock_state_cb = ares_sock_state,
                 .sock_state_cb_data = p,
-                .timeout = (int) (cfg->upstream_timeout_ms ? cfg->upstream_timeout_ms : 2000),
-                .tries = (int) (cfg->upstream_tries ? cfg->upstream_tries : 2),
+                .timeout = (int) (cfg->upstream_timeout_ms ? cfg->upstream_timeout_ms : TIMEOUT_DNS_TRY_MS),
+                .tries = (int) (cfg->upstream_tries ? cfg->upstream_tries : DNS_TRIES),
                 .resolvconf_path = (char *) (cfg->resolv_conf ? cfg->resolv_conf : "/etc/resolv.conf"),
         };
         int optmask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_RESOLVCONF;
@@ -857,8 +858,8 @@ int dnsproxy_main(const struct dnsproxy_config *cfg) {
                 .tcp_fds = {cfg->tcp4_fd, cfg->tcp6_fd},
                 .max_inflight = cfg->max_inflight ? cfg->max_inflight : 1024,
                 .max_conns = cfg->max_tcp_clients ? cfg->max_tcp_clients : 64,
-                .allow_timeout_usec = (uint64_t) (cfg->allow_timeout_ms ? cfg->allow_timeout_ms : 2000) * 1000u,
-                .idle_timeout_usec = (uint64_t) (cfg->tcp_idle_timeout_ms ? cfg->tcp_idle_timeout_ms : 10000) * 1000u,
+                .allow_timeout_usec = (uint64_t) (cfg->allow_timeout_ms ? cfg->allow_timeout_ms : TIMEOUT_DNS_ALLOW_MS) * 1000u,
+                .idle_timeout_usec = (uint64_t) (cfg->tcp_idle_timeout_ms ? cfg->tcp_idle_timeout_ms : TIMEOUT_DNS_TCP_IDLE_MS) * 1000u,
                 .refusals_dropped = {.what = "refusal notices dropped: the control socket is full"},
                 .overloaded = {.what = "queries answered SERVFAIL: too many in flight"},
                 .upstream_failed = {.what = "queries answered SERVFAIL: no usable upstream answer"},

@@ -32,6 +32,7 @@
 #include "meta_parse.h"
 #include "netmark.h"
 #include "privdrop.h"
+#include "timeouts.h"
 
 /* What the child writes: "P <prefix>" lines, then "OK"; or "E <why>". The
  * child's meta_parse() keeps to meta_ranges_check()'s bounds, and PID 1
@@ -382,7 +383,7 @@ static int start_child(struct meta_fetch *m, const struct meta_config *cfg) {
         int r = loop_add_io(m->loop, m->fd, EPOLLIN, on_reply, m);
         if (r < 0)
                 return r;
-        unsigned timeout = (cfg->timeout_ms ? cfg->timeout_ms : 5000) + META_CHILD_GRACE_MS;
+        unsigned timeout = (cfg->timeout_ms ? cfg->timeout_ms : TIMEOUT_META_FETCH_MS) + META_CHILD_GRACE_MS;
         return loop_set_timer(m->loop, m, loop_now_usec() + (uint64_t) timeout * 1000, on_child_timeout, m);
 }
 

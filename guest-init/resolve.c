@@ -11,6 +11,7 @@
 #include "log.h"
 #include "macro.h"
 #include "netmark.h"
+#include "timeouts.h"
 
 struct resolver {
         struct loop *loop;
@@ -113,13 +114,13 @@ int resolver_new(struct loop *l, const struct resolver_config *cfg, struct resol
         if (!r)
                 return -ENOMEM;
         r->loop = l;
-        r->tries = cfg->tries ? cfg->tries : 2;
+        r->tries = cfg->tries ? cfg->tries : DNS_TRIES;
         r->mark_sockets = cfg->mark_sockets;
 
         struct ares_options opts = {
                 .sock_state_cb = resolver_sock_state,
                 .sock_state_cb_data = r,
-                .timeout = (int) (cfg->timeout_ms ? cfg->timeout_ms : 2000),
+                .timeout = (int) (cfg->timeout_ms ? cfg->timeout_ms : TIMEOUT_DNS_TRY_MS),
                 .tries = (int) r->tries,
                 .resolvconf_path = (char *) (cfg->resolv_conf ? cfg->resolv_conf : "/etc/resolv.conf"),
         };

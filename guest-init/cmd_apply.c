@@ -14,7 +14,6 @@
 #include "loop.h"
 #include "nft.h"
 #include "privcheck.h"
-#include "timeouts.h"
 
 struct apply_state {
         struct loop *loop;
@@ -50,9 +49,6 @@ int cmd_apply(int argc, char **argv) {
                 .policy_path = POLICY_DEFAULT_PATH,
                 .override_dir = POLICY_OVERRIDE_DIR,
                 .meta_snapshot_path = META_SNAPSHOT_PATH,
-                .dns_timeout_ms = TIMEOUT_DNS_TRY_MS,
-                .dns_tries = DNS_TRIES,
-                .meta_timeout_ms = TIMEOUT_META_FETCH_MS,
                 .keep_refreshing = false,
         };
         /* Gained privilege from a file capability: the caller may be the

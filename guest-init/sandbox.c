@@ -6,7 +6,6 @@
 #include "firewall.h"
 #include "log.h"
 #include "privcheck.h"
-#include "timeouts.h"
 
 static struct firewall *sandbox_firewall;
 
@@ -15,9 +14,6 @@ int sandbox_prepare(struct loop *l, const struct init_config *cfg, sandbox_ready
                 .policy_path = cfg->policy_path,
                 .override_dir = cfg->policy_dir,
                 .meta_snapshot_path = META_SNAPSHOT_PATH,
-                .dns_timeout_ms = TIMEOUT_DNS_TRY_MS,
-                .dns_tries = DNS_TRIES,
-                .meta_timeout_ms = TIMEOUT_META_FETCH_MS,
                 .keep_refreshing = true,
                 .with_resolver = true,
         };

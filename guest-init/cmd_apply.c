@@ -49,9 +49,6 @@ int cmd_apply(int argc, char **argv) {
                 .policy_path = POLICY_DEFAULT_PATH,
                 .override_dir = POLICY_OVERRIDE_DIR,
                 .meta_snapshot_path = META_SNAPSHOT_PATH,
-                .dns_timeout_ms = 2000,
-                .dns_tries = 2,
-                .meta_timeout_ms = 5000,
                 .keep_refreshing = false,
         };
         /* Gained privilege from a file capability: the caller may be the

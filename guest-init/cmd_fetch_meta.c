@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "log.h"
 #include "loop.h"
 #include "macro.h"
@@ -18,6 +19,7 @@
 #include "meta_parse.h"
 #include "policy.h"
 #include "resolve.h"
+#include "timeouts.h"
 
 struct fetch_state {
         struct loop *loop;
@@ -27,36 +29,6 @@ struct fetch_state {
         unsigned timeout_ms;
         int error;
 };
-
-/* Write to a temporary file next to path, then rename: a failed or
- * interrupted run never leaves a half-written snapshot for the build. */
-static int write_atomically(const char *path, const char *data, size_t len) {
-        _cleanup_free_ char *tmp = NULL;
-        if (asprintf(&tmp, "%s.XXXXXX", path) < 0)
-                return -ENOMEM;
-        int fd = mkstemp(tmp);
-        if (fd < 0)
-                return log_error_errno(-errno, "cannot create a file next to %s: %m", path);
-        int r = 0;
-        for (size_t done = 0; r == 0 && done < len;) {
-                ssize_t n = write(fd, data + done, len - done);
-                if (n < 0 && errno != EINTR)
-                        r = -errno;
-                else if (n > 0)
-                        done += (size_t) n;
-        }
-        if (r == 0 && (fchmod(fd, 0644) < 0 || fsync(fd) < 0))
-                r = -errno;
-        if (close(fd) < 0 && r == 0)
-                r = -errno;
-        if (r == 0 && rename(tmp, path) < 0)
-                r = -errno;
-        if (r < 0) {
-                (void) unlink(tmp);
-                return log_error_errno(r, "cannot write %s: %m", path);
-        }
-        return 0;
-}
 
 /* The build host's fetch: the same transfer, settings and parser as the
  * sandbox's, run in this process (it is not PID 1 and holds nothing). */
@@ -78,9 +50,12 @@ static int fetch_and_write(struct fetch_state *s, const struct ip_prefix *addrs,
         if (meta_parse(body, body_len, &prefixes, &n, &error) < 0)
                 return log_error_errno(-EIO, "fetching %s failed: the answer is not a usable meta document: %s",
                                        s->url, error ? error : "?");
-        int r = write_atomically(s->output, body, body_len);
-        if (r == 0)
-                log_info("wrote %s: %zu ranges of the web, api and git keys from %s", s->output, n, s->url);
+        /* Replaced whole: a failed or interrupted run never leaves a
+         * half-written snapshot for the build. */
+        int r = base_write_file_atomic(s->output, body, body_len, 0644);
+        if (r < 0)
+                return log_error_errno(r, "cannot write %s: %m", s->output);
+        log_info("wrote %s: %zu ranges of the web, api and git keys from %s", s->output, n, s->url);
         return r;
 }
 
@@ -113,7 +88,7 @@ int cmd_fetch_meta(int argc, char **argv) {
                 {"help", no_argument, NULL, 'h'},
                 {},
         };
-        struct fetch_state s = { .url = POLICY_GITHUB_META_URL_DEFAULT, .timeout_ms = 10000 };
+        struct fetch_state s = { .url = POLICY_GITHUB_META_URL_DEFAULT, .timeout_ms = TIMEOUT_META_FETCH_BUILD_MS };
         int c;
 
         /* A build-host tool: inside a sandbox the binary carries a file

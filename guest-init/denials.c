@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "denial_file.h"
+#include "json_string.h"
 #include "log.h"
 #include "macro.h"
 
@@ -189,21 +190,6 @@ static void human_line(const struct denials *d, const struct dest *e, uint64_t n
                  address_text(&e->dst, addr), bracket ? "]" : "", port, names, uid, reason_text(e, reason));
 }
 
-/* Names reach here checked (the policy's, or the resolver's, which shows
- * any unusual byte as '?'), but the record is JSON whatever they hold. */
-static void json_string(FILE *f, const char *s) {
-        fputc('"', f);
-        for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
-                if (*p == '"' || *p == '\\')
-                        fprintf(f, "\\%c", *p);
-                else if (*p < 0x20 || *p >= 0x7f)
-                        fprintf(f, "\\u%04x", *p);
-                else
-                        fputc(*p, f);
-        }
-        fputc('"', f);
-}
-
 /* One JSON line of the record: the contract of `agent-sandbox-init denials`
  * (docs/init.md), which host tools read. */
 static void record(struct denials *d, const struct dest *e, unsigned long count, uint64_t now) {
@@ -215,7 +201,7 @@ static void record(struct denials *d, const struct dest *e, unsigned long count,
                 return;
         fprintf(f, "{\"time\":%lld,\"kind\":\"%s\",\"proto\":", (long long) time(NULL),
                 e->kind == DEST_DNS ? "dns" : "connect");
-        json_string(f, e->kind == DEST_DNS ? e->qtype : proto_name(e->proto, proto));
+        base_json_write_string(f, e->kind == DEST_DNS ? e->qtype : proto_name(e->proto, proto));
         if (e->kind == DEST_DNS)
                 fputs(",\"dst\":null,\"port\":null", f);
         else {
@@ -227,7 +213,7 @@ static void record(struct denials *d, const struct dest *e, unsigned long count,
         }
         fputs(",\"name\":", f);
         if (e->name[0])
-                json_string(f, e->name);
+                base_json_write_string(f, e->name);
         else
                 fputs("null", f);
         if (e->kind == DEST_CONNECT && e->name[0])
@@ -239,7 +225,7 @@ static void record(struct denials *d, const struct dest *e, unsigned long count,
         else
                 fputs(",\"uid\":null", f);
         fputs(",\"reason\":", f);
-        json_string(f, reason_text(e, reason));
+        base_json_write_string(f, reason_text(e, reason));
         fprintf(f, ",\"count\":%lu}\n", count);
         long n = ftell(f);
         bool fits = fflush(f) == 0 && n > 0 && (size_t) n < sizeof(line);

@@ -13,12 +13,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "aresloop.h"
 #include "dns_wire.h"
 #include "dnsproxy_proto.h"
 #include "log.h"
 #include "loop.h"
 #include "macro.h"
 #include "policy.h"
+#include "timeouts.h"
 
 /* A query over UDP larger than this is malformed for our purposes (one
  * question and one OPT fit in ~300 bytes; EDNS padding adds at most a
@@ -89,7 +91,7 @@ struct counter {
 struct proxy {
         struct loop *loop;
         const struct policy *policy;
-        ares_channel channel;
+        struct aresloop ares;
         int control_fd;
         int udp_fds[2], tcp_fds[2];
         unsigned max_inflight, max_conns;
@@ -413,45 +415,6 @@ static void on_upstream_answer(void *arg, int status, int timeouts, unsigned cha
         pending_hold(pq, TAKE_PTR(answer), len, addrs, n);
 }
 
-static int on_ares_timeout(struct loop *l, void *userdata);
-
-static void arm_ares_timer(struct proxy *p) {
-        struct timeval tv;
-        if (!ares_timeout(p->channel, NULL, &tv)) {
-                loop_cancel_timer(p->loop, &p->channel);
-                return;
-        }
-        uint64_t deadline = loop_now_usec() + (uint64_t) tv.tv_sec * 1000000u + (uint64_t) tv.tv_usec;
-        (void) loop_set_timer(p->loop, &p->channel, deadline, on_ares_timeout, p);
-}
-
-static int on_ares_timeout(struct loop *l, void *userdata) {
-        struct proxy *p = userdata;
-        ares_process_fd(p->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
-        arm_ares_timer(p);
-        return 0;
-}
-
-static int on_ares_io(struct loop *l, int fd, uint32_t events, void *userdata) {
-        struct proxy *p = userdata;
-        ares_socket_t rfd = (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) ? fd : ARES_SOCKET_BAD;
-        ares_socket_t wfd = (events & EPOLLOUT) ? fd : ARES_SOCKET_BAD;
-        ares_process_fd(p->channel, rfd, wfd);
-        arm_ares_timer(p);
-        return 0;
-}
-
-static void ares_sock_state(void *data, ares_socket_t fd, int readable, int writable) {
-        struct proxy *p = data;
-        uint32_t events = (readable ? EPOLLIN : 0) | (writable ? EPOLLOUT : 0);
-        if (!readable && !writable) {
-                (void) loop_remove_io(p->loop, fd);
-                return;
-        }
-        if (loop_modify_io(p->loop, fd, events) == -ENOENT)
-                (void) loop_add_io(p->loop, fd, events, on_ares_io, p);
-}
-
 static void forward(struct proxy *p, const struct client *cl, const struct dns_query *q) {
         if (p->n_inflight >= p->max_inflight) {
                 counter_bump(&p->overloaded);
@@ -500,10 +463,10 @@ static void upstream_pump(struct proxy *p) {
                 pq->at_upstream = true;
                 p->n_upstream++;
                 /* May call on_upstream_answer() before it returns (no servers). */
-                ares_send(p->channel, qbuf, pq->qlen, on_upstream_answer, pq);
+                ares_send(p->ares.channel, qbuf, pq->qlen, on_upstream_answer, pq);
                 ares_free_string(qbuf);
         }
-        arm_ares_timer(p);
+        aresloop_arm_timer(&p->ares);
 }
 
 /* ---- one query ---- */
@@ -786,26 +749,16 @@ static int proxy_check_servers(struct proxy *p, const char *resolv_conf);
 static int proxy_channel_new(struct proxy *p, const struct dnsproxy_config *cfg) {
         if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS)
                 return -ENOMEM;
-        struct ares_options opts = {
-                .sock_state_cb = ares_sock_state,
-                .sock_state_cb_data = p,
-                .timeout = (int) (cfg->upstream_timeout_ms ? cfg->upstream_timeout_ms : 2000),
-                .tries = (int) (cfg->upstream_tries ? cfg->upstream_tries : 2),
-                .resolvconf_path = (char *) (cfg->resolv_conf ? cfg->resolv_conf : "/etc/resolv.conf"),
-                /* All answers of a burst land on c-ares' one socket per
-                 * server; each one the default buffer drops costs a retry
-                 * after the timeout. The kernel caps this at rmem_max. */
-                .socket_receive_buffer_size = 4 << 20,
-        };
-        int optmask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_RESOLVCONF |
-                      ARES_OPT_SOCK_RCVBUF;
-        int status = ares_init_options(&p->channel, &opts, optmask);
+        const char *resolv_conf = cfg->resolv_conf ? cfg->resolv_conf : "/etc/resolv.conf";
+        int status = aresloop_init(&p->ares, p->loop, resolv_conf,
+                                   cfg->upstream_timeout_ms ? cfg->upstream_timeout_ms : TIMEOUT_DNS_TRY_MS,
+                                   cfg->upstream_tries ? cfg->upstream_tries : DNS_TRIES);
         if (status != ARES_SUCCESS) {
                 log_error("dnsproxy: cannot read the upstream servers from %s: %s",
-                          opts.resolvconf_path, ares_strerror(status));
+                          resolv_conf, ares_strerror(status));
                 return status == ARES_ENOMEM ? -ENOMEM : -EINVAL;
         }
-        return proxy_check_servers(p, opts.resolvconf_path);
+        return proxy_check_servers(p, resolv_conf);
 }
 
 /* Whether the server is one of our own listening addresses. c-ares falls
@@ -837,7 +790,7 @@ static bool server_is_us(const struct proxy *p, const struct ares_addr_port_node
 
 static int proxy_check_servers(struct proxy *p, const char *resolv_conf) {
         struct ares_addr_port_node *servers = NULL;
-        if (ares_get_servers_ports(p->channel, &servers) != ARES_SUCCESS)
+        if (ares_get_servers_ports(p->ares.channel, &servers) != ARES_SUCCESS)
                 return log_error_errno(-ENOMEM, "dnsproxy: cannot list the upstream servers: %m");
         int r = servers ? 0 : -ENOENT;
         for (struct ares_addr_port_node *s = servers; s && r == 0; s = s->next)
@@ -856,8 +809,7 @@ static void proxy_free(struct proxy *p) {
         p->stopping = true;
         while (p->conns)
                 conn_close(p->conns);
-        if (p->channel)
-                ares_destroy(p->channel);       /* frees what is still upstream */
+        aresloop_done(&p->ares);        /* frees what is still upstream */
         while (p->all)
                 pending_free(p->all);
         ares_library_cleanup();
@@ -905,8 +857,8 @@ int dnsproxy_main(const struct dnsproxy_config *cfg) {
                 .tcp_fds = {cfg->tcp4_fd, cfg->tcp6_fd},
                 .max_inflight = cfg->max_inflight ? cfg->max_inflight : 1024,
                 .max_conns = cfg->max_tcp_clients ? cfg->max_tcp_clients : 64,
-                .allow_timeout_usec = (uint64_t) (cfg->allow_timeout_ms ? cfg->allow_timeout_ms : 2000) * 1000u,
-                .idle_timeout_usec = (uint64_t) (cfg->tcp_idle_timeout_ms ? cfg->tcp_idle_timeout_ms : 10000) * 1000u,
+                .allow_timeout_usec = (uint64_t) (cfg->allow_timeout_ms ? cfg->allow_timeout_ms : TIMEOUT_DNS_ALLOW_MS) * 1000u,
+                .idle_timeout_usec = (uint64_t) (cfg->tcp_idle_timeout_ms ? cfg->tcp_idle_timeout_ms : TIMEOUT_DNS_TCP_IDLE_MS) * 1000u,
                 .refusals_dropped = {.what = "refusal notices dropped: the control socket is full"},
                 .overloaded = {.what = "queries answered SERVFAIL: too many in flight"},
                 .upstream_failed = {.what = "queries answered SERVFAIL: no usable upstream answer"},

@@ -37,13 +37,13 @@ struct dnsproxy_config {
         const struct policy *policy;    /* expanded (policy_expand()) */
         const char *resolv_conf;        /* the upstream servers; NULL: /etc/resolv.conf */
 
-        /* 0 takes the default in brackets. */
-        unsigned upstream_timeout_ms;   /* per try [2000] */
-        unsigned upstream_tries;        /* [2] */
-        unsigned allow_timeout_ms;      /* wait for PID 1's DNSPROXY_ALLOWED [2000] */
+        /* 0 takes the default in brackets (timeouts.h). */
+        unsigned upstream_timeout_ms;   /* per try [TIMEOUT_DNS_TRY_MS] */
+        unsigned upstream_tries;        /* [DNS_TRIES] */
+        unsigned allow_timeout_ms;      /* wait for PID 1's DNSPROXY_ALLOWED [TIMEOUT_DNS_ALLOW_MS] */
         unsigned max_inflight;          /* queries in flight; beyond: SERVFAIL [1024] */
         unsigned max_tcp_clients;       /* [64]; beyond, new connections are closed */
-        unsigned tcp_idle_timeout_ms;   /* [10000] */
+        unsigned tcp_idle_timeout_ms;   /* [TIMEOUT_DNS_TCP_IDLE_MS] */
 };
 
 /* Runs the resolver until PID 1 closes the control socket: then returns 0.

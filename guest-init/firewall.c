@@ -18,10 +18,9 @@
 #include "policy.h"
 #include "resolve.h"
 #include "selfcheck.h"
+#include "timeouts.h"
 
 #define DNS_TTL_CEILING 3600u
-#define SELFCHECK_ALLOWED_TIMEOUT_MS 3000
-#define SELFCHECK_BLOCKED_TIMEOUT_MS 1000
 
 /* One name we resolve: an allowed domain, or a host only the self-check or
  * the meta fetch needs (allow == false: its addresses are not opened). */
@@ -708,8 +707,8 @@ static void fw_selfcheck_done(const struct selfcheck_report *report, void *userd
 static int fw_selfcheck_plan(const struct firewall *fw, const struct fw_gen *g, const struct ip_prefix *allowed,
                              size_t n_allowed, struct selfcheck_config *sc) {
         *sc = (struct selfcheck_config) {
-                .allowed_timeout_ms = SELFCHECK_ALLOWED_TIMEOUT_MS,
-                .blocked_timeout_ms = SELFCHECK_BLOCKED_TIMEOUT_MS,
+                .allowed_timeout_ms = TIMEOUT_SELFCHECK_ALLOWED_MS,
+                .blocked_timeout_ms = TIMEOUT_SELFCHECK_BLOCKED_MS,
                 .strict = policy_selfcheck_strict(g->policy),
         };
         fw_selfcheck_target(g, g->policy->selfcheck_allowed, "allowed", &sc->allowed);

@@ -16,9 +16,9 @@ struct firewall_config {
         const char *override_dir;       /* *.yaml layered on top; may be missing */
         const char *resolv_conf;        /* NULL: /etc/resolv.conf */
         const char *meta_snapshot_path; /* used when the live meta fetch fails */
-        unsigned dns_timeout_ms;
-        unsigned dns_tries;
-        unsigned meta_timeout_ms;
+        unsigned dns_timeout_ms;        /* per try; 0: TIMEOUT_DNS_TRY_MS (timeouts.h) */
+        unsigned dns_tries;             /* 0: DNS_TRIES */
+        unsigned meta_timeout_ms;       /* 0: TIMEOUT_META_FETCH_MS */
         bool keep_refreshing;           /* false for `apply`: program once, then done */
         /* The sandbox's DNS resolver (dnsproxy_parent.h), as this user:
          * every DNS query of the sandbox goes to it, and only names the

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "json_string.h"
 #include "loop.h"
 
 static enum log_format log_format = LOG_FORMAT_TEXT;
@@ -48,19 +49,6 @@ int log_set_max_level_name(const char *name) {
         return -EINVAL;
 }
 
-static void write_json_string(FILE *f, const char *s) {
-        fputc('"', f);
-        for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
-                if (*p == '"' || *p == '\\')
-                        fprintf(f, "\\%c", *p);
-                else if (*p < 0x20)
-                        fprintf(f, "\\u%04x", *p);
-                else
-                        fputc(*p, f);
-        }
-        fputc('"', f);
-}
-
 __attribute__((format(printf, 4, 0)))
 static void log_emit(enum log_level level, const char *step, double duration_ms,
                      const char *fmt, va_list ap) {
@@ -76,11 +64,11 @@ static void log_emit(enum log_level level, const char *step, double duration_ms,
                 fprintf(f, "{\"level\":\"%s\"", level_names[level]);
                 if (step) {
                         fputs(",\"step\":", f);
-                        write_json_string(f, step);
+                        base_json_write_string(f, step);
                         fprintf(f, ",\"duration_ms\":%.1f", duration_ms);
                 }
                 fputs(",\"message\":", f);
-                write_json_string(f, text);
+                base_json_write_string(f, text);
                 fputs("}\n", f);
         } else {
                 fputs("agent-sandbox-init: ", f);

@@ -25,12 +25,14 @@
 
 #include "childproc.h"
 #include "environ.h"
+#include "fileio.h"
 #include "log.h"
 #include "macro.h"
 #include "meta_http.h"
 #include "meta_parse.h"
 #include "netmark.h"
 #include "privdrop.h"
+#include "timeouts.h"
 
 /* What the child writes: "P <prefix>" lines, then "OK"; or "E <why>". The
  * child's meta_parse() keeps to meta_ranges_check()'s bounds, and PID 1
@@ -67,16 +69,9 @@ static void set_why(struct meta_fetch *m, const char *fmt, ...) {
 
 /* ---- the child -------------------------------------------------------- */
 
-static void write_all(int fd, const char *buf, size_t n) {
-        while (n > 0) {
-                ssize_t w = write(fd, buf, n);
-                if (w < 0 && errno == EINTR)
-                        continue;
-                if (w <= 0)
-                        _exit(1);       /* PID 1 stopped listening: nothing to tell */
-                buf += w;
-                n -= (size_t) w;
-        }
+static void tell_parent(int fd, const char *buf, size_t n) {
+        if (base_write_all(fd, buf, n) < 0)
+                _exit(1);       /* PID 1 stopped listening: nothing to tell */
 }
 
 static void reply_error(int out, const char *why) {
@@ -90,7 +85,7 @@ static void reply_error(int out, const char *why) {
                 if (line[i] == '\n' || line[i] == '\r')
                         line[i] = ' ';
         line[len - 1] = '\n';
-        write_all(out, line, len);
+        tell_parent(out, line, len);
 }
 
 /* Who the child becomes: nobody when we are root (then we may), else
@@ -192,9 +187,9 @@ _Noreturn static void child_run(int out, const struct meta_config *cfg, const ch
                 char line[IP_PREFIX_STRLEN + 4] = "P ";
                 ip_prefix_format(&prefixes[i], line + 2);
                 strcat(line, "\n");
-                write_all(out, line, strlen(line));
+                tell_parent(out, line, strlen(line));
         }
-        write_all(out, "OK\n", 3);
+        tell_parent(out, "OK\n", 3);
         _exit(0);
 }
 
@@ -388,7 +383,7 @@ static int start_child(struct meta_fetch *m, const struct meta_config *cfg) {
         int r = loop_add_io(m->loop, m->fd, EPOLLIN, on_reply, m);
         if (r < 0)
                 return r;
-        unsigned timeout = (cfg->timeout_ms ? cfg->timeout_ms : 5000) + META_CHILD_GRACE_MS;
+        unsigned timeout = (cfg->timeout_ms ? cfg->timeout_ms : TIMEOUT_META_FETCH_MS) + META_CHILD_GRACE_MS;
         return loop_set_timer(m->loop, m, loop_now_usec() + (uint64_t) timeout * 1000, on_child_timeout, m);
 }
 

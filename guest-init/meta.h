@@ -14,7 +14,7 @@
 struct meta_config {
         const char *url;
         const char *ca_file;            /* NULL: the system's CA store */
-        unsigned timeout_ms;
+        unsigned timeout_ms;            /* the whole transfer; 0: TIMEOUT_META_FETCH_MS */
         const char *snapshot_path;
         /* The URL's host, already resolved by our own resolver and passed
          * the rebinding guard: the fetch connects to these and nothing else. */

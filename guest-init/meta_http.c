@@ -17,6 +17,7 @@
 #include "macro.h"
 #include "policy.h"
 #include "prefix.h"
+#include "timeouts.h"
 
 /* The libcurl entry points we use, looked up once in the fetching process.
  * Calling through these pointers also bypasses curl.h's type-checking
@@ -173,7 +174,7 @@ int meta_http_get(const struct meta_http_request *req, char **ret_body, size_t *
         curl.easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
         curl.easy_setopt(e, CURLOPT_FAILONERROR, 1L);
         curl.easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-        curl.easy_setopt(e, CURLOPT_TIMEOUT_MS, (long) (req->timeout_ms ? req->timeout_ms : 5000));
+        curl.easy_setopt(e, CURLOPT_TIMEOUT_MS, (long) (req->timeout_ms ? req->timeout_ms : TIMEOUT_META_FETCH_MS));
         curl.easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) META_MAX_BODY);
         curl.easy_setopt(e, CURLOPT_USERAGENT, "agent-sandbox-init/" AGENT_SANDBOX_VERSION);
         curl.easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);

@@ -26,7 +26,7 @@ struct meta_http_request {
         const char *resolve;            /* "host:port:addr[,addr]" (CURLOPT_RESOLVE), or NULL */
         const char *ca_pem;             /* the only CAs to trust (PEM in memory), or NULL: the system's */
         size_t ca_pem_len;
-        unsigned timeout_ms;
+        unsigned timeout_ms;            /* the whole transfer; 0: TIMEOUT_META_FETCH_MS */
 };
 
 /* 0 with the body (NUL-terminated; free it), or -errno with *ret_why (free

@@ -144,6 +144,21 @@ static int build_policy(struct nft_batch *b, const struct nft_policy *p,
         return r;
 }
 
+/* Sends the batch; on success completes stats with what was sent and hands
+ * them out. */
+static int commit_counted(struct nft_batch *b, const struct merged *allowed, struct nft_stats *stats,
+                          struct nft_stats *ret_stats) {
+        int r = nft_batch_commit(b);
+        if (r < 0)
+                return r;
+        stats->v4_intervals = allowed->n_v4;
+        stats->v6_intervals = allowed->n_v6;
+        stats->messages = nft_batch_messages(b);
+        if (ret_stats)
+                *ret_stats = *stats;
+        return 0;
+}
+
 int nft_apply_policy(const struct nft_policy *p, struct nft_stats *ret_stats) {
         _cleanup_(merged_free) struct merged allowed = {0}, dns = {0};
         _cleanup_(nft_batch_freep) struct nft_batch b = {0};
@@ -157,16 +172,7 @@ int nft_apply_policy(const struct nft_policy *p, struct nft_stats *ret_stats) {
                 return log_error_errno(-ENOMEM, "nftables: out of memory building the batch");
         struct nft_stats stats = {0};
         r = build_policy(&b, p, &allowed, &dns, &stats);
-        if (r == 0)
-                r = nft_batch_commit(&b);
-        if (r < 0)
-                return r;
-        stats.v4_intervals = allowed.n_v4;
-        stats.v6_intervals = allowed.n_v6;
-        stats.messages = nft_batch_messages(&b);
-        if (ret_stats)
-                *ret_stats = stats;
-        return 0;
+        return r < 0 ? r : commit_counted(&b, &allowed, &stats, ret_stats);
 }
 
 int nft_update_allowed(const struct ip_prefix *prefixes, size_t n, struct nft_stats *ret_stats) {
@@ -199,16 +205,7 @@ int nft_update_sets(const struct nft_sets_update *u, struct nft_stats *ret_stats
          * created in the same batch. */
         for (size_t i = 0; r == 0 && i < u->n_services; i++)
                 r = service_sets(&b, i, &u->services[i], false, &stats);
-        if (r == 0)
-                r = nft_batch_commit(&b);
-        if (r < 0)
-                return r;
-        stats.v4_intervals = allowed.n_v4;
-        stats.v6_intervals = allowed.n_v6;
-        stats.messages = nft_batch_messages(&b);
-        if (ret_stats)
-                *ret_stats = stats;
-        return 0;
+        return r < 0 ? r : commit_counted(&b, &allowed, &stats, ret_stats);
 }
 
 /* Per family: the elements to remove (replaced with a later expiry) go

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "envname.h"
 #include "log.h"
 
 static void print_help(void) {
@@ -36,16 +37,6 @@ static void print_help(void) {
                "  -h, --help                show this help\n"
                "      --version             show the version\n",
                POLICY_DEFAULT_PATH, POLICY_DEFAULT_PATH, POLICY_OVERRIDE_DIR);
-}
-
-/* An environment variable name as a shell knows it: [A-Za-z_][A-Za-z0-9_]*. */
-static bool env_name_is_valid(const char *n) {
-        if (!*n || ('0' <= *n && *n <= '9'))
-                return false;
-        for (; *n; n++)
-                if (!(('a' <= *n && *n <= 'z') || ('A' <= *n && *n <= 'Z') || ('0' <= *n && *n <= '9') || *n == '_'))
-                        return false;
-        return true;
 }
 
 static int parse_grace(const char *text, unsigned *ret) {
@@ -128,7 +119,7 @@ int options_parse(int argc, char **argv, struct init_config *ret) {
                         }
                         break;
                 case OPT_PASS_ENV:
-                        if (!env_name_is_valid(optarg)) {
+                        if (!base_env_name_valid(optarg)) {
                                 log_error("--pass-env takes a variable name ([A-Za-z_][A-Za-z0-9_]*), not '%s'", optarg);
                                 options_done(&c);
                                 return 2;

@@ -8,13 +8,15 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
+#include "aresloop.h"
 #include "log.h"
 #include "macro.h"
 #include "netmark.h"
+#include "timeouts.h"
 
 struct resolver {
         struct loop *loop;
-        ares_channel channel;
+        struct aresloop ares;
         size_t pending;
         unsigned tries;
         bool mark_sockets;
@@ -27,48 +29,6 @@ struct resolve_query {
         resolve_done_fn done;
         void *userdata;
 };
-
-static void resolver_arm_timer(struct resolver *r);
-
-static int resolver_on_timeout(struct loop *l, void *userdata) {
-        struct resolver *r = userdata;
-        /* With no fd given, c-ares only handles what has timed out. */
-        ares_process_fd(r->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
-        resolver_arm_timer(r);
-        return 0;
-}
-
-static void resolver_arm_timer(struct resolver *r) {
-        struct timeval tv;
-        if (!ares_timeout(r->channel, NULL, &tv)) {
-                loop_cancel_timer(r->loop, r);
-                return;
-        }
-        uint64_t deadline = loop_now_usec() + (uint64_t) tv.tv_sec * 1000000u + (uint64_t) tv.tv_usec;
-        (void) loop_set_timer(r->loop, r, deadline, resolver_on_timeout, r);
-}
-
-static int resolver_on_io(struct loop *l, int fd, uint32_t events, void *userdata) {
-        struct resolver *r = userdata;
-        ares_socket_t rfd = (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) ? fd : ARES_SOCKET_BAD;
-        ares_socket_t wfd = (events & EPOLLOUT) ? fd : ARES_SOCKET_BAD;
-        ares_process_fd(r->channel, rfd, wfd);
-        resolver_arm_timer(r);
-        return 0;
-}
-
-/* c-ares tells us which of its sockets to watch, and when it closed one. */
-static void resolver_sock_state(void *data, ares_socket_t fd, int readable, int writable) {
-        struct resolver *r = data;
-        uint32_t events = (readable ? EPOLLIN : 0) | (writable ? EPOLLOUT : 0);
-
-        if (!readable && !writable) {
-                (void) loop_remove_io(r->loop, fd);
-                return;
-        }
-        if (loop_modify_io(r->loop, fd, events) == -ENOENT)
-                (void) loop_add_io(r->loop, fd, events, resolver_on_io, r);
-}
 
 /* All answers of a start arrive on one UDP socket within a millisecond or
  * two: 400 of them (200 names, A and AAAA) overflow the default 208 KiB
@@ -113,23 +73,16 @@ int resolver_new(struct loop *l, const struct resolver_config *cfg, struct resol
         if (!r)
                 return -ENOMEM;
         r->loop = l;
-        r->tries = cfg->tries ? cfg->tries : 2;
+        r->tries = cfg->tries ? cfg->tries : DNS_TRIES;
         r->mark_sockets = cfg->mark_sockets;
 
-        struct ares_options opts = {
-                .sock_state_cb = resolver_sock_state,
-                .sock_state_cb_data = r,
-                .timeout = (int) (cfg->timeout_ms ? cfg->timeout_ms : 2000),
-                .tries = (int) r->tries,
-                .resolvconf_path = (char *) (cfg->resolv_conf ? cfg->resolv_conf : "/etc/resolv.conf"),
-        };
-        int optmask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_RESOLVCONF;
-        int status = ares_init_options(&r->channel, &opts, optmask);
+        int status = aresloop_init(&r->ares, l, cfg->resolv_conf ? cfg->resolv_conf : "/etc/resolv.conf",
+                                   cfg->timeout_ms ? cfg->timeout_ms : TIMEOUT_DNS_TRY_MS, r->tries);
         if (status != ARES_SUCCESS) {
                 free(r);
                 return status == ARES_ENOMEM ? -ENOMEM : status == ARES_EFILE ? -ENOENT : -EINVAL;
         }
-        ares_set_socket_configure_callback(r->channel, resolver_sock_configure, r);
+        ares_set_socket_configure_callback(r->ares.channel, resolver_sock_configure, r);
         *ret = r;
         return 0;
 }
@@ -240,14 +193,14 @@ int resolver_resolve(struct resolver *r, const char *name, resolve_done_fn done,
         /* NOSORT: sorting would connect() a probe socket to every answer. */
         struct ares_addrinfo_hints hints = {.ai_family = AF_UNSPEC, .ai_flags = ARES_AI_NOSORT};
         r->pending++;
-        ares_getaddrinfo(r->channel, name, NULL, &hints, resolver_on_answer, q);
-        resolver_arm_timer(r);
+        ares_getaddrinfo(r->ares.channel, name, NULL, &hints, resolver_on_answer, q);
+        aresloop_arm_timer(&r->ares);
         return 0;
 }
 
 int resolver_servers(struct resolver *r, struct ip_prefix **ret, size_t *ret_n) {
         struct ares_addr_port_node *servers = NULL;
-        if (ares_get_servers_ports(r->channel, &servers) != ARES_SUCCESS)
+        if (ares_get_servers_ports(r->ares.channel, &servers) != ARES_SUCCESS)
                 return -ENOMEM;
         size_t n = 0, k = 0;
         for (struct ares_addr_port_node *s = servers; s; s = s->next)
@@ -276,8 +229,7 @@ size_t resolver_pending(const struct resolver *r) {
 void resolver_free(struct resolver *r) {
         if (!r)
                 return;
-        loop_cancel_timer(r->loop, r);
         /* Runs every outstanding callback with ARES_EDESTRUCTION. */
-        ares_destroy(r->channel);
+        aresloop_done(&r->ares);
         free(r);
 }

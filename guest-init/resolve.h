@@ -12,8 +12,8 @@
 
 struct resolver_config {
         const char *resolv_conf;        /* NULL: /etc/resolv.conf */
-        unsigned timeout_ms;            /* per try; 0: 2000 */
-        unsigned tries;                 /* 0: 2 */
+        unsigned timeout_ms;            /* per try; 0: TIMEOUT_DNS_TRY_MS */
+        unsigned tries;                 /* 0: DNS_TRIES */
         /* Mark every socket as the init's own (netmark.h), which the
          * firewall lets out before the policy is known and tells from
          * anything the sandbox user sends. A socket that cannot be marked

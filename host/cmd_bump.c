@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cmds.h"
+#include "fileio.h"
 #include "log.h"
 #include "macro.h"
 #include "verbutil.h"
@@ -110,21 +111,12 @@ static int bump_line(const struct engine *e, const char *file, unsigned lineno, 
         return 0;
 }
 
+/* Replaces path whole, keeping its permission bits. */
 static int write_over(const char *path, const char *data, size_t len) {
         struct stat st;
-        _cleanup_free_ char *tmp = NULL;
-        if (stat(path, &st) < 0 || asprintf(&tmp, "%s.XXXXXX", path) < 0)
-                return -errno;
-        _cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        int r = 0;
-        if (fchmod(fd, st.st_mode & 07777) < 0 || write(fd, data, len) != (ssize_t) len || fsync(fd) < 0 ||
-            rename(tmp, path) < 0)
-                r = -errno ?: -EIO;
-        if (r < 0)
-                unlink(tmp);
-        return r;
+        if (stat(path, &st) < 0)
+                return negative_errno();
+        return base_write_file_atomic(path, data, len, st.st_mode & 07777);
 }
 
 static int bump_file(const struct engine *e, const char *path, unsigned *changed) {

@@ -11,6 +11,7 @@
 
 #include "cmds.h"
 #include "embed/embed.h"
+#include "fileio.h"
 #include "log.h"
 #include "macro.h"
 #include "seccomp.h"
@@ -77,11 +78,9 @@ static int write_file(const char *path, const char *content, bool force) {
         _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (force ? O_TRUNC : O_EXCL), 0644);
         if (fd < 0)
                 return log_error_errno(negative_errno(), "cannot write %s: %m", path);
-        size_t len = strlen(content);
-        ssize_t n = write(fd, content, len);
-        if (n != (ssize_t) len)
-                /* A short write sets no errno. */
-                return log_error_errno(n < 0 ? negative_errno() : -EIO, "writing %s failed: %m", path);
+        int r = base_write_all(fd, content, strlen(content));
+        if (r < 0)
+                return log_error_errno(r, "writing %s failed: %m", path);
         return 0;
 }
 

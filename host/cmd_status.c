@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cmds.h"
+#include "json_string.h"
 #include "macro.h"
 #include "userpolicy.h"
 #include "verbutil.h"
@@ -33,17 +34,17 @@ static void print_text(const struct project *p, const struct status *s, const st
 static void print_json(const struct project *p, const struct status *s, const struct userpolicy *u) {
         static const char *const keys[] = { "state", "image", "started", "id" };
         printf("{\"project\": ");
-        json_write_string(stdout, p->path);
+        base_json_write_string(stdout, p->path);
         printf(", \"sandbox\": ");
-        json_write_string(stdout, p->name);
+        base_json_write_string(stdout, p->name);
         for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
                 printf(", \"%s\": ", keys[i]);
-                json_write_string(stdout, i == 0 && !s->fields[0] ? "none" : s->fields[i]);
+                base_json_write_string(stdout, i == 0 && !s->fields[0] ? "none" : s->fields[i]);
         }
         printf(", \"policy\": {\"global\": ");
-        json_write_string(stdout, u->have_global ? u->global : NULL);
+        base_json_write_string(stdout, u->have_global ? u->global : NULL);
         printf(", \"project\": ");
-        json_write_string(stdout, u->have_project ? u->project : NULL);
+        base_json_write_string(stdout, u->have_project ? u->project : NULL);
         printf("}}\n");
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "json_string.h"
 #include "policy.h"
 #include "prefix.h"
 #include "verbutil.h"
@@ -286,7 +287,7 @@ void denial_fix(const struct denial *d, bool managed, struct denial_fix *ret) {
 
 static void json_member(FILE *f, const char *key, const char *value, bool first) {
         fprintf(f, "%s\"%s\": ", first ? "" : ", ", key);
-        json_write_string(f, value && value[0] ? value : NULL);
+        base_json_write_string(f, value && value[0] ? value : NULL);
 }
 
 static void json_int(FILE *f, const char *key, int64_t v) {

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "envname.h"
 #include "log.h"
 #include "macro.h"
 
@@ -21,15 +22,6 @@ bool envfilter_secret_like(const char *name) {
                 if (fnmatch(secret_patterns[i], name, FNM_CASEFOLD) == 0)
                         return true;
         return false;
-}
-
-bool envfilter_name_valid(const char *name) {
-        if (!name[0] || (name[0] >= '0' && name[0] <= '9'))
-                return false;
-        for (const char *c = name; *c; c++)
-                if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_'))
-                        return false;
-        return true;
 }
 
 static bool path_inside(const char *path, const char *dir) {
@@ -88,7 +80,7 @@ static int add_glob(struct envfilter *f, const char *pattern, char *const *host_
                 _cleanup_free_ char *name = strndup(*e, (size_t) (eq - *e));
                 if (!name)
                         return log_oom();
-                if (fnmatch(pattern, name, 0) == 0 && envfilter_name_valid(name) && !envfilter_secret_like(name))
+                if (fnmatch(pattern, name, 0) == 0 && base_env_name_valid(name) && !envfilter_secret_like(name))
                         add_assign(f, name, eq + 1);
         }
         return 0;
@@ -101,7 +93,7 @@ static int add_request(struct envfilter *f, const char *req, char *const *host_e
                 return log_oom();
         if (!eq && strpbrk(name, "*?["))
                 return add_glob(f, name, host_env);
-        if (!envfilter_name_valid(name)) {
+        if (!base_env_name_valid(name)) {
                 log_error("-e %s: not a variable name (letters, digits and _)", name);
                 return -EINVAL;
         }
@@ -134,7 +126,7 @@ static int read_env_file(struct envfilter *f, const char *path) {
                 _cleanup_free_ char *name = eq ? strndup(s, (size_t) (eq - s)) : NULL;
                 if (eq && !name)
                         return log_oom();
-                if (!eq || !envfilter_name_valid(name)) {
+                if (!eq || !base_env_name_valid(name)) {
                         log_error("%s:%u: expected NAME=VALUE", path, lineno);
                         return -EINVAL;
                 }

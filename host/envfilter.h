@@ -13,8 +13,6 @@
 /* Names like *_TOKEN, *_API_KEY, *_SECRET*, *PASSWORD*, AWS_*, GITHUB_TOKEN,
  * SSH_AUTH_SOCK (case-insensitive): they pass only when named exactly. */
 bool envfilter_secret_like(const char *name);
-/* [A-Za-z_][A-Za-z0-9_]* */
-bool envfilter_name_valid(const char *name);
 
 /* Refuse an env file that others can read or that lives inside the project
  * (the agent could read it there). Prints one line; 0 or -errno. */

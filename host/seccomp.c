@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "embed/embed.h"
+#include "fileio.h"
 #include "log.h"
 #include "macro.h"
 #include "project.h"
@@ -56,39 +57,6 @@ static bool has_content(const char *path, const unsigned char *data, size_t size
         return buf && memcmp(buf, data, size) == 0;
 }
 
-static int write_all(int fd, const unsigned char *data, size_t size) {
-        while (size > 0) {
-                ssize_t n = write(fd, data, size);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                data += n;
-                size -= (size_t) n;
-        }
-        return 0;
-}
-
-/* A reader (the engine's client of a concurrent run) sees the old file or
- * the new one, never a half-written one. */
-static int replace_file(const char *dir, const char *path, const unsigned char *data, size_t size) {
-        _cleanup_free_ char *tmp = NULL;
-        if (asprintf(&tmp, "%s/.seccomp-XXXXXX", dir) < 0)
-                return log_oom();
-        _cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
-        if (fd < 0)
-                return log_error_errno(negative_errno(), "cannot write the seccomp profile in %s: %m", dir);
-        int r = write_all(fd, data, size);
-        if (r == 0 && fchmod(fd, 0644) < 0)
-                r = -errno;
-        if (r == 0 && rename(tmp, path) < 0)
-                r = -errno;
-        if (r < 0) {
-                log_error_errno(r, "cannot write the seccomp profile %s: %m", path);
-                (void) unlink(tmp);
-        }
-        return r;
-}
 
 int seccomp_profile_write(const char *dir, char **ret_path) {
         const struct embed_file *f = embed_find(SECCOMP_PROFILE_EMBED);
@@ -102,8 +70,13 @@ int seccomp_profile_write(const char *dir, char **ret_path) {
                 return log_oom();
         if (!has_content(path, f->data, f->size)) {
                 int r = make_dirs(dir);
-                if (r == 0)
-                        r = replace_file(dir, path, f->data, f->size);
+                /* Replaced whole: the engine's client of a concurrent run
+                 * sees the old file or the new one, never half of one. */
+                if (r == 0) {
+                        r = base_write_file_atomic(path, f->data, f->size, 0644);
+                        if (r < 0)
+                                log_error_errno(r, "cannot write the seccomp profile %s: %m", path);
+                }
                 if (r < 0)
                         return r;
         }

@@ -5,21 +5,14 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "fileio.h"
 
 void stderr_relay_init(struct stderr_relay *r, int out_fd) {
         *r = (struct stderr_relay) { .out_fd = out_fd };
 }
 
-static void write_all(int fd, const char *buf, size_t n) {
-        while (n > 0) {
-                ssize_t w = write(fd, buf, n);
-                if (w < 0 && errno == EINTR)
-                        continue;
-                if (w <= 0)
-                        return;         /* our stderr is gone: nothing better to do */
-                buf += w;
-                n -= (size_t) w;
-        }
+static void pass_on(const struct stderr_relay *r, const char *buf, size_t n) {
+        (void) base_write_all(r->out_fd, buf, n);       /* our stderr is gone: nothing better to do */
 }
 
 /* One of the engine's failure lines, or the pointer to its usage that
@@ -30,14 +23,14 @@ static bool is_engine_line(const char *line) {
 }
 
 void stderr_relay_release(struct stderr_relay *r) {
-        write_all(r->out_fd, r->held, r->held_len);
+        pass_on(r, r->held, r->held_len);
         r->held_len = 0;
         r->held[0] = '\0';
 }
 
 static void start_passing(struct stderr_relay *r) {
         stderr_relay_release(r);
-        write_all(r->out_fd, r->line, r->line_len);
+        pass_on(r, r->line, r->line_len);
         r->line_len = 0;
         r->passing = true;
 }
@@ -105,7 +98,7 @@ void stderr_relay_feed(struct stderr_relay *r, const char *buf, size_t n) {
                         judge_line(r);
         }
         if (n > 0)
-                write_all(r->out_fd, buf, n);
+                pass_on(r, buf, n);
 }
 
 void stderr_relay_end(struct stderr_relay *r) {

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "log.h"
 #include "macro.h"
 #include "strv.h"
@@ -34,16 +35,30 @@ void userpolicy_done(struct userpolicy *u) {
         *u = (struct userpolicy) {};
 }
 
+/* What the parser made of a file (r, p): expanded, its diagnostics printed
+ * and cleared. -EINVAL when there was an error. */
+static int check_parsed(int r, struct policy *p, struct policy_diags *d) {
+        if (r == 0)
+                r = policy_expand(p, d);
+        policy_diags_print(d, stderr);
+        bool bad = r < 0 || policy_diags_has_errors(d);
+        policy_diags_clear(d);
+        return bad ? -EINVAL : 0;
+}
+
 int userpolicy_validate_file(const char *path) {
         struct policy_diags d = {};
         _cleanup_policy_ struct policy *p = NULL;
         int r = policy_parse_file(path, &p, &d);
-        if (r == 0)
-                r = policy_expand(p, &d);
-        policy_diags_print(&d, stderr);
-        bool bad = r < 0 || policy_diags_has_errors(&d);
-        policy_diags_clear(&d);
-        return bad ? -EINVAL : 0;
+        return check_parsed(r, p, &d);
+}
+
+/* The same check for bytes that would become the file at path. */
+static int validate_buffer(const char *path, const char *data, size_t size) {
+        struct policy_diags d = {};
+        _cleanup_policy_ struct policy *p = NULL;
+        int r = policy_parse_buffer(path, data, size, &p, &d);
+        return check_parsed(r, p, &d);
 }
 
 static int layer(struct policy **acc, const char *path, struct policy_diags *d) {
@@ -114,64 +129,41 @@ static char *normalize(const char *domain) {
         return s;
 }
 
-/* Put the checked bytes of tmp into the existing file at path, keeping its
- * inode: `agentbox run` bind-mounts the file itself into the sandbox, and a
- * bind mount stays on the inode it was made with, so a rename would leave
- * the running sandbox reading the old policy after a reload. */
-static int copy_in_place(const char *tmp, const char *path) {
-        _cleanup_fclose_ FILE *in = fopen(tmp, "re");
-        if (!in)
-                return -errno;
-        char buf[65536];
-        size_t n = fread(buf, 1, sizeof(buf), in);
-        if (ferror(in) || !feof(in))
-                return -EFBIG;
+/* Put the checked bytes into the existing file at path, keeping its inode:
+ * `agentbox run` bind-mounts the file itself into the sandbox, and a bind
+ * mount stays on the inode it was made with, so a rename would leave the
+ * running sandbox reading the old policy after a reload. */
+static int write_in_place(const char *path, const char *data, size_t size) {
         _cleanup_close_ int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0)
-                return -errno;
-        ssize_t w = write(fd, buf, n);
-        if (w != (ssize_t) n)
-                return w < 0 ? negative_errno() : -EIO;     /* a short write sets no errno */
-        if (fsync(fd) < 0)
                 return negative_errno();
-        return 0;
+        int r = base_write_all(fd, data, size);
+        if (r == 0 && fsync(fd) < 0)
+                r = negative_errno();
+        return r;
 }
 
-static int write_atomically(const char *path, const struct policy *p) {
-        _cleanup_free_ char *tmp = NULL;
-        int r;
-        if (asprintf(&tmp, "%s.XXXXXX", path) < 0)
+/* p as YAML, checked by the parser before anything is written: a file it
+ * rejects is never put in place. */
+static int write_policy_file(const char *path, const struct policy *p) {
+        _cleanup_free_ char *data = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&data, &size);
+        if (!f)
                 return log_oom();
-        int fd = mkostemp(tmp, O_CLOEXEC);
-        if (fd < 0)
-                return log_error_errno(negative_errno(), "cannot write next to %s: %m", path);
+        fputs("# agentbox policy for one project (edited by `agentbox policy add/remove`).\n", f);
+        int r = policy_write_yaml(p, f);
+        if (fclose(f) != 0 && r == 0)
+                r = -ENOMEM;
+        if (r == 0 && validate_buffer(path, data, size) < 0)
+                r = -EINVAL;
         /* The sandbox's init runs as dev and reads the mounted file: policy
          * files are not secret, they must be world-readable. */
-        FILE *f = fchmod(fd, 0644) < 0 ? NULL : fdopen(fd, "w");
-        if (!f) {
-                r = log_error_errno(negative_errno(), "could not write %s: %m", path);
-                close(fd);
-                unlink(tmp);
-                return r;
-        }
-        fputs("# agentbox policy for one project (edited by `agentbox policy add/remove`).\n", f);
-        r = policy_write_yaml(p, f);
-        if (r == 0 && fflush(f) != 0)
-                r = -errno;
-        if (r == 0 && fsync(fileno(f)) < 0)
-                r = -errno;
-        if (fclose(f) != 0 && r == 0)
-                r = -errno;
-        /* Never put a file the parser rejects in place. */
-        if (r == 0 && userpolicy_validate_file(tmp) < 0)
-                r = -EINVAL;
-        if (r == 0 && access(path, F_OK) == 0)
-                r = copy_in_place(tmp, path);
-        else if (r == 0 && rename(tmp, path) < 0)
-                r = -errno;
+        if (r == 0)
+                r = access(path, F_OK) == 0 ? write_in_place(path, data, size)
+                                            : base_write_file_atomic(path, data, size, 0644);
         if (r < 0)
                 log_error_errno(r, "could not write %s: %m", path);
-        unlink(tmp);
         return r;
 }
 
@@ -291,7 +283,7 @@ int userpolicy_edit(const char *path, char *const *add, char *const *remove) {
                 size_t old_n = p->n_domains;
                 p->domains = domains;
                 p->n_domains = n;
-                r = write_atomically(path, p);
+                r = write_policy_file(path, p);
                 p->domains = old;
                 p->n_domains = old_n;
         }
@@ -314,10 +306,9 @@ int userpolicy_ensure_project(struct userpolicy *u) {
                                    "domains: []\n";
         if (fd >= 0 && fchmod(fd, 0644) < 0)
                 return log_error_errno(negative_errno(), "cannot write %s: %m", u->project);
-        ssize_t n = fd >= 0 ? write(fd, text, sizeof(text) - 1) : (ssize_t) sizeof(text) - 1;
-        if (n != (ssize_t) sizeof(text) - 1)
-                /* A short write sets no errno. */
-                return log_error_errno(n < 0 ? negative_errno() : -EIO, "cannot write %s: %m", u->project);
+        r = fd >= 0 ? base_write_all(fd, text, sizeof(text) - 1) : 0;
+        if (r < 0)
+                return log_error_errno(r, "cannot write %s: %m", u->project);
         u->have_project = true;
         return 0;
 }

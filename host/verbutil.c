@@ -31,20 +31,3 @@ int verb_engine_capture(const struct engine *e, char *const *args, const char *w
         engine_result_done(&r);
         return code;
 }
-
-void json_write_string(FILE *f, const char *s) {
-        if (!s) {
-                fputs("null", f);
-                return;
-        }
-        fputc('"', f);
-        for (const unsigned char *c = (const unsigned char *) s; *c; c++) {
-                if (*c == '"' || *c == '\\')
-                        fprintf(f, "\\%c", *c);
-                else if (*c < 0x20)
-                        fprintf(f, "\\u%04x", *c);
-                else
-                        fputc(*c, f);
-        }
-        fputc('"', f);
-}

@@ -1,5 +1,5 @@
 /* What the verbs share once the dispatcher has set them up: running the
- * engine with its failures reported, and JSON output. */
+ * engine with its failures reported. */
 #pragma once
 
 #include <stdio.h>
@@ -13,6 +13,3 @@ int verb_engine_passthrough(const struct engine *e, char *const *args, const cha
 
 /* Run args capturing stdout into *ret_out; reports failures. 0 or exit code. */
 int verb_engine_capture(const struct engine *e, char *const *args, const char *what, char **ret_out);
-
-/* s as a JSON string (with quotes), or null for NULL. */
-void json_write_string(FILE *f, const char *s);

@@ -6,23 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "json_string.h"
 #include "policy-internal.h"
-
-
-/* Double-quoted string; these escapes mean the same in YAML and JSON. */
-static void write_quoted(FILE *f, const char *s) {
-        fputc('"', f);
-        for (; *s; s++) {
-                unsigned char c = (unsigned char) *s;
-                if (c == '"' || c == '\\')
-                        fprintf(f, "\\%c", c);
-                else if (c < 0x20 || c == 0x7f)
-                        fprintf(f, "\\u%04x", c);
-                else
-                        fputc(c, f);
-        }
-        fputc('"', f);
-}
 
 static int finish(FILE *f) {
         if (fflush(f) != 0 || ferror(f))
@@ -95,12 +80,12 @@ int policy_write_yaml(const struct policy *p, FILE *f) {
                 fputs("selfcheck:\n", f);
                 if (p->selfcheck_allowed) {
                         fputs("  allowed: ", f);
-                        write_quoted(f, p->selfcheck_allowed);
+                        base_json_write_string(f, p->selfcheck_allowed);
                         fputc('\n', f);
                 }
                 if (p->selfcheck_blocked) {
                         fputs("  blocked: ", f);
-                        write_quoted(f, p->selfcheck_blocked);
+                        base_json_write_string(f, p->selfcheck_blocked);
                         fputc('\n', f);
                 }
                 fprintf(f, "  strict: %s\n", policy_selfcheck_strict(p) ? "true" : "false");
@@ -114,22 +99,15 @@ int policy_write_yaml(const struct policy *p, FILE *f) {
         }
         if (p->needs_github_meta || p->github_meta_url || p->github_ca_file) {
                 fputs("github:\n  meta_url: ", f);
-                write_quoted(f, meta_url(p));
+                base_json_write_string(f, meta_url(p));
                 fputc('\n', f);
                 if (p->github_ca_file) {
                         fputs("  ca_file: ", f);
-                        write_quoted(f, p->github_ca_file);
+                        base_json_write_string(f, p->github_ca_file);
                         fputc('\n', f);
                 }
         }
         return finish(f);
-}
-
-static void json_string_or_null(FILE *f, const char *s) {
-        if (s)
-                write_quoted(f, s);
-        else
-                fputs("null", f);
 }
 
 static bool port_of(const struct policy_port *port, const char *service) {
@@ -158,7 +136,7 @@ int policy_write_json(const struct policy *p, FILE *f) {
         fputs("{\n  \"services\": [", f);
         for (size_t i = 0; i < p->n_services; i++) {
                 fputs(i ? ", " : "", f);
-                write_quoted(f, p->services[i].name);
+                base_json_write_string(f, p->services[i].name);
         }
         fputs("],\n  \"domains\": [", f);
         for (size_t i = 0; i < p->n_domains; i++)
@@ -175,21 +153,21 @@ int policy_write_json(const struct policy *p, FILE *f) {
                         continue;
                 fputs(first ? "" : ", ", f);
                 first = false;
-                write_quoted(f, p->services[i].name);
+                base_json_write_string(f, p->services[i].name);
                 fputs(": [", f);
                 json_ports(p, p->services[i].name, f);
                 fputc(']', f);
         }
         fputs("},\n  \"selfcheck\": {\"allowed\": ", f);
-        json_string_or_null(f, p->selfcheck_allowed);
+        base_json_write_string(f, p->selfcheck_allowed);
         fputs(", \"blocked\": ", f);
-        json_string_or_null(f, p->selfcheck_blocked);
+        base_json_write_string(f, p->selfcheck_blocked);
         fprintf(f, ", \"strict\": %s},\n", policy_selfcheck_strict(p) ? "true" : "false");
         fprintf(f, "  \"dns\": {\"min_ttl\": %u, \"grace\": %u},\n", policy_dns_min_ttl(p), policy_dns_grace(p));
         fputs("  \"github\": {\"meta_url\": ", f);
-        write_quoted(f, meta_url(p));
+        base_json_write_string(f, meta_url(p));
         fputs(", \"ca_file\": ", f);
-        json_string_or_null(f, p->github_ca_file);
+        base_json_write_string(f, p->github_ca_file);
         fprintf(f, "},\n  \"needs_github_meta\": %s\n}\n", p->needs_github_meta ? "true" : "false");
         return finish(f);
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "aresloop.h"
 
 #include <errno.h>

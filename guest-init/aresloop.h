@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* c-ares driven from our loop, with no thread: its socket-state callback
  * puts its sockets on the loop, and one timer follows ares_timeout(). PID 1's
  * resolver (resolve.c) and the sandbox's DNS resolver (dnsproxy.c) each own

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "childproc.h"
 
 #include <errno.h>

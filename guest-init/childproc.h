@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What every helper child of PID 1 does first (the meta fetch, the DNS
  * resolver): leave PID 1's session and signal setup, keep only the
  * descriptors it was given, and wipe the environment it inherited. In the

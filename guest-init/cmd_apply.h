@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #pragma once
 
 /* `agent-sandbox-init apply`: program the firewall, run the self-checks,

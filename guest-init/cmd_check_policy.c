@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "cmd_check_policy.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* "agent-sandbox-init check-policy [--json] FILE...": validate policy files
  * layered in order and print the effective policy. */
 #pragma once

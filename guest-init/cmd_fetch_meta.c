@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "cmd_fetch_meta.h"
 
 #include <errno.h>

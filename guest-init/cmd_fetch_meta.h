@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #pragma once
 
 /* `agent-sandbox-init fetch-meta --output FILE`: fetch GitHub's meta

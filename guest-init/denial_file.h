@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The machine-readable denial record: one JSON object per line, in two
  * files of a directory, DENIAL_FILE_CURRENT and DENIAL_FILE_OLDER. Lines are
  * appended to the current one; when the next line would take it past

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "denial_nflog.h"
 
 #include <arpa/inet.h>

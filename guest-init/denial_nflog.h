@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* PID 1's end of the kernel's reports of refused packets: a
  * NETLINK_NETFILTER socket bound to the nfnetlink_log group that the rule
  * before the rejects sends to (nft.h, nft_policy.log_group), read on the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "denial_parse.h"
 
 #include <arpa/inet.h>

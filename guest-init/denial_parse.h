@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What PID 1 reads of a packet the firewall refused, as nfnetlink_log
  * hands it over (nft_rules.c: the log rule before the rejects): only fixed
  * header fields, each bounds-checked before it is read. The bytes are the

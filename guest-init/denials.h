@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The denial stream of PID 1: every connection the firewall refused (from
  * the kernel's reports, denial_nflog.h) and every DNS query the sandbox's
  * resolver refused, one line each in the init's log, with the name the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "dns_wire.h"
 
 #include <ares.h>

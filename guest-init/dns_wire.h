@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The few pieces of DNS wire format the sandbox's resolver (dnsproxy.c)
  * needs and c-ares 1.18.1 does not offer: reading a client's query,
  * building the answers it gives locally, checking that an upstream answer

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "dnsproxy.h"
 
 #include <ares.h>

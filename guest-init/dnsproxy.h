@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The sandbox's DNS resolver: a child of PID 1 that holds no privilege,
  * answers the sandbox's queries for names the policy allows, refuses the
  * others locally, and asks PID 1 (dnsproxy_proto.h) to allow every

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "dnsproxy_parent.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* PID 1's side of the sandbox's DNS resolver (dnsproxy.h): the listening
  * sockets on loopback, held for the life of the sandbox so that nobody else
  * can take the port and queries wait in them while the child restarts; the

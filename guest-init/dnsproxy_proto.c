@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Checks on the messages between PID 1 and the resolver child: whatever the
  * other side sends, a message that passes has every field in range, so the
  * receiver's code after the check never meets an unterminated name, an

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The messages between PID 1 and the sandbox's DNS resolver child
  * (dnsproxy.c), over a SOCK_SEQPACKET socketpair: one message per datagram,
  * fixed size, checked field by field by the receiver. The child holds no

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "environ.h"
 
 #include <errno.h>

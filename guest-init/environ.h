@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The environment CMD starts with: a short allowlist, plus only the
  * variables the command line names with --pass-env. Never the rest of the
  * init's own environment, which the engine filled. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "firewall.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The egress firewall of the sandbox, as one state machine on the event
  * loop: load the policy, resolve every allowed name concurrently (and fetch
  * GitHub's meta ranges), program table inet agent_sandbox in one atomic

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The DNS rebinding guard: an allowed name must not open a door to the
  * sandbox's own machine or networks. Answers that point at loopback,
  * link-local (cloud metadata), multicast, the container's own networks or

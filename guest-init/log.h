@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Logging of PID 1: one line per event on stderr, which is what `docker
  * logs` shows. Plain text for people, --log-format=json for machines. */
 #pragma once

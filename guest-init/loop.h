@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The one event loop of PID 1: epoll over every fd we wait on (signalfd,
  * c-ares sockets, the meta fetch child's pipe, self-check sockets, the
  * health check's listening socket) plus a handful of deadlines. It sleeps

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* agent-sandbox-init: the PID 1 of every sandbox container. */
 #include <string.h>
 

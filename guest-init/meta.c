@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The GitHub meta fetch, privilege-separated: PID 1 forks a child that
  * reads the configured CA file, drops every privilege (nobody when we are
  * root, always no capabilities, no_new_privs, not dumpable), loads libcurl,

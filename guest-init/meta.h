@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fetch GitHub's meta ranges over HTTPS from PID 1's event loop: a child
  * without privileges does the transfer and the parsing (meta_http.h), PID 1
  * reads back the ranges; bounded by a timeout; fall back to the snapshot

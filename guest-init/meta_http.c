@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "meta_http.h"
 
 #include <curl/curl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* One HTTP(S) GET of GitHub's meta document with libcurl, which is loaded
  * at run time (dlopen) by the process that fetches. PID 1 never maps it:
  * it runs this in a forked child without privileges (meta.c), so neither

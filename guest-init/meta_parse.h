@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* GitHub's meta document → the address ranges the github service needs.
  * Only the web, api and git keys are used; each must be an array of CIDR
  * strings. Untrusted input (it comes from the network): parsed strictly,

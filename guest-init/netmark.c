@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "netmark.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The marks that tell the init's own traffic from the sandbox user's.
  *
  * Under Docker PID 1 runs as the sandbox user's uid (its privilege is a

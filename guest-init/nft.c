@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "nft.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The sandbox firewall: table inet agent_sandbox, programmed through
  * libnftnl/libmnl in single atomic transactions. Output is denied by
  * default, and what is denied is rejected at once (TCP reset, ICMP

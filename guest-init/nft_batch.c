@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "nft_batch.h"
 
 #include <errno.h>

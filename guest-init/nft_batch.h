@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* One nftables transaction: netlink messages between NFNL_MSG_BATCH_BEGIN
  * and END, sent with one sendmsg() so the kernel commits all of it or none,
  * then every acknowledgement read back and any error tied to the message

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Names and ids shared by the files of the nftables layer (internal). */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "nft_expr.h"
 
 #include <arpa/inet.h>

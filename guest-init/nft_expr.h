@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Building one nftables rule from the kernel's expressions, all working on
  * register 1 (internal to the nftables layer). An allocation failure is
  * remembered in the builder and reported by nft_rule_end(). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The two base chains. Both drop by policy; every accept below is a hole
  * made on purpose, and what is not accepted in output is rejected with a
  * reset or an ICMP error first, so that a blocked tool fails in

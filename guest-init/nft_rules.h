@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The chains of table inet agent_sandbox and the rules in them (internal). */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "nft_sets.h"
 
 #include <arpa/inet.h>

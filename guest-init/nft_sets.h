@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The sets of table inet agent_sandbox and their elements (internal). */
 #pragma once
 

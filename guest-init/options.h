@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The command line of agent-sandbox-init in its PID 1 role. */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "privcheck.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The privilege rules of PID 1 (docs/security.md):
  * - security-relevant options are honoured only when the real uid is 0 and
  *   no privilege came from a file capability (AT_SECURE);

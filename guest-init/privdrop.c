@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "privdrop.h"
 
 #include <errno.h>

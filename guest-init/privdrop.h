@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Who CMD runs as, and the irreversible drop to that user in the child
  * between fork and exec, in the order that leaves nothing behind: the
  * bounding set (while CAP_SETPCAP is still ours), supplementary groups,

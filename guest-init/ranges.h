@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Address ranges for nftables interval sets. The kernel refuses partially
  * overlapping intervals, and a policy may list the same network several
  * times, nested or adjacent; so prefixes are merged into sorted, disjoint,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "readiness.h"
 
 #include <errno.h>

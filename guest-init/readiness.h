@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* "Is the sandbox ready?", for the engine's health check (compose's
  * `depends_on: service_healthy`, `docker compose up --wait`).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Concurrent DNS resolution with c-ares, driven by PID 1's event loop: the
  * socket-state callback puts c-ares' sockets on the loop, ares_timeout()
  * arms one loop timer. No resolver thread, no polling. */

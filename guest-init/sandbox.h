@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What must be true before anything of the user's runs: today, the egress
  * firewall programmed and self-checked. The supervisor waits for `ready`. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Reachability self-checks run once the rules are in: they prove from the
  * inside that the sandbox is what it claims before anything of the user's
  * runs. All probes run concurrently on the event loop. */

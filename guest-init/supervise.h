@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* PID 1 proper: wait for the sandbox to be ready, start CMD as the
  * unprivileged user, forward signals to it, reap every process that ends
  * up ours, and shut down in order. Before CMD starts we may die; after it,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* How long the init waits, by default, for each thing it waits on. One
  * place, so that PID 1's start, `apply`, and each component's default for
  * a setting left at 0 cannot drift apart. The launcher waits on none of

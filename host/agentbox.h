@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What every verb shares: the engine (found on first use), the verb table
  * entry with its help text and what it needs, and the option-parsing
  * conventions. */

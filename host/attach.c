@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "attach.h"
 
 #include <errno.h>

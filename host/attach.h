@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* An engine client attached to our terminal (run -i, exec -i), its stderr
  * relayed through a stderr_relay so that the engine's own failure lines can
  * be replaced by one of ours. */

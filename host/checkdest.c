@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "checkdest.h"
 
 #include <errno.h>

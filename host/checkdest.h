@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Whether a policy allows one destination, and through which entry: what
  * `agentbox check` answers, computed the way the sandbox's init decides
  * (policy_name_allowed for names, the cidrs for addresses, then the ports:

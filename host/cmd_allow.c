@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* agentbox allow: `policy add` and `reload` in one step, for the names
  * `agentbox denied` lists. Every name is checked before anything is
  * written, and nothing is written unless the sandbox runs to take it. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* agentbox bump: pin the image references of the project's compose and
  * devcontainer files to what is on this machine now (a registry digest, or
  * the image ID when the image was built here and has none). */

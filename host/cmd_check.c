@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* agentbox check: would the project's sandbox let a connection to HOST[:PORT]
  * through, and which policy entry decides it. Computed on the host from the
  * policy files, as the init would: the image's own policy (read from the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* agentbox denied: what the project's sandbox refused, grouped by name and
  * destination, newest first, each with what would allow it. The sandbox is
  * agentbox's own container or, failing that, one that the compose or

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* agentbox doctor: check what a sandbox needs on this machine, one line
  * per finding with its fix; non-zero exit when something is fatal. */
 #include <stdarg.h>

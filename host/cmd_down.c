@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* agentbox down: remove the project's sandbox. */
 #include <stdio.h>
 

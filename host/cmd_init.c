@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* agentbox init: write the compose and/or devcontainer templates (embedded
  * at build time from compose/ and devcontainer/) into the project, each
  * with the seccomp profile it names. */

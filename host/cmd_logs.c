@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* agentbox logs: the sandbox's log (the init's lines: firewall, reloads). */
 #include <stdio.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* agentbox policy: the user's policy layers, which live outside the project
  * (the agent can write the project; it must not widen its own firewall). */
 #include <stdio.h>

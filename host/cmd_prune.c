@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* agentbox prune: remove stopped agentbox containers (all projects), and
  * with --volumes the agents' state volumes no container uses. */
 #include <stdio.h>

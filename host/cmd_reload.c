@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* agentbox reload: SIGHUP to the init, which re-reads the policy; then show
  * what it logged about the reload. */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* agentbox run: start (or reuse) the project's sandbox, wait until its
  * firewall is up, run the agent (or a command) in it as dev. */
 #include <errno.h>

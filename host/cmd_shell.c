@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* agentbox shell (alias exec): another terminal in the running sandbox. */
 #include <stdio.h>
 #include <unistd.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* agentbox status: is the project's sandbox running, from which image, and
  * which policy files it gets. */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* agentbox version */
 #include <stdio.h>
 

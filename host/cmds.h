@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What the verbs expose for unit tests: option parsing into a struct and
  * the exact engine argv they build. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "denials.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The sandbox's recorded denials as `agent-sandbox-init denials` prints
  * them (one JSON object per line, oldest first), grouped for the user by
  * name and destination, newest first, each with what would allow it. The

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The dispatcher: one option loop for every verb (with --dir and --help),
  * then what the verb declares it needs, set up once here instead of in a
  * prologue copied into each verb. */

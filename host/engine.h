@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The container engine CLI (docker or podman): found once, run with an
  * argv (never through a shell), its output captured when asked, and its
  * failures turned into one line that says what to do. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The one place where the engine's stderr is read for meaning. The docker
  * and podman CLIs report most failures with exit code 125 (or 1) and a
  * sentence; the sentence is the only thing that tells "daemon down" from

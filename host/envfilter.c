@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "envfilter.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Which host environment variables reach the sandbox. Nothing passes unless
  * named: `-e NAME` (value from the host environment), `-e NAME=VALUE`, a
  * glob `-e 'LC_*'` (which never matches a secret-looking name), or a

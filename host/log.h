@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* agentbox's own lines on stderr, "agentbox: ...": one per failure, written
  * where the failure is known, naming what and how to fix it. The callers
  * return an exit code or -errno; the helpers keep errno as it was, so a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* agentbox: the host launcher. Global options, then one verb. */
 #include <stdio.h>
 #include <string.h>

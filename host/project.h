@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The project: the real path of the folder a sandbox is for, and the names
  * derived from it (container, state volumes, policy file). One sandbox per
  * project. */

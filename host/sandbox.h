@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The running sandbox of a project: the agents and their images, whether
  * the container exists, waiting for the init's "sandbox ready", and running
  * a command in it as dev. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A fresh sandbox for one command: a single `run --rm` in which the init
  * runs the command itself once its firewall is up. One engine call, like a
  * plain `docker run`, and the engine removes the container at the end. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The sandbox's seccomp profile (images/seccomp.json, embedded at build
  * time): written to a file the engine's client can read, since `docker run
  * --security-opt seccomp=FILE` reads FILE on the client side. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "stderr_relay.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The engine's stderr during `run --rm` or `exec`, passed on to ours as it
  * arrives, except the engine's own failure lines at its start: those (lines
  * that begin the way docker's and podman's messages do, and then prove to

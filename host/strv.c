@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "strv.h"
 
 #include <errno.h>

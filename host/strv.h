@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A growable NULL-terminated array of strings, used for engine argv and
  * environment lists. An allocation failure is remembered in the vector
  * (oom), so a builder can push many items and check once at the end. */

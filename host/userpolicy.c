@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "userpolicy.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The user's policy layers, kept outside the project so the agent cannot
  * edit them: $XDG_CONFIG_HOME/agent-sandbox/policy.yaml (global) and
  * $XDG_CONFIG_HOME/agent-sandbox/projects/<sandbox name>.yaml (this project).

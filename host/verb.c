@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Verb table lookup, help and option-parsing conventions. */
 #include <stdarg.h>
 #include <stdbool.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "verbutil.h"
 
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What the verbs share once the dispatcher has set them up: running the
  * engine with its failures reported. */
 #pragma once

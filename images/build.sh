@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Build the sandbox images from this repository and print their sizes.
 #   images/build.sh [base] [claude] [codex] [gemini] [opencode]   (default: all)
 # Environment: DEV_UID / DEV_GID (default: 1000), TAG (default: local),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The built-in services. Each list is what the vendor documents (or, where
  * the vendor only documents it in its client's source, what the client's
  * defaults contact); docs/policy.md cites the page behind every entry. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Folding of duplicate entries. Sorting an index keeps this O(n log n) even
  * for a policy file with tens of thousands of entries; the surviving entries
  * keep their original order. */

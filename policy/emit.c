@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The policy written back out, as YAML (re-parseable by this library) and as
  * JSON, in the stored order (sorted once expanded). */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Catalog expansion: turns service names into the domains, ranges and ports
  * they stand for, applies defaults, and puts every list in a stable order. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Reading policy files from disk: one file, or a base plus a directory of
  * overrides. */
 #include <dirent.h>

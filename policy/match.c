@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Whether a DNS query name is one the policy allows: the test the sandbox's
  * resolver applies before it forwards a query, and PID 1 applies again
  * before it adds an answer's addresses to the firewall. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Layering: an override on a base. Lists are unions; ports and scalars the
  * override sets replace the base's (docs/policy.md, "Layering"). */
 #include <errno.h>

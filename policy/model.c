@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Construction, destruction and bookkeeping of struct policy. */
 #include <ctype.h>
 #include <errno.h>

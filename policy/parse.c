@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* YAML tree -> struct policy, checking the schema and every value, with each
  * diagnostic at the line and column of the offending key or value. */
 #include <errno.h>

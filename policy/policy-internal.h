@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Helpers shared by the policy library's files; not part of the public API. */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The network policy: which hosts, address ranges and TCP ports a sandbox may
  * reach. Parsed from YAML with a source position on every entry, layered
  * (base file plus overrides), expanded through the built-in service catalog

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* An IPv4 or IPv6 address range in CIDR form: the one value type that the
  * policy, the resolver, the GitHub meta parser and the nftables layer share. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The one parser of the http(s) URLs a policy may name (github.meta_url):
  * check-policy, the firewall and the meta fetch read a URL the same way,
  * so a URL the checker accepts is one the init can use. */

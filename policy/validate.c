@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Validation of single values: host names, ports, and the small text checks
  * the parser uses to explain what is wrong with a value. */
 #include <arpa/inet.h>

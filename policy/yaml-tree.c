@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "yaml-tree.h"
 
 #include <errno.h>

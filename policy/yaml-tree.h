@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A YAML document as a small tree of scalars, sequences and mappings, each
  * with its 1-based line and column. Built from libyaml's event stream so that
  * anchors, aliases, tags and second documents are refused before anything is

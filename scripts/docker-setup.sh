@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Make a Docker engine usable here, idempotently: install docker.io and
 # docker-compose, start dockerd if none answers, and create the Debian base
 # images locally (no image registry is reachable) with debootstrap.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Install, idempotently, the Debian packages a task needs.
 #   install-deps.sh build   compile agent-sandbox-init and agentbox
 #   install-deps.sh test    everything the test suites use as well, including

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The main job: build agent-sandbox, check the default policy, and open a
 # sandboxed shell in the current folder under that policy.
 #   sudo /path/to/agent-sandbox/scripts/quickstart.sh

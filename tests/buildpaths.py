@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Where the binaries under test are. One variable chooses the build
 directory, as crun's tests take OCI_RUNTIME and bubblewrap's take BWRAP:
 

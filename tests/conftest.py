@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Shared pytest fixtures. Tests that need root or a tool skip with the reason
 when it is missing; the runner turns every skip into a failure under CI=true."""
 import os

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The real Docker engine for the end-to-end tests: the sandbox image built
 from this tree, and a fake internet on an --internal docker network (no
 traffic leaves the machine): a dnsmasq container serving .test names, two

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Install what the tests need, build, and run every suite. Ends with the line
 # "N passed, N failed, N skipped" summed over all suites; exits non-zero on any
 # failure (and, under CI=true, on any skipped test).

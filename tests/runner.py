@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Build the project and run every test suite, then print one closing line.
 
 Suites:

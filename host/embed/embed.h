@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Files from compose/ and devcontainer/ and images/seccomp.json, embedded
  * at build time by gen-embed (a meson custom_target); names are relative to
  * the source root, e.g. "compose/docker-compose.yml". */

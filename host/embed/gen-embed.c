@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Build-time generator: writes a C source holding the given files as byte
  * arrays (see embed.h). Usage: gen-embed OUTPUT SOURCE_ROOT FILE...
  * Files are named in the table relative to SOURCE_ROOT, sorted. */

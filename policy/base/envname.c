@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "envname.h"
 
 bool base_env_name_valid(const char *name) {

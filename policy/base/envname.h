@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Environment variable names. */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Writing to descriptors and replacing files. Nothing here logs: each
  * function returns a negative errno for the caller to report with the
  * file's name. */

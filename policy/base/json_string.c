@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "json_string.h"
 
 void base_json_write_string(FILE *f, const char *s) {

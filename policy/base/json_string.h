@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A string written as a JSON string literal. */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Small helpers shared by every part: cleanup attributes and ownership
  * transfer, so that error paths cannot leak or double-free. Part of the
  * base library (policy/base/), below the policy library and both programs. */

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The baseline for the boot-to-ready benchmark: what the shell firewalls of
 # this field do at container start. Each name is resolved in turn with dig,
 # each address goes into an ipset with its own `ipset add`, then iptables

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """The firewall's own numbers (issue #7, items 1-4), on the fake internet of
 tests/firewall/fakenet.py: a sandbox network namespace, a "net" namespace
 with a DNS responder that answers each query after --delay-ms, TCP

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Launcher overhead and attach scale (issue #7, items 5 and 6), against the
 real Docker engine on the fake internet of tests/dockerenv.py: an --internal
 network, its own DNS for .test names, and a sandbox image whose base policy

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The firewall benchmark's refresh, footprint and soak code, run briefly:
 it keeps working, its rows are well formed, and the properties that do not
 depend on the machine's speed hold (a set update is one batch of 5 netlink

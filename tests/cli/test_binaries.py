@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 import subprocess
 
 from buildpaths import AGENTBOX

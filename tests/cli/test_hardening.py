@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The binary that carries a file capability is built hardened: full RELRO
 (the GOT read-only after start-up, every symbol bound at once), PIE, a
 non-executable stack, and libc calls checked by _FORTIFY_SOURCE. Read from

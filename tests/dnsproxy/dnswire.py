@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Just enough DNS for the resolver's tests: build queries byte by byte
 (including broken ones) and read answers. No third-party module, so a test
 says exactly what goes on the wire."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The sandbox's DNS resolver (guest-init/dnsproxy.c) against a real DNS
 server, in a network namespace of the test's own.
 

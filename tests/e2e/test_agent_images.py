@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Every agent image builds from the npm registry with images/build.sh and
 its CLI runs: `<agent> --version` prints the pinned version. The CA npm
 trusted during the build, npm and its cache stay out of the final image.

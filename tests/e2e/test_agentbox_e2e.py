@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """agentbox against the real Docker engine, on the fake internet of
 dockerenv (an --internal network with its own DNS for .test names). The
 sandbox image is the test base image with a test policy baked in, so that

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The compose template as a user runs it: docker-compose up -d, terminals
 with docker-compose exec (no -u), docker-compose down."""
 import os

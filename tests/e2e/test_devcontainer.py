@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The devcontainer templates brought up by the real Dev Containers CLI
 (@devcontainers/cli): `devcontainer up`, terminals with `devcontainer exec`,
 on the --internal test network of tests/dockerenv.py.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The sandbox image in a real Docker engine, on an --internal network."""
 import os
 import re

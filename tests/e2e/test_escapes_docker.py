@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Attacks on the firewall from an exec'd terminal of a real Docker sandbox,
 on a user-defined network where the init resolves through Docker's embedded
 DNS (127.0.0.11, DNATed inside the container's own namespace)."""

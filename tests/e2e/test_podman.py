@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The sandbox image under Podman (Debian's podman with runc), on an
 internal podman network of the test's own with the same fake internet as
 tests/dockerenv.py. Podman gets its own storage, run and network-config

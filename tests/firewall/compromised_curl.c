@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Stands in for libcurl.so.4 in the meta-fetch child (dlopen'd there, found
  * through LD_LIBRARY_PATH): a compromise of the process that talks to the
  * network. On load it writes its own answer to PID 1's pipe, the one FIFO

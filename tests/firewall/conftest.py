@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The fake internet every firewall test module starts from (fakenet.py).
 A module shapes it with module-level names:
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """A DNS client for the tests, run inside the sandbox namespace as the
 sandbox user: one query over UDP or TCP to ADDR:53, one JSON line out.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """A small fake internet for the firewall tests, built on NetPair:
 
   sandbox ns   192.0.2.2/24, 2001:db8:1::2/64; its /etc/resolv.conf (through

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """The forged-answer attack on the init's DNS, as the sandbox user can run
 it where Docker's embedded DNS is the resolver (127.0.0.11, reached through
 a DNAT rule in the container's own namespace, with

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """HTTPS server standing in for GitHub's meta API in the firewall tests.
 Paths: /meta (a small meta document), /500, /hang (accepts, never answers),
 /bad (not JSON), /big (over 4 MiB), /wide (a range no meta document has:

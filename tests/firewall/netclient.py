@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Probes for the firewall tests, run inside the sandbox namespace.
 
   probe SPEC...          SPEC is tcp:ADDR:PORT, udp:ADDR:PORT or icmp:ADDR;

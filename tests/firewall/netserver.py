@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Listeners for the firewall tests, run inside the 'network' namespace:
 TCP echo and UDP echo on the given ports, on every address (IPv4 and IPv6).
 Every UDP datagram and TCP connection is logged as one line to --log, so a

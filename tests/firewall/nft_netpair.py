@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Helpers for the nftables behaviour tests: a sandbox network namespace joined by a veth pair to a 'network'
 namespace that plays the outside world, with listeners there. Every test
 gets fresh namespaces, deleted afterwards even when the test fails.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """A tiny authoritative DNS responder for tests: answers A/AAAA queries for
 names in a JSON table after a fixed delay, so tests can prove that names are
 resolved concurrently (tc netem is not available to inject latency).

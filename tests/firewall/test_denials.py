@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The denial stream, with agent-sandbox-init as PID 1 of the sandbox
 namespace: every connection the firewall refuses (reported by the kernel
 over nfnetlink_log) and every DNS query the resolver refuses is one line in

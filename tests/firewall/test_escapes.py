@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Attacks on the firewall from inside the sandbox, each performed as the
 sandbox user would (a process of another uid, without capabilities, in the
 sandbox namespace), against agent-sandbox-init as PID 1 of that namespace:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The whole firewall of agent-sandbox-init, end to end in a fake internet:
 policy → concurrent resolution (dnsmasq / a delaying responder) → nftables →
 self-checks, run by the real binary inside a network namespace."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """GitHub meta ranges: fetched over HTTPS (a test CA, a server inside the
 fake internet) by the real init, with the snapshot as the fallback."""
 import json

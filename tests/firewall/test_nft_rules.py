@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The nftables layer of guest-init against the real kernel: nft-apply (which
 links the same code as agent-sandbox-init) programs a sandbox namespace,
 and traffic to listeners in a second namespace shows what gets through.

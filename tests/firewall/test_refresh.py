@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The firewall over time, with agent-sandbox-init as PID 1 of the sandbox
 namespace: answers that change are followed after their TTL without cutting
 established connections; SIGHUP reloads the policy, and a broken one keeps

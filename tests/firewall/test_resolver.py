@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The sandbox's own DNS resolver, with agent-sandbox-init as PID 1 of the
 sandbox namespace and dnsmasq as the upstream on the fake internet, which
 logs every query it receives: what the sandbox user asks, over UDP or TCP,

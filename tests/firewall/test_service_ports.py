@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Ports a catalog service adds reach only that service's destinations
 (docs/policy.md, "The service catalog"): with github, port 22 opens to the
 addresses GitHub's names resolve to and to the GitHub meta ranges, not to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The denial parser reads what the sandbox user sent (the packet's headers)
  * inside what the kernel wraps around it: no input may make it read past
  * its buffer, and what it hands back must be one whole address. The same

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Everything the resolver parses from a packet: a client's query, and an
  * upstream answer checked against a question and read for its addresses.
  * No input may crash, read out of bounds, leak, or yield a name that

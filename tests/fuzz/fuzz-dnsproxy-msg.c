@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* PID 1 checks every message the resolver child sends, and the child every
  * reply: whatever the bytes, the check must not read past them, and a
  * message it accepts must hold what the contract promises. The input is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The GitHub meta parser reads what the network sends: no input may crash
  * it, leak, or hand back a range that does not parse. */
 #include <stdint.h>

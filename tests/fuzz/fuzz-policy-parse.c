@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer target: any bytes through the whole policy pipeline a policy file
  * takes in check-policy and in PID 1: parse, merge with itself, expand,
  * write YAML and JSON, then parse the YAML output again (it must be valid). */

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """A stand-in for the docker CLI, for agentbox's CLI tests: it records its
 argv and environment (one JSON line per call to $FAKE_ENGINE_LOG), keeps the
 containers it "created" in $FAKE_ENGINE_STATE and prints what docker prints

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """agentbox's command line against a fake engine (fake_engine.py) that
 records every call: the engine argv each verb produces, what reaches the
 engine's environment (and what never reaches its argv), exit codes, and the

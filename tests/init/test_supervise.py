@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """agent-sandbox-init as PID 1, in fresh pid, mount and network namespaces
 (its nftables table lands in the throwaway network namespace)."""
 import os

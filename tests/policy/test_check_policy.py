@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """check-policy against real files: the malformed table (exact first
 diagnostic and exit 1), the shipped defaults, layering, JSON output, and the
 size and alias-bomb limits."""

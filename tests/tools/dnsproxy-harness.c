@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Plays PID 1's part for the resolver's tests (tests/dnsproxy): creates
  * the listening sockets and the control socketpair, forks the resolver
  * (dnsproxy_main) under nobody when run as root, prints every message it

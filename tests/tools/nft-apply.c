@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Test driver for the nftables layer: applies a policy given on the command
  * line (or updates the allowed sets, or asks whether the table exists) with
  * the same code agent-sandbox-init uses, and prints what it did.

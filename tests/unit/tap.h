@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A minimal TAP producer for the C unit tests (meson runs them with
  * protocol: 'tap'). Each check prints one "ok"/"not ok" line. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Option parsing per verb and the exact engine argv each verb builds. */
 #include <errno.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The pure parts of agentbox denied and check: durations, the JSON lines of
  * the guest's contract, grouping newest first, what would allow a denial,
  * and which policy entry allows a destination. */

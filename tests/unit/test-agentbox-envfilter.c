@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Environment filtering: nothing passes unless named; secret-looking names
  * only by their exact name; values stay out of the engine's argv. */
 #include <errno.h>

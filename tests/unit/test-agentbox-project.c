@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Sandbox names: stable, distinct per path, safe for the engine whatever
  * the folder is called. */
 #include <regex.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The engine's stderr relay of `agentbox run`: everything passes through
  * unchanged, except a stream whose first line says the sandbox's name is
  * taken, which is withheld whole however the bytes are split. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The seccomp profile agentbox hands to the engine: written where missing,
  * left alone (same inode) when it is already right, replaced when its
  * content is not the embedded profile. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* base_env_name_valid: the names a shell takes, and nothing else (both
  * programs pass environment variables by these names). */
 #include "envname.h"

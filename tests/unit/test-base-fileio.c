@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* base_write_all and base_write_file_atomic against the kernel: short
  * writes made by a signal landing in a blocking write to a pipe, failures
  * whose errno must be the failing call's, and no temporary file left. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* base_json_write_string: every control byte escaped (DEL included), quote
  * and backslash escaped, every other byte, UTF-8 included, as it is. */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The resolver's DNS wire code: what a query may look like, the answers it
  * builds, and the checks an upstream answer must pass before a client sees
  * it. Packets are built byte by byte here so each test says exactly what

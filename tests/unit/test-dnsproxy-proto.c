@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* dnsproxy_msg_check() and the address conversions: every rule of the
  * message contract, broken one at a time, is refused with -EBADMSG and no
  * result. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* environ: the environment CMD gets. The test runs itself again with an
  * environment of its choosing, then removes one name with unsetenv() as the
  * dynamic loader does in secure-execution mode: the name must still be

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The DNS rebinding guard (guest-init/guard.c): which answers may become
  * allowed destinations. A range is refused when it overlaps a refused range
  * in either direction, so a wide answer cannot carry loopback inside it. */

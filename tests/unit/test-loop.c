@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* PID 1's event loop (guest-init/loop.c): deadlines fire when due and not
  * before, one timer per owner, cancelled timers stay silent, a callback may
  * re-arm its own timer, errors and loop_quit() end loop_run(). Real epoll

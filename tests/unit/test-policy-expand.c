@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Catalog expansion, layering and the YAML/JSON writers. */
 #include <errno.h>
 #include <stdlib.h>

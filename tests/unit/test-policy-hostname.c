@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Host name, port and URL validators. */
 #include <errno.h>
 #include <string.h>

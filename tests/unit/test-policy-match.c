@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* policy_name_allowed(): which DNS query names the policy allows. */
 #include <string.h>
 

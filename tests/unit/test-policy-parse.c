@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Parser: the model built from YAML, positions, normalisation, diagnostics. */
 #include <errno.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Merging prefixes into the disjoint ranges an nftables interval set takes,
  * and the exclusive end element of each range. */
 #include <arpa/inet.h>

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The forged-answer attack on the init's DNS, as the sandbox user can run it
 # in a container on a user-defined docker network (perl-base is in every
 # Debian image): bind 127.0.0.11:53 (Docker sets ip_unprivileged_port_start=0),

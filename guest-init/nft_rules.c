@@ -154,6 +154,20 @@ static void match_direction(struct nft_rule_builder *rb, uint8_t dir) {
         nft_expr_cmp(rb, NFT_CMP_EQ, &dir, sizeof(dir));
 }
 
+/* A reply on a flow that an accept rule marked ct_mark (the init's or the
+ * resolver's DNS), sent by a local process other than root: only a DNS
+ * server in this namespace may answer them (dockerd's embedded DNS, uid 0).
+ * Where a configured resolver is a local address nobody listens on, the
+ * user could otherwise bind it and answer. */
+static void local_reply_on_flows_of(struct nft_rule_builder *rb, uint32_t ct_mark) {
+        match_direction(rb, IP_CT_DIR_REPLY);
+        nft_expr_ct(rb, NFT_CT_MARK);
+        nft_expr_cmp(rb, NFT_CMP_EQ, &ct_mark, sizeof(ct_mark));
+        match_skuid(rb, NFT_CMP_NEQ, 0);
+        nft_expr_counter(rb);
+        nft_expr_verdict(rb, NF_DROP);
+}
+
 static void match_init_socket(struct nft_rule_builder *rb, uint32_t op) {
         uint32_t mark = NETMARK_INIT_SOCKET;
         nft_expr_meta(rb, NFT_META_MARK);
@@ -217,13 +231,7 @@ static void body_resolver_reply(struct nft_rule_builder *rb, const struct nft_po
 }
 
 static void body_resolver_flow_local_reply(struct nft_rule_builder *rb, const struct nft_policy *p) {
-        uint32_t resolver_flow = NETMARK_CT_RESOLVER;
-        match_direction(rb, IP_CT_DIR_REPLY);
-        nft_expr_ct(rb, NFT_CT_MARK);
-        nft_expr_cmp(rb, NFT_CMP_EQ, &resolver_flow, sizeof(resolver_flow));
-        match_skuid(rb, NFT_CMP_NEQ, 0);
-        nft_expr_counter(rb);
-        nft_expr_verdict(rb, NF_DROP);
+        local_reply_on_flows_of(rb, NETMARK_CT_RESOLVER);
 }
 
 /* DNS redirected to the resolver: the output hook reports the device the
@@ -280,19 +288,8 @@ static void body_init_socket(struct nft_rule_builder *rb, const struct nft_polic
         accept_with_mark(rb, NETMARK_CT_INIT);
 }
 
-/* A reply on one of the init's flows that a local process sends: only a
- * DNS server in this namespace may (dockerd's embedded DNS, uid 0). Where
- * a configured resolver is a local address nobody listens on, the user
- * could otherwise bind it and answer. */
 static void body_init_flow_local_reply(struct nft_rule_builder *rb, const struct nft_policy *p) {
-        uint32_t init_flow = NETMARK_CT_INIT, root = 0;
-        match_direction(rb, IP_CT_DIR_REPLY);
-        nft_expr_ct(rb, NFT_CT_MARK);
-        nft_expr_cmp(rb, NFT_CMP_EQ, &init_flow, sizeof(init_flow));
-        nft_expr_meta(rb, NFT_META_SKUID);
-        nft_expr_cmp(rb, NFT_CMP_NEQ, &root, sizeof(root));
-        nft_expr_counter(rb);
-        nft_expr_verdict(rb, NF_DROP);
+        local_reply_on_flows_of(rb, NETMARK_CT_INIT);
 }
 
 static void body_invalid(struct nft_rule_builder *rb, const struct nft_policy *p) {

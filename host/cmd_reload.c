@@ -47,7 +47,10 @@ static int show_reload_log(const struct engine *e, const char *name, const char 
                 const char *start = r.exit_code == 0 && r.err ? last_reload(r.err) : NULL;
                 bool done = reload_finished(start);
                 if (done || i == 99) {
-                        fputs(start ? start : "", stderr);
+                        /* The container's log is the sandbox's to write:
+                         * nothing in it may drive the user's terminal. */
+                        for (const char *c = start ? start : ""; *c; c++)
+                                fputc((*c >= 0x20 && *c < 0x7f) || *c == '\n' || *c == '\t' ? *c : '?', stderr);
                         bool failed = start && (strstr(start, "reload rejected") || strstr(start, "could not start"));
                         engine_result_done(&r);
                         if (!done)

@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #include "denials.h"
 
+#include <sys/socket.h>
+
+#include <stdint.h>
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,7 +228,9 @@ int denials_group(const struct denial *v, size_t n, struct denial_group **ret, s
                 if (k == 0 || key_compare(&g[k - 1].last, order[i]) != 0)
                         g[k++] = (struct denial_group) { .first = order[i]->time };
                 g[k - 1].last = *order[i];
-                g[k - 1].count += order[i]->count;
+                /* Saturating: the counts come from the sandbox. */
+                g[k - 1].count = order[i]->count > INT64_MAX - g[k - 1].count ? INT64_MAX
+                                                                               : g[k - 1].count + order[i]->count;
         }
         free(order);
         qsort(g, k, sizeof(*g), group_compare);
@@ -275,8 +281,10 @@ void denial_fix(const struct denial *d, bool managed, struct denial_fix *ret) {
         }
         struct ip_prefix a;
         char buf[IP_PREFIX_STRLEN];
-        if (ip_prefix_parse(d->dst, &a) < 0) {
-                snprintf(ret->note, sizeof(ret->note), "no name and no address to allow");
+        /* The record is the sandbox's to write: only what the init records,
+         * one address, becomes a policy line, never a range such as 0/0. */
+        if (ip_prefix_parse(d->dst, &a) < 0 || a.len != (a.family == AF_INET ? 32 : 128)) {
+                snprintf(ret->note, sizeof(ret->note), "no name and no single address to allow");
                 return;
         }
         snprintf(ret->policy_line, sizeof(ret->policy_line), "cidrs: [\"%s\"]", ip_prefix_format(&a, buf));
@@ -286,9 +294,17 @@ void denial_fix(const struct denial *d, bool managed, struct denial_fix *ret) {
 
 /* ---- output ---- */
 
+/* value with every byte that is not printable ASCII as '?' (what the init
+ * records is ASCII; the record is the sandbox's to write, and a reader of
+ * this JSON may print it on a terminal or insist on valid UTF-8). */
 static void json_member(FILE *f, const char *key, const char *value, bool first) {
+        char safe[512];
+        size_t i = 0;
+        for (; value && value[i] && i + 1 < sizeof(safe); i++)
+                safe[i] = value[i] >= 0x20 && value[i] < 0x7f ? value[i] : '?';
+        safe[i] = '\0';
         fprintf(f, "%s\"%s\": ", first ? "" : ", ", key);
-        base_json_write_string(f, value && value[0] ? value : NULL);
+        base_json_write_string(f, value && value[0] ? safe : NULL);
 }
 
 static void json_int(FILE *f, const char *key, int64_t v) {

@@ -716,6 +716,34 @@ def test_denied_json_shape(box):
     assert groups[0]["uid"] is None and groups[0]["port"] == 8443
 
 
+def test_denied_treats_the_record_as_the_sandboxs_to_write(box):
+    """The record lives where the sandbox user can write: a forged range is
+    never offered as a policy line, control bytes reach no terminal or JSON
+    reader, and forged counts do not overflow."""
+    assert box.run("run", "--keep", "--", "true").returncode == 0
+    now = int(time.time())
+    path = write_denials(box, denial(now - 30, dst="0.0.0.0/0"),
+                         denial(now - 20, dst="198.51.100.9", count=9223372036854775807),
+                         denial(now - 19, dst="198.51.100.9", count=9223372036854775807))
+    with open(path, "a", encoding="latin-1") as f:
+        f.write(json.dumps({"time": now - 10, "kind": "dns", "proto": "A", "dst": None, "port": None,
+                            "name": "c1\u009b2J\u202ex.test", "resolved_ago": None, "uid": None,
+                            "reason": "not in the policy\u001b]0;title\u0007", "count": 1}) + "\n")
+    r = box.run("denied")
+    assert r.returncode == 0, r.stderr
+    assert "0.0.0.0/0" not in r.stdout.replace("tcp 0.0.0.0/0:443", ""), r.stdout
+    assert 'cidrs: ["0.0.0.0/0"]' not in r.stdout
+    assert "\x1b" not in r.stdout and "\x9b" not in r.stdout and "\u202e" not in r.stdout
+    r = box.run("denied", "--json")
+    out = r.stdout.encode()
+    assert all(b < 0x7f for b in out), out
+    groups = [json.loads(line) for line in r.stdout.splitlines()]
+    ranges = [g for g in groups if g["dst"] == "0.0.0.0/0"]
+    assert ranges and ranges[0]["policy_line"] is None, ranges
+    big = [g for g in groups if g["dst"] == "198.51.100.9"]
+    assert big[0]["count"] == 9223372036854775807, big
+
+
 def test_denied_since_is_passed_in_seconds(box):
     assert box.run("run", "--keep", "--", "true").returncode == 0
     now = int(time.time())

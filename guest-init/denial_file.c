@@ -93,8 +93,10 @@ void denial_file_append(struct denial_file *f, const char *line, size_t len) {
         if (!f || len == 0 || len > DENIAL_LINE_MAX)
                 return;
         /* The size on disk, not a count of our own: somebody else may have
-         * written to the file, or emptied it. */
-        if (f->fd < 0 || fstat(f->fd, &st) < 0 || (size_t) st.st_size + len > DENIAL_FILE_HALF) {
+         * written to the file, or emptied it; and a file somebody removed
+         * (no link left) would swallow every record until it filled. */
+        if (f->fd < 0 || fstat(f->fd, &st) < 0 || st.st_nlink == 0 ||
+            (size_t) st.st_size + len > DENIAL_FILE_HALF) {
                 int r = rotate(f);
                 if (r < 0) {
                         failed(f, r, "rotate");

@@ -410,6 +410,13 @@ static void body_reject_other(struct nft_rule_builder *rb, const struct nft_poli
  * The limit keeps a flood of refused packets from becoming a flood of
  * netlink messages to PID 1; the counters of the rejects still count all. */
 static void body_log_denial(struct nft_rule_builder *rb, const struct nft_policy *p) {
+        /* Only what a process sent: the kernel's own packets (IPv6
+         * multicast listener reports, neighbour traffic) are nobody's
+         * attempt, and would only be noise in the list. Loading the socket's
+         * uid fails, ending the rule, for a packet without a socket. */
+        uint32_t zero = 0;
+        nft_expr_meta(rb, NFT_META_SKUID);
+        nft_expr_cmp(rb, NFT_CMP_GTE, &zero, sizeof(zero));
         nft_expr_limit(rb, NFT_DENIAL_LOG_RATE, NFT_DENIAL_LOG_BURST);
         nft_expr_log_group(rb, p->log_group, NFT_DENIAL_LOG_SNAPLEN);
 }

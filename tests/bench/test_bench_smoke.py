@@ -47,3 +47,34 @@ def test_soak_rows(need_root):
     assert final["met"] and 0 < final["ours"] < 2, final
     assert find(rows, "PID 1 private dirty memory, peak")["met"]
     assert find(rows, "PID 1 private dirty memory growth")["unit"] == "KiB"
+
+
+def resolver_bench(*args):
+    r = subprocess.run([sys.executable, os.path.join(HERE, "bench_resolver.py"), *args], capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    rows = [json.loads(line) for line in r.stdout.splitlines()]
+    for row in rows:
+        assert KEYS <= set(row), row
+    return {row["case"]: row for row in rows}, r.stderr
+
+
+def test_resolver_rows(need_root):
+    """Every answer right and none lost, every first connection made,
+    memory bounds and idle quiet: what does not depend on the machine."""
+    rows, log = resolver_bench("--latency-queries", "40", "--latency-blocks", "2", "--delay-ms", "5",
+                               "--burst-count", "1000", "--burst-rounds", "2", "--connects", "50",
+                               "--memory-queries", "2000", "--idle-s", "2")
+    latency = [r for case, r in rows.items() if case.startswith("new name each query") or "asked again" in case]
+    assert len(latency) == 8, list(rows)
+    assert "lost 0, wrong 0" in log and "lost 1" not in log, log[-3000:]
+    assert find(rows, "lost or wrong answers of 2000")["ours"] == 0
+    assert find(rows, "lost or wrong answers of 2000")["baseline"] == 0, "dnsmasq --nftset, the baseline, failed"
+    assert find(rows, "new names,")["ours"] > 0
+    first = find(rows, "resolve then connect at once")
+    assert first["ours"] == 50 and first["met"], first
+    for prefix in ("dns-resolver private dirty memory", "PID 1 private dirty memory",
+                   "idle wake-ups over 2 s: dns-resolver", "idle wake-ups over 2 s: PID 1"):
+        assert find(rows, prefix)["met"], find(rows, prefix)
+    assert find(rows, "lost or wrong answers of the")["ours"] == 0
+    assert find(rows, "errors or refusals the init logged")["ours"] == 0

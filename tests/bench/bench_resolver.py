@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""The sandbox's DNS resolver (issue #13, "Benchmarks"), on the fake internet
+# SPDX-License-Identifier: MIT
+"""The sandbox's DNS resolver, on the fake internet
 of tests/firewall/fakenet.py. agent-sandbox-init is PID 1 of the sandbox
 namespace with the policy `*.wild.test` (dns.min_ttl 1, dns.grace 1); the
 upstream on 192.0.2.1 is dnsmasq serving a hosts file of names

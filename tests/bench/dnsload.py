@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """DNS load for the resolver benchmark, run inside a namespace as the user
 whose queries are measured. Names and the address each must resolve to come
 from a hosts file ("ADDR NAME" lines); FIRST and COUNT pick a slice of it.

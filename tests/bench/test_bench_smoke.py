@@ -78,3 +78,23 @@ def test_resolver_rows(need_root):
         assert find(rows, prefix)["met"], find(rows, prefix)
     assert find(rows, "lost or wrong answers of the")["ours"] == 0
     assert find(rows, "errors or refusals the init logged")["ours"] == 0
+
+
+def test_denial_flood_rows(need_root):
+    """bench_denials.py for 3 s, with the log rule only: the properties of
+    the denial stream that do not depend on the machine's speed."""
+    r = subprocess.run([sys.executable, os.path.join(HERE, "bench_denials.py"), "--flood-s", "3",
+                        "--period-ms", "50", "--no-log-variant"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    rows = {}
+    for line in r.stdout.splitlines():
+        row = json.loads(line)
+        assert KEYS <= set(row), row
+        rows[row["case"]] = row
+    assert find(rows, "refused SYN flood")["ours"] > 0
+    assert find(rows, "PID 1 still answering after the flood")["met"]
+    assert find(rows, "denial log lines during the flood")["met"]
+    assert find(rows, "denial record lines written during the flood")["met"]
+    memory = find(rows, "PID 1 private dirty memory, before the flood -> after")
+    assert memory["met"] and memory["ours"] < 2048, memory
+    assert find(rows, "PID 1 private dirty memory growth over the flood's second half")["ours"] <= 64

@@ -8,9 +8,11 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -747,6 +749,57 @@ static int fd_nonblock(int fd) {
 
 static int proxy_check_servers(struct proxy *p, const char *resolv_conf);
 
+/* The ports the upstream sockets bind to, below the kernel's ephemeral
+ * range (0 when there is no room there: the kernel picks).
+ *
+ * Why: conntrack keeps a flow's entry for up to two minutes after its
+ * socket is gone. With the kernel picking ports from one range for every
+ * socket of the namespace, a busy sandbox soon gives a client's new socket
+ * a port whose old entry was one of the resolver's upstream flows (its
+ * query then skips the redirect and is refused), or gives the resolver a
+ * port whose old entry was a client's redirected flow (its query is then
+ * sent back to itself). The kernel never hands out ports below its range
+ * by itself, so the two kinds of flows cannot meet there. */
+static uint16_t upstream_port_lo, upstream_port_hi;
+
+static void upstream_ports_choose(void) {
+        unsigned lo = 0, hi = 0;
+        FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "re");
+        if (f) {
+                if (fscanf(f, "%u %u", &lo, &hi) != 2)
+                        lo = 0;
+                fclose(f);
+        }
+        if (lo < 2048 + 512)
+                return;
+        upstream_port_hi = (uint16_t) (lo - 1);
+        upstream_port_lo = (uint16_t) (lo > 8192 + 2048 ? lo - 8192 : 2048);
+}
+
+static int upstream_sock_configure(ares_socket_t fd, int type, void *data) {
+        struct sockaddr_storage ss = {0};
+        socklen_t len = sizeof(ss);
+        if (!upstream_port_lo || getsockname(fd, (struct sockaddr *) &ss, &len) < 0)
+                return 0;
+        unsigned span = (unsigned) upstream_port_hi - upstream_port_lo + 1, start;
+        if (getrandom(&start, sizeof(start), 0) != sizeof(start))
+                start = (unsigned) getpid();
+        for (unsigned i = 0; i < 64; i++) {
+                uint16_t port = htons((uint16_t) (upstream_port_lo + (start + i) % span));
+                if (ss.ss_family == AF_INET)
+                        ((struct sockaddr_in *) &ss)->sin_port = port;
+                else if (ss.ss_family == AF_INET6)
+                        ((struct sockaddr_in6 *) &ss)->sin6_port = port;
+                else
+                        return 0;
+                if (bind(fd, (struct sockaddr *) &ss, len) == 0)
+                        return 0;
+                if (errno != EADDRINUSE)
+                        break;
+        }
+        return 0;       /* no free port there: the kernel picks one */
+}
+
 static int proxy_channel_new(struct proxy *p, const struct dnsproxy_config *cfg) {
         if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS)
                 return -ENOMEM;
@@ -759,6 +812,8 @@ static int proxy_channel_new(struct proxy *p, const struct dnsproxy_config *cfg)
                           resolv_conf, ares_strerror(status));
                 return status == ARES_ENOMEM ? -ENOMEM : -EINVAL;
         }
+        upstream_ports_choose();
+        ares_set_socket_configure_callback(p->ares.channel, upstream_sock_configure, p);
         return proxy_check_servers(p, resolv_conf);
 }
 

@@ -186,3 +186,33 @@ def test_a_client_that_keeps_an_answer_past_its_ttl_works_during_the_grace(net):
         assert probe(net, "tcp:198.51.100.20:443") in ("refused", "reset")
     finally:
         init.stop()
+
+
+def test_the_resolver_asks_upstream_from_ports_no_other_socket_gets(net, tmp_path):
+    """conntrack keeps a flow's entry after its socket is gone: were the
+    resolver's upstream ports drawn from the range every socket of the
+    sandbox draws from, a busy sandbox would soon give a client a port whose
+    old entry was the resolver's (its query refused), or the resolver one
+    whose old entry was a client's redirected flow (its query sent back to
+    itself). Its upstream sockets take ports below the ephemeral range."""
+    net.dnsmasq.kill()
+    net.dnsmasq.wait()
+    (tmp_path / "table.json").write_text(json.dumps({"a.wild.test": {"a": ["198.51.100.20"], "ttl": 60}}))
+    net.start_slowdns(tmp_path / "table.json", delay_ms=1500)
+    init = RunningInit(net, net.write_policy(POLICY))
+    try:
+        init.wait_for("DNS resolver started")
+        asking = net.popen(net.sbx, USER + [sys.executable, os.path.join(HERE, "dnsclient.py"), "192.0.2.1",
+                                            "a.wild.test"], stdout=subprocess.PIPE, text=True)
+        time.sleep(0.7)         # the upstream answers after 1.5 s: the resolver's socket is open now
+        lo = int(net.run(net.sbx, ["cat", "/proc/sys/net/ipv4/ip_local_port_range"]).stdout.split()[0])
+        ports = []
+        for line in net.run(net.sbx, ["cat", "/proc/net/udp"]).stdout.splitlines()[1:]:
+            fields = line.split()
+            port = int(fields[1].split(":")[1], 16)
+            if int(fields[7]) == 902 and port != 1053:
+                ports.append(port)
+        assert ports and all(p < lo for p in ports), (ports, lo)
+        assert '"198.51.100.20"' in asking.communicate(timeout=10)[0]
+    finally:
+        init.stop()

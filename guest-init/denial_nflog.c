@@ -53,7 +53,7 @@ static int configure(struct mnl_socket *nl, uint16_t group) {
         *nfg = (struct nfgenmsg) { .nfgen_family = AF_UNSPEC, .version = NFNETLINK_V0, .res_id = htons(group) };
         struct nfulnl_msg_config_cmd cmd = { .command = NFULNL_CFG_CMD_BIND };
         mnl_attr_put(nlh, NFULA_CFG_CMD, sizeof(cmd), &cmd);
-        struct nfulnl_msg_config_mode mode = { .copy_range = htonl(NFT_DENIAL_LOG_SNAPLEN),
+        struct nfulnl_msg_config_mode mode = { .copy_range = htonl(SBX_DENIAL_LOG_SNAPLEN),
                                                .copy_mode = NFULNL_COPY_PACKET };
         mnl_attr_put(nlh, NFULA_CFG_MODE, sizeof(mode), &mode);
         mnl_attr_put_u32(nlh, NFULA_CFG_QTHRESH, htonl(1));

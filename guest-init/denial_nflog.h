@@ -18,7 +18,7 @@
 
 struct denial_nflog;
 
-/* Binds the group, asking for the first NFT_DENIAL_LOG_SNAPLEN bytes of
+/* Binds the group, asking for the first SBX_DENIAL_LOG_SNAPLEN bytes of
  * each packet, and reads it on l; fn gets each packet, with its socket's
  * uid when it has one.
  * -errno, logged (EBUSY: another socket holds the group). */

@@ -29,10 +29,10 @@ static int table_add(struct nft_batch *b) {
         struct nftnl_table *t = nftnl_table_alloc();
         struct nlmsghdr *nlh = NULL;
         if (t) {
-                nftnl_table_set_str(t, NFTNL_TABLE_NAME, NFT_TABLE);
-                nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFT_FAMILY);
-                nlh = nft_batch_msg(b, NFT_MSG_NEWTABLE, NFT_FAMILY, NLM_F_CREATE,
-                                    "adding table inet " NFT_TABLE);
+                nftnl_table_set_str(t, NFTNL_TABLE_NAME, SBX_TABLE);
+                nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, SBX_FAMILY);
+                nlh = nft_batch_msg(b, NFT_MSG_NEWTABLE, SBX_FAMILY, NLM_F_CREATE,
+                                    "adding table inet " SBX_TABLE);
         }
         if (nlh) {
                 nftnl_table_nlmsg_build_payload(nlh, t);
@@ -64,9 +64,9 @@ static int merge(const struct ip_prefix *p, size_t n, struct merged *ret, const 
 }
 
 static int add_allowed(struct nft_batch *b, const struct merged *m) {
-        int r = nft_sets_add_ranges(b, NFT_SET_ALLOWED_V4, m->v4, m->n_v4);
+        int r = nft_sets_add_ranges(b, SBX_SET_ALLOWED_V4, m->v4, m->n_v4);
         if (r == 0)
-                r = nft_sets_add_ranges(b, NFT_SET_ALLOWED_V6, m->v6, m->n_v6);
+                r = nft_sets_add_ranges(b, SBX_SET_ALLOWED_V6, m->v6, m->n_v6);
         return r;
 }
 
@@ -75,29 +75,29 @@ static int add_allowed(struct nft_batch *b, const struct merged *m) {
 static int service_sets(struct nft_batch *b, size_t i, const struct nft_service *svc, bool create,
                         struct nft_stats *stats) {
         _cleanup_(merged_free) struct merged m = {0};
-        struct nft_set_desc d[_NFT_SERVICE_SET_MAX];
+        struct nft_set_desc d[_SBX_SERVICE_SET_MAX];
         int r = 0;
-        for (enum nft_service_set w = 0; r == 0 && w < _NFT_SERVICE_SET_MAX; w++)
+        for (enum nft_service_set w = 0; r == 0 && w < _SBX_SERVICE_SET_MAX; w++)
                 r = nft_set_service(i, svc->name, w, &d[w]);
         if (r < 0)
                 return log_error_errno(r, "nftables: the sets of service %s cannot be named: %m", svc->name);
         char what[96];
         snprintf(what, sizeof(what), "destinations of service %s", svc->name);
         r = merge(svc->allowed, svc->n_allowed, &m, what);
-        for (enum nft_service_set w = 0; create && r == 0 && w < _NFT_SERVICE_SET_MAX; w++)
+        for (enum nft_service_set w = 0; create && r == 0 && w < _SBX_SERVICE_SET_MAX; w++)
                 r = nft_set_add(b, &d[w]);
         if (create && r == 0)
-                r = nft_set_flush(b, &d[NFT_SERVICE_PORTS]);
+                r = nft_set_flush(b, &d[SBX_SERVICE_PORTS]);
         if (r == 0)
-                r = nft_set_flush(b, &d[NFT_SERVICE_V4]);
+                r = nft_set_flush(b, &d[SBX_SERVICE_V4]);
         if (r == 0)
-                r = nft_set_flush(b, &d[NFT_SERVICE_V6]);
+                r = nft_set_flush(b, &d[SBX_SERVICE_V6]);
         if (create && r == 0)
-                r = nft_set_add_ports(b, &d[NFT_SERVICE_PORTS], svc->tcp_ports, svc->n_tcp_ports);
+                r = nft_set_add_ports(b, &d[SBX_SERVICE_PORTS], svc->tcp_ports, svc->n_tcp_ports);
         if (r == 0)
-                r = nft_set_add_ranges(b, &d[NFT_SERVICE_V4], m.v4, m.n_v4);
+                r = nft_set_add_ranges(b, &d[SBX_SERVICE_V4], m.v4, m.n_v4);
         if (r == 0)
-                r = nft_set_add_ranges(b, &d[NFT_SERVICE_V6], m.v6, m.n_v6);
+                r = nft_set_add_ranges(b, &d[SBX_SERVICE_V6], m.v6, m.n_v6);
         if (r == 0) {
                 stats->service_v4_intervals += m.n_v4;
                 stats->service_v6_intervals += m.n_v6;
@@ -126,8 +126,8 @@ static int build_policy(struct nft_batch *b, const struct nft_policy *p,
                 r = nft_sets_add(b);
         /* The learned sets belong to the resolver's answers: a re-apply
          * keeps them (firewall.c removes what a new policy no longer allows). */
-        for (enum nft_set_ref set = 1; r == 0 && set < _NFT_SET_MAX; set++)
-                if (set != NFT_SET_LEARNED_V4 && set != NFT_SET_LEARNED_V6)
+        for (enum sbx_set set = 1; r == 0 && set < _SBX_SET_MAX; set++)
+                if (set != SBX_SET_LEARNED_V4 && set != SBX_SET_LEARNED_V6)
                         r = nft_sets_flush(b, set);
         /* Before the rules that look them up. */
         for (size_t i = 0; r == 0 && i < p->n_services; i++)
@@ -139,9 +139,9 @@ static int build_policy(struct nft_batch *b, const struct nft_policy *p,
         if (r == 0)
                 r = nft_sets_add_ports(b, p->tcp_ports, p->n_tcp_ports);
         if (r == 0)
-                r = nft_sets_add_ranges(b, NFT_SET_DNS_V4, dns->v4, dns->n_v4);
+                r = nft_sets_add_ranges(b, SBX_SET_DNS_V4, dns->v4, dns->n_v4);
         if (r == 0)
-                r = nft_sets_add_ranges(b, NFT_SET_DNS_V6, dns->v6, dns->n_v6);
+                r = nft_sets_add_ranges(b, SBX_SET_DNS_V6, dns->v6, dns->n_v6);
         return r;
 }
 
@@ -196,9 +196,9 @@ int nft_update_sets(const struct nft_sets_update *u, struct nft_stats *ret_stats
         /* Flush and refill in one transaction: lookups see the old contents
          * until the commit and the new ones after it, never an empty set. */
         if (u->update_allowed) {
-                r = nft_sets_flush(&b, NFT_SET_ALLOWED_V4);
+                r = nft_sets_flush(&b, SBX_SET_ALLOWED_V4);
                 if (r == 0)
-                        r = nft_sets_flush(&b, NFT_SET_ALLOWED_V6);
+                        r = nft_sets_flush(&b, SBX_SET_ALLOWED_V6);
                 if (r == 0)
                         r = add_allowed(&b, &allowed);
         }
@@ -213,7 +213,7 @@ int nft_update_sets(const struct nft_sets_update *u, struct nft_stats *ret_stats
  * first, then every element to add, in the same transaction. */
 static int learned_family(struct nft_batch *b, int family, const struct nft_learned *add, size_t n_add,
                           const struct nft_learned *del, size_t n_del) {
-        enum nft_set_ref set = family == AF_INET ? NFT_SET_LEARNED_V4 : NFT_SET_LEARNED_V6;
+        enum sbx_set set = family == AF_INET ? SBX_SET_LEARNED_V4 : SBX_SET_LEARNED_V6;
         size_t key_len = family == AF_INET ? 4 : 16;
         _cleanup_free_ struct nft_timed_elem *te = calloc(n_add + n_del + 1, sizeof(*te));
         if (!te)
@@ -249,9 +249,9 @@ int nft_learned_flush(void) {
         _cleanup_(nft_batch_freep) struct nft_batch b = {0};
         if (nft_batch_init(&b) < 0)
                 return log_oom();
-        int r = nft_sets_flush(&b, NFT_SET_LEARNED_V4);
+        int r = nft_sets_flush(&b, SBX_SET_LEARNED_V4);
         if (r == 0)
-                r = nft_sets_flush(&b, NFT_SET_LEARNED_V6);
+                r = nft_sets_flush(&b, SBX_SET_LEARNED_V6);
         if (r == 0)
                 r = nft_batch_commit(&b);
         return r;
@@ -268,13 +268,13 @@ int nft_table_exists(void) {
         struct nftnl_table *t = nftnl_table_alloc();
         if (!t)
                 return log_error_errno(-ENOMEM, "nftables: out of memory");
-        nftnl_table_set_str(t, NFTNL_TABLE_NAME, NFT_TABLE);
-        struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, NFT_FAMILY, NLM_F_ACK, seq);
+        nftnl_table_set_str(t, NFTNL_TABLE_NAME, SBX_TABLE);
+        struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, SBX_FAMILY, NLM_F_ACK, seq);
         nftnl_table_nlmsg_build_payload(nlh, t);
         nftnl_table_free(t);
 
         if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
-                return log_error_errno(negative_errno(), "nftables: asking for table inet " NFT_TABLE " failed: %m");
+                return log_error_errno(negative_errno(), "nftables: asking for table inet " SBX_TABLE " failed: %m");
         /* The table comes back (if it exists), then the ack or the error. */
         for (;;) {
                 ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
@@ -282,7 +282,7 @@ int nft_table_exists(void) {
                         continue;
                 if (n < 0)
                         return log_error_errno(negative_errno(),
-                                               "nftables: reading table inet " NFT_TABLE " failed: %m");
+                                               "nftables: reading table inet " SBX_TABLE " failed: %m");
                 r = mnl_cb_run(buf, (size_t) n, seq, mnl_socket_get_portid(nl), NULL, NULL);
                 if (r == MNL_CB_STOP)
                         return 1;
@@ -291,9 +291,9 @@ int nft_table_exists(void) {
                 if (r < 0) {
                         r = negative_errno();
                         if (r == -EPERM)
-                                return log_error_errno(r, "nftables: reading table inet " NFT_TABLE " failed: %m; "
+                                return log_error_errno(r, "nftables: reading table inet " SBX_TABLE " failed: %m; "
                                                        "this needs CAP_NET_ADMIN (docker run --cap-add=NET_ADMIN)");
-                        return log_error_errno(r, "nftables: reading table inet " NFT_TABLE " failed: %m");
+                        return log_error_errno(r, "nftables: reading table inet " SBX_TABLE " failed: %m");
                 }
         }
 }

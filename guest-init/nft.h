@@ -51,8 +51,8 @@ struct nft_policy {
         uint32_t resolver_uid;
         /* Before the reject rules, a rule that sends the headers of what is
          * refused to this nfnetlink_log group (0: none), at most
-         * NFT_DENIAL_LOG_RATE a second after a burst of
-         * NFT_DENIAL_LOG_BURST, for PID 1's denial log (denial_nflog.h). */
+         * SBX_DENIAL_LOG_RATE a second after a burst of
+         * SBX_DENIAL_LOG_BURST, for PID 1's denial log (denial_nflog.h). */
         uint16_t log_group;
         /* Keep the list the same from one apply to the next (every catalog
          * service that adds ports, empty when unused): sets of a service
@@ -61,11 +61,11 @@ struct nft_policy {
         size_t n_services;
 };
 
-#define NFT_DENIAL_LOG_RATE 50
-#define NFT_DENIAL_LOG_BURST 100
+#define SBX_DENIAL_LOG_RATE 50
+#define SBX_DENIAL_LOG_BURST 100
 /* Enough for an IPv4 header with options, or IPv6's, and the first 8
  * bytes of TCP, UDP or ICMP: the ports or the type. */
-#define NFT_DENIAL_LOG_SNAPLEN 80
+#define SBX_DENIAL_LOG_SNAPLEN 80
 
 struct nft_stats {
         size_t v4_intervals, v6_intervals;      /* allowed destinations after merging */

@@ -48,7 +48,7 @@ static uint32_t seq_last;
 
 int nft_batch_init(struct nft_batch *b) {
         *b = (struct nft_batch) {0};
-        if (batch_reserve(b, NFT_BATCH_MSG_MAX) < 0)
+        if (batch_reserve(b, SBX_BATCH_MSG_MAX) < 0)
                 return -ENOMEM;
         /* Distinct across runs, like nft, and within this one, so a stale
          * ack can never match. */
@@ -71,7 +71,7 @@ void nft_batch_free(struct nft_batch *b) {
 
 struct nlmsghdr *nft_batch_msg(struct nft_batch *b, uint16_t type, uint16_t family,
                                uint16_t flags, const char *what_fmt, ...) {
-        if (batch_reserve(b, NFT_BATCH_MSG_MAX + NLMSG_HDRLEN * 2) < 0)
+        if (batch_reserve(b, SBX_BATCH_MSG_MAX + NLMSG_HDRLEN * 2) < 0)
                 return NULL;
         if (b->n_msgs == b->cap_msgs) {
                 size_t cap = b->cap_msgs ? b->cap_msgs * 2 : 32;

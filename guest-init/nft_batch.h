@@ -27,10 +27,10 @@ int nft_batch_init(struct nft_batch *b);
 void nft_batch_free(struct nft_batch *b);
 
 /* Starts a message (NLM_F_ACK is added) with room for a payload of up to
- * NFT_BATCH_MSG_MAX bytes. what_fmt names it for error messages ("adding
+ * SBX_BATCH_MSG_MAX bytes. what_fmt names it for error messages ("adding
  * set allowed_v4"). The pointer is valid until the next call; call
  * nft_batch_msg_end() once the payload is built. Returns NULL on ENOMEM. */
-#define NFT_BATCH_MSG_MAX (96 * 1024)
+#define SBX_BATCH_MSG_MAX (96 * 1024)
 struct nlmsghdr *nft_batch_msg(struct nft_batch *b, uint16_t type, uint16_t family,
                                uint16_t flags, const char *what_fmt, ...)
         __attribute__((format(printf, 5, 6)));

@@ -63,7 +63,7 @@ void nft_expr_range_u8(struct nft_rule_builder *rb, uint8_t from, uint8_t to) {
         expr_add(rb, e);
 }
 
-void nft_expr_lookup(struct nft_rule_builder *rb, enum nft_set_ref set) {
+void nft_expr_lookup(struct nft_rule_builder *rb, enum sbx_set set) {
         nft_expr_lookup_set(rb, nft_set_name(set), set);
 }
 
@@ -191,9 +191,9 @@ int nft_rule_begin(struct nft_rule_builder *rb, const char *chain, const char *c
         *rb = (struct nft_rule_builder) { .r = nftnl_rule_alloc() };
         if (!rb->r)
                 return -ENOMEM;
-        nftnl_rule_set_str(rb->r, NFTNL_RULE_TABLE, NFT_TABLE);
+        nftnl_rule_set_str(rb->r, NFTNL_RULE_TABLE, SBX_TABLE);
         nftnl_rule_set_str(rb->r, NFTNL_RULE_CHAIN, chain);
-        nftnl_rule_set_u32(rb->r, NFTNL_RULE_FAMILY, NFT_FAMILY);
+        nftnl_rule_set_u32(rb->r, NFTNL_RULE_FAMILY, SBX_FAMILY);
 
         /* A comment, as `nft add rule ... comment "..."` stores it, so that
          * whoever lists the ruleset sees why each rule is there. */
@@ -212,7 +212,7 @@ int nft_rule_begin(struct nft_rule_builder *rb, const char *chain, const char *c
 int nft_rule_end(struct nft_batch *b, struct nft_rule_builder *rb, const char *chain, const char *comment) {
         struct nlmsghdr *nlh = NULL;
         if (!rb->oom)
-                nlh = nft_batch_msg(b, NFT_MSG_NEWRULE, NFT_FAMILY, NLM_F_CREATE | NLM_F_APPEND,
+                nlh = nft_batch_msg(b, NFT_MSG_NEWRULE, SBX_FAMILY, NLM_F_CREATE | NLM_F_APPEND,
                                     "adding rule \"%s\" to chain %s", comment, chain);
         if (nlh) {
                 nftnl_rule_nlmsg_build_payload(nlh, rb->r);

@@ -264,7 +264,7 @@ static void body_to_resolver6(struct nft_rule_builder *rb, const struct nft_poli
  * and root (dockerd itself) talk to the configured servers on any port
  * but the resolver's. */
 static void dns_server_direct(struct nft_rule_builder *rb, const struct nft_policy *p, uint8_t nfproto,
-                              enum nft_set_ref set) {
+                              enum sbx_set set) {
         uint32_t init_mark = NETMARK_INIT_SOCKET;
         uint16_t port = htons(p->resolver_port);
         match_u8(rb, NFT_META_NFPROTO, nfproto);
@@ -280,8 +280,8 @@ static void dns_server_direct(struct nft_rule_builder *rb, const struct nft_poli
         nft_expr_reject(rb, NFT_REJECT_ICMPX_UNREACH, NFT_REJECT_ICMPX_ADMIN_PROHIBITED);
 }
 
-static void body_dns_server_direct4(struct nft_rule_builder *rb, const struct nft_policy *p) { dns_server_direct(rb, p, NFPROTO_IPV4, NFT_SET_DNS_V4); }
-static void body_dns_server_direct6(struct nft_rule_builder *rb, const struct nft_policy *p) { dns_server_direct(rb, p, NFPROTO_IPV6, NFT_SET_DNS_V6); }
+static void body_dns_server_direct4(struct nft_rule_builder *rb, const struct nft_policy *p) { dns_server_direct(rb, p, NFPROTO_IPV4, SBX_SET_DNS_V4); }
+static void body_dns_server_direct6(struct nft_rule_builder *rb, const struct nft_policy *p) { dns_server_direct(rb, p, NFPROTO_IPV6, SBX_SET_DNS_V6); }
 
 static void body_init_socket(struct nft_rule_builder *rb, const struct nft_policy *p) {
         match_init_socket(rb, NFT_CMP_EQ);
@@ -305,7 +305,7 @@ static void body_nd(struct nft_rule_builder *rb, const struct nft_policy *p) {
 /* With the sandbox's resolver, only its user asks the configured servers:
  * everybody else's DNS was redirected to it (chain dns_redirect). */
 static void dns(struct nft_rule_builder *rb, const struct nft_policy *p, uint8_t nfproto, uint8_t l4proto,
-                enum nft_set_ref set) {
+                enum sbx_set set) {
         uint16_t port = htons(53);
         if (p->resolver_port)
                 match_skuid(rb, NFT_CMP_EQ, p->resolver_uid);
@@ -317,10 +317,10 @@ static void dns(struct nft_rule_builder *rb, const struct nft_policy *p, uint8_t
         accept_with_mark(rb, p->resolver_port ? NETMARK_CT_RESOLVER : NETMARK_CT_ALLOWED);
 }
 
-static void body_dns_udp4(struct nft_rule_builder *rb, const struct nft_policy *p) { dns(rb, p, NFPROTO_IPV4, IPPROTO_UDP, NFT_SET_DNS_V4); }
-static void body_dns_tcp4(struct nft_rule_builder *rb, const struct nft_policy *p) { dns(rb, p, NFPROTO_IPV4, IPPROTO_TCP, NFT_SET_DNS_V4); }
-static void body_dns_udp6(struct nft_rule_builder *rb, const struct nft_policy *p) { dns(rb, p, NFPROTO_IPV6, IPPROTO_UDP, NFT_SET_DNS_V6); }
-static void body_dns_tcp6(struct nft_rule_builder *rb, const struct nft_policy *p) { dns(rb, p, NFPROTO_IPV6, IPPROTO_TCP, NFT_SET_DNS_V6); }
+static void body_dns_udp4(struct nft_rule_builder *rb, const struct nft_policy *p) { dns(rb, p, NFPROTO_IPV4, IPPROTO_UDP, SBX_SET_DNS_V4); }
+static void body_dns_tcp4(struct nft_rule_builder *rb, const struct nft_policy *p) { dns(rb, p, NFPROTO_IPV4, IPPROTO_TCP, SBX_SET_DNS_V4); }
+static void body_dns_udp6(struct nft_rule_builder *rb, const struct nft_policy *p) { dns(rb, p, NFPROTO_IPV6, IPPROTO_UDP, SBX_SET_DNS_V6); }
+static void body_dns_tcp6(struct nft_rule_builder *rb, const struct nft_policy *p) { dns(rb, p, NFPROTO_IPV6, IPPROTO_TCP, SBX_SET_DNS_V6); }
 
 /* dockerd's sockets carry no mark; the init's probes do, so that they meet
  * what the user meets when the init itself runs as root. */
@@ -357,32 +357,32 @@ static void allowed_to(struct nft_rule_builder *rb, uint8_t nfproto, const struc
         accept_and_mark(rb);
 }
 
-static void allowed(struct nft_rule_builder *rb, uint8_t nfproto, enum nft_set_ref set) {
-        allowed_to(rb, nfproto, nft_set_fixed(NFT_SET_TCP_PORTS), nft_set_fixed(set));
+static void allowed(struct nft_rule_builder *rb, uint8_t nfproto, enum sbx_set set) {
+        allowed_to(rb, nfproto, nft_set_fixed(SBX_SET_TCP_PORTS), nft_set_fixed(set));
 }
 
-static void body_allowed4(struct nft_rule_builder *rb, const struct nft_policy *p) { allowed(rb, NFPROTO_IPV4, NFT_SET_ALLOWED_V4); }
-static void body_learned4(struct nft_rule_builder *rb, const struct nft_policy *p) { allowed(rb, NFPROTO_IPV4, NFT_SET_LEARNED_V4); }
-static void body_learned6(struct nft_rule_builder *rb, const struct nft_policy *p) { allowed(rb, NFPROTO_IPV6, NFT_SET_LEARNED_V6); }
-static void body_allowed6(struct nft_rule_builder *rb, const struct nft_policy *p) { allowed(rb, NFPROTO_IPV6, NFT_SET_ALLOWED_V6); }
+static void body_allowed4(struct nft_rule_builder *rb, const struct nft_policy *p) { allowed(rb, NFPROTO_IPV4, SBX_SET_ALLOWED_V4); }
+static void body_learned4(struct nft_rule_builder *rb, const struct nft_policy *p) { allowed(rb, NFPROTO_IPV4, SBX_SET_LEARNED_V4); }
+static void body_learned6(struct nft_rule_builder *rb, const struct nft_policy *p) { allowed(rb, NFPROTO_IPV6, SBX_SET_LEARNED_V6); }
+static void body_allowed6(struct nft_rule_builder *rb, const struct nft_policy *p) { allowed(rb, NFPROTO_IPV6, SBX_SET_ALLOWED_V6); }
 
 /* A service's ports reach only its own addresses: one rule per family
  * over that service's sets (nft.h, struct nft_service). */
 static int service_rules_add(struct nft_batch *b, const struct nft_service *services, size_t n) {
         for (size_t i = 0; i < n; i++)
-                for (enum nft_service_set fam = NFT_SERVICE_V4; fam <= NFT_SERVICE_V6; fam++) {
+                for (enum nft_service_set fam = SBX_SERVICE_V4; fam <= SBX_SERVICE_V6; fam++) {
                         struct nft_set_desc ports, addrs;
                         char comment[128];
                         struct nft_rule_builder rb = {0};
-                        int r = nft_set_service(i, services[i].name, NFT_SERVICE_PORTS, &ports);
+                        int r = nft_set_service(i, services[i].name, SBX_SERVICE_PORTS, &ports);
                         if (r == 0)
                                 r = nft_set_service(i, services[i].name, fam, &addrs);
                         snprintf(comment, sizeof(comment), "TCP ports %s adds, to %s's own IPv%c destinations only",
-                                 services[i].name, services[i].name, fam == NFT_SERVICE_V4 ? '4' : '6');
+                                 services[i].name, services[i].name, fam == SBX_SERVICE_V4 ? '4' : '6');
                         if (r == 0)
                                 r = nft_rule_begin(&rb, "output", comment);
                         if (r == 0) {
-                                allowed_to(&rb, fam == NFT_SERVICE_V4 ? NFPROTO_IPV4 : NFPROTO_IPV6, &ports, &addrs);
+                                allowed_to(&rb, fam == SBX_SERVICE_V4 ? NFPROTO_IPV4 : NFPROTO_IPV6, &ports, &addrs);
                                 r = nft_rule_end(b, &rb, "output", comment);
                         }
                         if (r < 0) {
@@ -417,8 +417,8 @@ static void body_log_denial(struct nft_rule_builder *rb, const struct nft_policy
         uint32_t zero = 0;
         nft_expr_meta(rb, NFT_META_SKUID);
         nft_expr_cmp(rb, NFT_CMP_GTE, &zero, sizeof(zero));
-        nft_expr_limit(rb, NFT_DENIAL_LOG_RATE, NFT_DENIAL_LOG_BURST);
-        nft_expr_log_group(rb, p->log_group, NFT_DENIAL_LOG_SNAPLEN);
+        nft_expr_limit(rb, SBX_DENIAL_LOG_RATE, SBX_DENIAL_LOG_BURST);
+        nft_expr_log_group(rb, p->log_group, SBX_DENIAL_LOG_SNAPLEN);
 }
 
 static const struct rule_def log_rules[] = {
@@ -493,14 +493,14 @@ static int chain_add(struct nft_batch *b, const struct chain_def *d) {
         struct nlmsghdr *nlh = NULL;
         const char *name = d->name;
         if (c) {
-                nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, NFT_TABLE);
+                nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, SBX_TABLE);
                 nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
-                nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFT_FAMILY);
+                nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, SBX_FAMILY);
                 nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, d->type);
                 nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, d->hook);
                 nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, d->priority);
                 nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, d->policy);
-                nlh = nft_batch_msg(b, NFT_MSG_NEWCHAIN, NFT_FAMILY, NLM_F_CREATE,
+                nlh = nft_batch_msg(b, NFT_MSG_NEWCHAIN, SBX_FAMILY, NLM_F_CREATE,
                                     "adding chain %s (%s, hook %s, policy %s)", name, d->type,
                                     d->hook == NF_INET_LOCAL_OUT ? "output" : "input",
                                     d->policy == NF_DROP ? "drop" : "accept");
@@ -519,10 +519,10 @@ static int chain_flush(struct nft_batch *b, const char *name) {
         struct nftnl_rule *rule = nftnl_rule_alloc();
         struct nlmsghdr *nlh = NULL;
         if (rule) {
-                nftnl_rule_set_str(rule, NFTNL_RULE_TABLE, NFT_TABLE);
+                nftnl_rule_set_str(rule, NFTNL_RULE_TABLE, SBX_TABLE);
                 nftnl_rule_set_str(rule, NFTNL_RULE_CHAIN, name);
-                nftnl_rule_set_u32(rule, NFTNL_RULE_FAMILY, NFT_FAMILY);
-                nlh = nft_batch_msg(b, NFT_MSG_DELRULE, NFT_FAMILY, 0,
+                nftnl_rule_set_u32(rule, NFTNL_RULE_FAMILY, SBX_FAMILY);
+                nlh = nft_batch_msg(b, NFT_MSG_DELRULE, SBX_FAMILY, 0,
                                     "removing the previous rules of chain %s", name);
         }
         if (nlh) {

@@ -22,41 +22,41 @@
 #define NFT_DATATYPE_INET_SERVICE 13
 
 /* 1024 IPv6 interval elements take about 37 KiB: under the 64 KiB limit of
- * one attribute nest and under NFT_BATCH_MSG_MAX. */
+ * one attribute nest and under SBX_BATCH_MSG_MAX. */
 #define ELEMS_PER_MSG 1024
 
-static const struct nft_set_desc set_defs[_NFT_SET_MAX] = {
-        [NFT_SET_ALLOWED_V4] = { "allowed_v4", NFT_SET_ALLOWED_V4, NFT_DATATYPE_IPV4_ADDR, 4, NFT_SET_INTERVAL },
-        [NFT_SET_ALLOWED_V6] = { "allowed_v6", NFT_SET_ALLOWED_V6, NFT_DATATYPE_IPV6_ADDR, 16, NFT_SET_INTERVAL },
-        [NFT_SET_TCP_PORTS] = { "allowed_tcp_ports", NFT_SET_TCP_PORTS, NFT_DATATYPE_INET_SERVICE, 2, 0 },
-        [NFT_SET_DNS_V4] = { "dns_v4", NFT_SET_DNS_V4, NFT_DATATYPE_IPV4_ADDR, 4, NFT_SET_INTERVAL },
-        [NFT_SET_DNS_V6] = { "dns_v6", NFT_SET_DNS_V6, NFT_DATATYPE_IPV6_ADDR, 16, NFT_SET_INTERVAL },
-        [NFT_SET_LEARNED_V4] = { "learned_v4", NFT_SET_LEARNED_V4, NFT_DATATYPE_IPV4_ADDR, 4, NFT_SET_TIMEOUT },
-        [NFT_SET_LEARNED_V6] = { "learned_v6", NFT_SET_LEARNED_V6, NFT_DATATYPE_IPV6_ADDR, 16, NFT_SET_TIMEOUT },
+static const struct nft_set_desc set_defs[_SBX_SET_MAX] = {
+        [SBX_SET_ALLOWED_V4] = { "allowed_v4", SBX_SET_ALLOWED_V4, NFT_DATATYPE_IPV4_ADDR, 4, NFT_SET_INTERVAL },
+        [SBX_SET_ALLOWED_V6] = { "allowed_v6", SBX_SET_ALLOWED_V6, NFT_DATATYPE_IPV6_ADDR, 16, NFT_SET_INTERVAL },
+        [SBX_SET_TCP_PORTS] = { "allowed_tcp_ports", SBX_SET_TCP_PORTS, NFT_DATATYPE_INET_SERVICE, 2, 0 },
+        [SBX_SET_DNS_V4] = { "dns_v4", SBX_SET_DNS_V4, NFT_DATATYPE_IPV4_ADDR, 4, NFT_SET_INTERVAL },
+        [SBX_SET_DNS_V6] = { "dns_v6", SBX_SET_DNS_V6, NFT_DATATYPE_IPV6_ADDR, 16, NFT_SET_INTERVAL },
+        [SBX_SET_LEARNED_V4] = { "learned_v4", SBX_SET_LEARNED_V4, NFT_DATATYPE_IPV4_ADDR, 4, NFT_SET_TIMEOUT },
+        [SBX_SET_LEARNED_V6] = { "learned_v6", SBX_SET_LEARNED_V6, NFT_DATATYPE_IPV6_ADDR, 16, NFT_SET_TIMEOUT },
 };
 
-const char *nft_set_name(enum nft_set_ref set) {
+const char *nft_set_name(enum sbx_set set) {
         return set_defs[set].name;
 }
 
-const struct nft_set_desc *nft_set_fixed(enum nft_set_ref set) {
+const struct nft_set_desc *nft_set_fixed(enum sbx_set set) {
         return &set_defs[set];
 }
 
 int nft_set_service(size_t index, const char *service, enum nft_service_set which, struct nft_set_desc *ret) {
-        static const char *const suffix[_NFT_SERVICE_SET_MAX] = {
-                [NFT_SERVICE_V4] = "v4", [NFT_SERVICE_V6] = "v6", [NFT_SERVICE_PORTS] = "tcp_ports",
+        static const char *const suffix[_SBX_SERVICE_SET_MAX] = {
+                [SBX_SERVICE_V4] = "v4", [SBX_SERVICE_V6] = "v6", [SBX_SERVICE_PORTS] = "tcp_ports",
         };
         /* "svc_" keeps a service's sets apart from the fixed ones whatever
          * the catalog names it. */
         int n = snprintf(ret->name, sizeof(ret->name), "svc_%s_%s", service, suffix[which]);
         if (n < 0 || (size_t) n >= sizeof(ret->name))
                 return -ENAMETOOLONG;
-        ret->id = _NFT_SET_MAX + (uint32_t) (index * _NFT_SERVICE_SET_MAX + which);
-        ret->key_type = which == NFT_SERVICE_V4 ? NFT_DATATYPE_IPV4_ADDR
-                      : which == NFT_SERVICE_V6 ? NFT_DATATYPE_IPV6_ADDR : NFT_DATATYPE_INET_SERVICE;
-        ret->key_len = which == NFT_SERVICE_V4 ? 4 : which == NFT_SERVICE_V6 ? 16 : 2;
-        ret->flags = which == NFT_SERVICE_PORTS ? 0 : NFT_SET_INTERVAL;
+        ret->id = _SBX_SET_MAX + (uint32_t) (index * _SBX_SERVICE_SET_MAX + which);
+        ret->key_type = which == SBX_SERVICE_V4 ? NFT_DATATYPE_IPV4_ADDR
+                      : which == SBX_SERVICE_V6 ? NFT_DATATYPE_IPV6_ADDR : NFT_DATATYPE_INET_SERVICE;
+        ret->key_len = which == SBX_SERVICE_V4 ? 4 : which == SBX_SERVICE_V6 ? 16 : 2;
+        ret->flags = which == SBX_SERVICE_PORTS ? 0 : NFT_SET_INTERVAL;
         return 0;
 }
 
@@ -65,9 +65,9 @@ static struct nftnl_set *set_object(const struct nft_set_desc *d) {
         struct nftnl_set *s = nftnl_set_alloc();
         if (!s)
                 return NULL;
-        nftnl_set_set_str(s, NFTNL_SET_TABLE, NFT_TABLE);
+        nftnl_set_set_str(s, NFTNL_SET_TABLE, SBX_TABLE);
         nftnl_set_set_str(s, NFTNL_SET_NAME, d->name);
-        nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFT_FAMILY);
+        nftnl_set_set_u32(s, NFTNL_SET_FAMILY, SBX_FAMILY);
         return s;
 }
 
@@ -79,7 +79,7 @@ int nft_set_add(struct nft_batch *b, const struct nft_set_desc *d) {
                 nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, d->key_type);
                 nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, d->key_len);
                 nftnl_set_set_u32(s, NFTNL_SET_FLAGS, d->flags);
-                nlh = nft_batch_msg(b, NFT_MSG_NEWSET, NFT_FAMILY, NLM_F_CREATE, "adding set %s", d->name);
+                nlh = nft_batch_msg(b, NFT_MSG_NEWSET, SBX_FAMILY, NLM_F_CREATE, "adding set %s", d->name);
         }
         if (nlh) {
                 nftnl_set_nlmsg_build_payload(nlh, s);
@@ -93,7 +93,7 @@ int nft_set_add(struct nft_batch *b, const struct nft_set_desc *d) {
 }
 
 int nft_sets_add(struct nft_batch *b) {
-        for (enum nft_set_ref set = 1; set < _NFT_SET_MAX; set++) {
+        for (enum sbx_set set = 1; set < _SBX_SET_MAX; set++) {
                 int r = nft_set_add(b, &set_defs[set]);
                 if (r < 0)
                         return r;
@@ -129,7 +129,7 @@ static int elems_msg_type(struct nft_batch *b, uint16_t type, const struct nft_s
         for (size_t i = 0; r == 0 && i < n; i++)
                 r = elem_add(s, &elems[i], d->key_len);
         if (r == 0)
-                nlh = nft_batch_msg(b, type, NFT_FAMILY, type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0,
+                nlh = nft_batch_msg(b, type, SBX_FAMILY, type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0,
                                     "%s %zu elements%s %s set %s", type == NFT_MSG_NEWSETELEM ? "adding" : "removing",
                                     n, detail, type == NFT_MSG_NEWSETELEM ? "to" : "from", d->name);
         if (nlh) {
@@ -148,7 +148,7 @@ static int elems_msg(struct nft_batch *b, const struct nft_set_desc *d, const st
         return elems_msg_type(b, NFT_MSG_NEWSETELEM, d, elems, n, detail);
 }
 
-int nft_sets_timed(struct nft_batch *b, enum nft_set_ref set, const struct nft_timed_elem *te, size_t n,
+int nft_sets_timed(struct nft_batch *b, enum sbx_set set, const struct nft_timed_elem *te, size_t n,
                    bool remove) {
         const struct nft_set_desc *d = &set_defs[set];
         if (n == 0)
@@ -186,7 +186,7 @@ static struct elem *ranges_to_elems(const struct ip_range *ranges, size_t n, siz
         return e;
 }
 
-int nft_sets_add_ranges(struct nft_batch *b, enum nft_set_ref set,
+int nft_sets_add_ranges(struct nft_batch *b, enum sbx_set set,
                         const struct ip_range *ranges, size_t n) {
         return nft_set_add_ranges(b, &set_defs[set], ranges, n);
 }
@@ -222,7 +222,7 @@ static int port_compare(const void *a, const void *b) {
 }
 
 int nft_sets_add_ports(struct nft_batch *b, const uint16_t *ports, size_t n) {
-        return nft_set_add_ports(b, &set_defs[NFT_SET_TCP_PORTS], ports, n);
+        return nft_set_add_ports(b, &set_defs[SBX_SET_TCP_PORTS], ports, n);
 }
 
 int nft_set_add_ports(struct nft_batch *b, const struct nft_set_desc *d, const uint16_t *ports, size_t n) {
@@ -250,7 +250,7 @@ int nft_set_add_ports(struct nft_batch *b, const struct nft_set_desc *d, const u
         return 0;
 }
 
-int nft_sets_flush(struct nft_batch *b, enum nft_set_ref set) {
+int nft_sets_flush(struct nft_batch *b, enum sbx_set set) {
         return nft_set_flush(b, &set_defs[set]);
 }
 
@@ -258,8 +258,8 @@ int nft_set_flush(struct nft_batch *b, const struct nft_set_desc *d) {
         struct nftnl_set *s = set_object(d);
         struct nlmsghdr *nlh = NULL;
         if (s)
-                nlh = nft_batch_msg(b, NFT_MSG_DELSETELEM, NFT_FAMILY, 0,
-                                    "flushing set %s of table inet " NFT_TABLE, d->name);
+                nlh = nft_batch_msg(b, NFT_MSG_DELSETELEM, SBX_FAMILY, 0,
+                                    "flushing set %s of table inet " SBX_TABLE, d->name);
         if (nlh) {
                 nftnl_set_elems_nlmsg_build_payload(nlh, s);
                 nft_batch_msg_end(b, nlh);

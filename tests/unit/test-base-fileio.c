@@ -185,7 +185,8 @@ static void test_write_file_atomic(const unsigned char *data) {
         small.rlim_max = old.rlim_max;
         setrlimit(RLIMIT_FSIZE, &small);
         errno = ENOENT;
-        r = base_write_file_atomic(path, "too big", 8192, 0644);
+        static char too_big[8192];
+        r = base_write_file_atomic(path, too_big, sizeof(too_big), 0644);
         setrlimit(RLIMIT_FSIZE, &old);
         TAP_CHECK(r == -EFBIG, "a write cut short then refused: -EFBIG, the failing call's (%d)", r);
         got = slurp(path, &len);

@@ -15,6 +15,7 @@
 
 #include "childproc.h"
 #include "denials.h"
+#include "dns_wire.h"
 #include "dnsproxy.h"
 #include "dnsproxy_proto.h"
 #include "guard.h"
@@ -23,6 +24,7 @@
 #include "nft.h"
 #include "policy.h"
 #include "privdrop.h"
+#include "resolve.h"
 
 #define RESTART_BACKOFF_MIN_MS 100u
 #define RESTART_BACKOFF_MAX_MS 10000u
@@ -92,14 +94,10 @@ static int listen_one(int family, int type, uint16_t port, int *ret) {
         int one = 1;
         if (family == AF_INET6)
                 (void) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-        /* A burst of queries (a build resolving hundreds of names) would
-         * overflow the default buffer; beyond rmem_max only PID 1, with
-         * CAP_NET_ADMIN, can raise it, so it does so for the child. */
-        if (type == SOCK_DGRAM) {
-                int size = 4 << 20;
-                if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
-                        (void) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
-        }
+        /* PID 1 holds the capability that raising it takes; the child
+         * does not. */
+        if (type == SOCK_DGRAM)
+                resolver_udp_buffer_grow(fd);
         /* No SO_REUSEPORT: with it, a process of the same uid could join
          * the port and take part of the queries. */
         if (bind(fd, (struct sockaddr *) &ss, len) < 0)
@@ -378,25 +376,13 @@ bool dnsproxy_parent_allows(const struct dnsproxy_parent *d, const struct ip_pre
         return false;
 }
 
-static const char *qtype_name(uint16_t qtype, char buf[static 16]) {
-        static const struct { uint16_t type; const char *name; } names[] = {
-                { 1, "A" }, { 2, "NS" }, { 5, "CNAME" }, { 6, "SOA" }, { 12, "PTR" }, { 15, "MX" },
-                { 16, "TXT" }, { 28, "AAAA" }, { 33, "SRV" }, { 64, "SVCB" }, { 65, "HTTPS" }, { 255, "ANY" },
-        };
-        for (size_t i = 0; i < ELEMENTSOF(names); i++)
-                if (names[i].type == qtype)
-                        return names[i].name;
-        snprintf(buf, 16, "TYPE%u", qtype);
-        return buf;
-}
-
 /* The resolver refuses names outside the policy, and types it does not
  * forward for names inside it (REFUSED; docs/architecture.md). */
 static void report_refused(struct dnsproxy_parent *d, const struct dnsproxy_msg *m) {
         const struct policy_domain *match;
         char type[16];
         bool allowed = d->policy && policy_name_allowed(d->policy, m->name, &match);
-        denials_dns(d->cfg.denials, m->name, qtype_name(m->qtype, type), allowed ? DENIAL_QTYPE : DENIAL_NOT_IN_POLICY);
+        denials_dns(d->cfg.denials, m->name, dns_type_name(m->qtype, type, sizeof(type)), allowed ? DENIAL_QTYPE : DENIAL_NOT_IN_POLICY);
 }
 
 static int on_control(struct loop *l, int fd, uint32_t events, void *userdata) {

@@ -26,17 +26,8 @@ static bool trusted_caller(void) {
         return getuid() == 0 && !getauxval(AT_SECURE);
 }
 
-static bool has_capability(int cap, bool inheritable) {
-        struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3};
-        struct __user_cap_data_struct data[2] = {};
-        if (syscall(SYS_capget, &header, data) < 0)
-                return false;
-        uint32_t set = inheritable ? data[CAP_TO_INDEX(cap)].inheritable : data[CAP_TO_INDEX(cap)].effective;
-        return set & CAP_TO_MASK(cap);
-}
-
 static bool has_effective(int cap) {
-        return has_capability(cap, false);
+        return privdrop_has_capability(cap, false);
 }
 
 static bool no_new_privs(void) {
@@ -80,7 +71,7 @@ int privcheck_startup(const struct init_config *cfg) {
          * inheritable one, which an engine must fill to hand out ambient
          * capabilities: either set betrays it. */
         bool ambient = prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, CAP_NET_ADMIN, 0, 0) == 1;
-        bool inheritable = has_capability(CAP_NET_ADMIN, true);
+        bool inheritable = privdrop_has_capability(CAP_NET_ADMIN, true);
         if (ambient || inheritable || (has_effective(CAP_NET_ADMIN) && !getauxval(AT_SECURE))) {
                 log_error("the container engine gives CAP_NET_ADMIN to every process of uid %u (as an ambient capability, which podman does), so any terminal in this container could flush the firewall; refusing to start. Use Docker, or run the container as root (--user root --cap-add SETUID --cap-add SETGID) so agent-sandbox-init drops privileges itself, and attach terminals with `podman exec -u %s` (without -u they run as root and can change the firewall)",
                           (unsigned) getuid(), user_name(getuid()));

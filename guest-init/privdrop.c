@@ -116,12 +116,13 @@ static int verify_no_capabilities(bool with_bounding) {
                 return -_e; \
         } while (0)
 
-static bool has_setgid(void) {
+bool privdrop_has_capability(int cap, bool inheritable) {
         struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3};
         struct __user_cap_data_struct data[2] = {};
         if (syscall(SYS_capget, &header, data) < 0)
                 return false;
-        return data[CAP_TO_INDEX(CAP_SETGID)].effective & CAP_TO_MASK(CAP_SETGID);
+        uint32_t set = inheritable ? data[CAP_TO_INDEX(cap)].inheritable : data[CAP_TO_INDEX(cap)].effective;
+        return set & CAP_TO_MASK(cap);
 }
 
 int privdrop_apply(const struct target_user *u) {
@@ -137,7 +138,7 @@ int privdrop_apply(const struct target_user *u) {
         /* Supplementary groups need CAP_SETGID (root has it; the image's
          * file capability gives it too); without it the groups are the
          * ones we have, which are already the user's own. */
-        if ((root || has_setgid()) && setgroups((size_t) u->n_groups, u->groups) < 0)
+        if ((root || privdrop_has_capability(CAP_SETGID, false)) && setgroups((size_t) u->n_groups, u->groups) < 0)
                 CHILD_FAIL("setgroups");
         if (setresgid(u->gid, u->gid, u->gid) < 0)
                 CHILD_FAIL("setresgid");

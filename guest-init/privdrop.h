@@ -6,6 +6,7 @@
  * and no_new_privs; last, a check that no capability is left. */
 #pragma once
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 struct target_user {
@@ -25,6 +26,10 @@ int privdrop_resolve_user(const char *spec, struct target_user *ret);
 /* In the child only. Returns -errno (after printing why to stderr) if any
  * step fails or any capability is left afterwards. */
 int privdrop_apply(const struct target_user *u);
+
+/* Whether cap is in our effective (or, with inheritable, our inheritable)
+ * set; false when it cannot be read. */
+bool privdrop_has_capability(int cap, bool inheritable);
 
 /* For the subcommands that read files and answers their caller chooses
  * (check-policy, fetch-meta): empty the effective, permitted, inheritable

@@ -31,13 +31,11 @@ struct resolve_query {
         void *userdata;
 };
 
-/* All answers of a start arrive on one UDP socket within a millisecond or
- * two: 400 of them (200 names, A and AAAA) overflow the default 208 KiB
- * receive buffer, and each lost answer costs a retry after the timeout.
- * The buffer is a ceiling, not an allocation. Beyond net.core.rmem_max it
- * takes CAP_NET_ADMIN (SO_RCVBUFFORCE), which PID 1 holds; without it the
- * largest the system allows is still better than the default. */
-#define RESOLVER_UDP_RCVBUF (4 << 20)
+void resolver_udp_buffer_grow(int fd) {
+        int size = RESOLVER_UDP_RCVBUF;
+        if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
+                (void) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+}
 
 /* c-ares opens its sockets without close-on-exec; the agent must not
  * inherit PID 1's DNS sockets. */
@@ -55,11 +53,8 @@ static int resolver_sock_configure(ares_socket_t fd, int type, void *data) {
                         return -1;
                 }
         }
-        if (type == SOCK_DGRAM) {
-                int size = RESOLVER_UDP_RCVBUF;
-                if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
-                        (void) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
-        }
+        if (type == SOCK_DGRAM)
+                resolver_udp_buffer_grow(fd);
         return 0;
 }
 

@@ -49,5 +49,15 @@ int resolver_servers(struct resolver *r, struct ip_prefix **ret, size_t *ret_n);
 
 size_t resolver_pending(const struct resolver *r);
 
+/* A burst of DNS messages lands on one UDP socket within a millisecond or
+ * two (a start's 400 answers of 200 names; a build's queries to the
+ * sandbox's resolver): the default 208 KiB receive buffer drops part of
+ * it, and each message lost costs a retry after the timeout. The buffer is
+ * a ceiling, not an allocation. Beyond net.core.rmem_max it takes
+ * CAP_NET_ADMIN (SO_RCVBUFFORCE), which PID 1 holds; without it the largest
+ * the system allows is still better than the default. */
+#define RESOLVER_UDP_RCVBUF (4 << 20)
+void resolver_udp_buffer_grow(int fd);
+
 /* Outstanding queries complete with -ECANCELED. */
 void resolver_free(struct resolver *r);

@@ -11,6 +11,7 @@
 
 Nothing here touches the host's own network namespace or a real name.
 """
+import json
 import os
 import shutil
 import signal
@@ -77,6 +78,15 @@ class FakeNet(NetPair):
                        stdout=subprocess.PIPE, text=True)
         assert p.stdout.readline().strip() == "ready"
         return p
+
+    def replace_dns_with_slowdns(self, table, delay_ms):
+        """dnsmasq makes way for slowdns.py answering table ({name: {"a":
+        [...], "ttl": N}}) after delay_ms, on the same address."""
+        self.dnsmasq.kill()
+        self.dnsmasq.wait()
+        path = self.tmp / "table.json"
+        path.write_text(json.dumps(table))
+        return self.start_slowdns(path, delay_ms)
 
     def write_policy(self, text, name="policy.yaml"):
         path = self.tmp / name

@@ -20,7 +20,7 @@ import time
 import pytest
 
 from buildpaths import INIT
-from fakenet import FakeNet, HERE, RunningInit
+from fakenet import HERE, RunningInit
 from test_escapes import USER, health
 
 HOSTS = {"allowed.test": ["198.51.100.10"], "a.wild.test": ["198.51.100.20"]}
@@ -28,16 +28,6 @@ POLICY = 'domains: [allowed.test, "*.wild.test"]\ndns: {min_ttl: 1, grace: 1}\n'
 SUMMARY_S = 2
 KEYS = {"time", "kind", "proto", "dst", "port", "name", "resolved_ago", "uid", "reason", "count"}
 HALF = 256 * 1024       # denial_file.h: DENIAL_FILE_HALF
-
-
-@pytest.fixture
-def net(tmp_path, need_root):
-    n = FakeNet(tmp_path)
-    try:
-        n.setup(HOSTS, ttl=60)
-        yield n
-    finally:
-        n.teardown()
 
 
 @pytest.fixture

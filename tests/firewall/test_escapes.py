@@ -142,11 +142,7 @@ except PermissionError:
 
 
 def test_nothing_gets_out_while_the_init_resolves(net, tmp_path):
-    net.dnsmasq.kill()
-    net.dnsmasq.wait()
-    table = {"allowed.test": {"a": ["198.51.100.10"], "ttl": 300}}
-    (tmp_path / "table.json").write_text(json.dumps(table))
-    net.start_slowdns(tmp_path / "table.json", delay_ms=1500)
+    net.replace_dns_with_slowdns({"allowed.test": {"a": ["198.51.100.10"], "ttl": 300}}, delay_ms=1500)
     policy = net.write_policy("domains: [allowed.test]\n")
     init = RunningInit(net, policy)
     try:
@@ -192,10 +188,7 @@ def health(net, init):
 
 
 def test_health_passes_only_once_the_init_is_ready(net, tmp_path):
-    net.dnsmasq.kill()
-    net.dnsmasq.wait()
-    (tmp_path / "table.json").write_text(json.dumps({"allowed.test": {"a": ["198.51.100.10"], "ttl": 300}}))
-    net.start_slowdns(tmp_path / "table.json", delay_ms=1500)
+    net.replace_dns_with_slowdns({"allowed.test": {"a": ["198.51.100.10"], "ttl": 300}}, delay_ms=1500)
     init = RunningInit(net, net.write_policy("domains: [allowed.test]\n"))
     try:
         init.wait_for("lockdown")
@@ -234,10 +227,7 @@ while True:
 
 
 def test_the_init_holds_the_readiness_name_while_it_resolves(net, tmp_path):
-    net.dnsmasq.kill()
-    net.dnsmasq.wait()
-    (tmp_path / "table.json").write_text(json.dumps({"allowed.test": {"a": ["198.51.100.10"], "ttl": 300}}))
-    net.start_slowdns(tmp_path / "table.json", delay_ms=1500)
+    net.replace_dns_with_slowdns({"allowed.test": {"a": ["198.51.100.10"], "ttl": 300}}, delay_ms=1500)
     init = RunningInit(net, net.write_policy("domains: [allowed.test]\n"))
     try:
         init.wait_for("lockdown")

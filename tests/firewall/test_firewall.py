@@ -185,10 +185,7 @@ def test_the_resolver_socket_holds_a_burst_of_answers(net, tmp_path):
     small datagrams) drops part of a burst of 400 and each answer lost costs
     a retry after the resolver's timeout: PID 1 sizes the socket for
     thousands."""
-    net.dnsmasq.kill()
-    net.dnsmasq.wait()
-    (tmp_path / "table.json").write_text(json.dumps({"allowed.test": {"a": ["198.51.100.10"], "ttl": 300}}))
-    net.start_slowdns(tmp_path / "table.json", delay_ms=1500)
+    net.replace_dns_with_slowdns({"allowed.test": {"a": ["198.51.100.10"], "ttl": 300}}, delay_ms=1500)
     policy = net.write_policy("domains: [allowed.test]\nselfcheck: {allowed: \"allowed.test:443\"}\n")
     p = net.popen(net.sbx, [INIT, "apply", "--policy", str(policy), "--policy-dir", str(net.tmp / "none")],
                   stderr=subprocess.PIPE, text=True)

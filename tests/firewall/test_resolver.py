@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from fakenet import FakeNet, HERE
+from fakenet import HERE
 from test_escapes import USER
 from test_firewall import elements
 from test_refresh import RunningInit
@@ -25,16 +25,7 @@ HOSTS = {
     "rebind.wild.test": ["192.0.2.1"],          # the sandbox's own network: the guard refuses it
 }
 POLICY = 'domains: [allowed.test, "*.wild.test"]\ndns: {min_ttl: 1, grace: 1}\n'
-
-
-@pytest.fixture
-def net(tmp_path, need_root):
-    n = FakeNet(tmp_path)
-    try:
-        n.setup(HOSTS, ttl=1)
-        yield n
-    finally:
-        n.teardown()
+NET_TTL = 1      # the shared `net` fixture (conftest.py): answers that expire quickly
 
 
 @pytest.fixture
@@ -195,10 +186,7 @@ def test_the_resolver_asks_upstream_from_ports_no_other_socket_gets(net, tmp_pat
     old entry was the resolver's (its query refused), or the resolver one
     whose old entry was a client's redirected flow (its query sent back to
     itself). Its upstream sockets take ports below the ephemeral range."""
-    net.dnsmasq.kill()
-    net.dnsmasq.wait()
-    (tmp_path / "table.json").write_text(json.dumps({"a.wild.test": {"a": ["198.51.100.20"], "ttl": 60}}))
-    net.start_slowdns(tmp_path / "table.json", delay_ms=1500)
+    net.replace_dns_with_slowdns({"a.wild.test": {"a": ["198.51.100.20"], "ttl": 60}}, delay_ms=1500)
     init = RunningInit(net, net.write_policy(POLICY))
     try:
         init.wait_for("DNS resolver started")

@@ -31,9 +31,6 @@
 /* A child that ran this long before it died starts again at once. */
 #define RESTART_HEALTHY_USEC (60u * 1000000u)
 
-/* What the rules allow past the TTL is capped like the init's own refresh
- * interval: an answer claiming a week does not open an address for one. */
-#define LEARNED_TTL_CEILING 3600u
 /* An element whose recorded expiry is nearer than this may already be gone
  * in the kernel: it is added, not replaced (removing a missing element
  * would fail the transaction). */
@@ -297,21 +294,30 @@ static int learned_make_room(struct dnsproxy_parent *d) {
         return 0;
 }
 
-static int allow_addresses(struct dnsproxy_parent *d, const struct dnsproxy_msg *m) {
+/* On 0, *ret_granted is for how many more seconds every address of m is
+ * allowed at least, less a margin for the kernel's own clock (0 when the
+ * guard refused one): the child may release the same answer again within
+ * that time without asking. */
+static int allow_addresses(struct dnsproxy_parent *d, const struct dnsproxy_msg *m, uint32_t *ret_granted) {
         const struct policy_domain *match;
         if (!policy_name_allowed(d->policy, m->name, &match)) {
                 log_warning("the DNS resolver asked to allow addresses for %s, which the policy does not allow; refused",
                             m->name);
                 return -EPERM;
         }
-        unsigned floor = policy_dns_min_ttl(d->policy);
-        uint64_t seconds = m->ttl < floor ? floor : m->ttl > LEARNED_TTL_CEILING ? LEARNED_TTL_CEILING : m->ttl;
-        seconds += policy_dns_grace(d->policy);
-        uint64_t now = loop_now_usec(), expiry = now + seconds * 1000000u;
+        uint64_t seconds = dnsproxy_lifetime(m->ttl, policy_dns_min_ttl(d->policy), policy_dns_grace(d->policy));
+        /* An element is added for an eighth longer than the answer needs,
+         * and an answer that finds its address allowed for as long as it
+         * needs changes nothing: a name asked again and again costs a set
+         * update once per eighth of its lifetime, not one per answer. */
+        uint64_t now = loop_now_usec(), needed = now + seconds * 1000000u;
+        uint64_t timeout_ms = seconds * 1000u + seconds * 1000u / 8u, expiry = now + timeout_ms * 1000u;
 
         struct nft_learned add[DNSPROXY_ADDRS_MAX], del[DNSPROXY_ADDRS_MAX];
         struct learned *slots[DNSPROXY_ADDRS_MAX];
         size_t n_add = 0, n_del = 0, accepted = 0;
+        uint64_t until = UINT64_MAX;            /* the earliest expiry of m's addresses */
+        *ret_granted = 0;
         int r = learned_make_room(d);
         if (r < 0)
                 return r == -ENOSPC ? log_error_errno(r, "the sandbox's resolver has handed out %u addresses that are still allowed; refusing more until some expire", LEARNED_MAX) : r;
@@ -330,11 +336,16 @@ static int allow_addresses(struct dnsproxy_parent *d, const struct dnsproxy_msg 
                 if (!e)
                         return -ENOSPC;
                 if (e->expiry_usec > now + LEARNED_EXPIRY_MARGIN_USEC) {
-                        if (e->expiry_usec >= expiry)
-                                continue;       /* allowed longer already */
+                        if (e->expiry_usec >= needed) {
+                                if (e->expiry_usec < until)
+                                        until = e->expiry_usec;
+                                continue;       /* allowed long enough already */
+                        }
                         del[n_del++] = (struct nft_learned) { .addr = a };
                 }
-                add[n_add] = (struct nft_learned) { .addr = a, .timeout_ms = seconds * 1000u };
+                if (expiry < until)
+                        until = expiry;
+                add[n_add] = (struct nft_learned) { .addr = a, .timeout_ms = timeout_ms };
                 slots[n_add++] = e;
         }
         /* An answer whose every address the guard refused is not
@@ -350,6 +361,10 @@ static int allow_addresses(struct dnsproxy_parent *d, const struct dnsproxy_msg 
                 if (!slots[i]->expiry_usec)
                         d->n_learned++;
                 *slots[i] = (struct learned) { .addr = add[i].addr, .expiry_usec = expiry };
+        }
+        if (accepted == m->n_addrs && until > now + LEARNED_EXPIRY_MARGIN_USEC) {
+                uint64_t granted = (until - now - LEARNED_EXPIRY_MARGIN_USEC) / 1000000u;
+                *ret_granted = granted > DNSPROXY_TTL_CEILING * 2 ? DNSPROXY_TTL_CEILING * 2 : (uint32_t) granted;
         }
         /* What the client is about to connect to, by the name it asked:
          * a later denial of the address names it. */
@@ -409,9 +424,12 @@ static int on_control(struct loop *l, int fd, uint32_t events, void *userdata) {
                         return 0;
                 }
                 struct dnsproxy_msg ack = { .type = DNSPROXY_ALLOWED, .seq = m->seq };
-                ack.status = allow_addresses(d, m);
+                uint32_t granted = 0;
+                ack.status = allow_addresses(d, m, &granted);
                 if (ack.status > 0)
                         ack.status = 0;
+                if (ack.status == 0)
+                        ack.ttl = granted;
                 if (send(fd, &ack, sizeof(ack), MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno != EAGAIN)
                         return 0;
         }

@@ -366,15 +366,19 @@ static int allow_addresses(struct dnsproxy_parent *d, const struct dnsproxy_msg 
                 uint64_t granted = (until - now - LEARNED_EXPIRY_MARGIN_USEC) / 1000000u;
                 *ret_granted = granted > DNSPROXY_TTL_CEILING * 2 ? DNSPROXY_TTL_CEILING * 2 : (uint32_t) granted;
         }
-        /* What the client is about to connect to, by the name it asked:
-         * a later denial of the address names it. */
+        return 0;
+}
+
+/* What the client is about to connect to, by the name it asked: a later
+ * denial of the address names it. After the acknowledgement, which the
+ * client's answer waits for. */
+static void note_names(struct dnsproxy_parent *d, const struct dnsproxy_msg *m) {
         for (size_t i = 0; i < m->n_addrs; i++) {
                 struct ip_prefix a;
                 dnsproxy_addr_to_prefix(&m->addrs[i], &a);
                 if (dnsproxy_parent_allows(d, &a))
                         denials_name_seen(d->cfg.denials, &a, m->name);
         }
-        return 0;
 }
 
 bool dnsproxy_parent_allows(const struct dnsproxy_parent *d, const struct ip_prefix *a) {
@@ -432,6 +436,8 @@ static int on_control(struct loop *l, int fd, uint32_t events, void *userdata) {
                         ack.ttl = granted;
                 if (send(fd, &ack, sizeof(ack), MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno != EAGAIN)
                         return 0;
+                if (ack.status == 0)
+                        note_names(d, m);
         }
         return 0;
 }

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -20,6 +21,7 @@
 #include "dnsproxy_proto.h"
 #include "guard.h"
 #include "log.h"
+#include "log_budget.h"
 #include "macro.h"
 #include "nft.h"
 #include "policy.h"
@@ -61,6 +63,14 @@ struct dnsproxy_parent {
 
         struct learned *learned;        /* open addressing, a power of two */
         size_t cap_learned, n_learned;
+
+        /* Whether the rules allow an address without a learned entry (the
+         * policy's own names, cidrs, services, meta ranges). */
+        dnsproxy_static_fn static_allows;
+        void *static_userdata;
+
+        /* Lines the sandbox's user can cause by asking: each kind bounded. */
+        struct log_budget guard_log, full_log, policy_log;
 };
 
 static pid_t resolver_child;
@@ -294,15 +304,26 @@ static int learned_make_room(struct dnsproxy_parent *d) {
         return 0;
 }
 
+/* " (N more like it left out)" after a quiet spell of a budgeted line. */
+static const char *left_out_text(unsigned long skipped) {
+        static char buf[64];
+        if (!skipped)
+                return "";
+        snprintf(buf, sizeof(buf), " (%lu more like it left out)", skipped);
+        return buf;
+}
+
 /* On 0, *ret_granted is for how many more seconds every address of m is
  * allowed at least, less a margin for the kernel's own clock (0 when the
  * guard refused one): the child may release the same answer again within
  * that time without asking. */
 static int allow_addresses(struct dnsproxy_parent *d, const struct dnsproxy_msg *m, uint32_t *ret_granted) {
         const struct policy_domain *match;
+        unsigned long skipped;
         if (!policy_name_allowed(d->policy, m->name, &match)) {
-                log_warning("the DNS resolver asked to allow addresses for %s, which the policy does not allow; refused",
-                            m->name);
+                if (log_budget_take(&d->policy_log, loop_now_usec(), &skipped))
+                        log_warning("the DNS resolver asked to allow addresses for %s, which the policy does not allow; refused%s",
+                                    m->name, left_out_text(skipped));
                 return -EPERM;
         }
         uint64_t seconds = dnsproxy_lifetime(m->ttl, policy_dns_min_ttl(d->policy), policy_dns_grace(d->policy));
@@ -319,22 +340,39 @@ static int allow_addresses(struct dnsproxy_parent *d, const struct dnsproxy_msg 
         uint64_t until = UINT64_MAX;            /* the earliest expiry of m's addresses */
         *ret_granted = 0;
         int r = learned_make_room(d);
-        if (r < 0)
-                return r == -ENOSPC ? log_error_errno(r, "the sandbox's resolver has handed out %u addresses that are still allowed; refusing more until some expire", LEARNED_MAX) : r;
+        bool full = r == -ENOSPC;
+        if (r < 0 && !full)
+                return r;
         for (size_t i = 0; i < m->n_addrs; i++) {
                 struct ip_prefix a;
                 const char *reason = NULL;
                 char detail[128] = "", buf[IP_PREFIX_STRLEN];
                 dnsproxy_addr_to_prefix(&m->addrs[i], &a);
                 if (!guard_allows(d->guard, &a, &reason, detail, sizeof(detail))) {
-                        log_warning("refused %s for %s: %s%s%s; list it under cidrs: if it is really wanted",
-                                    ip_prefix_format(&a, buf), m->name, reason, detail[0] ? " " : "", detail);
+                        if (log_budget_take(&d->guard_log, now, &skipped))
+                                log_warning("refused %s for %s: %s%s%s; list it under cidrs: if it is really wanted%s",
+                                            ip_prefix_format(&a, buf), m->name, reason, detail[0] ? " " : "", detail,
+                                            left_out_text(skipped));
                         continue;
                 }
                 accepted++;
                 struct learned *e = learned_find(d, &a);
-                if (!e)
+                bool present = e && e->expiry_usec && same_address(&e->addr, &a);
+                if (!e || (full && !present)) {
+                        /* No room to follow it. An address the rules allow
+                         * anyway (an exact name of the policy, cidrs:) needs
+                         * no entry: a flood of names under a wildcard must
+                         * not take DNS from the policy's own names. */
+                        if (d->static_allows && d->static_allows(&a, d->static_userdata)) {
+                                if (needed < until)
+                                        until = needed;
+                                continue;
+                        }
+                        if (log_budget_take(&d->full_log, now, &skipped))
+                                log_error("the sandbox's resolver has handed out %u addresses that are still allowed; refusing more until some expire%s",
+                                          LEARNED_MAX, left_out_text(skipped));
                         return -ENOSPC;
+                }
                 if (e->expiry_usec > now + LEARNED_EXPIRY_MARGIN_USEC) {
                         if (e->expiry_usec >= needed) {
                                 if (e->expiry_usec < until)
@@ -379,6 +417,11 @@ static void note_names(struct dnsproxy_parent *d, const struct dnsproxy_msg *m) 
                 if (dnsproxy_parent_allows(d, &a))
                         denials_name_seen(d->cfg.denials, &a, m->name);
         }
+}
+
+void dnsproxy_parent_set_static(struct dnsproxy_parent *d, dnsproxy_static_fn fn, void *userdata) {
+        d->static_allows = fn;
+        d->static_userdata = userdata;
 }
 
 bool dnsproxy_parent_allows(const struct dnsproxy_parent *d, const struct ip_prefix *a) {

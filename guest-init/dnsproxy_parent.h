@@ -47,6 +47,12 @@ int dnsproxy_parent_new(struct loop *l, const struct dnsproxy_parent_config *cfg
  * their names. */
 int dnsproxy_parent_use(struct dnsproxy_parent *d, const struct policy *policy, struct guard *guard);
 
+/* Whether the rules allow addr without a learned entry. */
+typedef bool (*dnsproxy_static_fn)(const struct ip_prefix *addr, void *userdata);
+/* When the learned table is full, an answer's addresses that fn allows
+ * need no entry (without it, every answer then fails). */
+void dnsproxy_parent_set_static(struct dnsproxy_parent *d, dnsproxy_static_fn fn, void *userdata);
+
 /* Whether the rules allow addr now because the resolver handed it out. */
 bool dnsproxy_parent_allows(const struct dnsproxy_parent *d, const struct ip_prefix *addr);
 

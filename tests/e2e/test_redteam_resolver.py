@@ -122,16 +122,18 @@ def test_many_addresses_of_a_wildcard_do_not_stop_dns_for_every_name(renv):
     """PID 1 follows at most 16,384 live learned addresses (24,576 before it
     checks); past that it refuses every answer with an address it does not
     follow yet, for minutes (TTL + grace + an eighth), whatever the name,
-    and logs an error line for each. 25,000 lookups under one allowed
+    and logs an error line for each. 27,000 lookups under one allowed
     wildcard (a crawler of a CDN's names does the same) then leave the
     sandbox without DNS for the policy's own exact names, whose addresses
     are in allowed_v4 already and need no learned entry at all, and write
     one line per query into the engine's log."""
     name = sandbox(renv, 'domains:\n  - far.test\n  - "*.wild.test"\n', "learned-flood.yaml")
     t0 = time.monotonic()
-    answered, _ = ask(name, "ip-198-19-%d-%d.syn.wild.test", 25000, window=64)
+    # 27,000 distinct addresses: past the 24,576 at which PID 1 checks,
+    # with room for a few queries lost on the way.
+    answered, _ = ask(name, "ip-198-19-%d-%d.syn.wild.test", 27000, window=64)
     elapsed = time.monotonic() - t0
-    assert answered >= 24000, f"only {answered} of 25000 flood queries answered"
+    assert answered >= 26000, f"only {answered} of 27000 flood queries answered"
     answered, rcodes = ask(name, "far.test", 1)
     full = docker("logs", name).stderr.count("addresses that are still allowed; refusing more")
     assert rcodes == {0: 1}, (

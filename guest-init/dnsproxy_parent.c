@@ -62,7 +62,8 @@ struct dnsproxy_parent {
         unsigned backoff_ms;
 
         struct learned *learned;        /* open addressing, a power of two */
-        size_t cap_learned, n_learned;
+        size_t cap_learned, n_learned;  /* n_learned counts expired entries until a rehash */
+        uint64_t full_until_usec;       /* LEARNED_MAX live entries until then */
 
         /* Whether the rules allow an address without a learned entry (the
          * policy's own names, cidrs, services, meta ranges). */
@@ -272,20 +273,34 @@ static struct learned *learned_find(struct dnsproxy_parent *d, const struct ip_p
 }
 
 /* Grows the table, and drops what has expired, when it is three quarters
- * full. Entries are never removed one by one: a hole would cut a probe
+ * full or holds LEARNED_MAX entries; -ENOSPC when LEARNED_MAX of them are
+ * live. Entries are never removed one by one: a hole would cut a probe
  * chain. */
 static int learned_make_room(struct dnsproxy_parent *d) {
-        if (d->cap_learned && d->n_learned < d->cap_learned / 4 * 3)
+        if (d->cap_learned && d->n_learned < d->cap_learned / 4 * 3 && d->n_learned < LEARNED_MAX)
                 return 0;
         uint64_t now = loop_now_usec();
+        /* Full of live entries when last counted: nothing frees up before
+         * the earliest of them expires, and a flood of answers meanwhile
+         * must not rescan the table for each. */
+        if (now < d->full_until_usec)
+                return -ENOSPC;
         size_t live = 0;
+        uint64_t earliest = UINT64_MAX;
         for (size_t i = 0; i < d->cap_learned; i++)
-                live += d->learned[i].expiry_usec > now;
+                if (d->learned[i].expiry_usec > now) {
+                        live++;
+                        if (d->learned[i].expiry_usec < earliest)
+                                earliest = d->learned[i].expiry_usec;
+                }
+        if (live >= LEARNED_MAX) {
+                d->full_until_usec = earliest;
+                return -ENOSPC;
+        }
+        d->full_until_usec = 0;
         size_t cap = d->cap_learned ? d->cap_learned : 256;
         while (live >= cap / 2 && cap < LEARNED_MAX * 2)
                 cap *= 2;
-        if (live >= LEARNED_MAX)
-                return -ENOSPC;
         struct learned *old = d->learned;
         size_t old_cap = d->cap_learned;
         d->learned = calloc(cap, sizeof(*d->learned));
@@ -513,6 +528,7 @@ int dnsproxy_parent_use(struct dnsproxy_parent *d, const struct policy *policy, 
                 free(d->learned);
                 d->learned = NULL;
                 d->cap_learned = d->n_learned = 0;
+                d->full_until_usec = 0;
                 int r = nft_learned_flush();
                 if (r < 0)
                         return r;

@@ -529,9 +529,6 @@ int dnsproxy_parent_use(struct dnsproxy_parent *d, const struct policy *policy, 
                 d->learned = NULL;
                 d->cap_learned = d->n_learned = 0;
                 d->full_until_usec = 0;
-                int r = nft_learned_flush();
-                if (r < 0)
-                        return r;
         }
         d->backoff_ms = 0;
         return child_start(d);

@@ -590,6 +590,8 @@ static int fw_program(struct firewall *fw, struct fw_gen *g, const struct ip_pre
                 .resolvers = resolvers, .n_resolvers = n_resolvers,
                 .root_dns_forwarding = resolvers_include_docker_dns(resolvers, n_resolvers),
                 .services = svc.out, .n_services = svc.n,
+                /* A reload: the answers of the old policy go with its rules. */
+                .flush_learned = fw->live != NULL,
         };
         fw_resolver_rules(fw, &np);
         r = nft_apply_policy(&np, stats);

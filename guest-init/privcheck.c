@@ -145,3 +145,51 @@ int privcheck_separate_uid(void) {
                 return log_error_errno(-errno, "Failed to make PID 1 undumpable: %m");
         return 0;
 }
+
+int privcheck_firewall_role(void) {
+        if (getuid() != 0 || getauxval(AT_SECURE)) {
+                log_error("--role firewall runs as root in a container of its own (user root, cap_drop ALL, cap_add NET_ADMIN, SETPCAP, SETUID, SETGID); this one runs as uid %u",
+                          (unsigned) getuid());
+                return -EPERM;
+        }
+        return 0;
+}
+
+/* The capability sets of /proc/self/status that are not all zero, as
+ * "CapBnd 00000000a80425fb" words in buf; false when it cannot be read. */
+static bool capability_sets_nonzero(char *buf, size_t len) {
+        _cleanup_fclose_ FILE *f = fopen("/proc/self/status", "re");
+        char line[256];
+        size_t used = 0;
+        buf[0] = '\0';
+        if (!f)
+                return false;
+        while (fgets(line, sizeof(line), f)) {
+                unsigned long long v;
+                char name[16];
+                if (strncmp(line, "Cap", 3) != 0 || sscanf(line, "%15[^:]:%llx", name, &v) != 2 || v == 0)
+                        continue;
+                if (used < len)
+                        used += (size_t) snprintf(buf + used, len - used, "%s%s %016llx", used ? ", " : "", name, v);
+        }
+        return true;
+}
+
+int privcheck_agent_role(void) {
+        char held[256];
+        uid_t ruid, euid, suid;
+        if (getresuid(&ruid, &euid, &suid) < 0 || ruid == 0 || euid == 0 || suid == 0) {
+                log_error("--role agent runs as the sandbox user, never as root: run the agent's container with user dev (compose: user: dev; Kubernetes: runAsUser)");
+                return -EPERM;
+        }
+        if (!capability_sets_nonzero(held, sizeof(held)))
+                return log_error_errno(-EPERM, "Failed to read this process's capability sets from /proc/self/status");
+        if (held[0]) {
+                log_error("the agent's container holds capabilities (%s): start it with every capability dropped, the bounding set included (--cap-drop ALL; compose: cap_drop: [ALL]; Kubernetes: capabilities: {drop: [ALL]})",
+                          held);
+                return -EPERM;
+        }
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                return log_error_errno(-errno, "Failed to set no_new_privs: %m");
+        return 0;
+}

@@ -72,15 +72,17 @@ int readiness_announce(struct loop *l) {
 /* Connects to one of the names; *ret_cred is the listener's, as the kernel
  * recorded it when it listened and translated into our namespaces: a pid
  * outside our pid namespace reads as 0. 1 with cred, 0 when nobody
- * listens, -errno. */
+ * listens, 2 when the holder accepts no more connections, -errno. */
 static int readiness_peer(bool agent, struct ucred *ret_cred) {
         struct sockaddr_un sa;
         socklen_t len = readiness_address(&sa, agent);
-        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        /* Non-blocking: a holder that never accepts fills its backlog, and
+         * a blocking connect would then wait for it forever. */
+        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
                 return -errno;
         if (connect(fd, (struct sockaddr *) &sa, len) < 0)
-                return errno == ECONNREFUSED || errno == ENOENT ? 0 : -errno;
+                return errno == ECONNREFUSED || errno == ENOENT ? 0 : errno == EAGAIN ? 2 : -errno;
         socklen_t cred_len = sizeof(*ret_cred);
         if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, ret_cred, &cred_len) < 0)
                 return -errno;
@@ -97,7 +99,7 @@ int readiness_check(const char **ret_why) {
                 int r = readiness_peer(agent, &cred);
                 if (r < 0)
                         return r;
-                if (r > 0 && cred.pid == 1)
+                if (r == 1 && cred.pid == 1)
                         return 1;
                 if (r > 0 && !agent)
                         *ret_why = "the readiness socket is held by a process other than this container's init";
@@ -112,6 +114,10 @@ int readiness_firewall_check(const char **ret_why) {
                 return r;
         if (r == 0) {
                 *ret_why = "no firewall in this network namespace has reported ready (yet)";
+                return 0;
+        }
+        if (r == 2) {
+                *ret_why = "the firewall's readiness name is held by a process that accepts no connections";
                 return 0;
         }
         /* Nothing in the agent's container can act as uid 0: it runs as the

@@ -75,7 +75,7 @@ static void proof_maybe_done(struct agentproof *p) {
                 proof_finish(p, -ENETUNREACH);
                 return;
         }
-        log_notice("firewall proven from the agent's container in %.1f ms: %s; %s",
+        log_notice("sandbox ready: firewall proven from the agent's container in %.1f ms: %s; %s",
                    (double) (loop_now_usec() - p->started_usec) / 1000.0, p->dns_summary, p->check_summary);
         proof_finish(p, 0);
 }

@@ -17,11 +17,6 @@
 #include "log.h"
 #include "macro.h"
 
-static const char *user_name(uid_t uid) {
-        const struct passwd *pw = getpwuid(uid);
-        return pw ? pw->pw_name : "dev";
-}
-
 static bool trusted_caller(void) {
         return getuid() == 0 && !getauxval(AT_SECURE);
 }
@@ -73,8 +68,8 @@ int privcheck_startup(const struct init_config *cfg) {
         bool ambient = prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, CAP_NET_ADMIN, 0, 0) == 1;
         bool inheritable = privdrop_has_capability(CAP_NET_ADMIN, true);
         if (ambient || inheritable || (has_effective(CAP_NET_ADMIN) && !getauxval(AT_SECURE))) {
-                log_error("the container engine gives CAP_NET_ADMIN to every process of uid %u (as an ambient capability, which podman does), so any terminal in this container could flush the firewall; refusing to start. Use Docker, or run the container as root (--user root --cap-add SETUID --cap-add SETGID) so agent-sandbox-init drops privileges itself, and attach terminals with `podman exec -u %s` (without -u they run as root and can change the firewall)",
-                          (unsigned) getuid(), user_name(getuid()));
+                log_error("the container engine gives CAP_NET_ADMIN to every process of uid %u (as an ambient capability, which podman does), so any terminal in this container could flush the firewall; refusing to start. Use split mode (the firewall in a container of its own, the agent's container without any capability: agentbox run --split, or a podman pod as in docs/security.md), or Docker",
+                          (unsigned) getuid());
                 return -EPERM;
         }
         /* With privilege from the file capability, only the container's

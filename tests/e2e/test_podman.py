@@ -6,9 +6,10 @@ folders under the test's temp folder, so nothing here touches another
 user's podman state.
 
 Podman hands added capabilities to a non-root container user as ambient
-capabilities; as `dev` the init must refuse to start. Run as root (the
-documented way), CMD and `podman exec -u dev` terminals must be as powerless
-as under Docker."""
+capabilities; as `dev` the init must refuse to start. Run as root (what the
+one-container image allows under podman; the documented way is split mode,
+tests/e2e/test_split_podman.py), CMD and `podman exec -u dev` terminals must
+be as powerless as under Docker."""
 import difflib
 import json
 import os

@@ -102,7 +102,7 @@ int readiness_check(const char **ret_why) {
                 if (r == 1 && cred.pid == 1)
                         return 1;
                 if (r > 0 && !agent)
-                        *ret_why = "the readiness socket is held by a process other than this container's init";
+                        *ret_why = "the readiness socket is held by a process other than the init (PID 1 of this container)";
         }
         return 0;
 }

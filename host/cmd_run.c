@@ -267,8 +267,8 @@ static int start_or_reuse(const struct engine *e, const struct run_opts *o, cons
                 return code;
         *started = false;
         if (st == SANDBOX_RUNNING) {
-                if (o->image || o->policy || o->expose.n || o->network || o->dns.n)
-                        log_notice("reusing the running sandbox %s; --image, --policy, --expose, --network and --dns apply only when it starts (agentbox down first)",
+                if (o->image || o->policy || o->expose.n || o->network || o->dns.n || o->split)
+                        log_notice("reusing the running sandbox %s; --image, --policy, --expose, --network, --dns and --split apply only when it starts (agentbox down first)",
                                 p->name);
                 return 0;
         }

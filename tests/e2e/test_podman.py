@@ -185,7 +185,7 @@ def test_as_image_user_refuses_to_start(podmanenv, tmp_path, with_cmd):
     logs = podmanenv.logs(name)
     assert code == 1, logs
     assert REFUSAL in logs, logs
-    assert "podman exec -u dev" in logs, logs
+    assert "agentbox run --split" in logs, "the refusal names split mode, not a root container:\n" + logs
     assert "sandbox ready" not in logs and "running as" not in logs, logs
     assert not (marks / "started").exists(), "a user process ran"
 

@@ -293,3 +293,31 @@ def test_kube_play_of_the_manifest(kube):
     out = kube.podman("exec", agent, "bash", "-c", "touch /etc/x; echo etc=$?; touch /workspace/x; echo ws=$?",
                       check=False)
     assert "etc=1" in out.stdout and "ws=0" in out.stdout, out.stdout + out.stderr
+
+
+def test_agentbox_run_split_on_podman(kube, tmp_path):
+    """agentbox --engine podman run --split: the same three containers as
+    under Docker, in this module's podman storage and network."""
+    from buildpaths import AGENTBOX
+    (tmp_path / "storage.conf").write_text(
+        f'[storage]\ndriver = "overlay"\ngraphroot = "{kube.root}"\nrunroot = "{kube.runroot}"\n')
+    project = tmp_path / "project"
+    project.mkdir()
+    os.chmod(project, 0o777)
+    user_policy = tmp_path / "user.yaml"
+    user_policy.write_text(f"cidrs: [{kube.allowed_ip}/32]\nports: [80]\n")
+    os.chmod(user_policy, 0o644)
+    env = dict(os.environ, HOME=str(tmp_path / "home"), XDG_CONFIG_HOME=str(tmp_path / "xdg"),
+               CONTAINERS_CONF=str(kube.conf), CONTAINERS_STORAGE_CONF=str(tmp_path / "storage.conf"),
+               AGENTBOX_ENGINE="/usr/bin/podman", AGENTBOX_READY_TIMEOUT="60")
+    script = ("grep -E '^CapBnd' /proc/self/status; "
+              f"curl -s -o /dev/null -w 'allowed=%{{http_code}} ' --max-time 3 http://{kube.allowed_ip}/; "
+              f"curl -s -o /dev/null -w 'blocked=%{{http_code}}\\n' --max-time 3 http://{kube.blocked_ip}/; exit 0")
+    r = subprocess.run([AGENTBOX, "run", "--split", "--image", kube.image, "--policy", str(user_policy),
+                        "--network", kube.network, "--dns", kube.dns_ip, "--", "sh", "-c", script],
+                       cwd=project, env=env, capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "CapBnd:\t0000000000000000" in r.stdout and "allowed=200 blocked=000" in r.stdout, r.stdout + r.stderr
+    assert "firewall proven from the agent's container" in r.stderr, r.stderr
+    left = kube.podman("ps", "-a", "--filter", "label=agentbox.split-of", "-q").stdout.split()
+    assert left == [], left

@@ -373,3 +373,34 @@ def test_a_firewall_that_fails_its_checks_leaves_the_agent_unstarted(dockerenv, 
         assert not (p.dir / "agent-ran").exists()
     finally:
         p.compose("down", "-v", "-t", "1")
+
+
+def test_an_agent_started_first_waits_for_the_firewall(dockerenv, tmp_path):
+    """Both containers started together, the agent's first (a regular second
+    container on Kubernetes): the agent's init waits, and runs CMD only once
+    the firewall has appeared and it has proven it."""
+    tag = uuid.uuid4().hex[:6]
+    holder, fw, agent = (f"asb-e2e-{n}-{tag}" for n in ("holder", "fw", "agent"))
+    policy = dockerenv.policy(f"cidrs: [{dockerenv.allowed_ip}/32]\nports: [80]\n"
+                              f'selfcheck: {{allowed: "{dockerenv.allowed_ip}:80", strict: true}}\n',
+                              f"first-{tag}.yaml")
+    mount = ["-v", f"{policy}:/etc/agent-sandbox/policy.yaml:ro"]
+    try:
+        docker("run", "-d", "--name", holder, "--network", dockerenv.network, "--dns", dockerenv.dns_ip,
+               "--user", "dev", "--cap-drop", "ALL", "--entrypoint", "sleep", IMAGE, "infinity")
+        docker("run", "-d", "--name", agent, "--network", f"container:{holder}", "--user", "dev",
+               "--cap-drop", "ALL", *mount, IMAGE, "--role", "agent", "--firewall-wait", "60", "--",
+               "sh", "-c", f"curl -s -o /dev/null -w 'CMD allowed=%{{http_code}}\\n' http://{dockerenv.allowed_ip}/")
+        logs = dockerenv.wait_log(agent, "waiting for the firewall container")
+        time.sleep(2)
+        assert "CMD" not in docker("logs", agent).stdout and json.loads(
+            docker("inspect", agent).stdout)[0]["State"]["Running"], logs
+        docker("run", "-d", "--name", fw, "--network", f"container:{holder}", "--user", "root",
+               "--cap-drop", "ALL", "--cap-add", "NET_ADMIN", "--cap-add", "SETPCAP", "--cap-add", "SETUID",
+               "--cap-add", "SETGID", *mount, IMAGE, "--role", "firewall")
+        assert dockerenv.exited(agent, timeout=60) == 0, docker("logs", agent).stderr
+        out = docker("logs", agent)
+        assert "CMD allowed=200" in out.stdout, out.stdout + out.stderr
+        assert "sandbox ready: firewall proven from the agent's container" in out.stderr, out.stderr
+    finally:
+        docker("rm", "-f", holder, fw, agent, check=False)

@@ -249,8 +249,9 @@ def test_a_killed_firewall_is_restarted_and_nothing_opens_meanwhile(split, docke
     """The firewall's PID 1 dies (SIGKILL from the host, like a crash): the
     engine starts it again, and a prober in the agent's container, running
     from before the kill until after the new one is healthy, never gets
-    through to the blocked host. A policy change made before the kill takes
-    effect only through the restarted firewall."""
+    through to the blocked host before the new firewall has programmed the
+    new policy. A policy change made before the kill takes effect only
+    through the restarted firewall."""
     env = dockerenv
     restarts = json.loads(docker("inspect", split.cid("firewall")).stdout)[0]["RestartCount"]
     prober = start_prober(split, env, 6)
@@ -268,16 +269,25 @@ def test_a_killed_firewall_is_restarted_and_nothing_opens_meanwhile(split, docke
     try:
         lines = probed(prober)
         assert float(lines[0][0]) < killed_at < float(lines[-1][0]), (killed_at, lines[0], lines[-1])
-        started = json.loads(docker("inspect", split.cid("firewall")).stdout)[0]["State"]["StartedAt"]
-        restarted_at = float(subprocess.run(["date", "-d", started, "+%s.%N"], capture_output=True,
+        # When the restarted firewall's table that allows nothing was in:
+        # its policy's rules come after that.
+        stamped = docker("logs", "-t", split.cid("firewall")).stderr.splitlines()
+        lockdown = [l.split()[0] for l in stamped if "lockdown done" in l][-1]
+        restarted_at = float(subprocess.run(["date", "-d", lockdown, "+%s.%N"], capture_output=True,
                                             text=True, check=True).stdout)
-        # Until the new firewall ran, the old table held: blocked refused,
-        # allowed open. The new one starts with a table that allows nothing
-        # and replaces it with the policy's in one transaction: the blocked
-        # host opens (the new policy allows it) only after that.
+        assert restarted_at > killed_at, (lockdown, killed_at)
+        # Until the new firewall ran, the old table held: the blocked host
+        # refused. The new one starts with a table that allows nothing and
+        # replaces it with the policy's in one transaction: the blocked
+        # host opens (the new policy allows it) only after that, and the
+        # allowed one may be refused for that moment — at once, by the
+        # table (ECONNREFUSED), never by silence. (That the old table lets
+        # the allowed host through while no firewall runs is
+        # test_while_the_firewall_is_down_its_table_holds.)
         before = [l for l in lines if float(l[0]) < restarted_at]
         assert all(l[2] == "refused" for l in before if l[1] == env.blocked_ip), before
-        assert all(l[2] == "open" for l in before if l[1] == env.allowed_ip), before
+        assert all(l[2] == "open" for l in lines if l[1] == env.allowed_ip and float(l[0]) < killed_at), lines
+        assert all(l[3] == "111" for l in lines if l[1] == env.allowed_ip and l[2] != "open"), lines
         # The restarted firewall read the policy as it is now.
         r = split.exec("agent", curl(f"http://{env.blocked_ip}/"), check=False)
         assert r.stdout.strip() == "200 rc=0", r.stdout + r.stderr

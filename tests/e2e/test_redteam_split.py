@@ -5,6 +5,7 @@ network namespace without any capability (compose/split/docker-compose.yml,
 reproduced here with docker run so that the test needs nothing but the
 engine). Each test performs one attack and asserts that it gets nothing."""
 import os
+import subprocess
 import time
 
 import pytest
@@ -88,6 +89,9 @@ def split(tmp_path_factory):
         logs = env.wait_log(names["agent"], "supervising", timeout=60)
         assert "supervising" in logs, logs
         env.names = names
+        # A web server (not a DNS server) on port 53 of an address the policy does not allow.
+        env.port53_ip = env.blocked_ip.rsplit(".", 1)[0] + ".12"
+        env.run_helper("port53", env.port53_ip, "python3", "-m", "http.server", "53")
         env.agent_ip = docker("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
                               names["network"]).stdout.strip()
         yield env
@@ -112,3 +116,25 @@ def test_dev_cannot_ride_dockerds_upstream_dns_flow(split):
     asked = [line for line in split.dns_log().splitlines() if "blocked.test" in line]
     assert "answer" not in r.stdout and not asked, (
         f"dev reached the DNS server directly on dockerd's flow:\n{r.stdout}\n" + "\n".join(asked))
+
+
+def test_root_without_capabilities_reaches_only_dns(split):
+    """An operator's `docker exec -u 0` into the agent's container gets uid 0
+    without any capability. docs/security.md lets it send DNS past the
+    resolver; it must not get an arbitrary TCP connection to any address of
+    the internet because the destination port is 53 (here: HTTP to a web
+    server on port 53 of an address the policy does not allow)."""
+    url = f"http://{split.port53_ip}:53/"
+    deadline = time.monotonic() + 10
+    while subprocess.run(["curl", "-s", "-m", "1", "-o", "/dev/null", url]).returncode != 0:
+        assert time.monotonic() < deadline, f"the web server on {url} did not start"
+        time.sleep(0.2)
+    dev = docker("exec", "-u", "dev", split.names["agent"], "curl", "-s", "-m", "3", "-o", "/dev/null", "-w",
+                 "%{http_code}", url, check=False)
+    assert dev.stdout != "200", "dev reached a web server on port 53 of a blocked address"
+    root = docker("exec", "-u", "0", split.names["agent"], "sh", "-c",
+                  f"grep ^CapEff: /proc/self/status; curl -s -m 3 -o /dev/null -w '%{{http_code}}' {url}",
+                  check=False)
+    assert "CapEff:\t0000000000000000" in root.stdout, root.stdout
+    assert not root.stdout.endswith("200"), (
+        f"uid 0 without capabilities in the agent's container opened HTTP to {url}:\n{root.stdout}")

@@ -21,7 +21,8 @@ HARDEN = ["--cap-drop", "ALL", "--security-opt", "no-new-privileges:true", "--se
 
 # Run as dev in the agent's container: watch the namespace's UDP sockets
 # (/proc/net/udp shows every socket of the namespace, whoever owns it) while
-# an allowed name is looked up. The sandbox's resolver forwards it to
+# names under an allowed wildcard are looked up (each a new name, so no
+# cache answers it). The sandbox's resolver forwards it to
 # Docker's embedded DNS (127.0.0.11), which forwards it upstream from a
 # socket of dockerd's (uid 0) in this namespace, on an ephemeral port. When
 # that socket closes, its conntrack entry stays (30 s, marked by the rule
@@ -39,7 +40,7 @@ my $q = pack("nnnnnn", 0x4242, 0x0100, 1, 0, 0, 0)
 my %seen;
 for my $try (1..10) {
   my $pid = fork();
-  if (!$pid) { close STDOUT; exec("getent", "ahosts", $trigger); }
+  if (!$pid) { close STDOUT; exec("getent", "ahosts", "t$try-$$.$trigger"); }
   while (waitpid($pid, 1) == 0) {
     open(my $f, "<", "/proc/net/udp") or die "/proc/net/udp: $!";
     while (<$f>) { my @c = split; next unless $c[2] && $c[2] eq "$dsthex:0035";
@@ -69,7 +70,7 @@ def split(tmp_path_factory):
     env = DockerEnv(tmp_path_factory.mktemp("redteam-split"))
     try:
         env.setup()
-        policy = env.policy(f"domains: [allowed.test]\ncidrs: [{env.allowed_ip}/32]\nports: [80]\n"
+        policy = env.policy(f"domains: [allowed.test, \"*.wild.test\"]\ncidrs: [{env.allowed_ip}/32]\nports: [80]\n"
                             f"selfcheck: {{allowed: \"{env.allowed_ip}:80\", blocked: \"{env.blocked_ip}:80\", "
                             "strict: true}\n")
         names = {role: f"asb-e2e-{role}-{env.tag}" for role in ("network", "firewall", "agent")}
@@ -108,7 +109,7 @@ def test_dev_cannot_ride_dockerds_upstream_dns_flow(split):
     """A name outside the policy must never reach the network's DNS server,
     nor may dev talk to it on any port but through the sandbox's resolver:
     not even on the 5-tuple of a query dockerd just forwarded."""
-    r = as_dev(split, REUSE_DOCKERD_FLOW, split.agent_ip, split.dns_ip, "allowed.test", "blocked.test")
+    r = as_dev(split, REUSE_DOCKERD_FLOW, split.agent_ip, split.dns_ip, "wild.test", "blocked.test")
     assert r.returncode == 0, r.stderr
     # Without a forwarded query to ride the attack proves nothing: make sure it had one.
     assert r.stdout.startswith("seen ") and r.stdout.split("\n")[0] != "seen ", r.stdout

@@ -12,7 +12,7 @@ my $dsthex = sprintf("%08X", unpack("V", inet_aton($dst)));
 my $q = pack("nnnnnn", 0x4242, 0x0100, 1, 0, 0, 0)
       . join("", map { chr(length $_) . $_ } split /\./, $name) . "\0" . pack("nn", 1, 1);
 my %seen;
-for my $try (1..10) {
+for my $try (1..60) {
   my $pid = fork();
   if (!$pid) { close STDOUT; exec("getent", "ahosts", "t$try-$$.$trigger"); }
   while (waitpid($pid, 1) == 0) {

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agents-names.h"
 #include "cmds.h"
 #include "embed/embed.h"
 #include "fileio.h"
@@ -225,12 +226,12 @@ const struct verb verb_init = {
         .name = "init",
         .summary = "write docker-compose.yml and/or .devcontainer/devcontainer.json for the sandbox",
         .usage =
-                "Usage: agentbox init [--agent claude|codex|gemini|opencode|none]\n"
-                "                     [--mode compose|devcontainer|both] [--dir D] [--force]\n\n"
+                "Usage: agentbox init [--agent AGENT] [--mode compose|devcontainer|both] [--dir D] [--force]\n\n"
                 "Write the sandbox templates into the project: docker-compose.yml (mode compose,\n"
                 "the default) and/or .devcontainer/devcontainer.json, with the agent's image, each\n"
                 "with the seccomp profile it uses beside it (agent-sandbox-seccomp.json).\n"
-                "Existing files are never overwritten without --force.\n",
+                "Existing files are never overwritten without --force.\n"
+                "AGENT is one of " AGENT_NAMES " (default: none; see agentbox agents).\n",
         .needs = VERB_NEEDS_PROJECT,
         .shortopts = "f",
         .longopts = (const struct option[]) {

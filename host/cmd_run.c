@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agents-names.h"
 #include "cmds.h"
 #include "config.h"
 #include "envfilter.h"
@@ -334,13 +335,38 @@ static int exec_in_sandbox(const struct engine *e, const struct project *p, cons
         return sandbox_run_attached(e, strv_items(&args), strv_items(&env));
 }
 
+int run_env_requests(const struct agent *a, const struct run_opts *o, char *const *host_env, struct strv *ret) {
+        struct strv v = {};
+        /* The agent's credential variables (images/agents.catalog) pass
+         * when set; naming one with -e as well changes nothing. */
+        for (const char *const *k = a->keys; k && *k; k++) {
+                size_t n = strlen(*k);
+                for (char *const *e = host_env; e && *e; e++)
+                        if (strncmp(*e, *k, n) == 0 && (*e)[n] == '=') {
+                                strv_push(&v, *k);
+                                break;
+                        }
+        }
+        strv_push_all(&v, strv_items(&o->env));
+        int r = strv_status(&v);
+        if (r < 0) {
+                strv_done(&v);
+                return r;
+        }
+        *ret = v;
+        return 0;
+}
+
 static int cmd_run(struct verb_call *c) {
         const struct run_opts *o = c->opts;
         const struct project *p = &c->project;
         const struct engine *e = c->engine;
         const struct agent *a = agent_find(o->agent ? o->agent : "none");
         struct envfilter ef = {};
-        if (envfilter_resolve(strv_items(&o->env), o->env_file, p->path, environ, &ef) < 0)
+        _cleanup_strv_ struct strv requests = {};
+        if (run_env_requests(a, o, environ, &requests) < 0)
+                return verb_oom();
+        if (envfilter_resolve(strv_items(&requests), o->env_file, p->path, environ, &ef) < 0)
                 return AGENTBOX_EXIT_FAILURE;
         bool started = false, reuse = false;
         int code = 0;
@@ -376,7 +402,7 @@ const struct verb verb_run = {
                 "Usage: agentbox run [AGENT] [OPTIONS] [-- CMD ARGS...]\n\n"
                 "Start the project's sandbox (or reuse the running one), wait until its firewall\n"
                 "is up, then run AGENT's command (bash for none) or CMD in it as dev in /workspace.\n"
-                "AGENT is one of claude, codex, gemini, opencode, none (default: none).\n\n"
+                "AGENT is one of " AGENT_NAMES " (default: none; see agentbox agents).\n\n"
                 "Options:\n"
                 "  --image I        use image I instead of the agent's\n"
                 "  --policy FILE    also mount FILE as /etc/agent-sandbox/policy.d/user.yaml\n"
@@ -390,7 +416,8 @@ const struct verb verb_run = {
                 "  -v, --verbose    show every step of the sandbox's start, not only that it is ready\n"
                 "  --dir D          the project folder (default: the current one)\n"
                 "  -h, --help       this help\n\n"
-                "Nothing from the host environment passes unless named. Exit code: the command's;\n"
+                "Nothing from the host environment passes unless named, except the agent's own\n"
+                "credential variables (agentbox agents lists them) when they are set. Exit code: the command's;\n"
                 "1 when the sandbox failed to start, 2 usage, 125 engine problem.\n",
         .needs = VERB_NEEDS_PROJECT | VERB_NEEDS_ENGINE | VERB_TAKES_COMMAND,
         .shortopts = "e:v",

@@ -52,8 +52,8 @@ catalog="$repo/images/agents.catalog"
 catalog_lines() { grep -Ev '^[[:space:]]*(#|$)' "$catalog"; }
 declare -A agents=()
 agent_names=()
-while read -r name package version _node _command service state _keys; do
-  agents[$name]="$package $version $service $state"
+while read -r name package version _node command service state _keys; do
+  agents[$name]="$package $version $service $state $command"
   agent_names+=("$name")
 done < <(catalog_lines)
 pin_field() { awk -v k="$1" '$1 == k { print $2 }' "$repo/images/node-runtime.pin"; }
@@ -136,13 +136,13 @@ for t in "${targets[@]}"; do
         built+=("agent-sandbox-base:$TAG")
       fi
       have_base=1
-      read -r package version service state <<<"${agents[$t]}"
+      read -r package version service state command <<<"${agents[$t]}"
       prepare_agent_context "$t" "$service"
       echo "==> building agent-sandbox-$t:$TAG ($package@$version on node $NODE_VERSION)"
       started=$SECONDS
       if ! "$DOCKER" build --force-rm -f "$repo/images/agent/Dockerfile" --build-arg BASE="agent-sandbox-base:$TAG" \
           --build-arg NODE_PACKAGE="$NODE_PACKAGE" --build-arg NODE_VERSION="$NODE_VERSION" \
-          --build-arg NODE_INTEGRITY="$NODE_INTEGRITY" --build-arg AGENT="$t" \
+          --build-arg NODE_INTEGRITY="$NODE_INTEGRITY" --build-arg AGENT="$t" --build-arg COMMAND="$command" \
           --build-arg NPM_PACKAGE="$package" --build-arg NPM_VERSION="$version" --build-arg STATE_DIR="$state" \
           -t "agent-sandbox-$t:$TAG" "$context" >"$work/build.log" 2>&1; then
         echo "error: building agent-sandbox-$t:$TAG failed; the end of its build log:" >&2

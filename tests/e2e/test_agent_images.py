@@ -175,14 +175,24 @@ PROMPTS = {
     "claude": (["claude", "-p", "Say hello."],
                {"ANTHROPIC_BASE_URL": "https://far.test", "ANTHROPIC_API_KEY": "sk-ant-test",
                 "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}),
-    "gemini": (["gemini", "-p", "Say hello."],
+    # GOOGLE_GEMINI_BASE_URL alone selects the "gateway" sign-in, which
+    # the non-interactive mode refuses; the system settings pick the API key.
+    "gemini": (["gemini", "--skip-trust", "-p", "Say hello."],
                {"GOOGLE_GEMINI_BASE_URL": "https://far.test", "GEMINI_API_KEY": "test-key"}),
-    "codex": (["codex", "exec", "--skip-git-repo-check", "Say hello."],
-              {"OPENAI_BASE_URL": "https://far.test/v1", "OPENAI_API_KEY": "sk-test"}),
+    # Codex takes its base URL from a model provider of its configuration
+    # (-c), over the Responses API without WebSockets.
+    "codex": (["codex", "exec", "--skip-git-repo-check", "-c", 'model_provider="stub"',
+               "-c", 'model_providers.stub={name="stub", base_url="https://far.test/v1", env_key="OPENAI_API_KEY",'
+               ' wire_api="responses", supports_websockets=false}', "Say hello."],
+              {"OPENAI_API_KEY": "sk-test"}),
     "qwen": (["qwen", "-p", "Say hello.", "--auth-type", "openai"],
              {"OPENAI_BASE_URL": "https://far.test/v1", "OPENAI_API_KEY": "sk-test", "OPENAI_MODEL": "stub"}),
 }
 DEFAULT_PROMPTS = ("claude", "gemini")
+# Files the test layer adds for an agent's client to take the stub.
+PROMPT_FILES = {
+    "gemini": {"/etc/gemini-cli/settings.json": '{"security": {"auth": {"selectedType": "gemini-api-key"}}}\n'},
+}
 PROMPT_AGENTS = tuple(a for a in PROMPTS if a in AGENTS and (ALL_AGENTS or a in DEFAULT_PROMPTS))
 
 
@@ -222,10 +232,14 @@ def sandbox_images(agent_images, stub_api, tmp_path_factory):
     built = {}
     try:
         for agent in AGENTS:
+            extra = ""
+            for i, (path, content) in enumerate(PROMPT_FILES.get(agent, {}).items()):
+                (ctx / f"extra-{i}").write_text(content)
+                extra += f"COPY extra-{i} {path}\nRUN chmod 0644 {path}\n"
             (ctx / "Dockerfile").write_text(
                 f"FROM {image(agent)}\nUSER root\nCOPY ca.crt {TEST_CA_PATH}\nCOPY policy.yaml /etc/agent-sandbox/policy.yaml\n"
                 "RUN chmod 0644 /etc/agent-sandbox/policy.yaml " + TEST_CA_PATH + " && update-ca-certificates >/dev/null\n"
-                "USER dev\n")
+                + extra + "USER dev\n")
             tag = f"agent-sandbox-{agent}-e2e:{TAG}"
             docker("build", "-q", "-t", tag, str(ctx), timeout=600)
             built[agent] = tag

@@ -133,7 +133,7 @@ class Handler(BaseHTTPRequestHandler):
             result = chat_completions(body, answer)
         elif path.endswith("/responses"):
             result = responses(body, answer)
-        elif "generateContent" in path:
+        elif path.endswith((":generateContent", ":streamGenerateContent")):
             result = gemini(path, answer)
         elif path.endswith(":countTokens"):
             result = ("application/json", b'{"totalTokens": 5}')

@@ -115,7 +115,10 @@ int run_create_argv(const struct run_opts *o, const struct project *p, const str
         strv_pushf(&v, "--label=agentbox.agent=%s", a->name);
         strv_push_many(&v, "--cap-drop", "ALL", "--cap-add", "NET_ADMIN", "--cap-add", "SETPCAP",
                        "--cap-add", "SETUID", "--cap-add", "SETGID",
-                       "--read-only", "--tmpfs", "/tmp", "--tmpfs", "/run",
+                       /* Agents' CLIs unpack native code into the temporary
+                        * directory (Bun's addons): /tmp allows exec for them;
+                        * the workspace allows it anyway. */
+                       "--read-only", "--tmpfs", a->state_dir ? "/tmp:exec" : "/tmp", "--tmpfs", "/run",
                        /* Defence in depth; the init's rules do not rely on it. */
                        "--sysctl", "net.ipv4.ip_unprivileged_port_start=1024",
                        "--pids-limit", "512", "--memory", "4g", NULL);
@@ -143,6 +146,12 @@ int run_create_argv(const struct run_opts *o, const struct project *p, const str
                 else
                         strv_push(&v, "-v"), strv_pushf(&v, "%s:/home/dev/%s", vol, a->state_dir);
                 free(vol);
+                /* The root file system is read-only, dev's home with it:
+                 * the XDG cache, config and state directories the CLIs
+                 * create at start are scratch, gone with the sandbox; what
+                 * an agent keeps is in its state volume. */
+                strv_push_many(&v, "--tmpfs", "/home/dev/.cache:exec,mode=1777", "--tmpfs", "/home/dev/.config:mode=1777",
+                               "--tmpfs", "/home/dev/.local/state:mode=1777", NULL);
         }
         if (m && m->global)
                 push_mount(&v, m->global, POLICY_OVERRIDE_DIR "/00-global.yaml");

@@ -58,6 +58,12 @@ def agent_images():
     return r.stdout
 
 
+def prints_version(text, version):
+    """The version as a word: "1.0.102" in "CLI 1.0.102." but not in
+    "1.0.1020" or "11.0.102". Some CLIs print it on stderr (pi)."""
+    return re.search(rf"(?<![\w.]){re.escape(version)}(?!\w|\.\d)", text) is not None
+
+
 def run_in(img, *cmd, user=None, entrypoint="bash", stdin=None, timeout=120):
     args = ["run", "--rm", "-i", "--pull", "never", "--network", "none", "--entrypoint", entrypoint]
     if user is not None:
@@ -71,8 +77,7 @@ def test_agent_cli_runs_and_is_the_pinned_version(agent_images, agent):
     package, version = a.package, a.version
     r = run_in(image(agent), "--version", entrypoint=a.command)
     assert r.returncode == 0, f"{agent} --version: rc={r.returncode}\n{r.stdout}{r.stderr}"
-    assert re.search(rf"(?<![\w.]){re.escape(version)}(?![\w.])", r.stdout), \
-        f"{package}: expected {version} in: {r.stdout!r}"
+    assert prints_version(r.stdout + r.stderr, version), f"{package}: expected {version} in: {r.stdout!r} {r.stderr!r}"
 
 
 @pytest.mark.parametrize("agent", AGENTS)
@@ -266,7 +271,7 @@ def test_agentbox_runs_the_agent_in_the_sandbox(dockerenv, sandbox_images, tmp_p
     r = agentbox_run(dockerenv, tmp_path, agent, sandbox_images[agent], "--", a.command, "--version")
     assert r.returncode == 0, f"rc={r.returncode}\n{r.stdout}\n{r.stderr}"
     assert "sandbox ready" in r.stderr, r.stderr
-    assert re.search(rf"(?<![\w.]){re.escape(a.version)}(?![\w.])", r.stdout), r.stdout
+    assert prints_version(r.stdout + r.stderr, a.version), r.stdout + r.stderr
 
 
 @pytest.mark.parametrize("agent", PROMPT_AGENTS)

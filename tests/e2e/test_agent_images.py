@@ -23,10 +23,11 @@ pytestmark = [pytest.mark.needs_images, pytest.mark.agent_images]
 
 # Building every agent image takes long (docs/testing.md has the times):
 # the default run builds a representative few, AGENT_SANDBOX_ALL_AGENTS=1
-# builds every agent of the catalog. The few: claude (a native binary
-# chosen by npm's optional dependencies, Node 22 declared), codex (a native
-# binary behind a JS launcher), gemini (a plain JS bundle, node >=20).
-DEFAULT_AGENTS = ("claude", "codex", "gemini")
+# builds every agent of the catalog. The few: claude (a Bun-built native
+# binary chosen by npm's optional dependencies, node >=22 declared), codex (a
+# Rust binary behind a JavaScript launcher), qwen (a Node.js bundle, node
+# >=22 declared).
+DEFAULT_AGENTS = ("claude", "codex", "qwen")
 ALL_AGENTS = os.environ.get("AGENT_SANDBOX_ALL_AGENTS") == "1"
 CATALOG = {a.name: a for a in catalog()}
 AGENTS = tuple(CATALOG) if ALL_AGENTS else DEFAULT_AGENTS
@@ -173,9 +174,11 @@ TEST_POLICY = "domains: [far.test]\nports: [443]\n"
 
 # Agents whose client documents an API base-URL override: how to send one
 # prompt non-interactively to the stub. The default run prompts claude
-# (the Anthropic Messages API, a native binary) and gemini (generateContent,
-# a Node.js bundle): two APIs and both kinds of client; every other one
-# runs with AGENT_SANDBOX_ALL_AGENTS=1.
+# (Anthropic Messages), codex (OpenAI Responses) and qwen (OpenAI Chat
+# Completions): three APIs, and clients that take the test CA from
+# NODE_EXTRA_CA_CERTS (Bun, Node.js) and from the system store (Rust), each
+# a few seconds. gemini (generateContent; about 90 s, its model router
+# retries first) runs with AGENT_SANDBOX_ALL_AGENTS=1.
 PROMPTS = {
     "claude": (["claude", "-p", "Say hello."],
                {"ANTHROPIC_BASE_URL": "https://far.test", "ANTHROPIC_API_KEY": "sk-ant-test",
@@ -193,7 +196,7 @@ PROMPTS = {
     "qwen": (["qwen", "-p", "Say hello.", "--auth-type", "openai"],
              {"OPENAI_BASE_URL": "https://far.test/v1", "OPENAI_API_KEY": "sk-test", "OPENAI_MODEL": "stub"}),
 }
-DEFAULT_PROMPTS = ("claude", "gemini")
+DEFAULT_PROMPTS = ("claude", "codex", "qwen")
 # Files the test layer adds for an agent's client to take the stub.
 PROMPT_FILES = {
     "gemini": {"/etc/gemini-cli/settings.json": '{"security": {"auth": {"selectedType": "gemini-api-key"}}}\n'},

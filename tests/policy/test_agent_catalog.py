@@ -151,3 +151,15 @@ def test_generated_completion_and_man_page_list_every_agent():
         text = f.read().replace("\\-", "-").replace("\\&", "")
     for a in AGENTS:
         assert a.package in text and a.version in text, a.name
+
+
+def test_docs_list_every_agent_at_its_pin():
+    """docs/images.md has a row per agent with its package and pin, and the
+    README names every agent."""
+    with open(os.path.join(ROOT, "docs", "images.md")) as f:
+        images_md = f.read()
+    with open(os.path.join(ROOT, "README.md")) as f:
+        readme = f.read()
+    for a in AGENTS:
+        assert f"| {a.name} | `{a.package}` | {a.version} |" in images_md, f"docs/images.md: no row for {a.name}"
+        assert f"(`{a.name}`)" in readme, f"README.md does not name {a.name}"

@@ -351,6 +351,12 @@ static int allow_addresses(struct dnsproxy_parent *d, const struct dnsproxy_msg 
                         d->n_learned++;
                 *slots[i] = (struct learned) { .addr = add[i].addr, .expiry_usec = expiry };
         }
+        /* A name no entry lists, allowed by a preset of every name (the
+         * internet service): the answer is the only record of where the
+         * agent went, so it is logged. */
+        if (match && !match->name[0])
+                log_info("%s resolved (service %s): %zu of %zu addresses allowed", m->name, match->service, accepted,
+                         (size_t) m->n_addrs);
         /* What the client is about to connect to, by the name it asked:
          * a later denial of the address names it. */
         for (size_t i = 0; i < m->n_addrs; i++) {

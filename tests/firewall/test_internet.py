@@ -105,6 +105,7 @@ def test_resolver_answers_every_name_and_guards_the_answers(net, internet_sandbo
         assert answer == {"rcode": 0, "tc": False, "answers": ["203.0.113.5"]}, answer
         assert name in upstream_log(net), "the query went to the upstream, as every allowed one"
     assert "203.0.113.5" in learned(net)
+    internet_sandbox.wait_for("any-name.test resolved (service internet): 1 of 1 addresses allowed")
     for name in ("rebind.test", "metadata.test"):
         answer = ask(net, name)
         assert answer.get("rcode") == 2 and answer["answers"] == [], f"{name}: {answer}"

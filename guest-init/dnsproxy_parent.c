@@ -415,6 +415,12 @@ static int allow_addresses(struct dnsproxy_parent *d, const struct dnsproxy_msg 
                         d->n_learned++;
                 *slots[i] = (struct learned) { .addr = add[i].addr, .expiry_usec = expiry };
         }
+        /* A name no entry lists, allowed by a preset of every name (the
+         * internet service): the answer is the only record of where the
+         * agent went, so it is logged. */
+        if (match && !match->name[0])
+                log_info("%s resolved (service %s): %zu of %zu addresses allowed", m->name, match->service, accepted,
+                         (size_t) m->n_addrs);
         if (accepted == m->n_addrs && until > now + LEARNED_EXPIRY_MARGIN_USEC) {
                 uint64_t granted = (until - now - LEARNED_EXPIRY_MARGIN_USEC) / 1000000u;
                 *ret_granted = granted > DNSPROXY_TTL_CEILING * 2 ? DNSPROXY_TTL_CEILING * 2 : (uint32_t) granted;

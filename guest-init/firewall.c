@@ -375,10 +375,46 @@ static int fw_query(struct firewall *fw, struct fw_gen *g, size_t index) {
         return 0;
 }
 
+/* A catalog service's ranges (the internet preset's) without what the
+ * rebinding guard refuses: the container's own networks and gateways are
+ * cut out even where they are public addresses. The policy's own cidrs
+ * stay as written. */
+static int fw_service_cidrs(const struct guard *guard, const struct policy *p, struct ip_prefix **ret, size_t *ret_n) {
+        struct ip_prefix *out = NULL;
+        size_t n = 0;
+        for (size_t i = 0; i < p->n_cidrs; i++) {
+                if (!p->cidrs[i].service)
+                        continue;
+                _cleanup_free_ struct ip_prefix *pieces = NULL;
+                size_t n_pieces = 0;
+                if (guard_cut(guard, &p->cidrs[i].prefix, &pieces, &n_pieces) < 0) {
+                        free(out);
+                        return log_oom();
+                }
+                struct ip_prefix *grown = realloc(out, (n + n_pieces + 1) * sizeof(*out));
+                if (!grown) {
+                        free(out);
+                        return log_oom();
+                }
+                out = grown;
+                memcpy(out + n, pieces, n_pieces * sizeof(*out));
+                n += n_pieces;
+        }
+        *ret = out;
+        *ret_n = n;
+        return 0;
+}
+
 /* policy cidrs + addresses of allowed names + GitHub meta ranges. The nft
  * layer merges overlaps, so duplicates here are harmless. */
-static int fw_collect_allowed(const struct fw_gen *g, struct ip_prefix **ret, size_t *ret_n) {
-        size_t n = g->policy->n_cidrs + g->n_meta_prefixes;
+static int fw_collect_allowed(const struct firewall *fw, const struct fw_gen *g, struct ip_prefix **ret,
+                              size_t *ret_n) {
+        _cleanup_free_ struct ip_prefix *service_cidrs = NULL;
+        size_t n_service_cidrs = 0;
+        int r = fw_service_cidrs(fw->guard, g->policy, &service_cidrs, &n_service_cidrs);
+        if (r < 0)
+                return r;
+        size_t n = g->policy->n_cidrs + n_service_cidrs + g->n_meta_prefixes;
         for (size_t i = 0; i < g->n_names; i++)
                 if (g->names[i].allow)
                         n += g->names[i].n_addrs;
@@ -387,7 +423,10 @@ static int fw_collect_allowed(const struct fw_gen *g, struct ip_prefix **ret, si
                 return log_oom();
         size_t k = 0;
         for (size_t i = 0; i < g->policy->n_cidrs; i++)
-                all[k++] = g->policy->cidrs[i].prefix;
+                if (!g->policy->cidrs[i].service)
+                        all[k++] = g->policy->cidrs[i].prefix;
+        for (size_t i = 0; i < n_service_cidrs; i++)
+                all[k++] = service_cidrs[i];
         for (size_t i = 0; i < g->n_names; i++)
                 if (g->names[i].allow)
                         for (size_t j = 0; j < g->names[i].n_addrs; j++)
@@ -846,7 +885,7 @@ static void fw_build_finish(struct firewall *fw, struct fw_gen *g) {
                         names++;
                         resolved += g->names[i].n_addrs > 0;
                 }
-        int r = fw_collect_allowed(g, &allowed, &n_allowed);
+        int r = fw_collect_allowed(fw, g, &allowed, &n_allowed);
         if (r >= 0)
                 r = fw_selfcheck_plan(fw, g, allowed, n_allowed, &sc);
         if (r >= 0)
@@ -926,7 +965,7 @@ static void fw_refresh_apply(struct firewall *fw) {
 
         /* Each failure below was reported where it happened; sets_dirty
          * stays set, so the next answer tries again. */
-        if (fw_collect_allowed(g, &allowed, &n_allowed) < 0)
+        if (fw_collect_allowed(fw, g, &allowed, &n_allowed) < 0)
                 return;
         _cleanup_(fw_service_scratch_free) struct fw_service_scratch svc = {0};
         if (fw_service_scratch_init(g, &svc) < 0)
@@ -1120,9 +1159,13 @@ int firewall_start(struct loop *l, const struct firewall_config *cfg,
                 r = log_oom();
                 goto fail;
         }
+        /* The policy's own cidrs: open what the guard would refuse, on
+         * purpose. A catalog service's (the internet preset's) do not. */
+        size_t n_exceptions = 0;
         for (size_t i = 0; i < policy->n_cidrs; i++)
-                exceptions[i] = policy->cidrs[i].prefix;
-        r = guard_new(exceptions, policy->n_cidrs, &fw->guard);
+                if (!policy->cidrs[i].service)
+                        exceptions[n_exceptions++] = policy->cidrs[i].prefix;
+        r = guard_new(exceptions, n_exceptions, &fw->guard);
         free(exceptions);
         if (r < 0) {
                 log_error_errno(r, "Failed to read the container's own networks for the rebinding guard: %m");

@@ -180,6 +180,31 @@ bool guard_allows(const struct guard *g, const struct ip_prefix *range, const ch
         return true;
 }
 
+int guard_cut(const struct guard *g, const struct ip_prefix *range, struct ip_prefix **ret, size_t *ret_n) {
+        struct ip_prefix *pieces = malloc(sizeof(*pieces));
+        if (!pieces)
+                return -ENOMEM;
+        pieces[0] = *range;
+        size_t n = 1;
+        for (size_t i = 0; i < g->n_ranges && n > 0; i++) {
+                const struct ip_prefix *hole = &g->ranges[i].prefix;
+                struct ip_prefix *next = malloc(n * IP_PREFIX_SUBTRACT_MAX * sizeof(*next));
+                if (!next) {
+                        free(pieces);
+                        return -ENOMEM;
+                }
+                size_t k = 0;
+                for (size_t j = 0; j < n; j++)
+                        k += ip_prefix_subtract(&pieces[j], hole, next + k);
+                free(pieces);
+                pieces = next;
+                n = k;
+        }
+        *ret = pieces;
+        *ret_n = n;
+        return 0;
+}
+
 void guard_free(struct guard *g) {
         if (!g)
                 return;

@@ -22,4 +22,10 @@ int guard_new(const struct ip_prefix *exceptions, size_t n_exceptions, struct gu
 bool guard_allows(const struct guard *g, const struct ip_prefix *range, const char **ret_reason,
                   char *detail, size_t detail_len);
 
+/* range without every range the guard refuses (its exceptions do not
+ * apply): the pieces, malloc'ed, in *ret (n in *ret_n, possibly 0). For a
+ * catalog service's ranges, such as the internet preset's, which must not
+ * open the container's own networks even where those are public. */
+int guard_cut(const struct guard *g, const struct ip_prefix *range, struct ip_prefix **ret, size_t *ret_n);
+
 void guard_free(struct guard *g);

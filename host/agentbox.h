@@ -79,7 +79,7 @@ int verb_dispatch(struct agentbox *ab, const struct verb *v, int argc, char **ar
 
 extern const struct verb verb_init, verb_run, verb_shell, verb_policy, verb_reload, verb_denied, verb_allow,
         verb_check, verb_status,
-        verb_logs, verb_down, verb_prune, verb_bump, verb_doctor, verb_version;
+        verb_logs, verb_down, verb_prune, verb_bump, verb_doctor, verb_agents, verb_version;
 extern const struct verb *const agentbox_verbs[];   /* NULL-terminated */
 const struct verb *agentbox_verb_find(const char *name);
 

@@ -6,8 +6,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agentimage.h"
 #include "cmds.h"
 #include "macro.h"
+#include "sandbox.h"
 #include "seccomp.h"
 #include "userpolicy.h"
 #include "verbutil.h"
@@ -71,8 +73,15 @@ static bool image_present(const struct engine *e, const char *image) {
 static void check_images(struct doctor *d, const struct engine *e) {
         for (const struct agent *a = agent_table; a->name; a++) {
                 bool base = !a->state_dir;
-                if (image_present(e, a->image))
+                enum agent_image_state state;
+                _cleanup_free_ char *built = NULL;
+                if (agent_image_state(e, a, &state, &built) != 0)
+                        finding(d, 'E', "image %s could not be inspected (above)", a->image);
+                else if (state == AGENT_IMAGE_BUILT)
                         finding(d, 'O', "image %s present", a->image);
+                else if (state == AGENT_IMAGE_OUTDATED)
+                        finding(d, 'W', "image %s is built from %s %s, the catalog pins %s: rebuild it with images/build.sh %s",
+                                a->image, a->package, built ? built : "an unknown release", a->version, a->name);
                 else if (base)
                         finding(d, 'E', "image %s missing: build it with images/build.sh base", a->image);
                 else

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agents-names.h"
 #include "cmds.h"
 #include "embed/embed.h"
 #include "fileio.h"
@@ -267,7 +268,7 @@ const struct verb verb_init = {
         .name = "init",
         .summary = "write docker-compose.yml and/or .devcontainer/devcontainer.json for the sandbox",
         .usage =
-                "Usage: agentbox init [--agent claude|codex|gemini|opencode|none]\n"
+                "Usage: agentbox init [--agent AGENT]\n"
                 "                     [--mode compose|devcontainer|both|kubernetes] [--split]\n"
                 "                     [--dir D] [--force]\n\n"
                 "Write the sandbox templates into the project: docker-compose.yml (mode compose,\n"
@@ -276,7 +277,8 @@ const struct verb verb_init = {
                 "--split, the split-mode templates (the firewall in a container of its own, the\n"
                 "agent's container with no capability). Mode kubernetes writes kubernetes/: a Pod,\n"
                 "a Pod and a Job with the firewall as a native sidecar, and the policy ConfigMap\n"
-                "(docs/kubernetes.md). Existing files are never overwritten without --force.\n",
+                "(docs/kubernetes.md). Existing files are never overwritten without --force.\n"
+                "AGENT is one of " AGENT_NAMES " (default: none; see agentbox agents).\n",
         .needs = VERB_NEEDS_PROJECT,
         .shortopts = "f",
         .longopts = (const struct option[]) {

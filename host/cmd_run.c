@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agents-names.h"
 #include "cmds.h"
 #include "config.h"
 #include "envfilter.h"
@@ -122,6 +123,10 @@ int run_create_argv(const struct run_opts *o, const struct project *p, const str
         strv_push_many(&v, "--name", p->name, NULL);
         strv_pushf(&v, "--label=" SANDBOX_LABEL "=%s", p->path);
         strv_pushf(&v, "--label=agentbox.agent=%s", a->name);
+        /* Agents' CLIs unpack native code into the temporary directory
+         * (Bun's addons): /tmp allows exec for them; the workspace allows
+         * it anyway. */
+        const char *tmp = a->state_dir ? "/tmp:exec" : "/tmp";
         if (o->split) {
                 /* The agent's container in split mode: dev with nothing, in
                  * the namespace the firewall's container programs; the
@@ -130,12 +135,12 @@ int run_create_argv(const struct run_opts *o, const struct project *p, const str
                 split_names(p->name, &n);
                 strv_pushf(&v, "--network=container:%s", n.network);
                 strv_push_many(&v, "--user", "dev", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
-                               "--read-only", "--tmpfs", "/tmp", "--tmpfs", "/run",
+                               "--read-only", "--tmpfs", tmp, "--tmpfs", "/run",
                                "--pids-limit", "512", "--memory", "4g", NULL);
         } else
                 strv_push_many(&v, "--cap-drop", "ALL", "--cap-add", "NET_ADMIN", "--cap-add", "SETPCAP",
                                "--cap-add", "SETUID", "--cap-add", "SETGID",
-                               "--read-only", "--tmpfs", "/tmp", "--tmpfs", "/run",
+                               "--read-only", "--tmpfs", tmp, "--tmpfs", "/run",
                                /* Defence in depth; the init's rules do not rely on it. */
                                "--sysctl", "net.ipv4.ip_unprivileged_port_start=1024",
                                "--pids-limit", "512", "--memory", "4g", NULL);
@@ -163,6 +168,12 @@ int run_create_argv(const struct run_opts *o, const struct project *p, const str
                 else
                         strv_push(&v, "-v"), strv_pushf(&v, "%s:/home/dev/%s", vol, a->state_dir);
                 free(vol);
+                /* The root file system is read-only, dev's home with it:
+                 * the XDG cache, config and state directories the CLIs
+                 * create at start are scratch, gone with the sandbox; what
+                 * an agent keeps is in its state volume. */
+                strv_push_many(&v, "--tmpfs", "/home/dev/.cache:exec,mode=1777", "--tmpfs", "/home/dev/.config:mode=1777",
+                               "--tmpfs", "/home/dev/.local/state:mode=1777", NULL);
         }
         run_push_policy_mounts(&v, m);
         if (once)
@@ -366,13 +377,38 @@ static int exec_in_sandbox(const struct engine *e, const struct project *p, cons
         return sandbox_run_attached(e, strv_items(&args), strv_items(&env));
 }
 
+int run_env_requests(const struct agent *a, const struct run_opts *o, char *const *host_env, struct strv *ret) {
+        struct strv v = {};
+        /* The agent's credential variables (images/agents.catalog) pass
+         * when set; naming one with -e as well changes nothing. */
+        for (const char *const *k = a->keys; k && *k; k++) {
+                size_t n = strlen(*k);
+                for (char *const *e = host_env; e && *e; e++)
+                        if (strncmp(*e, *k, n) == 0 && (*e)[n] == '=') {
+                                strv_push(&v, *k);
+                                break;
+                        }
+        }
+        strv_push_all(&v, strv_items(&o->env));
+        int r = strv_status(&v);
+        if (r < 0) {
+                strv_done(&v);
+                return r;
+        }
+        *ret = v;
+        return 0;
+}
+
 static int cmd_run(struct verb_call *c) {
         const struct run_opts *o = c->opts;
         const struct project *p = &c->project;
         const struct engine *e = c->engine;
         const struct agent *a = agent_find(o->agent ? o->agent : "none");
         struct envfilter ef = {};
-        if (envfilter_resolve(strv_items(&o->env), o->env_file, p->path, environ, &ef) < 0)
+        _cleanup_strv_ struct strv requests = {};
+        if (run_env_requests(a, o, environ, &requests) < 0)
+                return verb_oom();
+        if (envfilter_resolve(strv_items(&requests), o->env_file, p->path, environ, &ef) < 0)
                 return AGENTBOX_EXIT_FAILURE;
         bool started = false, reuse = false;
         int code = 0;
@@ -411,7 +447,7 @@ const struct verb verb_run = {
                 "Usage: agentbox run [AGENT] [OPTIONS] [-- CMD ARGS...]\n\n"
                 "Start the project's sandbox (or reuse the running one), wait until its firewall\n"
                 "is up, then run AGENT's command (bash for none) or CMD in it as dev in /workspace.\n"
-                "AGENT is one of claude, codex, gemini, opencode, none (default: none).\n\n"
+                "AGENT is one of " AGENT_NAMES " (default: none; see agentbox agents).\n\n"
                 "Options:\n"
                 "  --image I        use image I instead of the agent's\n"
                 "  --policy FILE    also mount FILE as /etc/agent-sandbox/policy.d/user.yaml\n"
@@ -427,7 +463,8 @@ const struct verb verb_run = {
                 "  -v, --verbose    show every step of the sandbox's start, not only that it is ready\n"
                 "  --dir D          the project folder (default: the current one)\n"
                 "  -h, --help       this help\n\n"
-                "Nothing from the host environment passes unless named. Exit code: the command's;\n"
+                "Nothing from the host environment passes unless named, except the agent's own\n"
+                "credential variables (agentbox agents lists them) when they are set. Exit code: the command's;\n"
                 "1 when the sandbox failed to start, 2 usage, 125 engine problem.\n",
         .needs = VERB_NEEDS_PROJECT | VERB_NEEDS_ENGINE | VERB_TAKES_COMMAND,
         .shortopts = "e:v",

@@ -31,6 +31,10 @@ struct run_opts {
 /* Frees a struct run_opts that verb_parse(&verb_run, ...) filled. */
 void run_opts_done(void *opts);
 
+/* The -e requests of a run: the agent's credential variables that are set
+ * in host_env (a->keys), then the user's -e requests. */
+int run_env_requests(const struct agent *a, const struct run_opts *o, char *const *host_env, struct strv *ret);
+
 /* The files mounted into /etc/agent-sandbox/policy.d (NULL: not mounted). */
 struct run_policy_mounts {
         const char *global;     /* -> 00-global.yaml */

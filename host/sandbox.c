@@ -10,18 +10,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agents-names.h"
 #include "attach.h"
 #include "log.h"
 #include "macro.h"
-
-const struct agent agent_table[] = {
-        { "claude", "agent-sandbox-claude:local", "claude", ".claude" },
-        { "codex", "agent-sandbox-codex:local", "codex", ".codex" },
-        { "gemini", "agent-sandbox-gemini:local", "gemini", ".gemini" },
-        { "opencode", "agent-sandbox-opencode:local", "opencode", ".local/share/opencode" },
-        { "none", "agent-sandbox-base:local", "bash", NULL },
-        { NULL },
-};
 
 const struct agent *agent_find(const char *name) {
         if (strcmp(name, "base") == 0)
@@ -33,7 +25,7 @@ const struct agent *agent_find(const char *name) {
 }
 
 const char *agent_names(void) {
-        return "claude, codex, gemini, opencode, none";
+        return AGENT_NAMES;
 }
 
 int sandbox_state(const struct engine *e, const char *name, enum sandbox_state *ret) {

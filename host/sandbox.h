@@ -13,16 +13,23 @@
 #define SANDBOX_READY_TEXT "sandbox ready"
 #define SANDBOX_READY_TIMEOUT_SEC 120
 
+/* One agent of images/agents.catalog (the table is generated from it at
+ * build time), or "none": the base image running bash. */
 struct agent {
-        const char *name;       /* claude, codex, gemini, opencode, none */
+        const char *name;
         const char *image;
         const char *command;    /* what `run` starts by default */
         const char *state_dir;  /* under /home/dev, kept in a volume; NULL: none */
+        const char *package;    /* npm package; NULL for none */
+        const char *version;    /* the pinned release the image is built from */
+        const char *node_engine; /* the runtime the pin declares; NULL: none declared */
+        const char *service;    /* its policy catalog service; NULL for none */
+        const char *const *keys; /* credential variables passed when set on the host */
 };
 
 /* By name ("base" is "none"); NULL when unknown. */
 const struct agent *agent_find(const char *name);
-/* "claude, codex, gemini, opencode, none" */
+/* "claude, codex, ..., none" */
 const char *agent_names(void);
 extern const struct agent agent_table[];
 

@@ -11,7 +11,7 @@
 const struct verb *const agentbox_verbs[] = {
         &verb_init, &verb_run, &verb_shell, &verb_policy, &verb_reload, &verb_denied, &verb_allow, &verb_check,
         &verb_status, &verb_logs,
-        &verb_down, &verb_prune, &verb_bump, &verb_doctor, &verb_version, NULL,
+        &verb_down, &verb_prune, &verb_bump, &verb_doctor, &verb_agents, &verb_version, NULL,
 };
 
 const struct verb *agentbox_verb_find(const char *name) {

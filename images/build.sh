@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Build the sandbox images from this repository and print their sizes.
-#   images/build.sh [base] [claude] [codex] [gemini] [opencode]   (default: all)
+#   images/build.sh [base] [AGENT...] [all]   (default: base and every agent)
+# The agents, their npm packages and pins are the lines of
+# images/agents.catalog; the Node.js they run on is images/node-runtime.pin.
 # Environment: DEV_UID / DEV_GID (default: 1000), TAG (default: local),
 #   GITHUB_META_URL: where the GitHub meta snapshot baked into the images is
 #   fetched from (default https://api.github.com/meta; empty: fetch nothing
@@ -14,7 +16,6 @@ TAG=${TAG:-local}
 DEV_UID=${DEV_UID:-1000}
 DEV_GID=${DEV_GID:-1000}
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(base claude codex gemini opencode)
 
 # GitHub's meta ranges, fetched now with the init's own code into
 # policy/github-meta-snapshot.json, which the base Dockerfile bakes in: at
@@ -46,13 +47,19 @@ build_base() {  # release policy tag
     -t "$3" "$repo" >/dev/null
 }
 
-# agent: npm package, pinned version (Node 20 compatible), state directory in /home/dev
-declare -A agents=(
-  [claude]="@anthropic-ai/claude-code 2.0.77 .claude"
-  [codex]="@openai/codex 0.169.0 .codex"
-  [gemini]="@google/gemini-cli 0.61.0 .gemini"
-  [opencode]="opencode-ai 1.18.33 .local/share/opencode"
-)
+catalog="$repo/images/agents.catalog"
+# The catalog's agent lines: name package version node command service state keys.
+catalog_lines() { grep -Ev '^[[:space:]]*(#|$)' "$catalog"; }
+declare -A agents=()
+agent_names=()
+while read -r name package version _node command service state _keys; do
+  agents[$name]="$package $version $service $state $command"
+  agent_names+=("$name")
+done < <(catalog_lines)
+pin_field() { awk -v k="$1" '$1 == k { print $2 }' "$repo/images/node-runtime.pin"; }
+NODE_PACKAGE=$(pin_field package)
+NODE_VERSION=$(pin_field version)
+NODE_INTEGRITY=$(pin_field integrity)
 
 # The CA certificates this machine trusts beyond a stock Debian trust store,
 # as PEM on stdout, each certificate once: locally added CAs
@@ -95,38 +102,55 @@ prepare_agent_context() {  # agent
     n=$(grep -c -- '-----BEGIN CERTIFICATE-----' "$context/build-ca.pem" || true)
     echo "==> npm in the agent builds also trusts $n CA certificate(s) this machine trusts"
   fi
-  install -m 0644 "$repo/policy/defaults/$1.yaml" "$context/policy.yaml"
+  # The agent's policy: the base image's (github) plus the agent's service.
+  printf '# %s (images/agents.catalog): GitHub plus the %s service.\nservices:\n  - github\n  - %s\n' \
+    "$1" "$2" "$2" >"$context/policy.yaml"
+  chmod 0644 "$context/policy.yaml"
 }
+
+[ ${#targets[@]} -eq 0 ] && targets=(all)
+expanded=()
+for t in "${targets[@]}"; do
+  if [ "$t" = all ]; then expanded+=(base "${agent_names[@]}"); else expanded+=("$t"); fi
+done
+targets=("${expanded[@]}")
 
 fetch_meta_snapshot
 built=()
-trixie_base=""
+have_base=""
 for t in "${targets[@]}"; do
   case "$t" in
     base)
       build_base bookworm base "agent-sandbox-base:$TAG"
+      have_base=1
       built+=("agent-sandbox-base:$TAG") ;;
-    claude|codex|gemini|opencode)
-      # The agent CLIs need Node 20, which Debian 13 (trixie) ships. One
-      # trixie base serves every agent; each agent image brings its policy.
-      if [ -z "$trixie_base" ]; then
-        "$repo/scripts/docker-setup.sh" trixie >/dev/null
-        trixie_base="agent-sandbox-base-trixie:$TAG"
-        build_base trixie base "$trixie_base"
-        built+=("$trixie_base")
+    *)
+      if [ -z "${agents[$t]+set}" ]; then
+        echo "unknown image '$t' (base, all, or an agent of images/agents.catalog: ${agent_names[*]})" >&2
+        exit 2
       fi
-      prepare_agent_context "$t"
-      read -r package version state <<<"${agents[$t]}"
-      echo "==> building agent-sandbox-$t:$TAG ($package@$version)"
-      if ! "$DOCKER" build --force-rm -f "$repo/images/agent/Dockerfile" --build-arg BASE="$trixie_base" \
+      # Every agent image starts from the base image itself, so its layers
+      # are shared with agent-sandbox-base and between agents.
+      if [ -z "$have_base" ]; then
+        build_base bookworm base "agent-sandbox-base:$TAG"
+        built+=("agent-sandbox-base:$TAG")
+      fi
+      have_base=1
+      read -r package version service state command <<<"${agents[$t]}"
+      prepare_agent_context "$t" "$service"
+      echo "==> building agent-sandbox-$t:$TAG ($package@$version on node $NODE_VERSION)"
+      started=$SECONDS
+      if ! "$DOCKER" build --force-rm -f "$repo/images/agent/Dockerfile" --build-arg BASE="agent-sandbox-base:$TAG" \
+          --build-arg NODE_PACKAGE="$NODE_PACKAGE" --build-arg NODE_VERSION="$NODE_VERSION" \
+          --build-arg NODE_INTEGRITY="$NODE_INTEGRITY" --build-arg AGENT="$t" --build-arg COMMAND="$command" \
           --build-arg NPM_PACKAGE="$package" --build-arg NPM_VERSION="$version" --build-arg STATE_DIR="$state" \
           -t "agent-sandbox-$t:$TAG" "$context" >"$work/build.log" 2>&1; then
         echo "error: building agent-sandbox-$t:$TAG failed; the end of its build log:" >&2
         tail -n 40 "$work/build.log" >&2
         exit 1
       fi
+      echo "    built in $((SECONDS - started)) s"
       built+=("agent-sandbox-$t:$TAG") ;;
-    *) echo "unknown image '$t' (base, claude, codex, gemini, opencode)" >&2; exit 2 ;;
   esac
 done
 

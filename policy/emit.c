@@ -52,11 +52,25 @@ static void yaml_lists(const struct policy *p, FILE *f) {
                         fprintf(f, "  - %s", d->name);
                 yaml_origin(f, d->service);
         }
-        fputs(p->n_cidrs ? "cidrs:\n" : "cidrs: []\n", f);
-        for (size_t i = 0; i < p->n_cidrs; i++) {
-                fprintf(f, "  - \"%s\"", ip_prefix_format(&p->cidrs[i].prefix, buf));
-                yaml_origin(f, p->cidrs[i].service);
-        }
+        if (p->any_name)
+                fprintf(f, "  # and every other name (%s): it resolves, and its addresses are allowed when\n"
+                           "  # they fall in the cidrs below\n", p->any_name_match.service);
+        /* A service's ranges are listed as comments: read back under
+         * cidrs:, they would become the policy's own, which the rebinding
+         * guard lets through. The service adds them again. */
+        size_t own = 0;
+        for (size_t i = 0; i < p->n_cidrs; i++)
+                own += !p->cidrs[i].service;
+        fputs(own ? "cidrs:\n" : "cidrs: []\n", f);
+        for (size_t i = 0; i < p->n_cidrs; i++)
+                if (!p->cidrs[i].service)
+                        fprintf(f, "  - \"%s\"\n", ip_prefix_format(&p->cidrs[i].prefix, buf));
+        if (own < p->n_cidrs)
+                fputs("  # and the ranges of services, without the container's own networks and gateways:\n", f);
+        for (size_t i = 0; i < p->n_cidrs; i++)
+                if (p->cidrs[i].service)
+                        fprintf(f, "  #  - \"%s\"  # %s\n", ip_prefix_format(&p->cidrs[i].prefix, buf),
+                                p->cidrs[i].service);
         size_t global = policy_global_ports(p);
         if (p->ports_set || global > 0) {
                 fputs(global ? "ports:\n" : "ports: []\n", f);
@@ -142,7 +156,7 @@ int policy_write_json(const struct policy *p, FILE *f) {
         fputs("],\n  \"domains\": [", f);
         for (size_t i = 0; i < p->n_domains; i++)
                 fprintf(f, "%s\"%s%s\"", i ? ", " : "", p->domains[i].wildcard ? "*." : "", p->domains[i].name);
-        fputs("],\n  \"cidrs\": [", f);
+        fprintf(f, "],\n  \"any_name\": %s,\n  \"cidrs\": [", p->any_name ? "true" : "false");
         for (size_t i = 0; i < p->n_cidrs; i++)
                 fprintf(f, "%s\"%s\"", i ? ", " : "", ip_prefix_format(&p->cidrs[i].prefix, buf));
         fputs("],\n  \"ports\": [", f);

@@ -33,8 +33,22 @@ static int add_service_entries(struct policy *p, const struct policy_catalog_ser
         for (const uint16_t *port = c->ports; *port; port++)
                 if (!policy_add_port(p, *port, catalog_pos, c->name))
                         return -ENOMEM;
+        for (const char *const *cidr = c->cidrs; cidr && *cidr; cidr++) {
+                struct ip_prefix prefix;
+                /* The catalog's own ranges: a unit test parses every one. */
+                if (ip_prefix_parse(*cidr, &prefix) < 0)
+                        return -EINVAL;
+                if (!policy_add_cidr(p, &prefix, catalog_pos, c->name))
+                        return -ENOMEM;
+        }
         if (c->github_meta)
                 p->needs_github_meta = true;
+        if (c->any_name) {
+                p->any_name = true;
+                p->any_name_match = (struct policy_domain) {
+                        .name = (char *) "", .wildcard = true, .pos = catalog_pos, .service = c->name,
+                };
+        }
         return 0;
 }
 

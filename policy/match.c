@@ -48,6 +48,9 @@ bool policy_name_allowed(const struct policy *p, const char *name, const struct 
                 if (!best || len > best_len || (len == best_len && best->wildcard && !d->wildcard))
                         best = d;
         }
+        /* A listed name keeps its own service; any other is the preset's. */
+        if (!best && p->any_name)
+                best = &p->any_name_match;
         if (best && ret_match)
                 *ret_match = best;
         return best;

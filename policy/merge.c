@@ -54,6 +54,10 @@ int policy_merge(const struct policy *base, const struct policy *override, struc
                 return r;
         p->ports_set = base->ports_set || override->ports_set;
         p->needs_github_meta = base->needs_github_meta || override->needs_github_meta;
+        if (base->any_name || override->any_name) {
+                p->any_name = true;
+                p->any_name_match = base->any_name ? base->any_name_match : override->any_name_match;
+        }
         /* Repeating an entry in another layer is normal (each file stays
          * valid alone), so across layers duplicates fold silently. */
         r = policy_fold_duplicates(p, diags, false);

@@ -119,6 +119,12 @@ struct policy {
 
         bool expanded;                  /* policy_expand() ran */
         bool needs_github_meta;         /* the github service is in use */
+        /* A service allows every name (the internet preset): the resolver
+         * answers every query, and policy_name_allowed() matches every
+         * valid name with any_name_match. Its addresses still pass the
+         * rebinding guard, and its ranges are the service's cidrs. */
+        bool any_name;
+        struct policy_domain any_name_match;    /* name "", wildcard, its service */
 };
 
 /* Where the github service's ranges come from when github.meta_url is not set. */
@@ -227,6 +233,12 @@ struct policy_catalog_service {
         const char *const *domains;     /* NULL-terminated; "*.x" for wildcards */
         const uint16_t *ports;          /* 0-terminated */
         bool github_meta;               /* add the ranges from GitHub's meta API */
+        /* Address ranges it allows (NULL-terminated; NULL: none). Unlike
+         * the policy's own cidrs:, they are no exception to the rebinding
+         * guard: the container's own networks and gateways are cut out of
+         * them when the firewall is built. */
+        const char *const *cidrs;
+        bool any_name;                  /* every name resolves (see struct policy) */
         const char *source_url;         /* where the list comes from */
 };
 

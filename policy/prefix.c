@@ -94,3 +94,26 @@ int ip_prefix_compare(const void *a, const void *b) {
                 return r;
         return (x->len > y->len) - (x->len < y->len);
 }
+
+size_t ip_prefix_subtract(const struct ip_prefix *range, const struct ip_prefix *hole,
+                          struct ip_prefix out[static IP_PREFIX_SUBTRACT_MAX]) {
+        if (ip_prefix_contains(hole, range))
+                return 0;
+        if (!ip_prefix_contains(range, hole)) {
+                out[0] = *range;
+                return 1;
+        }
+        /* Walk from range down to hole one bit at a time: at each step the
+         * half that does not hold the hole is kept whole. */
+        size_t n = 0;
+        for (unsigned len = range->len + 1u; len <= hole->len; len++) {
+                struct ip_prefix sibling = { .family = hole->family, .len = (uint8_t) len };
+                memcpy(sibling.addr, hole->addr, sizeof(sibling.addr));
+                unsigned bit = len - 1;
+                sibling.addr[bit / 8] ^= (uint8_t) (0x80u >> (bit % 8));
+                for (unsigned b = len; b < ip_prefix_addr_len(&sibling) * 8; b++)
+                        sibling.addr[b / 8] &= (uint8_t) ~(0x80u >> (b % 8));
+                out[n++] = sibling;
+        }
+        return n;
+}

@@ -29,6 +29,13 @@ const char *ip_prefix_format(const struct ip_prefix *p, char buf[static IP_PREFI
 /* Whether outer contains inner (same family, inner no shorter, same leading bits). */
 bool ip_prefix_contains(const struct ip_prefix *outer, const struct ip_prefix *inner);
 
+/* range without hole, as at most IP_PREFIX_SUBTRACT_MAX prefixes in out:
+ * nothing when hole holds range, range itself when they do not overlap,
+ * else one prefix per bit between their lengths. Returns the count. */
+#define IP_PREFIX_SUBTRACT_MAX 128
+size_t ip_prefix_subtract(const struct ip_prefix *range, const struct ip_prefix *hole,
+                          struct ip_prefix out[static IP_PREFIX_SUBTRACT_MAX]);
+
 /* Total order: family, then address, then length. For qsort(). */
 int ip_prefix_compare(const void *a, const void *b);
 

@@ -69,6 +69,11 @@ class DockerEnv:
         self.create_network()
         self.run_helper("dns", self.dns_ip, "dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts",
                         "--log-queries", "--log-facility=-", "--user=root",
+                        # Authoritative for .test, as a real zone is: a name
+                        # with no AAAA gets NODATA, not REFUSED (which the
+                        # sandbox's resolver passes on as SERVFAIL, and
+                        # musl's getaddrinfo then fails the whole lookup).
+                        "--local=/test/",
                         f"--host-record=allowed.test,{self.allowed_ip}",
                         f"--host-record=blocked.test,{self.blocked_ip}",
                         f"--host-record=far.test,{self.far_ip}",

@@ -191,6 +191,11 @@ def main(args):
         missing = os.environ.get("FAKE_ENGINE_MISSING_IMAGES", "").split(",")
         if image in missing:
             fail(f"Error: No such image: {image}\n")
+        if "org.agent-sandbox.agent-version" in " ".join(args):
+            # $FAKE_ENGINE_IMAGE_PINS: IMAGE=VERSION,... the label each carries.
+            pins = dict(p.split("=", 1) for p in os.environ.get("FAKE_ENGINE_IMAGE_PINS", "").split(",") if "=" in p)
+            print(pins.get(image, "<no value>"))
+            return
         line = "sha256:" + "ab" * 32
         if os.environ.get("FAKE_ENGINE_DIGEST"):
             line += f" {image.split(':')[0]}@sha256:" + "cd" * 32

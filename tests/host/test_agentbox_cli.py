@@ -16,7 +16,8 @@ import pytest
 
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-from buildpaths import AGENTBOX  # noqa: E402
+from buildpaths import AGENTBOX, BUILD  # noqa: E402
+from agentcatalog import catalog  # noqa: E402
 
 
 class Box:
@@ -196,6 +197,55 @@ def test_secrets_only_by_exact_name_and_never_in_argv(box):
         joined = " ".join(c["argv"])
         for secret in ("s3cret-key", "ghp_secretvalue", "hunter2", "literal-value", "nope"):
             assert secret not in joined
+
+
+def test_run_agent_passes_its_own_key_variables_when_set(box):
+    """The catalog's key variables of the agent pass without -e, by name
+    only; another agent's do not, and an unset one is not named."""
+    claude = next(a for a in catalog() if a.name == "claude")
+    set_key, unset_key = claude.keys[0], claude.keys[1]
+    env = {set_key: "sk-ant-value", "OPENAI_API_KEY": "sk-openai-value"}
+    r = box.run("run", "claude", "--", "true", env=env)
+    assert r.returncode == 0, r.stderr
+    call = box.call("run")
+    argv = call["argv"]
+    names = [argv[i + 1] for i, a in enumerate(argv) if a == "-e"]
+    assert names == [set_key], argv
+    assert call["env"][set_key] == "sk-ant-value"
+    assert unset_key not in names and "OPENAI_API_KEY" not in names
+    assert all("sk-ant-value" not in " ".join(a) for a in box.argvs())
+    box.log.unlink()
+    r = box.run("run", "--", "true", env=env)
+    assert r.returncode == 0, r.stderr
+    assert "-e" not in box.call("run")["argv"], "none passes no key"
+
+
+def test_agents_lists_the_catalog_with_image_states(box):
+    """One line per catalog agent plus none, each with its pin, service and
+    image state: built (label = pin), outdated (label = another release),
+    missing."""
+    agents = catalog()
+    built, outdated, missing = agents[0], agents[1], agents[2]
+    env = {"FAKE_ENGINE_IMAGE_PINS": f"agent-sandbox-{built.name}:local={built.version},"
+                                     f"agent-sandbox-{outdated.name}:local=0.0.1-old",
+           "FAKE_ENGINE_MISSING_IMAGES": f"agent-sandbox-{missing.name}:local"}
+    r = box.run("agents", env=env)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].split()[:5] == ["AGENT", "COMMAND", "PACKAGE@PIN", "SERVICE", "IMAGE"]
+    rows = {ln.split()[0]: ln for ln in lines[1:]}
+    assert list(rows) == [a.name for a in agents] + ["none"]
+    for a in agents:
+        cols = rows[a.name].split()
+        assert cols[1:4] == [a.command, f"{a.package}@{a.version}", a.service], rows[a.name]
+        assert cols[-1] == ",".join(a.keys), rows[a.name]
+    assert rows[built.name].split()[4] == "built"
+    assert "outdated (built from 0.0.1-old" in rows[outdated.name]
+    assert rows[missing.name].split()[4] == "missing"
+    inspected = [c["argv"][-1] for c in box.calls() if c["argv"][:2] == ["image", "inspect"]]
+    assert inspected == [f"agent-sandbox-{a.name}:local" for a in agents] + ["agent-sandbox-base:local"]
+    r = box.run("agents", env={"FAKE_ENGINE_MODE": "daemon-down"})
+    assert r.returncode == 125
 
 
 def test_env_file_rules(box, tmp_path):
@@ -562,7 +612,8 @@ def test_policy_edit_keeps_the_inode_a_sandbox_has_mounted(box):
 
 
 def test_bash_completion(box):
-    script = os.path.join(os.path.dirname(os.path.dirname(HERE)), "host", "completion", "agentbox.bash")
+    # Generated from host/completion/agentbox.bash.in and the agent catalog.
+    script = os.path.join(BUILD, "host", "completion", "agentbox")
 
     def complete(*words):
         line = " ".join(words)
@@ -571,7 +622,9 @@ def test_bash_completion(box):
         return subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=10).stdout.split()
 
     assert complete("agentbox", "ru") == ["run"]
-    assert set(complete("agentbox", "run", "c")) == {"claude", "codex"}
+    assert set(complete("agentbox", "run", "c")) == {a.name for a in catalog() if a.name.startswith("c")}
+    assert set(complete("agentbox", "init", "--agent", "")) == {a.name for a in catalog()} | {"none"}
+    assert complete("agentbox", "ag") == ["agents"]
     assert complete("agentbox", "policy", "") == ["show", "validate", "add", "remove", "--dir", "--help"]
     assert complete("agentbox", "--engine", "pod") == ["podman"]
     assert complete("agentbox", "init", "--mode", "dev") == ["devcontainer"]

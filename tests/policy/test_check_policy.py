@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from agentcatalog import agent_policy, catalog
 from buildpaths import ROOT
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -81,8 +82,10 @@ def test_layering_two_files(init_binary, tmp_path):
     assert p["selfcheck"] == {"allowed": None, "blocked": "blocked.example.com", "strict": False}
 
 
-def test_json_output(init_binary):
-    out = check(init_binary, "--json", os.path.join(DEFAULTS, "claude.yaml"))
+def test_json_output(init_binary, tmp_path):
+    claude = tmp_path / "claude.yaml"
+    claude.write_text(agent_policy(next(a for a in catalog() if a.name == "claude")))
+    out = check(init_binary, "--json", str(claude))
     assert out.returncode == 0, out.stderr
     p = json.loads(out.stdout)
     assert p["services"] == ["anthropic", "github"]

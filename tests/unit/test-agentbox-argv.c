@@ -101,9 +101,10 @@ static void engine_argv(void) {
         TAP_CHECK_STR(joined(strv_items(&v)),
                       "run -d --name agentbox-my-project-0123abcd --label=agentbox.project=/home/u/my project"
                       " --label=agentbox.agent=claude --cap-drop ALL --cap-add NET_ADMIN --cap-add SETPCAP --cap-add SETUID --cap-add SETGID --read-only"
-                      " --tmpfs /tmp --tmpfs /run --sysctl net.ipv4.ip_unprivileged_port_start=1024 --pids-limit 512 --memory 4g --security-opt=seccomp=/c/seccomp.json --network=testnet --dns=198.18.7.2"
+                      " --tmpfs /tmp:exec --tmpfs /run --sysctl net.ipv4.ip_unprivileged_port_start=1024 --pids-limit 512 --memory 4g --security-opt=seccomp=/c/seccomp.json --network=testnet --dns=198.18.7.2"
                       " --publish=127.0.0.1:8080:8080"
                       " -v /home/u/my project:/workspace -v agentbox-state-claude-0123abcd:/home/dev/.claude"
+                      " --tmpfs /home/dev/.cache:exec,mode=1777 --tmpfs /home/dev/.config:mode=1777 --tmpfs /home/dev/.local/state:mode=1777"
                       " --mount type=bind,src=/c/policy.yaml,dst=/etc/agent-sandbox/policy.d/00-global.yaml,readonly"
                       " --mount type=bind,src=/c/projects/x.yaml,dst=/etc/agent-sandbox/policy.d/50-project.yaml,readonly"
                       " --mount type=bind,\"src=/u,1.yaml\",dst=/etc/agent-sandbox/policy.d/user.yaml,readonly"

@@ -99,6 +99,38 @@ static void exceptions(void) {
         guard_free(g);
 }
 
+/* guard_cut: a service's range without every refused range, exceptions
+ * or not. */
+static bool pieces_hold(const struct ip_prefix *pieces, size_t n, const char *addr) {
+        struct ip_prefix a;
+        ip_prefix_parse(addr, &a);
+        for (size_t i = 0; i < n; i++)
+                if (ip_prefix_contains(&pieces[i], &a))
+                        return true;
+        return false;
+}
+
+static void cut(void) {
+        struct ip_prefix loopback, wide;
+        ip_prefix_parse("127.0.0.0/8", &loopback);
+        ip_prefix_parse("0.0.0.0/1", &wide);
+        struct guard *g = NULL;
+        TAP_CHECK(guard_new(&loopback, 1, &g) == 0, "guard_new with loopback as an exception");
+        if (!g)
+                return;
+        struct ip_prefix *pieces = NULL;
+        size_t n = 0;
+        TAP_CHECK(guard_cut(g, &wide, &pieces, &n) == 0 && n > 0, "0.0.0.0/1 cut");
+        TAP_CHECK(pieces_hold(pieces, n, "1.1.1.1") && pieces_hold(pieces, n, "126.255.255.255") &&
+                  pieces_hold(pieces, n, "128.0.0.0") == false, "what is not refused stays");
+        TAP_CHECK(!pieces_hold(pieces, n, "127.0.0.1") && !pieces_hold(pieces, n, "0.0.0.1"),
+                  "loopback and 0/8 are cut out, exception or not");
+        free(pieces);
+        TAP_CHECK(guard_cut(g, &loopback, &pieces, &n) == 0 && n == 0, "a refused range leaves nothing");
+        free(pieces);
+        guard_free(g);
+}
+
 int main(void) {
         /* The guard also refuses the networks of this namespace's
          * interfaces; the machine running the tests may carry documentation
@@ -110,5 +142,6 @@ int main(void) {
         fixed_ranges();
         overlap_either_way();
         exceptions();
+        cut();
         return tap_done();
 }

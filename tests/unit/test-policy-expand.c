@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* Catalog expansion, layering and the YAML/JSON writers. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "macro.h"
 #include "policy.h"
 #include "tap.h"
 
@@ -45,8 +47,65 @@ static void test_catalog(void) {
         for (; all[n]; n++)
                 for (const char *const *d = all[n]->domains; *d; d++)
                         all_valid &= policy_hostname_valid(strncmp(*d, "*.", 2) == 0 ? *d + 2 : *d, NULL);
-        TAP_CHECK(n == 8, "eight services");
+        TAP_CHECK(n == 17, "seventeen services");
         TAP_CHECK(all_valid, "every catalog host name is valid");
+        bool cidrs_valid = true;
+        for (size_t i = 0; i < n; i++)
+                for (const char *const *c = all[i]->cidrs; c && *c; c++) {
+                        struct ip_prefix prefix;
+                        cidrs_valid &= ip_prefix_parse(*c, &prefix) == 0;
+                }
+        TAP_CHECK(cidrs_valid, "every catalog range parses");
+}
+
+/* The internet preset: every name, and ranges that hold public addresses
+ * and none of the special-purpose ones. */
+static bool cidrs_hold(const struct policy *p, const char *addr) {
+        struct ip_prefix a;
+        if (ip_prefix_parse(addr, &a) < 0)
+                return false;
+        for (size_t i = 0; i < p->n_cidrs; i++)
+                if (ip_prefix_contains(&p->cidrs[i].prefix, &a))
+                        return true;
+        return false;
+}
+
+static void test_internet(void) {
+        struct policy_diags d = {0};
+        struct policy *p = parse("t.yaml", "services: [internet]\ndomains: [api.github.com]\n", &d);
+        TAP_CHECK(p && policy_expand(p, &d) == 0 && d.n == 0, "internet expands without diagnostics");
+        if (!p)
+                return;
+        const struct policy_domain *match = NULL;
+        TAP_CHECK(p->any_name && policy_name_allowed(p, "anything.example.org", &match) && match &&
+                  strcmp(match->service, "internet") == 0, "every name is allowed, by the preset");
+        TAP_CHECK(policy_name_allowed(p, "api.github.com", &match) && match && !match->service,
+                  "a listed name keeps its own entry");
+        TAP_CHECK(!policy_name_allowed(p, "bad..name", NULL), "an invalid name is still refused");
+        const char *public[] = { "1.1.1.1", "8.8.8.8", "100.63.255.255", "100.128.0.0", "172.15.255.255",
+                                 "172.32.0.0", "192.0.3.1", "198.20.0.1", "223.255.255.255", "2606:4700::1111",
+                                 "2001:4860::8888" };
+        const char *private[] = { "0.0.0.1", "10.1.2.3", "100.64.0.1", "100.127.255.255", "127.0.0.1",
+                                  "169.254.169.254", "172.16.0.1", "172.31.255.255", "192.0.0.8", "192.0.2.1",
+                                  "192.88.99.1", "192.168.1.1", "198.18.0.1", "198.19.255.255", "198.51.100.1",
+                                  "203.0.113.1", "224.0.0.1", "239.255.255.250", "240.0.0.1", "255.255.255.255",
+                                  "::1", "fe80::1", "fc00::1", "fd00:ec2::254", "ff02::1", "2001:db8::1",
+                                  "2002:a00:1::", "2001::1", "3fff::1", "::ffff:10.0.0.1", "64:ff9b::a00:1" };
+        bool ok = true;
+        for (size_t i = 0; i < ELEMENTSOF(public); i++)
+                if (!cidrs_hold(p, public[i]))
+                        ok = false, printf("# %s is not allowed\n", public[i]);
+        TAP_CHECK(ok, "public addresses are in the preset's ranges");
+        ok = true;
+        for (size_t i = 0; i < ELEMENTSOF(private); i++)
+                if (cidrs_hold(p, private[i]))
+                        ok = false, printf("# %s is allowed\n", private[i]);
+        TAP_CHECK(ok, "private, loopback, link-local, CGNAT, multicast, reserved, documentation are not");
+        bool from_service = true;
+        for (size_t i = 0; i < p->n_cidrs; i++)
+                from_service &= p->cidrs[i].service && strcmp(p->cidrs[i].service, "internet") == 0;
+        TAP_CHECK(from_service, "its ranges are the service's, no exception to the rebinding guard");
+        policy_free(p);
 }
 
 static void test_expand(void) {
@@ -99,7 +158,7 @@ static void test_expand(void) {
         TAP_CHECK(d.n == 1 && d.items[0].line == 3 && d.items[0].column == 5, "error at the service's position");
         if (d.n == 1)
                 TAP_CHECK_STR(d.items[0].message,
-                              "unknown service \"gitlab\"; known services: anthropic (alias claude), github, google (alias gemini), npm, openai (alias codex), opencode, pypi, vscode",
+                              "unknown service \"gitlab\"; known services: amp, anthropic (alias claude), augment (alias auggie), cline, continue (alias cn), copilot, github, google (alias gemini), internet, kilo, npm, openai (alias codex), opencode, pi, pypi, qwen, vscode",
                               "message lists the known services");
         policy_free(p);
         policy_diags_clear(&d);
@@ -164,6 +223,7 @@ static const char want_json[] =
         "{\n"
         "  \"services\": [\"pypi\"],\n"
         "  \"domains\": [\"*.example.com\", \"files.pythonhosted.org\", \"pypi.org\"],\n"
+        "  \"any_name\": false,\n"
         "  \"cidrs\": [\"192.0.2.0/24\", \"2001:db8::/32\"],\n"
         "  \"ports\": [443],\n"
         "  \"service_ports\": {},\n"
@@ -289,6 +349,7 @@ static void test_load_layered(void) {
 
 int main(void) {
         test_catalog();
+        test_internet();
         test_expand();
         test_merge();
         test_emit();

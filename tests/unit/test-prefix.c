@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "prefix.h"
 #include "tap.h"
@@ -19,7 +21,27 @@ static void check_rejected(const char *in) {
         TAP_CHECK(ip_prefix_parse(in, &p) == -EINVAL, "reject %s", in);
 }
 
+static void check_subtract(const char *range, const char *hole, const char *want) {
+        struct ip_prefix r, h, out[IP_PREFIX_SUBTRACT_MAX];
+        char got[1024] = "", buf[IP_PREFIX_STRLEN];
+        if (ip_prefix_parse(range, &r) < 0 || ip_prefix_parse(hole, &h) < 0) {
+                TAP_CHECK(0, "%s and %s parse", range, hole);
+                return;
+        }
+        size_t n = ip_prefix_subtract(&r, &h, out);
+        for (size_t i = 0; i < n; i++)
+                snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%s", i ? " " : "", ip_prefix_format(&out[i], buf));
+        TAP_CHECK(strcmp(got, want) == 0, "%s without %s: %s", range, hole, got);
+}
+
 int main(void) {
+        check_subtract("192.0.2.0/24", "192.0.2.128/25", "192.0.2.0/25");
+        check_subtract("192.0.2.0/24", "192.0.2.64/26", "192.0.2.128/25 192.0.2.0/26");
+        check_subtract("192.0.2.0/24", "192.0.2.0/23", "");
+        check_subtract("192.0.2.0/24", "198.51.100.0/24", "192.0.2.0/24");
+        check_subtract("192.0.2.0/30", "192.0.2.3/32", "192.0.2.0/31 192.0.2.2/32");
+        check_subtract("2001:db8::/32", "2001:db8:8000::/33", "2001:db8::/33");
+        check_subtract("2001:db8::/32", "192.0.2.0/24", "2001:db8::/32");
         check_roundtrip("192.0.2.0/24", "192.0.2.0/24");
         check_roundtrip("192.0.2.7", "192.0.2.7/32");
         check_roundtrip("0.0.0.0/0", "0.0.0.0/0");

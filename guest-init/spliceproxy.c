@@ -35,8 +35,12 @@
 #include "spliceproxy_proto.h"
 #include "timeouts.h"
 
-/* What one splice call moves at most: one pipe's default capacity. */
-#define SPLICE_CHUNK 65536u
+/* Each direction's pipe, and what one splice call moves at most: the most
+ * an unprivileged process may give a pipe (/proc/sys/fs/pipe-max-size by
+ * default). The kernel takes pages for it only while bytes are in it; a
+ * larger pipe means fewer wake-ups per byte on a fast transfer. */
+#define PIPE_BYTES (1u << 20)
+#define SPLICE_CHUNK PIPE_BYTES
 /* Rounds per direction per wake-up, so one fast connection cannot starve
  * the others. */
 #define PUMP_ROUNDS 8
@@ -302,6 +306,9 @@ static void on_connected(struct proxy *px, struct conn *c) {
                 conn_end(px, c, true);
                 return;
         }
+        /* Smaller, where the limit is lower: the default pipe works too. */
+        (void) fcntl(up[1], F_SETPIPE_SZ, PIPE_BYTES);
+        (void) fcntl(down[1], F_SETPIPE_SZ, PIPE_BYTES);
         c->up = (struct direction) { .pipe_r = up[0], .pipe_w = up[1] };
         c->down = (struct direction) { .pipe_r = down[0], .pipe_w = down[1] };
         list_remove(px, c);
@@ -400,10 +407,16 @@ static bool accept_one(struct proxy *px, int listen_fd) {
         };
         px->n_conns++;
         list_append(px, c, STATE_HELLO);
+        /* What the server answers reaches the client as it comes. */
+        int one = 1;
+        (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         /* Edge-triggered: the peeked bytes stay readable, and only new
-         * ones should wake us. Bytes already there are reported at once. */
+         * ones should wake us. What is there already is read now, rather
+         * than after another round through epoll. */
         if (watch(px, EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLRDHUP | EPOLLET, conn_tag(c, false)) < 0)
                 conn_end(px, c, true);
+        else
+                on_hello(px, c, 0);
         return true;
 }
 

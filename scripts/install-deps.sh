@@ -17,8 +17,9 @@ test_packages=(
   python3 python3-pytest
   nftables iproute2 dnsmasq-base socat curl openssl util-linux procps libcap2-bin
   strace scdoc podman runc containernetworking-plugins
-  # tests/bench/test_bench_smoke.py runs the footprint row, whose baseline is tini
-  tini
+  # tests/bench/test_bench_smoke.py runs the footprint row, whose baseline is tini,
+  # and the splice proxy's rows, whose peer is HAProxy routing by SNI
+  tini haproxy
 )
 # The real Dev Containers CLI for tests/e2e/test_devcontainer.py. 0.85 and
 # later need Node.js 20 (trixie, or a newer node already installed); 0.83.0

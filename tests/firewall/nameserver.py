@@ -7,15 +7,18 @@ serving any name, like a CDN edge. Each connection is logged to --log as
 so a test can tell whether anything reached the server. Prints "ready".
 
 TLS: after the handshake, each line "bulk N" is answered with N bytes;
+an HTTP request (curl's) with one response "hello NAME", then the end;
 anything else with "hello NAME".
 HTTP/1.1 (one request per connection):
   GET /bytes/N     N bytes of a fixed pattern (sha256 checked by the client)
+  GET /zeros/N     N zero bytes, spliced from /dev/zero (the benchmark's)
   POST /until-eof  reads until the client's end of stream, then answers
                    "read N SHA256": the half-close reached the server
   anything else    "host HOST"
 """
 import argparse
 import hashlib
+import os
 import socket
 import ssl
 import sys
@@ -55,6 +58,24 @@ def serve_http(conn, log):
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % n)
         send_bytes(conn, n)
         return
+    if method == "GET" and path.startswith("/zeros/"):
+        # For the benchmark: zeros from the kernel to the socket without
+        # passing through Python, so the endpoints cost little CPU.
+        n = int(path[len("/zeros/"):])
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % n)
+        zero = os.open("/dev/zero", os.O_RDONLY)
+        r, w = os.pipe()
+        try:
+            while n > 0:
+                k = os.splice(zero, w, min(n, 1 << 20))
+                while k > 0:
+                    sent = os.splice(r, conn.fileno(), k)
+                    k -= sent
+                    n -= sent
+        finally:
+            for fd in (zero, r, w):
+                os.close(fd)
+        return
     if method == "POST" and path == "/until-eof":
         h, total = hashlib.sha256(rest), len(rest)
         while True:
@@ -79,6 +100,13 @@ def serve_tls(conn, ctx, log):
     log(f"tls {name}")
     f = ctx_conn.makefile("rb")
     for line in f:
+        if line.startswith(b"GET "):
+            while f.readline() not in (b"\r\n", b"\n", b""):
+                pass
+            body = b"hello " + name.encode() + b"\n"
+            ctx_conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(body)
+                             + body)
+            return
         words = line.split()
         if len(words) == 2 and words[0] == b"bulk":
             send_bytes(ctx_conn, int(words[1]))
@@ -91,7 +119,8 @@ def main():
     ap.add_argument("--cert", required=True)
     ap.add_argument("--key", required=True)
     ap.add_argument("--tls-port", type=int, default=443)
-    ap.add_argument("--http-port", type=int, default=80)
+    ap.add_argument("--http-port", type=int, default=80, help="0: no HTTP")
+    ap.add_argument("--bind", default="::", help="one address instead of every address")
     ap.add_argument("--log", required=True)
     args = ap.parse_args()
     out = open(args.log, "a", buffering=1)
@@ -110,16 +139,20 @@ def main():
     ctx.sni_callback = remember
 
     def listen(port):
-        s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        family = socket.AF_INET6 if ":" in args.bind else socket.AF_INET
+        s = socket.socket(family, socket.SOCK_STREAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-        s.bind(("::", port))
+        if family == socket.AF_INET6:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        s.bind((args.bind, port))
         s.listen(1024)
         return s
 
     def accept_loop(s, handler):
         while True:
             conn, _ = s.accept()
+            # Small answers go out at once, not after the client's delayed ACK.
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             threading.Thread(target=guarded, args=(handler, conn), daemon=True).start()
 
     def guarded(handler, conn):
@@ -130,9 +163,11 @@ def main():
         finally:
             conn.close()
 
-    tls, http = listen(args.tls_port), listen(args.http_port)
+    tls = listen(args.tls_port)
     threading.Thread(target=accept_loop, args=(tls, lambda c: serve_tls(c, ctx, log)), daemon=True).start()
-    threading.Thread(target=accept_loop, args=(http, lambda c: serve_http(c, log)), daemon=True).start()
+    if args.http_port:
+        http = listen(args.http_port)
+        threading.Thread(target=accept_loop, args=(http, lambda c: serve_http(c, log)), daemon=True).start()
     print("ready", flush=True)
     threading.Event().wait()
 

@@ -262,9 +262,24 @@ static int pump(struct direction *d, int src, int dst) {
         return moved;
 }
 
-static void on_spliced(struct proxy *px, struct conn *c, uint32_t events) {
-        int up = pump(&c->up, c->client, c->upstream);
-        int down = up < 0 ? 0 : pump(&c->down, c->upstream, c->client);
+/* Which directions an event on one socket concerns: its readability feeds
+ * the direction it is the source of, its writability drains the other;
+ * errors and hang-ups, both. upstream < 0: both (the first round). */
+static void directions_of(uint32_t events, int upstream, bool *ret_up, bool *ret_down) {
+        bool in = events & (EPOLLIN | EPOLLRDHUP), out = events & EPOLLOUT;
+        if (upstream < 0 || (events & (EPOLLERR | EPOLLHUP))) {
+                *ret_up = *ret_down = true;
+                return;
+        }
+        *ret_up = upstream ? out : in;
+        *ret_down = upstream ? in : out;
+}
+
+static void on_spliced(struct proxy *px, struct conn *c, uint32_t events, int upstream_side) {
+        bool want_up, want_down;
+        directions_of(events, upstream_side, &want_up, &want_down);
+        int up = want_up ? pump(&c->up, c->client, c->upstream) : 0;
+        int down = up < 0 || !want_down ? 0 : pump(&c->down, c->upstream, c->client);
         if (up < 0 || down < 0) {
                 /* One side reset or failed: so does the other. */
                 conn_end(px, c, true);
@@ -316,7 +331,7 @@ static void on_connected(struct proxy *px, struct conn *c) {
         /* Level-triggered from here on; the peeked bytes wait in the
          * client's socket and go first. */
         c->client_events = c->upstream_events = ~0u;
-        on_spliced(px, c, 0);
+        on_spliced(px, c, 0, -1);
 }
 
 static void start_connect(struct proxy *px, struct conn *c) {
@@ -500,7 +515,7 @@ static void dispatch(struct proxy *px, const struct epoll_event *ev, bool *stop)
                         conn_end(px, c, true);
                 break;
         default:
-                on_spliced(px, c, ev->events);
+                on_spliced(px, c, ev->events, upstream);
         }
 }
 

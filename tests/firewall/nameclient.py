@@ -4,6 +4,8 @@
 prints one JSON object with "result": "ok", "reset", "refused", "eof",
 "timeout" or "error:NAME", and what it got.
 
+  ADDR may be resolve:NAME, NAME's IPv6 address as the sandbox's DNS answers.
+
   tls ADDR PORT NAME CAFILE [SECONDS]
                               TLS with server name NAME ("-": none),
                               verifying the server's certificate for NAME
@@ -29,6 +31,9 @@ TIMEOUT = 5.0
 
 
 def connect(addr, port):
+    """addr "resolve:NAME": NAME's IPv6 address, asked of the sandbox's DNS."""
+    if addr.startswith("resolve:"):
+        addr = socket.getaddrinfo(addr[len("resolve:"):], int(port), socket.AF_INET6, socket.SOCK_STREAM)[0][4][0]
     s = socket.create_connection((addr, int(port)), timeout=TIMEOUT)
     return s
 

@@ -25,8 +25,11 @@ from test_escapes import USER
 SHARED = "203.0.113.5"          # tls-ok.test and tls-other.test
 BLOCKED = "198.51.100.20"       # no name of the policy
 BY_ADDRESS = "198.51.100.10"    # under cidrs:
-HOSTS = {"tls-ok.test": [SHARED], "tls-other.test": [SHARED], "blocked.test": [BLOCKED]}
-POLICY = f"domains: [tls-ok.test]\ncidrs: [{BY_ADDRESS}/32]\n"
+LEARNED6 = "2001:db8:2::20"     # v6.cdn.test, under a wildcard: only the resolver hands it out
+HOSTS = {"tls-ok.test": [SHARED], "tls-other.test": [SHARED], "blocked.test": [BLOCKED],
+         "v6.cdn.test": [LEARNED6]}
+POLICY = f'domains: [tls-ok.test, "*.cdn.test"]\ncidrs: [{BY_ADDRESS}/32]\n'
+
 KEYS = {"time", "kind", "proto", "dst", "port", "name", "resolved_ago", "uid", "reason", "count"}
 
 
@@ -186,6 +189,20 @@ def test_no_name_and_garbage_are_refused(net, sandbox, certs):
     wait_for_record(net, sandbox, lambda r: r["proto"] == "tls" and r["name"] is None and r["reason"] == "names no server")
     wait_for_record(net, sandbox, lambda r: r["port"] == 443 and r["reason"] == "not a TLS ClientHello or HTTP/1.x request")
     wait_for_record(net, sandbox, lambda r: r["port"] == 80 and r["reason"] == "not a TLS ClientHello or HTTP/1.x request")
+
+
+def test_addresses_the_resolver_hands_out_are_checked_too_over_ipv6(net, sandbox):
+    base = redirected(net)
+    out = client(net, "tls", "resolve:v6.cdn.test", "443", "v6.cdn.test", "-")
+    assert out["result"] == "ok" and out["reply"] == "hello v6.cdn.test", out
+    out = client(net, "tls", "resolve:v6.cdn.test", "443", "tls-other.test", "-")
+    assert out["result"] in ("reset", "eof"), out
+    out = client(net, "http", f"{LEARNED6}", "80", "v6.cdn.test", "/")
+    assert out["result"] == "ok" and out["body"] == "host v6.cdn.test", out
+    assert redirected(net) == base + 3
+    assert server_saw(net) == ["tls v6.cdn.test", "http v6.cdn.test"]
+    rec = wait_for_record(net, sandbox, lambda r: r["name"] == "tls-other.test")
+    assert rec["dst"] == LEARNED6 and rec["port"] == 443, rec
 
 
 def test_blocked_address_is_refused_by_the_firewall_not_the_proxy(net, sandbox, certs):

@@ -18,6 +18,8 @@ prints one JSON object with "result": "ok", "reset", "refused", "eof",
   halfclose ADDR HOST N       POST /until-eof with N bytes, then
                               shutdown(SHUT_WR) before reading; "body"
   raw ADDR PORT HEX           sends the bytes, reads; "reply"
+  flood ADDR PORT N           N connections sending garbage, all at once;
+                              "resets": how many the other end reset
 """
 import errno
 import hashlib
@@ -160,9 +162,25 @@ def raw(addr, port, hexbytes):
     return {"reply": data.hex()} if data else {"result": "eof"}
 
 
+def flood(addr, port, n):
+    socks = []
+    for _ in range(int(n)):
+        s = socket.create_connection((addr, int(port)), timeout=TIMEOUT)
+        s.sendall(b"\0" * 32)
+        socks.append(s)
+    resets = 0
+    for s in socks:
+        try:
+            resets += s.recv(1) == b""
+        except ConnectionResetError:
+            resets += 1
+    return {"resets": resets}
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
-    fn = {"tls": tls, "tlsbulk": tlsbulk, "http": http, "bulk": bulk, "halfclose": halfclose, "raw": raw}[cmd]
+    fn = {"tls": tls, "tlsbulk": tlsbulk, "http": http, "bulk": bulk, "halfclose": halfclose, "raw": raw,
+          "flood": flood}[cmd]
     outcome(lambda: fn(*args))
 
 

@@ -20,7 +20,7 @@ import pytest
 
 from buildpaths import INIT
 from fakenet import HERE, FakeNet, RunningInit
-from test_escapes import USER
+from test_escapes import USER, health
 
 SHARED = "203.0.113.5"          # tls-ok.test and tls-other.test
 BLOCKED = "198.51.100.20"       # no name of the policy
@@ -262,6 +262,22 @@ def test_one_gib_arrives_intact(net, sandbox):
     assert proxied["sha256"] == direct["sha256"], (proxied, direct)
     assert server_saw(net) == ["http any.test", "http tls-ok.test"]
     assert redirected(net) == base + 1
+
+
+def test_a_flood_of_refused_connections_leaves_pid1_answering(net, sandbox):
+    out = client(net, "flood", SHARED, "443", "500")
+    assert out["result"] == "ok" and out["resets"] == 500, out
+    h = health(net, sandbox)
+    assert h.returncode == 0, h.stdout + h.stderr
+    rec = wait_for_record(net, sandbox, lambda r: r["reason"] == "not a TLS ClientHello or HTTP/1.x request")
+    # One destination: the first refusal is a line of its own, the rest
+    # are counted for the summary, not logged one by one.
+    assert rec["count"] == 1 and len([l for l in sandbox.lines if "refused TLS connection" in l]) == 1
+    # The rest in one summary line (a report PID 1 was too busy to take is
+    # dropped by the proxy, and counted there: the connection is refused
+    # all the same).
+    summary = wait_for_record(net, sandbox, lambda r: r["reason"] == rec["reason"] and r["count"] > 1)
+    assert 250 <= summary["count"] <= 499, summary
 
 
 def test_killed_proxy_is_restarted_and_fails_closed_meanwhile(net, sandbox, certs):

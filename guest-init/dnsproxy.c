@@ -18,6 +18,7 @@
 
 #include "aresloop.h"
 #include "dns_wire.h"
+#include "dnsproxy_grants.h"
 #include "dnsproxy_proto.h"
 #include "log.h"
 #include "loop.h"
@@ -56,6 +57,7 @@ struct pending {
         struct client client;
         struct dns_query q;
         uint32_t seq;                           /* 0 until the ALLOW is sent */
+        uint64_t grant_key;                     /* the answer's key in proxy->grants */
         uint8_t *answer;                        /* held until PID 1 acknowledges */
         size_t answer_len;
         uint64_t deadline_usec;
@@ -114,6 +116,9 @@ struct proxy {
         struct pending *first_unsent;
         struct tcp_conn *conns, *conns_tail;
         bool stopping;
+
+        /* What PID 1 has allowed already, and until when. */
+        struct dnsproxy_grants grants;
 
         struct counter refusals_dropped, overloaded, upstream_failed, allow_unsent,
                 allow_timed_out, bad_control, udp_send_failed;
@@ -294,16 +299,13 @@ static int on_ack_timeout(struct loop *l, void *userdata) {
 /* Ask PID 1 to allow the answer's addresses, and hold the answer until it
  * says they are in the firewall's sets. */
 static void pending_hold(struct pending *pq, uint8_t *answer, size_t len,
-                         const struct dns_addr *addrs, size_t n) {
+                         const struct dns_addr *addrs, size_t n, uint32_t ttl) {
         struct proxy *p = pq->proxy;
-        /* ttl: the smallest, and no more than RFC 2181 allows. */
-        struct dnsproxy_msg m = {.type = DNSPROXY_ALLOW, .n_addrs = (uint16_t) n, .ttl = INT32_MAX};
+        struct dnsproxy_msg m = {.type = DNSPROXY_ALLOW, .n_addrs = (uint16_t) n, .ttl = ttl};
         memcpy(m.name, pq->q.name, sizeof(m.name));
         for (size_t i = 0; i < n; i++) {
                 m.addrs[i].family = (uint8_t) addrs[i].family;
                 memcpy(m.addrs[i].addr, addrs[i].addr, sizeof(m.addrs[i].addr));
-                if (addrs[i].ttl < m.ttl)
-                        m.ttl = addrs[i].ttl;
         }
         if (++p->next_seq == 0)
                 p->next_seq = 1;
@@ -415,7 +417,21 @@ static void on_upstream_answer(void *arg, int status, int timeouts, unsigned cha
                 pending_free(pq);
                 return;
         }
-        pending_hold(pq, TAKE_PTR(answer), len, addrs, n);
+        /* ttl: the smallest, and no more than RFC 2181 allows. */
+        uint32_t ttl = INT32_MAX;
+        for (size_t i = 0; i < n; i++)
+                if (addrs[i].ttl < ttl)
+                        ttl = addrs[i].ttl;
+        /* The same answer PID 1 allowed recently, for at least as long as
+         * this one needs: released at once. */
+        uint64_t lifetime = dnsproxy_lifetime(ttl, policy_dns_min_ttl(p->policy), policy_dns_grace(p->policy));
+        pq->grant_key = dnsproxy_grants_key(&p->grants, pq->q.name, addrs, n);
+        if (dnsproxy_grants_cover(&p->grants, pq->grant_key, loop_now_usec() + lifetime * 1000000u)) {
+                client_send(p, &pq->client, answer, len);
+                pending_free(pq);
+                return;
+        }
+        pending_hold(pq, TAKE_PTR(answer), len, addrs, n, ttl);
 }
 
 static void forward(struct proxy *p, const struct client *cl, const struct dns_query *q) {
@@ -708,8 +724,9 @@ static int on_control(struct loop *l, int fd, uint32_t events, void *userdata) {
         if (events & EPOLLOUT)
                 control_flush(p);
         for (;;) {
-                struct dnsproxy_msg m;
-                ssize_t n = recv(fd, &m, sizeof(m), MSG_DONTWAIT | MSG_TRUNC);
+                struct dnsproxy_msg buf;
+                const struct dnsproxy_msg *m;
+                ssize_t n = recv(fd, &buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0 && errno == EAGAIN)
@@ -719,16 +736,19 @@ static int on_control(struct loop *l, int fd, uint32_t events, void *userdata) {
                         loop_quit(l, 0);
                         return 0;
                 }
-                if (n != (ssize_t) sizeof(m) || m.type != DNSPROXY_ALLOWED) {
+                if (dnsproxy_msg_check(&buf, (size_t) n, DNSPROXY_ALLOWED, &m) < 0) {
                         counter_bump(&p->bad_control);
                         continue;
                 }
-                struct pending *pq = m.seq ? acks_find(p, m.seq) : NULL;
+                struct pending *pq = m->seq ? acks_find(p, m->seq) : NULL;
                 if (!pq)
                         continue;               /* timed out already */
                 bool was_first = pq == p->acks;
                 acks_unlink(p, pq);
-                if (m.status == 0)
+                if (m->status == 0 && m->ttl > 0)
+                        dnsproxy_grants_record(&p->grants, pq->grant_key,
+                                               loop_now_usec() + (uint64_t) m->ttl * 1000000u);
+                if (m->status == 0)
                         pending_release(pq);
                 else
                         pending_fail(pq);
@@ -927,6 +947,8 @@ int dnsproxy_main(const struct dnsproxy_config *cfg) {
         int r;
         if (!p->policy || p->control_fd < 0)
                 r = log_error_errno(-EINVAL, "dnsproxy: started without a policy or a control socket");
+        else if ((r = dnsproxy_grants_init(&p->grants)) < 0)
+                log_error_errno(r, "dnsproxy: no random seed: %m");
         else if ((r = loop_new(&p->loop)) < 0)
                 log_error_errno(r, "dnsproxy: cannot create the event loop: %m");
         else if ((r = proxy_channel_new(p, cfg)) >= 0 && (r = proxy_listen(p)) >= 0) {

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -20,6 +21,7 @@
 #include "dnsproxy_proto.h"
 #include "guard.h"
 #include "log.h"
+#include "log_budget.h"
 #include "macro.h"
 #include "nft.h"
 #include "policy.h"
@@ -31,9 +33,6 @@
 /* A child that ran this long before it died starts again at once. */
 #define RESTART_HEALTHY_USEC (60u * 1000000u)
 
-/* What the rules allow past the TTL is capped like the init's own refresh
- * interval: an answer claiming a week does not open an address for one. */
-#define LEARNED_TTL_CEILING 3600u
 /* An element whose recorded expiry is nearer than this may already be gone
  * in the kernel: it is added, not replaced (removing a missing element
  * would fail the transaction). */
@@ -63,7 +62,16 @@ struct dnsproxy_parent {
         unsigned backoff_ms;
 
         struct learned *learned;        /* open addressing, a power of two */
-        size_t cap_learned, n_learned;
+        size_t cap_learned, n_learned;  /* n_learned counts expired entries until a rehash */
+        uint64_t full_until_usec;       /* LEARNED_MAX live entries until then */
+
+        /* Whether the rules allow an address without a learned entry (the
+         * policy's own names, cidrs, services, meta ranges). */
+        dnsproxy_static_fn static_allows;
+        void *static_userdata;
+
+        /* Lines the sandbox's user can cause by asking: each kind bounded. */
+        struct log_budget guard_log, full_log, policy_log;
 };
 
 static pid_t resolver_child;
@@ -265,20 +273,34 @@ static struct learned *learned_find(struct dnsproxy_parent *d, const struct ip_p
 }
 
 /* Grows the table, and drops what has expired, when it is three quarters
- * full. Entries are never removed one by one: a hole would cut a probe
+ * full or holds LEARNED_MAX entries; -ENOSPC when LEARNED_MAX of them are
+ * live. Entries are never removed one by one: a hole would cut a probe
  * chain. */
 static int learned_make_room(struct dnsproxy_parent *d) {
-        if (d->cap_learned && d->n_learned < d->cap_learned / 4 * 3)
+        if (d->cap_learned && d->n_learned < d->cap_learned / 4 * 3 && d->n_learned < LEARNED_MAX)
                 return 0;
         uint64_t now = loop_now_usec();
+        /* Full of live entries when last counted: nothing frees up before
+         * the earliest of them expires, and a flood of answers meanwhile
+         * must not rescan the table for each. */
+        if (now < d->full_until_usec)
+                return -ENOSPC;
         size_t live = 0;
+        uint64_t earliest = UINT64_MAX;
         for (size_t i = 0; i < d->cap_learned; i++)
-                live += d->learned[i].expiry_usec > now;
+                if (d->learned[i].expiry_usec > now) {
+                        live++;
+                        if (d->learned[i].expiry_usec < earliest)
+                                earliest = d->learned[i].expiry_usec;
+                }
+        if (live >= LEARNED_MAX) {
+                d->full_until_usec = earliest;
+                return -ENOSPC;
+        }
+        d->full_until_usec = 0;
         size_t cap = d->cap_learned ? d->cap_learned : 256;
         while (live >= cap / 2 && cap < LEARNED_MAX * 2)
                 cap *= 2;
-        if (live >= LEARNED_MAX)
-                return -ENOSPC;
         struct learned *old = d->learned;
         size_t old_cap = d->cap_learned;
         d->learned = calloc(cap, sizeof(*d->learned));
@@ -297,44 +319,86 @@ static int learned_make_room(struct dnsproxy_parent *d) {
         return 0;
 }
 
-static int allow_addresses(struct dnsproxy_parent *d, const struct dnsproxy_msg *m) {
+/* " (N more like it left out)" after a quiet spell of a budgeted line. */
+static const char *left_out_text(unsigned long skipped) {
+        static char buf[64];
+        if (!skipped)
+                return "";
+        snprintf(buf, sizeof(buf), " (%lu more like it left out)", skipped);
+        return buf;
+}
+
+/* On 0, *ret_granted is for how many more seconds every address of m is
+ * allowed at least, less a margin for the kernel's own clock (0 when the
+ * guard refused one): the child may release the same answer again within
+ * that time without asking. */
+static int allow_addresses(struct dnsproxy_parent *d, const struct dnsproxy_msg *m, uint32_t *ret_granted) {
         const struct policy_domain *match;
+        unsigned long skipped;
         if (!policy_name_allowed(d->policy, m->name, &match)) {
-                log_warning("the DNS resolver asked to allow addresses for %s, which the policy does not allow; refused",
-                            m->name);
+                if (log_budget_take(&d->policy_log, loop_now_usec(), &skipped))
+                        log_warning("the DNS resolver asked to allow addresses for %s, which the policy does not allow; refused%s",
+                                    m->name, left_out_text(skipped));
                 return -EPERM;
         }
-        unsigned floor = policy_dns_min_ttl(d->policy);
-        uint64_t seconds = m->ttl < floor ? floor : m->ttl > LEARNED_TTL_CEILING ? LEARNED_TTL_CEILING : m->ttl;
-        seconds += policy_dns_grace(d->policy);
-        uint64_t now = loop_now_usec(), expiry = now + seconds * 1000000u;
+        uint64_t seconds = dnsproxy_lifetime(m->ttl, policy_dns_min_ttl(d->policy), policy_dns_grace(d->policy));
+        /* An element is added for an eighth longer than the answer needs,
+         * and an answer that finds its address allowed for as long as it
+         * needs changes nothing: a name asked again and again costs a set
+         * update once per eighth of its lifetime, not one per answer. */
+        uint64_t now = loop_now_usec(), needed = now + seconds * 1000000u;
+        uint64_t timeout_ms = seconds * 1000u + seconds * 1000u / 8u, expiry = now + timeout_ms * 1000u;
 
         struct nft_learned add[DNSPROXY_ADDRS_MAX], del[DNSPROXY_ADDRS_MAX];
         struct learned *slots[DNSPROXY_ADDRS_MAX];
         size_t n_add = 0, n_del = 0, accepted = 0;
+        uint64_t until = UINT64_MAX;            /* the earliest expiry of m's addresses */
+        *ret_granted = 0;
         int r = learned_make_room(d);
-        if (r < 0)
-                return r == -ENOSPC ? log_error_errno(r, "the sandbox's resolver has handed out %u addresses that are still allowed; refusing more until some expire", LEARNED_MAX) : r;
+        bool full = r == -ENOSPC;
+        if (r < 0 && !full)
+                return r;
         for (size_t i = 0; i < m->n_addrs; i++) {
                 struct ip_prefix a;
                 const char *reason = NULL;
                 char detail[128] = "", buf[IP_PREFIX_STRLEN];
                 dnsproxy_addr_to_prefix(&m->addrs[i], &a);
                 if (!guard_allows(d->guard, &a, &reason, detail, sizeof(detail))) {
-                        log_warning("refused %s for %s: %s%s%s; list it under cidrs: if it is really wanted",
-                                    ip_prefix_format(&a, buf), m->name, reason, detail[0] ? " " : "", detail);
+                        if (log_budget_take(&d->guard_log, now, &skipped))
+                                log_warning("refused %s for %s: %s%s%s; list it under cidrs: if it is really wanted%s",
+                                            ip_prefix_format(&a, buf), m->name, reason, detail[0] ? " " : "", detail,
+                                            left_out_text(skipped));
                         continue;
                 }
                 accepted++;
                 struct learned *e = learned_find(d, &a);
-                if (!e)
+                bool present = e && e->expiry_usec && same_address(&e->addr, &a);
+                if (!e || (full && !present)) {
+                        /* No room to follow it. An address the rules allow
+                         * anyway (an exact name of the policy, cidrs:) needs
+                         * no entry: a flood of names under a wildcard must
+                         * not take DNS from the policy's own names. */
+                        if (d->static_allows && d->static_allows(&a, d->static_userdata)) {
+                                if (needed < until)
+                                        until = needed;
+                                continue;
+                        }
+                        if (log_budget_take(&d->full_log, now, &skipped))
+                                log_error("the sandbox's resolver has handed out %u addresses that are still allowed; refusing more until some expire%s",
+                                          LEARNED_MAX, left_out_text(skipped));
                         return -ENOSPC;
+                }
                 if (e->expiry_usec > now + LEARNED_EXPIRY_MARGIN_USEC) {
-                        if (e->expiry_usec >= expiry)
-                                continue;       /* allowed longer already */
+                        if (e->expiry_usec >= needed) {
+                                if (e->expiry_usec < until)
+                                        until = e->expiry_usec;
+                                continue;       /* allowed long enough already */
+                        }
                         del[n_del++] = (struct nft_learned) { .addr = a };
                 }
-                add[n_add] = (struct nft_learned) { .addr = a, .timeout_ms = seconds * 1000u };
+                if (expiry < until)
+                        until = expiry;
+                add[n_add] = (struct nft_learned) { .addr = a, .timeout_ms = timeout_ms };
                 slots[n_add++] = e;
         }
         /* An answer whose every address the guard refused is not
@@ -351,15 +415,28 @@ static int allow_addresses(struct dnsproxy_parent *d, const struct dnsproxy_msg 
                         d->n_learned++;
                 *slots[i] = (struct learned) { .addr = add[i].addr, .expiry_usec = expiry };
         }
-        /* What the client is about to connect to, by the name it asked:
-         * a later denial of the address names it. */
+        if (accepted == m->n_addrs && until > now + LEARNED_EXPIRY_MARGIN_USEC) {
+                uint64_t granted = (until - now - LEARNED_EXPIRY_MARGIN_USEC) / 1000000u;
+                *ret_granted = granted > DNSPROXY_TTL_CEILING * 2 ? DNSPROXY_TTL_CEILING * 2 : (uint32_t) granted;
+        }
+        return 0;
+}
+
+/* What the client is about to connect to, by the name it asked: a later
+ * denial of the address names it. After the acknowledgement, which the
+ * client's answer waits for. */
+static void note_names(struct dnsproxy_parent *d, const struct dnsproxy_msg *m) {
         for (size_t i = 0; i < m->n_addrs; i++) {
                 struct ip_prefix a;
                 dnsproxy_addr_to_prefix(&m->addrs[i], &a);
                 if (dnsproxy_parent_allows(d, &a))
                         denials_name_seen(d->cfg.denials, &a, m->name);
         }
-        return 0;
+}
+
+void dnsproxy_parent_set_static(struct dnsproxy_parent *d, dnsproxy_static_fn fn, void *userdata) {
+        d->static_allows = fn;
+        d->static_userdata = userdata;
 }
 
 bool dnsproxy_parent_allows(const struct dnsproxy_parent *d, const struct ip_prefix *a) {
@@ -409,11 +486,16 @@ static int on_control(struct loop *l, int fd, uint32_t events, void *userdata) {
                         return 0;
                 }
                 struct dnsproxy_msg ack = { .type = DNSPROXY_ALLOWED, .seq = m->seq };
-                ack.status = allow_addresses(d, m);
+                uint32_t granted = 0;
+                ack.status = allow_addresses(d, m, &granted);
                 if (ack.status > 0)
                         ack.status = 0;
+                if (ack.status == 0)
+                        ack.ttl = granted;
                 if (send(fd, &ack, sizeof(ack), MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno != EAGAIN)
                         return 0;
+                if (ack.status == 0)
+                        note_names(d, m);
         }
         return 0;
 }
@@ -446,9 +528,7 @@ int dnsproxy_parent_use(struct dnsproxy_parent *d, const struct policy *policy, 
                 free(d->learned);
                 d->learned = NULL;
                 d->cap_learned = d->n_learned = 0;
-                int r = nft_learned_flush();
-                if (r < 0)
-                        return r;
+                d->full_until_usec = 0;
         }
         d->backoff_ms = 0;
         return child_start(d);

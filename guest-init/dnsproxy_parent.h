@@ -42,10 +42,17 @@ struct dnsproxy_parent;
 int dnsproxy_parent_new(struct loop *l, const struct dnsproxy_parent_config *cfg, struct dnsproxy_parent **ret);
 
 /* (Re)starts the child for this policy (expanded; it and the guard must
- * outlive their use here, until the next call or the free). Learned
- * addresses of an earlier policy are removed: the new one may not allow
- * their names. */
+ * outlive their use here, until the next call or the free). What it
+ * learned under an earlier policy is forgotten: the rules of the new one
+ * emptied the learned sets in their own transaction (nft_policy's
+ * flush_learned). */
 int dnsproxy_parent_use(struct dnsproxy_parent *d, const struct policy *policy, struct guard *guard);
+
+/* Whether the rules allow addr without a learned entry. */
+typedef bool (*dnsproxy_static_fn)(const struct ip_prefix *addr, void *userdata);
+/* When the learned table is full, an answer's addresses that fn allows
+ * need no entry (without it, every answer then fails). */
+void dnsproxy_parent_set_static(struct dnsproxy_parent *d, dnsproxy_static_fn fn, void *userdata);
 
 /* Whether the rules allow addr now because the resolver handed it out. */
 bool dnsproxy_parent_allows(const struct dnsproxy_parent *d, const struct ip_prefix *addr);

@@ -48,8 +48,8 @@ static bool allow_ok(const struct dnsproxy_msg *m) {
 }
 
 static bool allowed_ok(const struct dnsproxy_msg *m) {
-        return m->status <= 0 && m->status >= -DNSPROXY_ERRNO_MAX && m->ttl == 0 && m->qtype == 0 &&
-               m->n_addrs == 0;
+        return m->status <= 0 && m->status >= -DNSPROXY_ERRNO_MAX && m->ttl <= DNSPROXY_TTL_MAX &&
+               (m->status == 0 || m->ttl == 0) && m->qtype == 0 && m->n_addrs == 0;
 }
 
 static bool refused_ok(const struct dnsproxy_msg *m) {
@@ -75,6 +75,13 @@ int dnsproxy_msg_check(const void *buf, size_t len, enum dnsproxy_msg_type expec
         if (ret)
                 *ret = m;
         return 0;
+}
+
+uint64_t dnsproxy_lifetime(uint32_t ttl, unsigned min_ttl, unsigned grace) {
+        uint64_t seconds = ttl < min_ttl ? min_ttl : ttl;
+        if (seconds > DNSPROXY_TTL_CEILING)
+                seconds = DNSPROXY_TTL_CEILING;
+        return seconds + grace;
 }
 
 void dnsproxy_addr_to_prefix(const struct dnsproxy_addr *a, struct ip_prefix *ret) {

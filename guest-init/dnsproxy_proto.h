@@ -10,7 +10,11 @@
  * child → PID 1   DNSPROXY_ALLOW: "these addresses answer this allowed name"
  * PID 1 → child   DNSPROXY_ALLOWED: the same seq; status 0 when every
  *                 address accepted is in the sets (the child then releases
- *                 the answer), or -errno (the child answers SERVFAIL)
+ *                 the answer), or -errno (the child answers SERVFAIL); ttl:
+ *                 for how many more seconds every address of the ALLOW is
+ *                 allowed at least (0 when the guard refused one), so that
+ *                 the child can release the same answer again within that
+ *                 time without asking (dnsproxy_grants.h)
  * child → PID 1   DNSPROXY_REFUSED: a query it answered locally because
  *                 the name is not allowed (for the log); no reply */
 #pragma once
@@ -22,6 +26,10 @@
 
 #define DNSPROXY_NAME_MAX 253                   /* text form, no trailing dot */
 #define DNSPROXY_ADDRS_MAX 32                   /* addresses per ALLOW */
+/* What the rules allow past an answer's TTL is capped like the init's own
+ * refresh interval: an answer claiming a week does not open an address for
+ * one. Both sides compute an answer's lifetime with it. */
+#define DNSPROXY_TTL_CEILING 3600u
 
 enum dnsproxy_msg_type {
         DNSPROXY_ALLOW = 1,
@@ -57,8 +65,8 @@ struct dnsproxy_msg {
  *   read;
  * - ALLOW: 1..DNSPROXY_ADDRS_MAX addresses, ttl ≤ 2^31 - 1 (RFC 2181 8),
  *   status and qtype 0;
- * - ALLOWED: status 0 or -1..-4095 (-errno); ttl, qtype and n_addrs 0;
- *   name and addrs are not read;
+ * - ALLOWED: status 0 or -1..-4095 (-errno); ttl ≤ 2^31 - 1, and 0 unless
+ *   status is 0; qtype and n_addrs 0; name and addrs are not read;
  * - REFUSED: any qtype; status, ttl and n_addrs 0;
  * - each of the first n_addrs addresses: family AF_INET or AF_INET6, pad 0,
  *   for AF_INET the 12 bytes after the address 0; the entries past n_addrs
@@ -68,6 +76,11 @@ struct dnsproxy_msg {
  * sender may reuse a buffer. On 0, *ret is buf. */
 int dnsproxy_msg_check(const void *buf, size_t len, enum dnsproxy_msg_type expected,
                        const struct dnsproxy_msg **ret);
+
+/* How long the addresses of an answer with this TTL stay allowed, in
+ * seconds: the TTL, at least min_ttl and at most DNSPROXY_TTL_CEILING, plus
+ * grace (the policy's dns.min_ttl and dns.grace). */
+uint64_t dnsproxy_lifetime(uint32_t ttl, unsigned min_ttl, unsigned grace);
 
 /* The /32 or /128 of one address of a checked message. */
 void dnsproxy_addr_to_prefix(const struct dnsproxy_addr *a, struct ip_prefix *ret);

@@ -637,6 +637,8 @@ static int fw_program(struct firewall *fw, struct fw_gen *g, const struct ip_pre
                 .resolvers = resolvers, .n_resolvers = n_resolvers,
                 .root_dns_forwarding = resolvers_include_docker_dns(resolvers, n_resolvers),
                 .services = svc.out, .n_services = svc.n,
+                /* A reload: the answers of the old policy go with its rules. */
+                .flush_learned = fw->live != NULL,
         };
         fw_resolver_rules(fw, &np);
         if (fw->proxy && n_checked) {
@@ -1106,6 +1108,13 @@ static enum denial_reason fw_judge_denial(const struct ip_prefix *dst, const cha
         return DENIAL_NOT_IN_POLICY;
 }
 
+/* For the resolver's parent: an address the rules in place allow without
+ * a learned entry. */
+static bool fw_static_allows(const struct ip_prefix *addr, void *userdata) {
+        const struct firewall *fw = userdata;
+        return fw->live && fw_gen_allows(fw->live, addr);
+}
+
 /* Before the lockdown table, so that it reports too. Without the kernel's
  * reports (no nfnetlink_log, or its group taken) the firewall is the same
  * and refused connections are only counted; refused queries are still
@@ -1219,6 +1228,7 @@ int firewall_start(struct loop *l, const struct firewall_config *cfg,
                 r = dnsproxy_parent_new(l, &dc, &fw->dns);
                 if (r < 0)
                         goto fail;
+                dnsproxy_parent_set_static(fw->dns, fw_static_allows, fw);
         }
         if (cfg->with_name_check) {
                 struct spliceproxy_parent_config pc = {

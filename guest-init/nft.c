@@ -135,9 +135,10 @@ static int build_policy(struct nft_batch *b, const struct nft_policy *p,
         if (r == 0)
                 r = nft_sets_add(b);
         /* The learned sets belong to the resolver's answers: a re-apply
-         * keeps them (firewall.c removes what a new policy no longer allows). */
+         * keeps them, a new policy empties them here, with its rules, so
+         * that no connection finds the new rules and the old answers. */
         for (enum sbx_set set = 1; r == 0 && set < _SBX_SET_MAX; set++)
-                if (set != SBX_SET_LEARNED_V4 && set != SBX_SET_LEARNED_V6)
+                if (p->flush_learned || (set != SBX_SET_LEARNED_V4 && set != SBX_SET_LEARNED_V6))
                         r = nft_sets_flush(b, set);
         /* Before the rules that look them up. */
         for (size_t i = 0; r == 0 && i < p->n_services; i++)
@@ -255,18 +256,6 @@ int nft_learned_update(const struct nft_learned *add, size_t n_add, const struct
         int r = learned_family(&b, AF_INET, add, n_add, del, n_del);
         if (r == 0)
                 r = learned_family(&b, AF_INET6, add, n_add, del, n_del);
-        if (r == 0)
-                r = nft_batch_commit(&b);
-        return r;
-}
-
-int nft_learned_flush(void) {
-        _cleanup_(nft_batch_freep) struct nft_batch b = {0};
-        if (nft_batch_init(&b) < 0)
-                return log_oom();
-        int r = nft_sets_flush(&b, SBX_SET_LEARNED_V4);
-        if (r == 0)
-                r = nft_sets_flush(&b, SBX_SET_LEARNED_V6);
         if (r == 0)
                 r = nft_batch_commit(&b);
         return r;

@@ -63,6 +63,10 @@ struct nft_policy {
         size_t n_name_checked_ports;
         const struct ip_prefix *by_address;
         size_t n_by_address;
+        /* Empty the sets of the resolver's answers in the same transaction
+         * (a new policy: it may not allow their names). Otherwise they are
+         * kept. */
+        bool flush_learned;
         /* Before the reject rules, a rule that sends the headers of what is
          * refused to this nfnetlink_log group (0: none), at most
          * SBX_DENIAL_LOG_RATE a second after a burst of
@@ -124,9 +128,6 @@ struct nft_learned {
         uint64_t timeout_ms;
 };
 int nft_learned_update(const struct nft_learned *add, size_t n_add, const struct nft_learned *del, size_t n_del);
-
-/* Empties learned_v4 and learned_v6 (a new policy may not allow their names). */
-int nft_learned_flush(void);
 
 /* Whether table inet agent_sandbox exists: 1, 0, or -errno. */
 int nft_table_exists(void);

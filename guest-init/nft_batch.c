@@ -101,17 +101,27 @@ size_t nft_batch_messages(const struct nft_batch *b) {
         return b->n_msgs + 2;
 }
 
-static void set_buffer(struct mnl_socket *nl, int opt, int force_opt, size_t want) {
+/* Grows a buffer of the socket to hold want bytes. *known is what the
+ * socket is known to hold already (0: not known yet): a set update asks
+ * this before every small batch, and two getsockopt() calls each time
+ * were a measurable part of the resolver's per-answer path. */
+static void set_buffer(struct mnl_socket *nl, int opt, int force_opt, size_t want, size_t *known) {
+        if (*known >= want)
+                return;
         int fd = mnl_socket_get_fd(nl), cur = 0;
         socklen_t len = sizeof(cur);
         /* The kernel reports twice what was asked for (bookkeeping overhead). */
-        if (getsockopt(fd, SOL_SOCKET, opt, &cur, &len) == 0 && (size_t) cur / 2 >= want)
-                return;
-        int v = want > INT32_MAX / 2 ? INT32_MAX / 2 : (int) want;
-        /* FORCE passes over net.core.[rw]mem_max; it needs CAP_NET_ADMIN,
-         * which programming nftables needs anyway. */
-        if (setsockopt(fd, SOL_SOCKET, force_opt, &v, sizeof(v)) < 0)
-                (void) setsockopt(fd, SOL_SOCKET, opt, &v, sizeof(v));
+        if (getsockopt(fd, SOL_SOCKET, opt, &cur, &len) < 0 || (size_t) cur / 2 < want) {
+                int v = want > INT32_MAX / 2 ? INT32_MAX / 2 : (int) want;
+                /* FORCE passes over net.core.[rw]mem_max; it needs
+                 * CAP_NET_ADMIN, which programming nftables needs anyway. */
+                if (setsockopt(fd, SOL_SOCKET, force_opt, &v, sizeof(v)) < 0)
+                        (void) setsockopt(fd, SOL_SOCKET, opt, &v, sizeof(v));
+                len = sizeof(cur);
+                if (getsockopt(fd, SOL_SOCKET, opt, &cur, &len) < 0)
+                        cur = 0;
+        }
+        *known = cur > 0 ? (size_t) cur / 2 : 0;
 }
 
 int nft_socket_open(struct mnl_socket **ret) {
@@ -214,16 +224,26 @@ static int acks_read(struct mnl_socket *nl, struct ack_state *s) {
         struct pollfd pfd = { .fd = mnl_socket_get_fd(nl), .events = POLLIN };
 
         while (s->n_acked < s->b->n_msgs && !s->batch_refused) {
-                int n = poll(&pfd, 1, ACK_TIMEOUT_MSEC);
-                if (n < 0 && errno == EINTR)
+                /* The kernel processes a batch inside sendmsg(), so its acks
+                 * are usually queued already: read first, wait only when
+                 * nothing is there. */
+                ssize_t len = recv(pfd.fd, buf, size, MSG_DONTWAIT | MSG_TRUNC);
+                if (len < 0 && errno == EAGAIN) {
+                        int n = poll(&pfd, 1, ACK_TIMEOUT_MSEC);
+                        if (n < 0 && errno == EINTR)
+                                continue;
+                        if (n <= 0)
+                                return log_error_errno(n < 0 ? negative_errno() : -ETIMEDOUT,
+                                                       "nftables: %zu of %zu acknowledgements missing: %m",
+                                                       s->b->n_msgs - s->n_acked, s->b->n_msgs);
                         continue;
-                if (n <= 0)
-                        return log_error_errno(n < 0 ? negative_errno() : -ETIMEDOUT,
-                                               "nftables: %zu of %zu acknowledgements missing: %m",
-                                               s->b->n_msgs - s->n_acked, s->b->n_msgs);
-                ssize_t len = mnl_socket_recvfrom(nl, buf, size);
+                }
                 if (len < 0 && errno == EINTR)
                         continue;
+                if (len > (ssize_t) size) {
+                        errno = ENOSPC;
+                        len = -1;
+                }
                 if (len < 0)
                         /* ENOBUFS: acks were dropped for lack of buffer, so
                          * whether the batch committed is unknown. */
@@ -266,6 +286,7 @@ static int report_error(const struct nft_batch *b, const struct ack_state *s) {
  * VM, and every set update that removes elements would wait for it. Any
  * failure closes it, so a socket reused has had every ack read. */
 static struct mnl_socket *commit_socket;
+static size_t commit_sndbuf, commit_rcvbuf;
 
 static int commit_send(struct nft_batch *b, struct mnl_socket *nl);
 
@@ -287,6 +308,7 @@ int nft_batch_commit(struct nft_batch *b) {
         if (r < 0) {
                 mnl_socket_close(commit_socket);
                 commit_socket = NULL;
+                commit_sndbuf = commit_rcvbuf = 0;
         }
         return r;
 }
@@ -296,8 +318,8 @@ static int commit_send(struct nft_batch *b, struct mnl_socket *nl) {
         /* The kernel takes a batch only whole, in one skb: the send buffer
          * must hold all of it or sendmsg() fails with EMSGSIZE. Acks take
          * about 1 KiB of receive buffer each (skb overhead included). */
-        set_buffer(nl, SO_SNDBUF, SO_SNDBUFFORCE, b->len + 4096);
-        set_buffer(nl, SO_RCVBUF, SO_RCVBUFFORCE, (b->n_msgs + 2) * 2048);
+        set_buffer(nl, SO_SNDBUF, SO_SNDBUFFORCE, b->len + 4096, &commit_sndbuf);
+        set_buffer(nl, SO_RCVBUF, SO_RCVBUFFORCE, (b->n_msgs + 2) * 2048, &commit_rcvbuf);
 
         if (mnl_socket_sendto(nl, b->buf, b->len) < 0)
                 return log_error_errno(negative_errno(),

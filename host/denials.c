@@ -267,8 +267,40 @@ int denials_parse_duration(const char *text, uint64_t *ret) {
 
 /* ---- what would allow it ---- */
 
+/* The init's reasons (guest-init/denials.c) for which allowing the name
+ * would change nothing: the name is allowed already. */
+static bool fix_by_reason(const struct denial *d, struct denial_fix *ret) {
+        if (strcmp(d->kind, "connect") == 0 && strcmp(d->reason, "port not allowed for that address") == 0 &&
+            d->port > 0 && d->port <= 65535) {
+                snprintf(ret->policy_line, sizeof(ret->policy_line), "ports: [%d]", d->port);
+                snprintf(ret->note, sizeof(ret->note),
+                         "the address is allowed, TCP port %d is not: ports: opens it to every allowed destination",
+                         d->port);
+                return true;
+        }
+        if (strcmp(d->kind, "connect") == 0 && strstr(d->reason, " not allowed to that address")) {
+                snprintf(ret->note, sizeof(ret->note),
+                         "the address is allowed for TCP only; the sandbox sends no other protocol out but DNS through its resolver");
+                return true;
+        }
+        if (strcmp(d->reason, "expired after its TTL") == 0) {
+                snprintf(ret->policy_line, sizeof(ret->policy_line), "dns: {grace: 600}");
+                snprintf(ret->note, sizeof(ret->note),
+                         "the name is allowed; the program kept this address past its TTL and dns.grace: a longer grace covers it");
+                return true;
+        }
+        if (strcmp(d->kind, "dns") == 0 && strcmp(d->reason, "the sandbox's resolver does not answer that type") == 0) {
+                snprintf(ret->note, sizeof(ret->note),
+                         "the name is allowed; the sandbox's resolver answers only A, AAAA and CNAME queries");
+                return true;
+        }
+        return false;
+}
+
 void denial_fix(const struct denial *d, bool managed, struct denial_fix *ret) {
         *ret = (struct denial_fix) {};
+        if (fix_by_reason(d, ret))
+                return;
         if (d->name[0] && policy_hostname_valid(d->name, NULL)) {
                 if (managed)
                         snprintf(ret->command, sizeof(ret->command), "agentbox allow %s", d->name);

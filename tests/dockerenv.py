@@ -27,11 +27,24 @@ TESTNET_IMAGE = f"agent-sandbox-testnet:{TEST_TAG}"
 # image and python3 is not in the sandbox's. io_uring_setup is 425 on every
 # architecture; without the profile it fails with EFAULT (14) on the NULL
 # params, i.e. io_uring is there.
+# TIOCSTI on a terminal of one's own (a new session whose controlling
+# terminal is a fresh pty), through ioctl() and through a raw syscall with
+# junk in the upper half of the request; prints the errno of each, 0 when
+# the byte went in. No single quote: it goes inside sh -c '...'.
+TIOCSTI_PL = ("use POSIX; sysopen(my $m, \"/dev/ptmx\", O_RDWR|O_NOCTTY) or die \"ptmx: $!\"; "
+              "my $z = pack(\"i\", 0); ioctl($m, 0x40045431, $z) or die \"unlock: $!\"; "
+              "my $n = pack(\"i\", 0); ioctl($m, 0x80045430, $n) or die \"ptn: $!\"; "
+              "my $pid = fork; if ($pid) { waitpid($pid, 0); exit($? >> 8) } "
+              "setsid(); sysopen(my $s, \"/dev/pts/\" . unpack(\"i\", $n), O_RDWR) or die \"pts: $!\"; "
+              "my $c = \"x\"; my $a = ioctl($s, 0x5412, $c) ? 0 : $!+0; "
+              "my $b = syscall(16, fileno($s), 0x100005412, $c) >= 0 ? 0 : $!+0; "
+              "print \"tiocsti=$a tiocsti64=$b\\n\";")
 SECCOMP_PROBE = ("perl -e 'print \"vsock=\", (socket(my $s, 40, 1, 0) ? \"created\" : $!+0), "
                  "\" io_uring=\", (syscall(425, 1, 0) >= 0 ? \"created\" : $!+0), \"\\n\"'; "
+                 "perl -e '" + TIOCSTI_PL + "'; "
                  "grep ^Seccomp: /proc/1/status")
-# EAFNOSUPPORT for AF_VSOCK, ENOSYS for io_uring; Seccomp 2: a filter.
-SECCOMP_REFUSED = "vsock=97 io_uring=38\nSeccomp:\t2\n"
+# EAFNOSUPPORT for AF_VSOCK, ENOSYS for io_uring, EIO for TIOCSTI; Seccomp 2: a filter.
+SECCOMP_REFUSED = "vsock=97 io_uring=38\ntiocsti=5 tiocsti64=5\nSeccomp:\t2\n"
 SECCOMP_PROFILE = os.path.join(ROOT, "images", "seccomp.json")
 
 

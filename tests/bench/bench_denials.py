@@ -16,12 +16,17 @@ passes at most 50 a second to PID 1, which reads them on its epoll loop.
 At the same time an allowed flow, also as the sandbox user, connects to
 allowed.test (198.51.100.10:8443, a server this starts in the "net"
 namespace) every --period-ms, timing the connect, and reads a 1 MiB
-transfer on each connection. The same flow runs without the flood for
---flood-s / 2 seconds before and after it: that is its peer (baseline).
+transfer on each connection. Quiet and flooding slices of --slice-s
+alternate (the flooder stopped and continued), --flood-s seconds of each,
+the allowed flow running through all of them: its connections in the
+quiet slices are the peer (baseline) of those in the flooding slices,
+measured in the same minutes, so that what drifts on the machine meanwhile
+falls on both sides. The flooder has the last CPU to itself; the allowed
+flow, its server and the init the others.
 
 Measured, in one run:
-  - PID 1's CPU time during the flood (utime + stime of /proc/PID/stat),
-    as % of one core; the work the kernel does to queue the reports is
+  - PID 1's CPU time in the flooding slices (utime + stime of
+    /proc/PID/stat), as % of one core; the work the kernel does to queue the reports is
     done in the flooder's context and is not in it;
   - PID 1's Private_Dirty (smaps_rollup) before the flood, sampled every
     second during it, and after it;
@@ -29,7 +34,7 @@ Measured, in one run:
     after it), the lines added to the denial record, the refused SYNs
     (the reject rules' counters) and the reports the log rule let through;
   - the allowed flow's connect latency (median, p99) and transfer rate,
-    during the flood against its peer without the flood;
+    in the flooding slices against the quiet ones;
   - PID 1 still answering afterwards (`agent-sandbox-init health`, an
     allowed connect, a reload by SIGHUP).
 Then the same with the log rule absent: a socket of the benchmark holds
@@ -39,7 +44,7 @@ kernel without nfnetlink_log); refused connects are then only counted.
 
 Rows go to stdout as JSON lines (see tests/bench/run); progress to stderr.
 
-  sudo /usr/bin/python3 tests/bench/bench_denials.py [--flood-s 30] [--period-ms 20] [--no-log-variant]
+  sudo /usr/bin/python3 tests/bench/bench_denials.py [--flood-s 30] [--slice-s 1] [--period-ms 20] [--no-log-variant]
 """
 import argparse
 import json
@@ -65,6 +70,13 @@ ALLOWED_PORT = 8443
 TRANSFER = 1 << 20
 NFLOG_GROUP = 0x4153            # guest-init/denial_nflog.h: DENIAL_NFLOG_GROUP
 LOG_BURST, LOG_INTERVAL_S = 10, 6   # guest-init/denials.c: the log's own limit
+SLICE_S = 1.0                   # quiet and flooding slices alternate, this long each
+SLICE_SETTLE_S = 0.1            # a slice's first moments belong to neither side
+# The flooder has the last CPU to itself; the allowed flow, its server and
+# the init the others: what is measured is what the flood costs through the
+# kernel and PID 1, not two processes taking turns on one CPU.
+FLOOD_CPU = os.cpu_count() - 1
+OTHER_CPUS = f"0-{FLOOD_CPU - 1}" if FLOOD_CPU > 0 else "0"
 POLICY = "domains: [allowed.test]\nports: [443, 8443]\n"
 
 FLOODER_C = r"""
@@ -152,14 +164,17 @@ def serve(port):
 
 def allowed_client(addr, port, secs, period_ms):
     """In the sandbox namespace: a connect every period_ms (timed), then the
-    transfer read to its end (timed). Prints one JSON object."""
-    connect_us, transfer_s, nbytes, errors = [], 0.0, 0, {}
+    transfer read to its end (timed). Prints one JSON object: per
+    connection [start (CLOCK_MONOTONIC, s), connect us, transfer s, bytes],
+    and the errors as [start, name]."""
+    samples, errors = [], []
     buf = bytearray(256 * 1024)
     end = time.monotonic() + secs
     nxt = time.monotonic()
     while time.monotonic() < end:
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.settimeout(5)
+        start = time.monotonic()
         try:
             t0 = time.perf_counter_ns()
             s.connect((addr, port))
@@ -171,12 +186,9 @@ def allowed_client(addr, port, secs, period_ms):
                     break
                 got += k
             t2 = time.perf_counter_ns()
-            connect_us.append((t1 - t0) / 1000)
-            transfer_s += (t2 - t1) / 1e9
-            nbytes += got
+            samples.append([start, (t1 - t0) / 1000, (t2 - t1) / 1e9, got])
         except OSError as e:
-            name = type(e).__name__
-            errors[name] = errors.get(name, 0) + 1
+            errors.append([start, type(e).__name__])
         finally:
             s.close()
         nxt += period_ms / 1000
@@ -185,7 +197,7 @@ def allowed_client(addr, port, secs, period_ms):
             time.sleep(delay)
         else:
             nxt = time.monotonic()
-    print(json.dumps({"connect_us": connect_us, "transfer_s": transfer_s, "bytes": nbytes, "errors": errors}))
+    print(json.dumps({"samples": samples, "errors": errors}))
 
 
 # ---- measuring PID 1 -----------------------------------------------------------
@@ -273,7 +285,7 @@ class Sandbox:
     def _start(self, tmp, with_log, summary_s):
         from fakenet import RunningInit
         self.fn.setup({"allowed.test": [ALLOWED_ADDR]}, ttl=3600)
-        srv = self.fn.popen(self.fn.net, [sys.executable, str(Path(__file__).resolve()), "serve",
+        srv = self.fn.popen(self.fn.net, ["taskset", "-c", OTHER_CPUS, sys.executable, str(Path(__file__).resolve()), "serve",
                                           str(ALLOWED_PORT)], stdout=subprocess.PIPE, text=True)
         assert srv.stdout.readline().strip() == "ready"
         if not with_log:
@@ -292,12 +304,14 @@ class Sandbox:
             if time.monotonic() > deadline:
                 raise RuntimeError("PID 1 never started sleep")
             time.sleep(0.01)
+        for task in [self.pid] + [int(k) for k in Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()]:
+            subprocess.run(["taskset", "-p", "-c", OTHER_CPUS, str(task)], check=True, stdout=subprocess.DEVNULL)
         counted, self.has_log = reject_counters(self.fn)
         if self.has_log != with_log:
             raise RuntimeError(f"the output chain {'lacks' if with_log else 'has'} the log rule")
 
     def allowed(self, secs, period_ms):
-        return self.fn.popen(self.fn.sbx, USER + [sys.executable, str(Path(__file__).resolve()), "allowed-client",
+        return self.fn.popen(self.fn.sbx, ["taskset", "-c", OTHER_CPUS] + USER + [sys.executable, str(Path(__file__).resolve()), "allowed-client",
                                                   ALLOWED_ADDR, str(ALLOWED_PORT), str(secs), str(period_ms)],
                              stdout=subprocess.PIPE, text=True)
 
@@ -328,14 +342,21 @@ class Sandbox:
         self.fn.teardown()
 
 
-def flow_stats(results):
-    us = [x for r in results for x in r["connect_us"]]
-    secs = sum(r["transfer_s"] for r in results)
-    nbytes = sum(r["bytes"] for r in results)
+def in_slices(t, slices, flooding):
+    """Whether a connection started at t falls inside a slice of that kind,
+    past its first SLICE_SETTLE_S (the flooder stopping or resuming)."""
+    return any(on == flooding and a + SLICE_SETTLE_S <= t < b for a, b, on in slices)
+
+
+def flow_stats(result, slices, flooding):
+    picked = [x for x in result["samples"] if in_slices(x[0], slices, flooding)]
+    us = [x[1] for x in picked]
+    secs = sum(x[2] for x in picked)
+    nbytes = sum(x[3] for x in picked)
     errors = {}
-    for r in results:
-        for k, v in r["errors"].items():
-            errors[k] = errors.get(k, 0) + v
+    for t, name in result["errors"]:
+        if in_slices(t, slices, flooding):
+            errors[name] = errors.get(name, 0) + 1
     return {"median_us": statistics.median(us), "p99_us": percentile(us, 99), "n": len(us),
             "mib_s": nbytes / secs / (1 << 20) if secs else 0.0, "errors": errors}
 
@@ -345,16 +366,13 @@ def describe(s):
             f"transfer {s['mib_s']:.0f} MiB/s, errors {s['errors'] or 'none'}")
 
 
-def run_variant(tmp, flooder, with_log, flood_s, period_ms, summary_s):
+def run_variant(tmp, flooder, with_log, flood_s, period_ms, summary_s, slice_s):
     name = "with the log rule" if with_log else "log rule absent"
     log(f"== {name}")
     sb = Sandbox(tmp, with_log, summary_s)
     try:
         pid = sb.pid
         time.sleep(1)
-        peer = []
-        p = sb.allowed(flood_s / 2, period_ms)
-        peer.append(json.loads(p.communicate()[0]))
         mem_before = private_dirty_kib(pid)
         counted0, _ = reject_counters(sb.fn)
         records0 = record_lines(sb.record_dir)
@@ -363,17 +381,32 @@ def run_variant(tmp, flooder, with_log, flood_s, period_ms, summary_s):
         if earlier:
             log(f"  denials before the flood: {earlier}")
 
-        client = sb.allowed(flood_s, period_ms)
-        cpu0, t0 = cpu_s(pid), time.monotonic()
-        flood = sb.fn.popen(sb.fn.sbx, ["taskset", "-c", str(os.cpu_count() - 1)] + USER +
-                            [str(flooder), str(flood_s)], stdout=subprocess.PIPE, text=True)
-        samples, next_sample = [], t0
-        while flood.poll() is None:
-            if time.monotonic() >= next_sample:
-                samples.append((time.monotonic() - t0, private_dirty_kib(pid)))
-                next_sample += 1
-            time.sleep(0.05)
-        cpu1, t1 = cpu_s(pid), time.monotonic()
+        # Quiet and flooding slices alternate, the allowed flow running
+        # through all of them: each side is measured in the same minutes,
+        # so what drifts on the machine meanwhile falls on both.
+        n_slices = 2 * max(1, round(flood_s / slice_s))
+        total = n_slices * slice_s
+        client = sb.allowed(total + 0.5, period_ms)
+        flood = sb.fn.popen(sb.fn.sbx, ["taskset", "-c", str(FLOOD_CPU)] + USER +
+                            [str(flooder), str(total + 0.5)], stdout=subprocess.PIPE, text=True)
+        os.kill(flood.pid, signal.SIGSTOP)
+        slices, samples = [], []
+        cpu_on = on_s = 0.0
+        t_start = time.monotonic()
+        for i in range(n_slices):
+            flooding = i % 2 == 1
+            os.kill(flood.pid, signal.SIGCONT if flooding else signal.SIGSTOP)
+            a, cpu_a = time.monotonic(), cpu_s(pid)
+            end = t_start + (i + 1) * slice_s
+            while time.monotonic() < end:
+                samples.append((time.monotonic() - t_start, private_dirty_kib(pid)))
+                time.sleep(min(0.5, max(0.0, end - time.monotonic())))
+            b, cpu_b = time.monotonic(), cpu_s(pid)
+            slices.append((a, b, flooding))
+            if flooding:
+                cpu_on += cpu_b - cpu_a
+                on_s += b - a
+        os.kill(flood.pid, signal.SIGCONT)
         fl = json.loads(flood.stdout.read())
         during = json.loads(client.communicate()[0])
         time.sleep(2)
@@ -384,53 +417,52 @@ def run_variant(tmp, flooder, with_log, flood_s, period_ms, summary_s):
         lost = [l for l in lines if "came faster than PID 1 read them" in l]
         counted1, _ = reject_counters(sb.fn)
         records = record_lines(sb.record_dir) - records0
-
-        p = sb.allowed(flood_s / 2, period_ms)
-        peer.append(json.loads(p.communicate()[0]))
         ok = sb.answering()
     finally:
         sb.close()
 
-    cpu_pct = (cpu1 - cpu0) / (t1 - t0) * 100
-    half = [kib for t, kib in samples if t >= (t1 - t0) / 2]
+    cpu_pct = cpu_on / on_s * 100
+    half = [kib for t, kib in samples if t >= total / 2]
     growth_2nd_half = (half[-1] - half[0]) if half else 0
     peak = max([kib for _, kib in samples] + [mem_after])
-    base, flooded = flow_stats(peer), flow_stats([during])
-    log(f"  flood: {fl['connects']} connects in {fl['seconds']:.1f} s ({fl['connects'] / fl['seconds']:.0f}/s), "
-        f"{fl['ECONNREFUSED']} ECONNREFUSED, {fl['EINPROGRESS']} EINPROGRESS, {fl['other']} other, "
-        f"{fl['socket_failed']} socket() failures; reject counters +{counted1 - counted0}")
-    log(f"  PID 1: {cpu1 - cpu0:.2f} s CPU in {t1 - t0:.1f} s ({cpu_pct:.2f}% of one core); private dirty "
-        f"{mem_before} KiB before, peak {peak}, {mem_after} KiB after; samples {[k for _, k in samples]}")
+    base, flooded = flow_stats(during, slices, False), flow_stats(during, slices, True)
+    fl["seconds"] = on_s          # the flooder ran only in the flooding slices
+    log(f"  flood: {fl['connects']} connects in {on_s:.1f} s of flooding slices "
+        f"({fl['connects'] / on_s:.0f}/s), {fl['ECONNREFUSED']} ECONNREFUSED, {fl['EINPROGRESS']} EINPROGRESS, "
+        f"{fl['other']} other, {fl['socket_failed']} socket() failures; reject counters +{counted1 - counted0}")
+    log(f"  PID 1: {cpu_on:.2f} s CPU in {on_s:.1f} s of flooding ({cpu_pct:.2f}% of one core); private dirty "
+        f"{mem_before} KiB before, peak {peak}, {mem_after} KiB after; samples {[k for _, k in samples][::4]}")
     log(f"  log: {len(denied)} 'denied' lines, {len(left_out)} 'left out' lines, {len(lost)} 'lost' warnings; "
         f"{records} record lines")
     for l in denied[:2] + left_out[:2] + lost[:2]:
         log(f"    {l}")
-    log(f"  allowed flow without the flood: {describe(base)}")
-    log(f"  allowed flow during the flood:  {describe(flooded)}")
+    log(f"  allowed flow in the quiet slices:    {describe(base)}")
+    log(f"  allowed flow in the flooding slices: {describe(flooded)}")
     return {"name": name, "flood": fl, "refused": counted1 - counted0, "cpu_pct": cpu_pct,
             "mem_before": mem_before, "mem_after": mem_after, "peak": peak, "growth_2nd_half": growth_2nd_half,
             "denied": len(denied), "left_out": len(left_out), "lost": len(lost), "records": records,
-            "base": base, "flooded": flooded, "answering": ok, "flood_s": t1 - t0}
+            "base": base, "flooded": flooded, "answering": ok, "flood_s": on_s, "wall_s": total}
 
 
 def report(v, other):
     tag = "" if v["name"] == "with the log rule" else ", log rule absent"
     b, f = v["base"], v["flooded"]
     fs = v["flood"]["seconds"]
+    ws = v["wall_s"]               # the rate limits count wall time, quiet slices included
     if v["name"] == "with the log rule":
         rate = v["flood"]["connects"] / v["flood"]["seconds"]
-        row("denials", f"refused SYN flood from one core, {fs:.0f} s", rate, None, "connects/s", "(reported)", True)
+        row("denials", f"refused SYN flood from one core, {fs:.0f} s in {SLICE_S:g} s slices", rate, None, "connects/s", "(reported)", True)
         row("denials", "PID 1 CPU during the flood", v["cpu_pct"], other["cpu_pct"] if other else None,
             "% of a core", "<= 10%", v["cpu_pct"] <= 10)
         row("denials", "PID 1 private dirty memory, before the flood -> after", v["mem_after"], v["mem_before"],
             "KiB", "flat: growth <= 128 KiB (fixed tables)", v["mem_after"] - v["mem_before"] <= 128)
         row("denials", "PID 1 private dirty memory growth over the flood's second half", v["growth_2nd_half"], None,
             "KiB", "0 (does not grow with the flood)", v["growth_2nd_half"] <= 0)
-        limit = LOG_BURST + fs / LOG_INTERVAL_S + 1
+        limit = LOG_BURST + ws / LOG_INTERVAL_S + 1
         row("denials", f"denial log lines during the flood ({v['refused']} refused SYNs)",
             v["denied"] + v["left_out"], None, "lines", f"<= {limit:.0f} (burst {LOG_BURST}, then 1 per "
             f"{LOG_INTERVAL_S} s)", v["denied"] + v["left_out"] <= limit)
-        rlimit = 100 + 50 * (fs + 2) + 10
+        rlimit = 100 + 50 * (ws + 2) + 10
         row("denials", "denial record lines written during the flood", v["records"], None, "lines",
             f"<= {rlimit:.0f} (the rule's burst 100 + 50/s)", v["records"] <= rlimit)
     else:
@@ -438,11 +470,11 @@ def report(v, other):
             "(reported)", True)
     row("denials", "PID 1 still answering after the flood" + tag, 1 if v["answering"] else 0, None, "",
         "health, allowed connect, reload", v["answering"])
-    row("denials", "allowed flow connect latency median, flood vs none" + tag, f["median_us"], b["median_us"],
+    row("denials", "allowed flow connect latency median, flooding vs quiet slices" + tag, f["median_us"], b["median_us"],
         "us", "within 10%", f["median_us"] <= 1.1 * b["median_us"])
-    row("denials", "allowed flow connect latency p99, flood vs none" + tag, f["p99_us"], b["p99_us"],
+    row("denials", "allowed flow connect latency p99, flooding vs quiet slices" + tag, f["p99_us"], b["p99_us"],
         "us", "within 10%", f["p99_us"] <= 1.1 * b["p99_us"])
-    row("denials", "allowed flow 1 MiB transfers, flood vs none" + tag, f["mib_s"], b["mib_s"], "MiB/s",
+    row("denials", "allowed flow 1 MiB transfers, flooding vs quiet slices" + tag, f["mib_s"], b["mib_s"], "MiB/s",
         "(reported)", True)
 
 
@@ -458,6 +490,8 @@ def main():
     ap.add_argument("--period-ms", type=float, default=20)
     ap.add_argument("--summary-s", type=int, default=0,
                     help="--denial-summary-seconds for the init (default: the init's own, a minute)")
+    ap.add_argument("--slice-s", type=float, default=SLICE_S,
+                    help="length of each quiet and each flooding slice")
     ap.add_argument("--no-log-variant", action="store_true", help="skip the run with the log rule absent")
     args = ap.parse_args()
     if os.geteuid() != 0:
@@ -469,11 +503,13 @@ def main():
         src.write_text(FLOODER_C)
         subprocess.run(["cc", "-O2", "-o", str(flooder), str(src)], check=True)
         (tmp / "log").mkdir()
-        with_log = run_variant(tmp / "log", flooder, True, args.flood_s, args.period_ms, args.summary_s)
+        with_log = run_variant(tmp / "log", flooder, True, args.flood_s, args.period_ms, args.summary_s,
+                               args.slice_s)
         without = None
         if not args.no_log_variant:
             (tmp / "nolog").mkdir()
-            without = run_variant(tmp / "nolog", flooder, False, args.flood_s, args.period_ms, args.summary_s)
+            without = run_variant(tmp / "nolog", flooder, False, args.flood_s, args.period_ms, args.summary_s,
+                                  args.slice_s)
         report(with_log, without)
         if without:
             report(without, None)

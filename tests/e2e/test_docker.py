@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from dockerenv import IMAGE, ROOT, docker
+from dockerenv import IMAGE, ROOT, TIOCSTI_PL, docker
 
 # allowed.test shares the sandbox's docker network, which the rebinding
 # guard refuses by default; cidrs lets that one host through. Allowing by
@@ -106,6 +106,17 @@ def test_exec_terminal_is_unprivileged_and_cannot_touch_the_firewall(dockerenv, 
     assert "Operation not permitted" in r.stderr, r.stderr     # PID 1 is not the user's to signal
     assert docker("inspect", "-f", "{{.State.Running}}", sandbox).stdout.strip() == "true"
     assert dockerenv.ruleset(sandbox, stable=True) == before
+
+
+def test_tiocsti_probe_types_where_the_profile_is_absent(dockerenv):
+    """The seccomp probe's TIOCSTI half (dockerenv.SECCOMP_PROBE) reaches
+    the kernel: under Docker's own profile, on a kernel that still allows
+    TIOCSTI, the byte goes in, so the EIO every sandbox gets is the
+    profile's doing."""
+    path = "/proc/sys/dev/tty/legacy_tiocsti"
+    legacy = not os.path.exists(path) or open(path).read().strip() == "1"
+    r = docker("run", "--rm", "--user", "1000", "--entrypoint", "perl", IMAGE, "-e", TIOCSTI_PL, check=False)
+    assert r.stdout == ("tiocsti=0 tiocsti64=0\n" if legacy else "tiocsti=5 tiocsti64=5\n"), (r.stdout, r.stderr)
 
 
 def test_no_setuid_program_can_gain_the_bounding_set(dockerenv, sandbox):

@@ -181,6 +181,30 @@ def test_a_client_that_keeps_an_answer_past_its_ttl_works_during_the_grace(net):
         init.stop()
 
 
+def test_an_answer_allowed_already_is_released_without_asking_pid1(net):
+    """A name asked again while PID 1 still allows its addresses for as
+    long as the answer needs is released by the resolver alone: with PID 1
+    stopped, the same name still resolves, while a new name, whose
+    addresses need a set update, does not."""
+    # The echo probe on 443 is no TLS: name checking would refuse it.
+    init = RunningInit(net, net.write_policy('domains: ["*.wild.test"]\ndns: {min_ttl: 1, grace: 60}\n'
+                                             'name_check: {enabled: false}\n'))
+    try:
+        init.wait_for("DNS resolver started")
+        assert ask(net, "a.wild.test")["answers"] == ["198.51.100.20"]
+        os.kill(init.init_pid(), signal.SIGSTOP)
+        try:
+            assert ask(net, "a.wild.test")["answers"] == ["198.51.100.20"]
+            r = ask(net, "deep.x.wild.test")
+            assert r.get("answers") != ["203.0.113.5"], "released without PID 1 allowing it: " + json.dumps(r)
+        finally:
+            os.kill(init.init_pid(), signal.SIGCONT)
+        assert ask(net, "deep.x.wild.test")["answers"] == ["203.0.113.5"]
+        assert probe(net, "tcp:203.0.113.5:443") == "ok"
+    finally:
+        init.stop()
+
+
 def test_the_resolver_asks_upstream_from_ports_no_other_socket_gets(net, tmp_path):
     """conntrack keeps a flow's entry after its socket is gone: were the
     resolver's upstream ports drawn from the range every socket of the

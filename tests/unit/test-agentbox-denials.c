@@ -105,6 +105,32 @@ static void fixes(void) {
         denial_fix(&d, true, &f);
         TAP_CHECK(strcmp(f.policy_line, "cidrs: [\"203.0.113.9/32\"]") == 0 && strstr(f.note, "not name-checked"),
                   "a connection that named no host: the cidrs line, and what it gives up");
+
+        /* The name is allowed already: allowing it again would change nothing. */
+        d = rec(1, "api.example.com", "203.0.113.9", 8443, 1);
+        strcpy(d.reason, "port not allowed for that address");
+        denial_fix(&d, true, &f);
+        TAP_CHECK(f.command[0] == '\0' && strcmp(f.policy_line, "ports: [8443]") == 0 && strstr(f.note, "8443"),
+                  "a port the address lacks: the ports line, no allow command");
+        strcpy(d.proto, "udp");
+        strcpy(d.reason, "udp not allowed to that address");
+        denial_fix(&d, true, &f);
+        TAP_CHECK(f.command[0] == '\0' && f.policy_line[0] == '\0' && strstr(f.note, "TCP only"),
+                  "another protocol: a note only");
+        d = rec(1, "api.example.com", "203.0.113.9", 443, 1);
+        strcpy(d.reason, "expired after its TTL");
+        denial_fix(&d, true, &f);
+        TAP_CHECK(f.command[0] == '\0' && strncmp(f.policy_line, "dns: {grace:", 12) == 0,
+                  "an expired address: the grace line");
+        d = rec(1, "api.example.com", "", -1, 1);
+        strcpy(d.kind, "dns");
+        strcpy(d.proto, "TXT");
+        strcpy(d.reason, "the sandbox's resolver does not answer that type");
+        denial_fix(&d, true, &f);
+        TAP_CHECK(f.command[0] == '\0' && strstr(f.note, "A, AAAA and CNAME"), "a query type: a note only");
+        strcpy(d.reason, "not in the policy");
+        denial_fix(&d, true, &f);
+        TAP_CHECK_STR(f.command, "agentbox allow api.example.com", "a refused query: agentbox allow");
 }
 
 static struct policy *policy_of(const char *text) {

@@ -241,8 +241,13 @@ static void test_allowed_refused_fields(void) {
         memset(m.addrs, 0xff, sizeof(m.addrs));
         accepted(&m, DNSPROXY_ALLOWED, "ALLOWED: name and addrs are not read");
         m = allowed_msg(0);
+        m.ttl = 0x7fffffff;
+        accepted(&m, DNSPROXY_ALLOWED, "ALLOWED: status 0 with the longest ttl");
+        m.ttl = 0x80000000u;
+        rejected(&m, DNSPROXY_ALLOWED, "ALLOWED: ttl past 2^31 - 1");
+        m = allowed_msg(-EPERM);
         m.ttl = 1;
-        rejected(&m, DNSPROXY_ALLOWED, "ALLOWED: ttl set");
+        rejected(&m, DNSPROXY_ALLOWED, "ALLOWED: ttl with an error status");
         m = allowed_msg(0);
         m.qtype = 1;
         rejected(&m, DNSPROXY_ALLOWED, "ALLOWED: qtype set");

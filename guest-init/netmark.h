@@ -29,6 +29,7 @@
 #define NETMARK_CT_ALLOWED UINT32_C(0x41534241)         /* the policy's rules */
 #define NETMARK_CT_INIT UINT32_C(0x41534249)            /* the init's own DNS and meta fetch */
 #define NETMARK_CT_RESOLVER UINT32_C(0x41534252)        /* the resolver's upstream queries */
+#define NETMARK_CT_ROOT_DNS UINT32_C(0x41534244)        /* uid 0's DNS: Docker's embedded DNS forwarding */
 
 /* Sets mark on fd: 0, or -errno (EPERM without CAP_NET_ADMIN). */
 int netmark_socket(int fd, uint32_t mark);

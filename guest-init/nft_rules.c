@@ -219,6 +219,40 @@ static void body_init_reply(struct nft_rule_builder *rb, const struct nft_policy
         nft_expr_verdict(rb, NF_DROP);
 }
 
+/* A flow an exemption opened (the init's, the resolver's, uid 0's DNS)
+ * goes on only from whom it exempted. Its conntrack entry outlives the
+ * socket: another user who binds the same address and port after the
+ * socket closed would send on it, skipping the redirect to the resolver
+ * and the rules that opened it, and the "established" rule would take
+ * the packets for the flow's own. Packets without a full socket (the
+ * kernel's, a socket in TIME_WAIT) end the rule at the uid and pass. */
+static void flow_sent_by_another(struct nft_rule_builder *rb, uint32_t ct_mark) {
+        match_direction(rb, IP_CT_DIR_ORIGINAL);
+        nft_expr_ct(rb, NFT_CT_MARK);
+        nft_expr_cmp(rb, NFT_CMP_EQ, &ct_mark, sizeof(ct_mark));
+}
+
+static void body_init_flow_others(struct nft_rule_builder *rb, const struct nft_policy *p) {
+        flow_sent_by_another(rb, NETMARK_CT_INIT);
+        match_init_socket(rb, NFT_CMP_NEQ);
+        nft_expr_counter(rb);
+        nft_expr_verdict(rb, NF_DROP);
+}
+
+static void body_resolver_flow_others(struct nft_rule_builder *rb, const struct nft_policy *p) {
+        flow_sent_by_another(rb, NETMARK_CT_RESOLVER);
+        match_skuid(rb, NFT_CMP_NEQ, p->resolver_uid);
+        nft_expr_counter(rb);
+        nft_expr_verdict(rb, NF_DROP);
+}
+
+static void body_root_dns_flow_others(struct nft_rule_builder *rb, const struct nft_policy *p) {
+        flow_sent_by_another(rb, NETMARK_CT_ROOT_DNS);
+        match_skuid(rb, NFT_CMP_NEQ, 0);
+        nft_expr_counter(rb);
+        nft_expr_verdict(rb, NF_DROP);
+}
+
 /* The init's own DNS queries and the meta fetch: what it needs to build
  * the rules, also while the table allows nothing else yet. */
 /* The resolver's upstream queries, like the init's: only on flows it
@@ -357,7 +391,7 @@ static void root_dns(struct nft_rule_builder *rb, uint8_t l4proto) {
         match_u8(rb, NFT_META_L4PROTO, l4proto);
         load_dport(rb);
         nft_expr_cmp(rb, NFT_CMP_EQ, &port, sizeof(port));
-        accept_and_mark(rb);
+        accept_with_mark(rb, NETMARK_CT_ROOT_DNS);
 }
 
 static void body_root_dns_udp(struct nft_rule_builder *rb, const struct nft_policy *p) { root_dns(rb, IPPROTO_UDP); }
@@ -462,6 +496,9 @@ static const struct rule_def output_rules[] = {
         { "nothing but the init starts a TCP flow from port 53", body_forged_dns_tcp },
         { "nothing but the init starts a flow from Docker's DNS address", body_forged_docker_dns },
         { "the init's sockets only on flows they started", body_init_reply },
+        { "the init's flows carry on only from the init's sockets", body_init_flow_others },
+        { "the resolver's flows carry on only from the resolver", body_resolver_flow_others, true },
+        { "uid 0's DNS flows carry on only from uid 0", body_root_dns_flow_others },
         { "replies on the init's flows from a local process only from root", body_init_flow_local_reply },
         { "the resolver's upstream queries only on flows it started", body_resolver_reply, true },
         { "replies on the resolver's flows from a local process only from root", body_resolver_flow_local_reply, true },

@@ -22,6 +22,13 @@ static void print_help(void) {
                "unprivileged user (or, without CMD, supervises terminals attached with\n"
                "`docker exec`).\n"
                "\n"
+               "      --role ROLE           sandbox (default): firewall and user in this container;\n"
+               "                            firewall: the firewall alone, for a container that\n"
+               "                            shares its network namespace with the agent's (as root);\n"
+               "                            agent: the user's container beside it, without any\n"
+               "                            privilege: prove the firewall from here, then run CMD\n"
+               "      --firewall-wait SECONDS  agent role: how long to wait for the firewall\n"
+               "                            (default: 120)\n"
                "  -u, --user NAME|UID:GID   user for CMD (default: dev)        [real uid 0 only]\n"
                "  -w, --workdir DIR         working directory of CMD           [real uid 0 only]\n"
                "      --policy FILE         base policy (default: %s) [real uid 0 only]\n"
@@ -40,11 +47,11 @@ static void print_help(void) {
                POLICY_DEFAULT_PATH, POLICY_DEFAULT_PATH, POLICY_OVERRIDE_DIR);
 }
 
-static int parse_grace(const char *text, unsigned *ret) {
+static int parse_seconds(const char *option, const char *text, unsigned min, unsigned *ret) {
         char *end;
         unsigned long v = strtoul(text, &end, 10);
-        if (!*text || *end || v > 3600 || text[0] == '-') {
-                log_error("--grace takes whole seconds from 0 to 3600, not '%s'", text);
+        if (!*text || *end || v < min || v > 3600 || text[0] == '-') {
+                log_error("%s takes whole seconds from %u to 3600, not '%s'", option, min, text);
                 return -1;
         }
         *ret = (unsigned) v;
@@ -53,7 +60,7 @@ static int parse_grace(const char *text, unsigned *ret) {
 
 int options_parse(int argc, char **argv, struct init_config *ret) {
         enum { OPT_VERSION = 256, OPT_POLICY, OPT_POLICY_DIR, OPT_GRACE, OPT_LOG_FORMAT, OPT_LOG_LEVEL, OPT_PASS_ENV, OPT_EXIT_WITH_CMD,
-               OPT_DENIALS_DIR, OPT_DENIAL_SUMMARY };
+               OPT_DENIALS_DIR, OPT_DENIAL_SUMMARY, OPT_ROLE, OPT_FIREWALL_WAIT };
         static const struct option options[] = {
                 {"user", required_argument, NULL, 'u'},
                 {"workdir", required_argument, NULL, 'w'},
@@ -67,6 +74,8 @@ int options_parse(int argc, char **argv, struct init_config *ret) {
                 {"exit-with-cmd", no_argument, NULL, OPT_EXIT_WITH_CMD},
                 {"denials-dir", required_argument, NULL, OPT_DENIALS_DIR},
                 {"denial-summary-seconds", required_argument, NULL, OPT_DENIAL_SUMMARY},
+                {"role", required_argument, NULL, OPT_ROLE},
+                {"firewall-wait", required_argument, NULL, OPT_FIREWALL_WAIT},
                 {"help", no_argument, NULL, 'h'},
                 {"version", no_argument, NULL, OPT_VERSION},
                 {},
@@ -74,6 +83,7 @@ int options_parse(int argc, char **argv, struct init_config *ret) {
         struct init_config c = {
                 .user = "dev",
                 .grace_seconds = 10,
+                .firewall_wait_seconds = 120,
                 .policy_path = POLICY_DEFAULT_PATH,
                 .policy_dir = POLICY_OVERRIDE_DIR,
         };
@@ -99,7 +109,7 @@ int options_parse(int argc, char **argv, struct init_config *ret) {
                         c.set_policy_dir = true;
                         break;
                 case OPT_GRACE:
-                        if (parse_grace(optarg, &c.grace_seconds) < 0) {
+                        if (parse_seconds("--grace", optarg, 0, &c.grace_seconds) < 0) {
                                 options_done(&c);
                                 return 2;
                         }
@@ -149,6 +159,26 @@ int options_parse(int argc, char **argv, struct init_config *ret) {
                         c.denial_summary_seconds = (unsigned) v;
                         break;
                 }
+                case OPT_ROLE:
+                        if (strcmp(optarg, "sandbox") == 0)
+                                c.role = ROLE_SANDBOX;
+                        else if (strcmp(optarg, "firewall") == 0)
+                                c.role = ROLE_FIREWALL;
+                        else if (strcmp(optarg, "agent") == 0)
+                                c.role = ROLE_AGENT;
+                        else {
+                                log_error("--role takes sandbox, firewall or agent, not '%s'", optarg);
+                                options_done(&c);
+                                return 2;
+                        }
+                        c.set_role = true;
+                        break;
+                case OPT_FIREWALL_WAIT:
+                        if (parse_seconds("--firewall-wait", optarg, 1, &c.firewall_wait_seconds) < 0) {
+                                options_done(&c);
+                                return 2;
+                        }
+                        break;
                 case 'h':
                         print_help();
                         options_done(&c);
@@ -167,6 +197,11 @@ int options_parse(int argc, char **argv, struct init_config *ret) {
                 c.cmd = argv + optind;
         if ((c.exit_with_cmd || c.n_pass_env) && !c.cmd) {
                 log_error("--exit-with-cmd and --pass-env apply to CMD, and no CMD was given (put it after --)");
+                options_done(&c);
+                return 2;
+        }
+        if (c.role == ROLE_FIREWALL && c.cmd) {
+                log_error("--role firewall runs nothing of the user's: give CMD to the agent container, not this one");
                 options_done(&c);
                 return 2;
         }

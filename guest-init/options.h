@@ -5,7 +5,18 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* Which part of the sandbox this PID 1 is (docs/architecture.md, split
+ * mode): all of it, or one of the two containers that share a network
+ * namespace. */
+enum init_role {
+        ROLE_SANDBOX,           /* the firewall and the user's processes in one container */
+        ROLE_FIREWALL,          /* the firewall alone, as root; nothing of the user's runs here */
+        ROLE_AGENT,             /* the user's side: no privilege; proves the firewall, then supervises */
+};
+
 struct init_config {
+        enum init_role role;
+        unsigned firewall_wait_seconds; /* agent role: how long the firewall may take to appear */
         const char *user;               /* NAME or UID:GID */
         const char *workdir;            /* NULL: /workspace if present, else HOME */
         unsigned grace_seconds;
@@ -19,7 +30,7 @@ struct init_config {
         const char **pass_env;          /* names CMD gets from our environment */
         size_t n_pass_env;
         /* which security-relevant options the command line set */
-        bool set_user, set_workdir, set_policy, set_policy_dir, set_denials_dir;
+        bool set_user, set_workdir, set_policy, set_policy_dir, set_denials_dir, set_role;
 };
 
 /* 0, or 2 for a usage error (already reported); 1 when --help/--version

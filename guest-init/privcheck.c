@@ -17,11 +17,6 @@
 #include "log.h"
 #include "macro.h"
 
-static const char *user_name(uid_t uid) {
-        const struct passwd *pw = getpwuid(uid);
-        return pw ? pw->pw_name : "dev";
-}
-
 static bool trusted_caller(void) {
         return getuid() == 0 && !getauxval(AT_SECURE);
 }
@@ -73,8 +68,8 @@ int privcheck_startup(const struct init_config *cfg) {
         bool ambient = prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, CAP_NET_ADMIN, 0, 0) == 1;
         bool inheritable = privdrop_has_capability(CAP_NET_ADMIN, true);
         if (ambient || inheritable || (has_effective(CAP_NET_ADMIN) && !getauxval(AT_SECURE))) {
-                log_error("the container engine gives CAP_NET_ADMIN to every process of uid %u (as an ambient capability, which podman does), so any terminal in this container could flush the firewall; refusing to start. Use Docker, or run the container as root (--user root --cap-add SETUID --cap-add SETGID) so agent-sandbox-init drops privileges itself, and attach terminals with `podman exec -u %s` (without -u they run as root and can change the firewall)",
-                          (unsigned) getuid(), user_name(getuid()));
+                log_error("the container engine gives CAP_NET_ADMIN to every process of uid %u (as an ambient capability, which podman does), so any terminal in this container could flush the firewall; refusing to start. Use split mode (the firewall in a container of its own, the agent's container without any capability: agentbox run --split, or a podman pod as in docs/security.md), or Docker",
+                          (unsigned) getuid());
                 return -EPERM;
         }
         /* With privilege from the file capability, only the container's
@@ -149,5 +144,53 @@ int privcheck_separate_uid(void) {
         /* A change of uid resets the dumpable flag to the system's default. */
         if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
                 return log_error_errno(-errno, "Failed to make PID 1 undumpable: %m");
+        return 0;
+}
+
+int privcheck_firewall_role(void) {
+        if (getuid() != 0 || getauxval(AT_SECURE)) {
+                log_error("--role firewall runs as root in a container of its own (user root, cap_drop ALL, cap_add NET_ADMIN, SETPCAP, SETUID, SETGID); this one runs as uid %u",
+                          (unsigned) getuid());
+                return -EPERM;
+        }
+        return 0;
+}
+
+/* The capability sets of /proc/self/status that are not all zero, as
+ * "CapBnd 00000000a80425fb" words in buf; false when it cannot be read. */
+static bool capability_sets_nonzero(char *buf, size_t len) {
+        _cleanup_fclose_ FILE *f = fopen("/proc/self/status", "re");
+        char line[256];
+        size_t used = 0;
+        buf[0] = '\0';
+        if (!f)
+                return false;
+        while (fgets(line, sizeof(line), f)) {
+                unsigned long long v;
+                char name[16];
+                if (strncmp(line, "Cap", 3) != 0 || sscanf(line, "%15[^:]:%llx", name, &v) != 2 || v == 0)
+                        continue;
+                if (used < len)
+                        used += (size_t) snprintf(buf + used, len - used, "%s%s %016llx", used ? ", " : "", name, v);
+        }
+        return true;
+}
+
+int privcheck_agent_role(void) {
+        char held[256];
+        uid_t ruid, euid, suid;
+        if (getresuid(&ruid, &euid, &suid) < 0 || ruid == 0 || euid == 0 || suid == 0) {
+                log_error("--role agent runs as the sandbox user, never as root: run the agent's container with user dev (compose: user: dev; Kubernetes: runAsUser)");
+                return -EPERM;
+        }
+        if (!capability_sets_nonzero(held, sizeof(held)))
+                return log_error_errno(-EPERM, "Failed to read this process's capability sets from /proc/self/status");
+        if (held[0]) {
+                log_error("the agent's container holds capabilities (%s): start it with every capability dropped, the bounding set included (--cap-drop ALL; compose: cap_drop: [ALL]; Kubernetes: capabilities: {drop: [ALL]})",
+                          held);
+                return -EPERM;
+        }
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                return log_error_errno(-errno, "Failed to set no_new_privs: %m");
         return 0;
 }

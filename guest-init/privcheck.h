@@ -28,6 +28,16 @@ int privcheck_target_user(const struct init_config *cfg, struct target_user *ret
  * and returns -EPERM. */
 int privcheck_firewall_capable(void);
 
+/* The roles of split mode (options.h). The firewall's container runs the
+ * init as root (real uid 0, its capabilities from the engine) and nothing
+ * of the user's. The agent's container must hold nothing: not uid 0, and
+ * every capability set empty, the bounding set included, so that no
+ * program (setuid or with a file capability) can give anything back;
+ * no_new_privs is set here as well for everything we start. Logged; 0 or
+ * -EPERM. */
+int privcheck_firewall_role(void);
+int privcheck_agent_role(void);
+
 /* The system user whose uid PID 1 takes as its real and saved uid when it
  * runs as the sandbox user (privcheck_separate_uid), and the one the DNS
  * resolver child runs as; the image creates both. Where the name is

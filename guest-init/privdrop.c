@@ -130,9 +130,13 @@ int privdrop_apply(const struct target_user *u) {
 
         /* The bounding set is what any later exec could regain. Empty it
          * first, while we still hold CAP_SETPCAP: as root, setresuid below
-         * clears our capabilities; from the file capability we keep it. */
+         * clears our capabilities; from the file capability we keep it.
+         * One that is not in the set is left alone: dropping it would
+         * take CAP_SETPCAP, which an init that holds nothing (split mode's
+         * agent role, bounding set already empty) does not have. */
         for (int cap = 0; cap <= last_cap(); cap++)
-                if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+                if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1 && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 &&
+                    errno != EINVAL)
                         CHILD_FAIL("dropping the capability bounding set");
 
         /* Supplementary groups need CAP_SETGID (root has it; the image's

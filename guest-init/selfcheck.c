@@ -131,7 +131,7 @@ static void probe_start(struct probe *p, unsigned timeout_ms) {
                 probe_finish(p, errno);
                 return;
         }
-        int r = netmark_socket(p->fd, NETMARK_PROBE_SOCKET);
+        int r = p->owner->cfg.unmarked ? 0 : netmark_socket(p->fd, NETMARK_PROBE_SOCKET);
         if (r < 0) {
                 probe_finish(p, -r);
                 return;

@@ -30,6 +30,10 @@ struct selfcheck_config {
         unsigned allowed_timeout_ms;
         unsigned blocked_timeout_ms;
         bool strict;                            /* a failed allowed check is fatal too */
+        /* The probes of an init without CAP_NET_ADMIN (the agent role of
+         * split mode) cannot carry the probe mark: they meet the rules the
+         * user's sockets meet, which is what they are for there. */
+        bool unmarked;
 };
 
 struct selfcheck_report {

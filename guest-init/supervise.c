@@ -298,10 +298,17 @@ static void on_sandbox_ready(int error, void *userdata) {
         if (s->shutting_down)
                 return;
         (void) readiness_announce(s->loop);
+        if (s->cfg.role == ROLE_FIREWALL) {
+                log_info("firewall ready: nothing of the user's runs in this container; attach terminals to the agent's container beside it");
+                return;
+        }
         if (!s->cfg.cmd) {
                 /* Running as root, the engine's exec defaults to root with
                  * every capability the container has, NET_ADMIN included. */
-                if (getuid() == 0)
+                if (s->cfg.role == ROLE_AGENT)
+                        log_info("supervising: attach terminals with `docker exec` / `podman exec` / `kubectl exec` (they run as %s, without any capability)",
+                                 s->user.name);
+                else if (getuid() == 0)
                         log_info("supervising: attach terminals with `docker exec -u %s` / `podman exec -u %s` (without -u they run as root and can change the firewall)",
                                  s->user.name, s->user.name);
                 else
@@ -349,10 +356,14 @@ int supervise_main(int argc, char **argv) {
         r = privcheck_startup(&s.cfg);
         if (r < 0)
                 return r == -EINVAL ? 2 : 1;
+        if (s.cfg.role == ROLE_FIREWALL && privcheck_firewall_role() < 0)
+                return 1;
+        if (s.cfg.role == ROLE_AGENT && privcheck_agent_role() < 0)
+                return 1;
         r = privcheck_target_user(&s.cfg, &s.user);
         if (r < 0)
                 return 1;
-        if (privcheck_firewall_capable() < 0)
+        if (s.cfg.role != ROLE_AGENT && privcheck_firewall_capable() < 0)
                 return 1;
         s.cmd_env = calloc(ENVIRON_BASE_MAX + s.cfg.n_pass_env + 1, sizeof(char *));
         if (!s.cmd_env)
@@ -363,14 +374,17 @@ int supervise_main(int argc, char **argv) {
                         log_warning_errno(r, "cannot find the environment we were started with (%m); "
                                           "--pass-env gives CMD what the loader left");
         }
-        if (privcheck_separate_uid() < 0)
+        /* The agent role has no uid to separate to, and needs none: the
+         * sandbox user may signal and prlimit its own supervisor, which
+         * guards nothing but the order of its own start. */
+        if (s.cfg.role != ROLE_AGENT && privcheck_separate_uid() < 0)
                 return 1;
         r = loop_new(&s.loop);
         if (r < 0)
                 return log_error_errno(r, "Failed to create the event loop: %m"), 1;
         r = setup_signals(&s);
         if (r >= 0) {
-                (void) readiness_reserve();
+                (void) readiness_reserve(s.cfg.role == ROLE_AGENT);
                 r = sandbox_prepare(s.loop, &s.cfg, on_sandbox_ready, &s);
         }
         if (r < 0)

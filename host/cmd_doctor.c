@@ -133,7 +133,7 @@ static int cmd_doctor(struct verb_call *c) {
                 e = &ab->engine;
                 finding(&d, 'O', "engine %s", e->path);
                 if (e->podman)
-                        finding(&d, 'W', "podman gives the container user ambient capabilities (NET_ADMIN in every shell); agent-sandbox-init refuses to run that way: use docker");
+                        finding(&d, 'W', "podman gives the container user ambient capabilities (NET_ADMIN in every shell); agent-sandbox-init refuses one container run that way: use split mode (agentbox run --split) or docker");
         }
         check_kernel(&d);
         bool daemon = e && check_daemon(&d, e);

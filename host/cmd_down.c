@@ -25,6 +25,8 @@ static int cmd_down(struct verb_call *c) {
         else if (code == 0) {
                 _cleanup_free_ char *out = NULL;
                 code = verb_engine_capture(e, strv_items(&args), "removing the sandbox", &out);
+                if (split_present(e, p->name))
+                        split_remove(e, p->name);       /* split mode's firewall and network holder */
                 if (code == 0)
                         printf("removed %s sandbox %s for %s; its state volumes stay (agentbox prune --volumes removes them)\n",
                                st == SANDBOX_RUNNING ? "the running" : "the stopped", p->name, p->path);

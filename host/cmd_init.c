@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* agentbox init: write the compose and/or devcontainer templates (embedded
  * at build time from compose/ and devcontainer/) into the project, each
- * with the seccomp profile it names. */
+ * with the seccomp profile it names; or, for a cluster, the Kubernetes
+ * manifests of compose/kubernetes/. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -26,7 +27,7 @@
 struct init_opts {
         const struct agent *agent;      /* NULL: none */
         bool mode_given;
-        bool compose, devcontainer, force;
+        bool compose, devcontainer, kubernetes, split, force;
 };
 
 /* The devcontainer template: init-entrypoint (PID 1 stays the init) when
@@ -41,6 +42,16 @@ static const struct embed_file *devcontainer_template(void) {
         }
         return f;
 }
+
+/* The split-mode templates (the firewall in a container of its own). */
+#define SPLIT_COMPOSE "compose/split/docker-compose.yml"
+#define SPLIT_DEVCONTAINER "devcontainer/split/devcontainer.json"
+#define SPLIT_DEVCONTAINER_COMPOSE "devcontainer/split/docker-compose.yml"
+
+/* What --mode kubernetes writes into kubernetes/ of the project. */
+static const char *const kubernetes_files[] = {
+        "pod.yaml", "pod-native-sidecar.yaml", "job.yaml", "policy-configmap.yaml",
+};
 
 static const struct embed_file *compose_template(void) {
         const struct embed_file *f = embed_find("compose/docker-compose.yml");
@@ -89,7 +100,7 @@ struct target {
         const struct embed_file *template;
         char *path;
 };
-#define MAX_TARGETS 4
+#define MAX_TARGETS 8
 
 /* The template at root/name, and the seccomp profile it names beside it
  * (the engine's client reads that file when the container is created). */
@@ -106,14 +117,35 @@ static int add_pair(struct target t[MAX_TARGETS], size_t *n, const struct embed_
         return 0;
 }
 
+static int add_one(struct target t[MAX_TARGETS], size_t *n, const struct embed_file *template, const char *root,
+                   const char *name) {
+        t[*n].template = template;
+        if (asprintf(&t[*n].path, "%s/%s", root, name) < 0)
+                return log_oom();
+        ++*n;
+        return 0;
+}
+
 static int collect(const struct init_opts *o, const char *root, struct target t[MAX_TARGETS], size_t *n) {
         *n = 0;
-        if (o->compose && add_pair(t, n, compose_template(), root, "docker-compose.yml",
-                                   TEMPLATE_SECCOMP_NAME) < 0)
+        if (o->compose && add_pair(t, n, o->split ? embed_find(SPLIT_COMPOSE) : compose_template(), root,
+                                   "docker-compose.yml", TEMPLATE_SECCOMP_NAME) < 0)
                 return -ENOMEM;
-        if (o->devcontainer && add_pair(t, n, devcontainer_template(), root, ".devcontainer/devcontainer.json",
-                                        ".devcontainer/" TEMPLATE_SECCOMP_NAME) < 0)
+        if (o->devcontainer && o->split &&
+            (add_one(t, n, embed_find(SPLIT_DEVCONTAINER), root, ".devcontainer/devcontainer.json") < 0 ||
+             add_one(t, n, embed_find(SPLIT_DEVCONTAINER_COMPOSE), root, ".devcontainer/docker-compose.yml") < 0))
                 return -ENOMEM;
+        if (o->devcontainer && !o->split &&
+            add_pair(t, n, devcontainer_template(), root, ".devcontainer/devcontainer.json",
+                     ".devcontainer/" TEMPLATE_SECCOMP_NAME) < 0)
+                return -ENOMEM;
+        for (size_t i = 0; o->kubernetes && i < ELEMENTSOF(kubernetes_files); i++) {
+                char src[128], dst[128];
+                snprintf(src, sizeof(src), "compose/kubernetes/%s", kubernetes_files[i]);
+                snprintf(dst, sizeof(dst), "kubernetes/%s", kubernetes_files[i]);
+                if (add_one(t, n, embed_find(src), root, dst) < 0)
+                        return -ENOMEM;
+        }
         for (size_t i = 0; i < *n; i++) {
                 if (!t[i].template) {
                         log_error("this build has no template for %s (built without compose/ or devcontainer/)",
@@ -138,6 +170,11 @@ static void print_next(const struct init_opts *o, const struct project *p) {
                        u.project, u.global);
         userpolicy_done(&u);
         printf("\nNext:\n");
+        if (o->kubernetes)
+                printf("  kubectl apply -f kubernetes/policy-configmap.yaml -f kubernetes/pod.yaml\n"
+                       "  (Kubernetes 1.29 and later: pod-native-sidecar.yaml, or job.yaml for a batch run;\n"
+                       "   see docs/kubernetes.md)\n"
+                       "  kubectl exec -it agent-sandbox -c agent -- bash\n");
         if (o->compose)
                 printf("  docker-compose up -d && docker-compose exec agent %s\n",
                        o->agent->state_dir ? o->agent->command : "bash");
@@ -187,8 +224,10 @@ static int init_write(const struct init_opts *o, const struct project *p) {
 static int parse_mode(struct init_opts *o, const char *mode) {
         o->compose = strcmp(mode, "compose") == 0 || strcmp(mode, "both") == 0;
         o->devcontainer = strcmp(mode, "devcontainer") == 0 || strcmp(mode, "both") == 0;
-        if (!o->compose && !o->devcontainer)
-                return verb_usage_error(&verb_init, "--mode takes compose, devcontainer or both, not '%s'", mode);
+        o->kubernetes = strcmp(mode, "kubernetes") == 0;
+        if (!o->compose && !o->devcontainer && !o->kubernetes)
+                return verb_usage_error(&verb_init, "--mode takes compose, devcontainer, both or kubernetes, not '%s'",
+                                        mode);
         return VERB_CONTINUE;
 }
 
@@ -205,6 +244,9 @@ static int init_option(struct verb_call *c, int opt, char *arg) {
                 return parse_mode(o, arg);
         case 'f':
                 o->force = true;
+                return VERB_CONTINUE;
+        case 's':
+                o->split = true;
                 return VERB_CONTINUE;
         default:
                 return AGENTBOX_EXIT_USAGE;
@@ -226,17 +268,22 @@ const struct verb verb_init = {
         .summary = "write docker-compose.yml and/or .devcontainer/devcontainer.json for the sandbox",
         .usage =
                 "Usage: agentbox init [--agent claude|codex|gemini|opencode|none]\n"
-                "                     [--mode compose|devcontainer|both] [--dir D] [--force]\n\n"
+                "                     [--mode compose|devcontainer|both|kubernetes] [--split]\n"
+                "                     [--dir D] [--force]\n\n"
                 "Write the sandbox templates into the project: docker-compose.yml (mode compose,\n"
                 "the default) and/or .devcontainer/devcontainer.json, with the agent's image, each\n"
-                "with the seccomp profile it uses beside it (agent-sandbox-seccomp.json).\n"
-                "Existing files are never overwritten without --force.\n",
+                "with the seccomp profile it uses beside it (agent-sandbox-seccomp.json); with\n"
+                "--split, the split-mode templates (the firewall in a container of its own, the\n"
+                "agent's container with no capability). Mode kubernetes writes kubernetes/: a Pod,\n"
+                "a Pod and a Job with the firewall as a native sidecar, and the policy ConfigMap\n"
+                "(docs/kubernetes.md). Existing files are never overwritten without --force.\n",
         .needs = VERB_NEEDS_PROJECT,
         .shortopts = "f",
         .longopts = (const struct option[]) {
                 { "agent", required_argument, NULL, 'a' },
                 { "mode", required_argument, NULL, 'm' },
                 { "force", no_argument, NULL, 'f' },
+                { "split", no_argument, NULL, 's' },
                 {},
         },
         .opts_size = sizeof(struct init_opts),

@@ -63,11 +63,26 @@ static int show_reload_log(const struct engine *e, const char *name, const char 
         return AGENTBOX_EXIT_OK;
 }
 
+/* A split sandbox's firewall is root in its own container: SIGHUP from a
+ * process there. `kill -s HUP` through the engine would work as well, but
+ * Docker then counts the container as stopped by hand and no longer
+ * restarts it when it dies. */
+int reload_split_argv(const char *firewall, struct strv *ret) {
+        *ret = (struct strv) {};
+        strv_push_many(ret, "exec", firewall, "kill", "-HUP", "1", NULL);
+        return strv_status(ret);
+}
+
 int reload_sandbox(const struct engine *e, const char *name) {
         char since[32];
         snprintf(since, sizeof(since), "%lld", (long long) time(NULL) - 1);
         _cleanup_strv_ struct strv args = {};
-        if (reload_argv(name, &args) < 0)
+        struct split_names n;
+        split_names(name, &n);
+        bool split = split_present(e, name);
+        if (split)
+                name = n.firewall;
+        if ((split ? reload_split_argv(name, &args) : reload_argv(name, &args)) < 0)
                 return verb_oom();
         _cleanup_free_ char *out = NULL;
         int code = verb_engine_capture(e, strv_items(&args), "sending SIGHUP to the sandbox", &out);

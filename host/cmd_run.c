@@ -45,6 +45,7 @@ static int run_option(struct verb_call *c, int opt, char *arg) {
         case 'v': o->verbose = true; break;
         case 'n': o->network = arg; break;
         case 'D': strv_push(&o->dns, arg); break;
+        case 'S': o->split = true; break;
         default: return AGENTBOX_EXIT_USAGE;
         }
         return VERB_CONTINUE;
@@ -95,6 +96,15 @@ static void push_mount(struct strv *a, const char *src, const char *dst) {
         free(m);
 }
 
+void run_push_policy_mounts(struct strv *v, const struct run_policy_mounts *m) {
+        if (m && m->global)
+                push_mount(v, m->global, POLICY_OVERRIDE_DIR "/00-global.yaml");
+        if (m && m->project)
+                push_mount(v, m->project, POLICY_OVERRIDE_DIR "/50-project.yaml");
+        if (m && m->user)
+                push_mount(v, m->user, POLICY_OVERRIDE_DIR "/user.yaml");
+}
+
 int run_create_argv(const struct run_opts *o, const struct project *p, const struct agent *a, const char *image,
                     const char *seccomp, const struct run_policy_mounts *m, const struct run_command *once,
                     struct strv *ret) {
@@ -112,18 +122,29 @@ int run_create_argv(const struct run_opts *o, const struct project *p, const str
         strv_push_many(&v, "--name", p->name, NULL);
         strv_pushf(&v, "--label=" SANDBOX_LABEL "=%s", p->path);
         strv_pushf(&v, "--label=agentbox.agent=%s", a->name);
-        strv_push_many(&v, "--cap-drop", "ALL", "--cap-add", "NET_ADMIN", "--cap-add", "SETPCAP",
-                       "--cap-add", "SETUID", "--cap-add", "SETGID",
-                       "--read-only", "--tmpfs", "/tmp", "--tmpfs", "/run",
-                       /* Defence in depth; the init's rules do not rely on it. */
-                       "--sysctl", "net.ipv4.ip_unprivileged_port_start=1024",
-                       "--pids-limit", "512", "--memory", "4g", NULL);
+        if (o->split) {
+                /* The agent's container in split mode: dev with nothing, in
+                 * the namespace the firewall's container programs; the
+                 * network options went to the namespace's holder. */
+                struct split_names n;
+                split_names(p->name, &n);
+                strv_pushf(&v, "--network=container:%s", n.network);
+                strv_push_many(&v, "--user", "dev", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+                               "--read-only", "--tmpfs", "/tmp", "--tmpfs", "/run",
+                               "--pids-limit", "512", "--memory", "4g", NULL);
+        } else
+                strv_push_many(&v, "--cap-drop", "ALL", "--cap-add", "NET_ADMIN", "--cap-add", "SETPCAP",
+                               "--cap-add", "SETUID", "--cap-add", "SETGID",
+                               "--read-only", "--tmpfs", "/tmp", "--tmpfs", "/run",
+                               /* Defence in depth; the init's rules do not rely on it. */
+                               "--sysctl", "net.ipv4.ip_unprivileged_port_start=1024",
+                               "--pids-limit", "512", "--memory", "4g", NULL);
         strv_pushf(&v, "--security-opt=seccomp=%s", seccomp);
-        if (o->network)
+        if (o->network && !o->split)
                 strv_pushf(&v, "--network=%s", o->network);
-        for (size_t i = 0; i < o->dns.n; i++)
+        for (size_t i = 0; i < o->dns.n && !o->split; i++)
                 strv_pushf(&v, "--dns=%s", o->dns.v[i]);
-        for (size_t i = 0; i < o->expose.n; i++)
+        for (size_t i = 0; i < o->expose.n && !o->split; i++)
                 strv_pushf(&v, "--publish=127.0.0.1:%s:%s", o->expose.v[i], o->expose.v[i]);
         /* -v cannot carry a ':' in the source; --mount can. */
         if (strchr(p->path, ':')) {
@@ -143,16 +164,13 @@ int run_create_argv(const struct run_opts *o, const struct project *p, const str
                         strv_push(&v, "-v"), strv_pushf(&v, "%s:/home/dev/%s", vol, a->state_dir);
                 free(vol);
         }
-        if (m && m->global)
-                push_mount(&v, m->global, POLICY_OVERRIDE_DIR "/00-global.yaml");
-        if (m && m->project)
-                push_mount(&v, m->project, POLICY_OVERRIDE_DIR "/50-project.yaml");
-        if (m && m->user)
-                push_mount(&v, m->user, POLICY_OVERRIDE_DIR "/user.yaml");
+        run_push_policy_mounts(&v, m);
         if (once)
                 for (char *const *n = once->env_names; n && *n; n++)
                         strv_push_many(&v, "-e", *n, NULL);
         strv_push(&v, image);
+        if (o->split)
+                strv_push_many(&v, "--role", "agent", NULL);
         if (once) {
                 strv_push(&v, "--exit-with-cmd");
                 /* The user's terminal shows the init's log: its steps are
@@ -197,6 +215,12 @@ static void remove_sandbox(const struct engine *e, const char *name) {
         engine_result_done(&r);
 }
 
+static unsigned ready_timeout(void) {
+        const char *t = getenv("AGENTBOX_READY_TIMEOUT");
+        long v = t ? strtol(t, NULL, 10) : 0;
+        return v > 0 && v < 3600 ? (unsigned) v : SANDBOX_READY_TIMEOUT_SEC;
+}
+
 /* Create the container; *started tells whether this run made it (false
  * when another agentbox run won the race and it is running now). */
 static int create_sandbox(const struct engine *e, const struct run_opts *o, const struct project *p,
@@ -208,6 +232,11 @@ static int create_sandbox(const struct engine *e, const struct run_opts *o, cons
         _cleanup_free_ char *seccomp = NULL;
         if (seccomp_profile_install(&seccomp) < 0)
                 return AGENTBOX_EXIT_FAILURE;
+        if (o->split) {
+                code = split_start(e, o, p, o->image ? o->image : a->image, seccomp, &m, ready_timeout());
+                if (code)
+                        return code;
+        }
         _cleanup_strv_ struct strv args = {};
         if (run_create_argv(o, p, a, o->image ? o->image : a->image, seccomp, &m, NULL, &args) < 0)
                 return verb_oom();
@@ -238,8 +267,8 @@ static int start_or_reuse(const struct engine *e, const struct run_opts *o, cons
                 return code;
         *started = false;
         if (st == SANDBOX_RUNNING) {
-                if (o->image || o->policy || o->expose.n || o->network || o->dns.n)
-                        log_notice("reusing the running sandbox %s; --image, --policy, --expose, --network and --dns apply only when it starts (agentbox down first)",
+                if (o->image || o->policy || o->expose.n || o->network || o->dns.n || o->split)
+                        log_notice("reusing the running sandbox %s; --image, --policy, --expose, --network, --dns and --split apply only when it starts (agentbox down first)",
                                 p->name);
                 return 0;
         }
@@ -290,6 +319,11 @@ static int run_fresh(const struct engine *e, const struct run_opts *o, const str
         if (code == 0 && (run_create_argv(o, p, a, image, seccomp, &m, &once, &args) < 0 ||
                           envfilter_child_env(ef, environ, &env) < 0))
                 code = verb_oom();
+        bool split_started = false;
+        if (code == 0 && o->split) {
+                code = split_start(e, o, p, image, seccomp, &m, ready_timeout());
+                split_started = code == 0;
+        }
         for (int attempt = 0; code == 0; attempt++) {
                 bool taken, signalled;
                 code = sandbox_run_once(e, &cid, image, strv_items(&args), strv_items(&env), &taken, &signalled);
@@ -312,14 +346,12 @@ static int run_fresh(const struct engine *e, const struct run_opts *o, const str
                 if (st == SANDBOX_STOPPED)
                         remove_sandbox(e, p->name);     /* a leftover of an earlier run */
         }
+        /* What this run started beside the agent's container goes with it;
+         * a sandbox another run started (and owns) is joined instead. */
+        if (split_started && !*ret_reuse)
+                split_remove(e, p->name);
         userpolicy_done(&u);
         return code;
-}
-
-static unsigned ready_timeout(void) {
-        const char *t = getenv("AGENTBOX_READY_TIMEOUT");
-        long v = t ? strtol(t, NULL, 10) : 0;
-        return v > 0 && v < 3600 ? (unsigned) v : SANDBOX_READY_TIMEOUT_SEC;
 }
 
 static int exec_in_sandbox(const struct engine *e, const struct project *p, const struct agent *a,
@@ -363,8 +395,11 @@ static int cmd_run(struct verb_call *c) {
                         code = exec_in_sandbox(e, p, a, o, &ef);
         }
         /* What this run started, it removes, unless --keep. */
-        if (started && !o->keep)
+        if (started && !o->keep) {
                 remove_sandbox(e, p->name);
+                if (o->split)
+                        split_remove(e, p->name);
+        }
         envfilter_done(&ef);
         return code;
 }
@@ -387,6 +422,8 @@ const struct verb verb_run = {
                 "  --network N      attach the sandbox to the engine's network N\n"
                 "  --dns IP         the DNS server the sandbox uses (repeatable)\n"
                 "  --keep           keep the sandbox running after the command ends\n"
+                "  --split          split mode: the firewall in a container of its own, the agent's\n"
+                "                   container with no capability at all (docs/security.md)\n"
                 "  -v, --verbose    show every step of the sandbox's start, not only that it is ready\n"
                 "  --dir D          the project folder (default: the current one)\n"
                 "  -h, --help       this help\n\n"
@@ -404,6 +441,7 @@ const struct verb verb_run = {
                 { "verbose", no_argument, NULL, 'v' },
                 { "network", required_argument, NULL, 'n' },
                 { "dns", required_argument, NULL, 'D' },
+                { "split", no_argument, NULL, 'S' },
                 {},
         },
         .opts_size = sizeof(struct run_opts),

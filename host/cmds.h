@@ -23,6 +23,9 @@ struct run_opts {
         struct strv dns;        /* --dns servers */
         bool keep;
         bool verbose;           /* -v: every step of the init's start */
+        /* --split: the firewall in a container of its own (split.h); the
+         * sandbox container is then the agent's, with no capability. */
+        bool split;
         char **cmd;             /* after "--", or NULL */
 };
 /* Frees a struct run_opts that verb_parse(&verb_run, ...) filled. */
@@ -53,12 +56,37 @@ int run_create_argv(const struct run_opts *o, const struct project *p, const str
                     const char *seccomp, const struct run_policy_mounts *m, const struct run_command *once,
                     struct strv *ret);
 
+/* --mount of each policy file into /etc/agent-sandbox/policy.d (m may be NULL). */
+void run_push_policy_mounts(struct strv *v, const struct run_policy_mounts *m);
+
+/* Split mode (--split): the containers beside the agent's, named after
+ * the sandbox: NAME-network holds the network namespace (as a pod's
+ * pause container does), NAME-firewall runs `agent-sandbox-init --role
+ * firewall` in it as root with NET_ADMIN, SETPCAP, SETUID and SETGID. */
+struct split_names {
+        char network[300];
+        char firewall[300];
+};
+void split_names(const char *name, struct split_names *ret);
+int split_network_argv(const struct run_opts *o, const struct project *p, const char *image, struct strv *ret);
+int split_firewall_argv(const struct run_opts *o, const struct project *p, const char *image, const char *seccomp,
+                        const struct run_policy_mounts *m, struct strv *ret);
+/* Start both (removing leftovers of an earlier run first) and wait for
+ * the firewall's "sandbox ready": 0, or an exit code after saying why. */
+int split_start(const struct engine *e, const struct run_opts *o, const struct project *p, const char *image,
+                const char *seccomp, const struct run_policy_mounts *m, unsigned timeout_sec);
+/* Remove both, if they exist; quiet. */
+void split_remove(const struct engine *e, const char *name);
+/* Whether the project's sandbox runs in split mode (its firewall exists). */
+bool split_present(const struct engine *e, const char *name);
+
 /* A --mount value for a read-only or read-write bind, quoted for the
  * engine's CSV parser when the path needs it. */
 int mount_bind_arg(const char *src, const char *dst, bool readonly, char **ret);
 
 /* Simple verbs: the engine argv for a sandbox name. */
 int reload_argv(const char *name, struct strv *ret);
+int reload_split_argv(const char *firewall, struct strv *ret);
 /* SIGHUP to the running sandbox `name`, then its init's lines about the
  * reload on stderr: 0 applied, 1 rejected, 125 engine problem. */
 int reload_sandbox(const struct engine *e, const char *name);

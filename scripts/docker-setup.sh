@@ -42,7 +42,10 @@ mirror=${mirror:-http://deb.debian.org/debian}
 
 for release in "${releases[@]}"; do
   image="debian:${release}-slim"
-  if $sudo $DOCKER image inspect "$image" >/dev/null 2>&1; then
+  # The label says the root directory is 0755: an image made before that
+  # fix has a root of 0700 (mktemp -d's), which podman applies to / (Docker
+  # does not), and every command of a non-root user then exits 126.
+  if [ "$($sudo $DOCKER image inspect -f '{{index .Config.Labels "agent-sandbox.rootfs-mode"}}' "$image" 2>/dev/null)" = 0755 ]; then
     echo "$image is present"
     continue
   fi
@@ -54,7 +57,8 @@ for release in "${releases[@]}"; do
     tail -n 5 "$root.log" >&2
     exit 1
   fi
-  $sudo tar -C "$root" -c . | $sudo $DOCKER import - "$image" >/dev/null
+  $sudo chmod 0755 "$root"
+  $sudo tar -C "$root" -c . | $sudo $DOCKER import --change 'LABEL agent-sandbox.rootfs-mode=0755' - "$image" >/dev/null
   $sudo rm -rf "$root"
   trap - EXIT
   echo "$image created"

@@ -17,6 +17,8 @@ test_packages=(
   python3 python3-pytest
   nftables iproute2 dnsmasq-base socat curl openssl util-linux procps libcap2-bin
   strace scdoc podman runc containernetworking-plugins
+  # rootless podman (split mode as a normal user) and podman kube play's pause image
+  uidmap slirp4netns catatonit
   # tests/bench/test_bench_smoke.py runs the footprint row, whose baseline is tini,
   # and the splice proxy's rows, whose peer is HAProxy routing by SNI
   tini haproxy

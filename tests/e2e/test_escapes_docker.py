@@ -136,3 +136,29 @@ def test_the_sandbox_resolver_on_the_default_bridge(dockerenv, tmp_path):
             docker("rm", "-f", name, check=False)
         dns.kill()
         dns.wait()
+
+
+def test_the_sandbox_user_cannot_ride_dockerds_upstream_dns_flow(dockerenv):
+    """Docker's embedded DNS forwards the resolver's queries upstream from a
+    socket of dockerd's (uid 0) in the sandbox's namespace, on an ephemeral
+    port the sandbox user can read in /proc/net/udp. Once that socket closes
+    its conntrack entry stays: the user binds the same address and port and
+    sends its own query. A packet on an existing entry skips the redirect
+    to the sandbox's resolver, and "established" accepted it. Flows an
+    exemption opened now go on only from whom it exempted."""
+    policy = dockerenv.policy('domains: [far.test, "*.wild.test"]\nports: [80]\n', name="ride-policy.yaml")
+    name = dockerenv.start_sandbox(policy)
+    logs = dockerenv.wait_log(name, "supervising")
+    assert "sandbox ready" in logs, logs
+    src = docker("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", name).stdout.strip()
+    with open(os.path.join(HERE, "attacks", "ride-dns-flow.pl")) as f:
+        r = docker("exec", "-i", "-u", "dev", name, "perl", "-", src, dockerenv.dns_ip, "wild.test",
+                   "ride.blocked.test", input=f.read(), check=False, timeout=120)
+    assert r.returncode == 0, r.stderr
+    # Without a forwarded query to ride, the attack proves nothing.
+    assert r.stdout.startswith("seen ") and r.stdout.split("\n")[0] != "seen ", r.stdout
+    time.sleep(0.5)
+    asked = [line for line in dockerenv.dns_log().splitlines() if "ride.blocked.test" in line]
+    answers = [line for line in r.stdout.splitlines() if line.startswith("answer ")]
+    assert not answers and not asked, (
+        f"the sandbox user reached the DNS server on dockerd's flow:\n{r.stdout}\n" + "\n".join(asked))

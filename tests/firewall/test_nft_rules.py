@@ -214,7 +214,10 @@ def test_installed_ruleset_matches_the_policy(net):
     before_lo = out[:out.index(lo[0])]
     text = json.dumps(before_lo)
     assert '"sport"' in text and '"127.0.0.11"' in text and '"original"' in text and '"reply"' in text
-    assert [r[-1] for r in before_lo] == [{"drop": None}] * 5 + [{"accept": None}]
+    assert [r[-1] for r in before_lo] == [{"drop": None}] * 7 + [{"accept": None}]
+    # A flow the init or uid 0's DNS opened goes on only from them (ct marks
+    # 'ASBI' and 'ASBD'): nobody else rides its conntrack entry.
+    assert str(0x41534249) in text and str(0x41534244) in text
     # Only flows an accept rule marked count as established.
     est = [r for r in out + inp if '"established"' in json.dumps(r)]
     assert len(est) == 2 and all('"mark"' in json.dumps(r) for r in est)

@@ -338,7 +338,7 @@ def test_odd_project_paths(box, tmp_path):
 
 def test_usage_errors(box):
     for args in (["frob"], ["run", "--bogus"], ["run", "martian"], ["run", "--expose", "70000"],
-                 ["policy"], ["policy", "frob"], ["init", "--mode", "kubernetes"], ["status", "extra"],
+                 ["policy"], ["policy", "frob"], ["init", "--mode", "swarm"], ["status", "extra"],
                  ["--bogus-global", "status"], ["run", "claude", "codex"]):
         r = box.run(*args)
         assert r.returncode == 2, (args, r.stderr)
@@ -373,6 +373,26 @@ def test_init_writes_and_refuses_to_overwrite(box):
     r = box.run("init", "--agent", "codex", "--force")
     assert r.returncode == 0
     assert "agent-sandbox-codex:local" in compose.read_text()
+
+
+def test_init_kubernetes_and_split_templates(box):
+    r = box.run("init", "--agent", "claude", "--mode", "kubernetes")
+    assert r.returncode == 0, r.stderr
+    for name in ("pod.yaml", "pod-native-sidecar.yaml", "job.yaml", "policy-configmap.yaml"):
+        text = (box.project / "kubernetes" / name).read_text()
+        assert "agent-sandbox-base:local" not in text, name
+    pod = (box.project / "kubernetes" / "pod.yaml").read_text()
+    assert "image: agent-sandbox-claude:local" in pod and '["--role", "agent"]' in pod
+    assert not (box.project / "docker-compose.yml").exists()
+    r = box.run("init", "--mode", "both", "--split")
+    assert r.returncode == 0, r.stderr
+    compose = (box.project / "docker-compose.yml").read_text()
+    assert 'network_mode: "service:network"' in compose and "condition: service_healthy" in compose
+    assert (box.project / "agent-sandbox-seccomp.json").exists()
+    dc = (box.project / ".devcontainer" / "devcontainer.json").read_text()
+    assert '"service": "agent"' in dc
+    assert "..:/workspace" in (box.project / ".devcontainer" / "docker-compose.yml").read_text()
+    assert box.argvs() == []
 
 
 def test_shell_needs_a_running_sandbox(box):

@@ -90,7 +90,15 @@ static int listen_on(int family, uint16_t port, int *ret) {
         int one = 1;
         if (family == AF_INET6)
                 (void) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-        /* No SO_REUSEPORT: nobody may join the port and take connections. */
+        /* The proxy ends most connections first (the server's end is passed
+         * on), so their TIME_WAIT entries hold this port for a minute: an
+         * init started again in the same namespace (split mode's firewall
+         * container, restarted by the engine) must still bind it.
+         * SO_REUSEADDR allows that and nothing more: the kernel still
+         * refuses a second socket on a port somebody listens on. No
+         * SO_REUSEPORT: nobody may join the port and take connections. */
+        if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+                return -errno;
         if (bind(fd, (struct sockaddr *) &ss, len) < 0 || listen(fd, LISTEN_BACKLOG) < 0)
                 return -errno;
         *ret = TAKE_FD(fd);

@@ -280,6 +280,26 @@ def test_a_flood_of_refused_connections_leaves_pid1_answering(net, sandbox):
     assert 250 <= summary["count"] <= 499, summary
 
 
+def test_an_init_started_again_in_the_namespace_takes_the_port_back(net, shared):
+    """The proxy passes on the server's end first, so its side of each
+    connection waits in TIME_WAIT on the listening port: an init started
+    again in the same namespace (split mode's firewall, restarted by the
+    engine) must still be able to listen there."""
+    first = RunningInit(net, net.write_policy(POLICY), denials_dir=shared / "record")
+    try:
+        first.wait_for("sandbox ready")
+        assert client(net, "http", SHARED, "80", "tls-ok.test", "/")["result"] == "ok"
+        assert ":1054 " in net.run(net.sbx, ["ss", "-tan", "state", "time-wait"]).stdout
+    finally:
+        first.stop()
+    again = RunningInit(net, net.write_policy(POLICY), denials_dir=shared / "record")
+    try:
+        again.wait_for("sandbox ready")
+        assert client(net, "http", SHARED, "80", "tls-ok.test", "/")["result"] == "ok"
+    finally:
+        again.stop()
+
+
 def test_killed_proxy_is_restarted_and_fails_closed_meanwhile(net, sandbox, certs):
     pid = proxy_pid(sandbox)
     assert pid

@@ -23,8 +23,8 @@ static void usage(FILE *f) {
         fprintf(f,
                 "Usage: agent-sandbox-init denials [--since SECONDS] [--dir DIR]\n"
                 "\n"
-                "Print the connections and DNS queries this sandbox refused, as JSON lines,\n"
-                "oldest first: {\"time\", \"kind\" (connect|dns), \"proto\", \"dst\", \"port\",\n"
+                "Print the connections, DNS queries and names this sandbox refused, as JSON\n"
+                "lines, oldest first: {\"time\", \"kind\" (connect|dns|name), \"proto\", \"dst\", \"port\",\n"
                 "\"name\", \"resolved_ago\", \"uid\", \"reason\", \"count\"}. A line counts the\n"
                 "denials since the previous line of the same destination.\n"
                 "\n"

@@ -35,12 +35,13 @@ struct name_seen {
         char name[NAME_MAX_LEN + 1];
 };
 
-enum dest_kind { DEST_CONNECT, DEST_DNS };
+enum dest_kind { DEST_CONNECT, DEST_DNS, DEST_NAME };
 
 struct dest {
         bool used;
         enum dest_kind kind;
-        /* connect: protocol, address, port; dns: the name and type */
+        /* connect: protocol, address, port; dns: the name and type; name:
+         * address, port, the name asked for, and "TLS" or "HTTP" in qtype */
         uint8_t proto;
         struct ip_prefix dst;
         bool has_port;
@@ -149,6 +150,18 @@ static const char *reason_text(const struct dest *e, char buf[static 64]) {
                 return "expired after its TTL";
         case DENIAL_QTYPE:
                 return "the sandbox's resolver does not answer that type";
+        case DENIAL_NAME_MISSING:
+                return "names no server";
+        case DENIAL_NAME_INVALID:
+                return "the name is not a host name";
+        case DENIAL_NAME_AMBIGUOUS:
+                return "names more than one server";
+        case DENIAL_NAME_MALFORMED:
+                return "not a TLS ClientHello or HTTP/1.x request";
+        case DENIAL_NAME_TOO_LONG:
+                return "too long before the name";
+        case DENIAL_NAME_TIMEOUT:
+                return "incomplete when the wait ran out";
         case DENIAL_NOT_IN_POLICY:
         default:
                 return "not in the policy";
@@ -171,6 +184,17 @@ static void human_line(const struct denials *d, const struct dest *e, uint64_t n
         char reason[64];
         if (e->kind == DEST_DNS) {
                 snprintf(buf, len, "refused DNS query %s (%s): %s", e->name, e->qtype, reason_text(e, reason));
+                return;
+        }
+        if (e->kind == DEST_NAME) {
+                char addr[INET6_ADDRSTRLEN], uid[32] = "";
+                bool v6 = e->dst.family == AF_INET6;
+                if (e->has_uid)
+                        snprintf(uid, sizeof(uid), " by uid %u", e->uid);
+                snprintf(buf, len, "refused %s%s%s%s to %s%s%s:%u%s: %s", e->qtype,
+                         e->name[0] ? (e->qtype[0] == 'T' ? " server name " : " Host ") : "",
+                         e->name, e->name[0] ? "" : " connection", v6 ? "[" : "", address_text(&e->dst, addr),
+                         v6 ? "]" : "", e->port, uid, reason_text(e, reason));
                 return;
         }
         char proto[16], addr[INET6_ADDRSTRLEN], port[16] = "", names[NAME_MAX_LEN + 96], uid[32] = "";
@@ -201,8 +225,9 @@ static void record(struct denials *d, const struct dest *e, unsigned long count,
         if (!f)
                 return;
         fprintf(f, "{\"time\":%lld,\"kind\":\"%s\",\"proto\":", (long long) time(NULL),
-                e->kind == DEST_DNS ? "dns" : "connect");
-        base_json_write_string(f, e->kind == DEST_DNS ? e->qtype : proto_name(e->proto, proto));
+                e->kind == DEST_DNS ? "dns" : e->kind == DEST_NAME ? "name" : "connect");
+        base_json_write_string(f, e->kind == DEST_DNS ? e->qtype :
+                                  e->kind == DEST_NAME ? (e->qtype[0] == 'T' ? "tls" : "http") : proto_name(e->proto, proto));
         if (e->kind == DEST_DNS)
                 fputs(",\"dst\":null,\"port\":null", f);
         else {
@@ -289,6 +314,9 @@ static bool dest_matches(const struct dest *e, const struct dest *key) {
                 return false;
         if (e->kind == DEST_DNS)
                 return strcmp(e->name, key->name) == 0 && strcmp(e->qtype, key->qtype) == 0;
+        if (e->kind == DEST_NAME)
+                return strcmp(e->name, key->name) == 0 && strcmp(e->qtype, key->qtype) == 0 &&
+                       e->port == key->port && e->reason == key->reason && same_address(&e->dst, &key->dst);
         return e->proto == key->proto && e->has_port == key->has_port && e->port == key->port &&
                same_address(&e->dst, &key->dst);
 }
@@ -336,6 +364,19 @@ void denials_packet(const struct denial_packet *p, void *userdata) {
                 .kind = DEST_CONNECT, .proto = p->proto, .dst = p->dst,
                 .has_port = p->has_port, .port = p->port, .has_uid = p->has_uid, .uid = p->uid,
         };
+        dest_seen(d, &key, loop_now_usec());
+}
+
+void denials_name(struct denials *d, const char *kind, const char *name, const struct ip_prefix *dst,
+                  uint16_t port, bool has_uid, uint32_t uid, enum denial_reason reason) {
+        struct dest key = {
+                .kind = DEST_NAME, .reason = reason, .proto = IPPROTO_TCP, .dst = *dst,
+                .has_port = true, .port = port, .has_uid = has_uid, .uid = uid,
+        };
+        if (!d || (name && strlen(name) > NAME_MAX_LEN) || strlen(kind) >= sizeof(key.qtype))
+                return;
+        strcpy(key.name, name ? name : "");
+        strcpy(key.qtype, kind);
         dest_seen(d, &key, loop_now_usec());
 }
 

@@ -19,6 +19,7 @@
 #include "policy.h"
 #include "resolve.h"
 #include "selfcheck.h"
+#include "spliceproxy_parent.h"
 #include "timeouts.h"
 
 #define DNS_TTL_CEILING 3600u
@@ -77,6 +78,7 @@ struct firewall {
         struct guard *guard;
         struct meta_fetch *meta;        /* of the build in progress */
         struct dnsproxy_parent *dns;    /* the sandbox's resolver, or NULL (`apply`) */
+        struct spliceproxy_parent *proxy;       /* the name-checking proxy, or NULL */
         struct selfcheck *check;        /* of the live generation */
         struct denials *denials;        /* the denial stream, or NULL (`apply`) */
         struct denial_nflog *nflog;     /* the kernel's reports of refused packets, or NULL */
@@ -598,6 +600,40 @@ static void fw_resolver_rules(const struct firewall *fw, struct nft_policy *np) 
         np->resolver_uid = fw->cfg.resolver_uid;
 }
 
+/* What the policy allows by address, not by name: cidrs and GitHub's meta
+ * ranges. An address both a name and a cidrs: entry allow is not
+ * name-checked: the range says "anything there", the stronger statement. */
+static int fw_collect_by_address(const struct fw_gen *g, struct ip_prefix **ret, size_t *ret_n) {
+        size_t n = g->policy->n_cidrs + g->n_meta_prefixes, k = 0;
+        struct ip_prefix *all = malloc((n + 1) * sizeof(*all));
+        if (!all)
+                return log_oom();
+        for (size_t i = 0; i < g->policy->n_cidrs; i++)
+                all[k++] = g->policy->cidrs[i].prefix;
+        for (size_t i = 0; i < g->n_meta_prefixes; i++)
+                all[k++] = g->meta_prefixes[i];
+        *ret = all;
+        *ret_n = k;
+        return 0;
+}
+
+/* The name-checked ports that the policy allows to every destination: a
+ * port only a catalog service adds reaches that service's own addresses
+ * by its own rule, which the redirect does not look at. */
+static int fw_name_checked_ports(const struct fw_gen *g, const uint16_t *global, size_t n_global, uint16_t **ret,
+                                 size_t *ret_n) {
+        uint16_t *out = calloc(n_global + 1, sizeof(*out));
+        size_t n = 0;
+        if (!out)
+                return log_oom();
+        for (size_t i = 0; i < n_global; i++)
+                if (policy_name_check_port(g->policy, global[i]) != POLICY_NAME_CHECK_NONE)
+                        out[n++] = global[i];
+        *ret = out;
+        *ret_n = n;
+        return 0;
+}
+
 static int fw_program(struct firewall *fw, struct fw_gen *g, const struct ip_prefix *allowed, size_t n_allowed,
                       struct nft_stats *stats) {
         _cleanup_free_ struct ip_prefix *resolvers = NULL;
@@ -623,9 +659,20 @@ static int fw_program(struct firewall *fw, struct fw_gen *g, const struct ip_pre
         if (r < 0)
                 return r;
 
+        _cleanup_free_ struct ip_prefix *by_address = NULL;
+        _cleanup_free_ uint16_t *checked = NULL;
+        size_t n_by_address = 0, n_checked = 0;
+        r = fw_collect_by_address(g, &by_address, &n_by_address);
+        if (r == 0)
+                r = fw_name_checked_ports(g, ports, n_ports, &checked, &n_checked);
+        if (r < 0)
+                return r;
+
         struct nft_policy np = {
                 .allowed = allowed, .n_allowed = n_allowed,
                 .tcp_ports = ports, .n_tcp_ports = n_ports,
+                .by_address = by_address, .n_by_address = n_by_address,
+                .name_checked_ports = checked, .n_name_checked_ports = n_checked,
                 .resolvers = resolvers, .n_resolvers = n_resolvers,
                 .root_dns_forwarding = resolvers_include_docker_dns(resolvers, n_resolvers),
                 .services = svc.out, .n_services = svc.n,
@@ -633,6 +680,10 @@ static int fw_program(struct firewall *fw, struct fw_gen *g, const struct ip_pre
                 .flush_learned = fw->live != NULL,
         };
         fw_resolver_rules(fw, &np);
+        if (fw->proxy && n_checked) {
+                np.proxy_port = SPLICEPROXY_PORT;
+                np.proxy_uid = fw->cfg.proxy_uid;
+        }
         r = nft_apply_policy(&np, stats);
         if (r < 0)
                 return r;
@@ -683,6 +734,36 @@ static void fw_summary_services(const struct fw_gen *g, char *buf, size_t len) {
                         snprintf(buf + used, len - used, " only to %s's own %zu addresses and ranges",
                                  svc->catalog->name, v4 + v6);
         }
+}
+
+/* "; TLS server names checked on port 443, HTTP Host on port 80", or
+ * "; names not checked": the mode in force, on the "sandbox ready" line. */
+static void fw_summary_name_check(const struct firewall *fw, const struct fw_gen *g, char *buf, size_t len) {
+        size_t used = strlen(buf);
+        bool any = false;
+        /* `apply` programs no proxy: its line has no mode to tell. */
+        if (!fw->proxy || used >= len)
+                return;
+        for (enum policy_name_check kind = POLICY_NAME_CHECK_TLS; kind <= POLICY_NAME_CHECK_HTTP; kind++) {
+                const uint16_t *ports;
+                size_t n = policy_name_check_ports(g->policy, kind, &ports), shown = 0;
+                for (size_t i = 0; i < n && used < len; i++) {
+                        bool global = false;
+                        for (size_t j = 0; j < g->policy->n_ports; j++)
+                                global |= !g->policy->ports[j].service && g->policy->ports[j].port == ports[i];
+                        if (!global)
+                                continue;
+                        if (shown++ == 0)
+                                used += (size_t) snprintf(buf + used, len - used, "%s%s on port",
+                                                          any ? ", " : "; ",
+                                                          kind == POLICY_NAME_CHECK_TLS ? "TLS server names checked" : "HTTP Host checked");
+                        if (used < len)
+                                used += (size_t) snprintf(buf + used, len - used, "%s %u", shown > 1 ? "," : "", ports[i]);
+                }
+                any |= shown > 0;
+        }
+        if (!any && used < len)
+                snprintf(buf + used, len - used, "; names not checked, any name reaches an allowed address");
 }
 
 /* A port the policy allows everywhere: a service's own port would be
@@ -866,6 +947,8 @@ static void fw_build_committed(struct firewall *fw) {
          * generation's policy is freed below. */
         if (fw->dns && dnsproxy_parent_use(fw->dns, fw->building->policy, fw->guard) < 0)
                 log_error("the DNS resolver could not be started for the new policy; DNS fails until it is");
+        if (fw->proxy && spliceproxy_parent_use(fw->proxy, fw->building->policy) < 0)
+                log_error("the splice proxy could not be started for the new policy; name-checked connections are refused until it is");
         fw_gen_free(fw->live);
         fw->live = TAKE_PTR(fw->building);
 }
@@ -899,6 +982,7 @@ static void fw_build_finish(struct firewall *fw, struct fw_gen *g) {
                  "%zu of %zu names resolved, %zu IPv4 and %zu IPv6 intervals, %zu TCP ports", resolved, names,
                  stats.v4_intervals, stats.v6_intervals, policy_global_ports(g->policy));
         fw_summary_services(g, g->summary, sizeof(g->summary));
+        fw_summary_name_check(fw, g, g->summary, sizeof(g->summary));
         log_step("nftables", started, "table inet agent_sandbox: %s, %zu netlink messages", g->summary,
                  stats.messages);
         g->phase = FW_CHECKING;
@@ -1189,6 +1273,15 @@ int firewall_start(struct loop *l, const struct firewall_config *cfg,
                         goto fail;
                 dnsproxy_parent_set_static(fw->dns, fw_static_allows, fw);
         }
+        if (cfg->with_name_check) {
+                struct spliceproxy_parent_config pc = {
+                        .port = SPLICEPROXY_PORT, .uid = cfg->proxy_uid, .gid = cfg->proxy_gid,
+                        .denials = fw->denials,
+                };
+                r = spliceproxy_parent_new(l, &pc, &fw->proxy);
+                if (r < 0)
+                        goto fail;
+        }
         /* Only local files were read so far (a bad policy leaves the rules
          * in place as they were); the network comes next. */
         r = fw_lockdown(fw);
@@ -1209,6 +1302,7 @@ void firewall_free(struct firewall *fw) {
                 return;
         loop_cancel_timer(fw->loop, &fw->live);
         dnsproxy_parent_free(fw->dns);
+        spliceproxy_parent_free(fw->proxy);
         denial_nflog_free(fw->nflog);
         denials_free(fw->denials);
         selfcheck_free(fw->check);

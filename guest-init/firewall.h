@@ -27,6 +27,13 @@ struct firewall_config {
         bool with_resolver;
         uid_t resolver_uid;
         gid_t resolver_gid;
+        /* The name-checking splice proxy (spliceproxy_parent.h), as this
+         * user: connections to the name-checked ports of destinations
+         * allowed by a name go through it, unless the policy turns
+         * name_check off. */
+        bool with_name_check;
+        uid_t proxy_uid;
+        gid_t proxy_gid;
         /* Name every refused connection and query in the log and the
          * denial record (denials.h); only for a PID 1 that stays. */
         bool report_denials;

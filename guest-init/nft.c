@@ -70,6 +70,16 @@ static int add_allowed(struct nft_batch *b, const struct merged *m) {
         return r;
 }
 
+static int add_by_address(struct nft_batch *b, const struct ip_prefix *p, size_t n) {
+        _cleanup_(merged_free) struct merged m = {0};
+        int r = merge(p, n, &m, "destinations allowed by address");
+        if (r == 0)
+                r = nft_sets_add_ranges(b, SBX_SET_BY_ADDRESS_V4, m.v4, m.n_v4);
+        if (r == 0)
+                r = nft_sets_add_ranges(b, SBX_SET_BY_ADDRESS_V6, m.v6, m.n_v6);
+        return r;
+}
+
 /* The sets of service i: with create, "add set" for all three and the
  * ports; always the flush and refill of its address sets. */
 static int service_sets(struct nft_batch *b, size_t i, const struct nft_service *svc, bool create,
@@ -143,6 +153,11 @@ static int build_policy(struct nft_batch *b, const struct nft_policy *p,
                 r = nft_sets_add_ranges(b, SBX_SET_DNS_V4, dns->v4, dns->n_v4);
         if (r == 0)
                 r = nft_sets_add_ranges(b, SBX_SET_DNS_V6, dns->v6, dns->n_v6);
+        if (r == 0)
+                r = add_by_address(b, p->by_address, p->n_by_address);
+        if (r == 0)
+                r = nft_set_add_ports(b, nft_set_fixed(SBX_SET_NAME_CHECKED_PORTS), p->name_checked_ports,
+                                      p->n_name_checked_ports);
         return r;
 }
 

@@ -20,6 +20,13 @@ enum sbx_set {
          * timeout; a re-apply keeps them (the resolver owns them). */
         SBX_SET_LEARNED_V4,
         SBX_SET_LEARNED_V6,
+        /* Destinations allowed by address (cidrs:, GitHub's meta ranges):
+         * never sent through the name-checking proxy. */
+        SBX_SET_BY_ADDRESS_V4,
+        SBX_SET_BY_ADDRESS_V6,
+        /* The ports whose connections to name-allowed destinations go
+         * through the proxy. */
+        SBX_SET_NAME_CHECKED_PORTS,
         _SBX_SET_MAX,
 };
 

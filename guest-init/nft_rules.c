@@ -85,6 +85,7 @@ struct rule_def {
         const char *comment;
         rule_body_t body;
         bool with_resolver_only;        /* only when nft_policy.resolver_port is set */
+        bool with_proxy_only;           /* only when nft_policy.proxy_port is set */
 };
 
 static int rules_add(struct nft_batch *b, const char *chain, const struct rule_def *defs, size_t n,
@@ -92,6 +93,8 @@ static int rules_add(struct nft_batch *b, const char *chain, const struct rule_d
         for (size_t i = 0; i < n; i++) {
                 struct nft_rule_builder rb;
                 if (defs[i].with_resolver_only && !p->resolver_port)
+                        continue;
+                if (defs[i].with_proxy_only && !p->proxy_port)
                         continue;
                 int r = nft_rule_begin(&rb, chain, defs[i].comment);
                 if (r == 0) {
@@ -287,6 +290,26 @@ static void to_resolver(struct nft_rule_builder *rb, const struct nft_policy *p,
         nft_expr_cmp(rb, NFT_CMP_EQ, &port, sizeof(port));
         nft_expr_verdict(rb, NF_ACCEPT);
 }
+
+/* Name-checked connections redirected to the splice proxy, as DNS to the
+ * resolver above. */
+static void to_proxy(struct nft_rule_builder *rb, const struct nft_policy *p, uint8_t nfproto) {
+        uint16_t port = htons(p->proxy_port);
+        struct in_addr lo4 = { .s_addr = htonl(INADDR_LOOPBACK) };
+        struct in6_addr lo6 = IN6ADDR_LOOPBACK_INIT;
+        match_protocols(rb, nfproto, IPPROTO_TCP);
+        load_daddr(rb, nfproto);
+        if (nfproto == NFPROTO_IPV4)
+                nft_expr_cmp(rb, NFT_CMP_EQ, &lo4, sizeof(lo4));
+        else
+                nft_expr_cmp(rb, NFT_CMP_EQ, &lo6, sizeof(lo6));
+        load_dport(rb);
+        nft_expr_cmp(rb, NFT_CMP_EQ, &port, sizeof(port));
+        nft_expr_verdict(rb, NF_ACCEPT);
+}
+
+static void body_to_proxy4(struct nft_rule_builder *rb, const struct nft_policy *p) { to_proxy(rb, p, NFPROTO_IPV4); }
+static void body_to_proxy6(struct nft_rule_builder *rb, const struct nft_policy *p) { to_proxy(rb, p, NFPROTO_IPV6); }
 
 static void body_to_resolver4(struct nft_rule_builder *rb, const struct nft_policy *p) { to_resolver(rb, p, NFPROTO_IPV4); }
 static void body_to_resolver6(struct nft_rule_builder *rb, const struct nft_policy *p) { to_resolver(rb, p, NFPROTO_IPV6); }
@@ -485,6 +508,8 @@ static const struct rule_def output_rules[] = {
         { "loopback, including Docker's DNS at 127.0.0.11", body_oif_lo },
         { "DNS redirected to the sandbox's resolver (IPv4)", body_to_resolver4, true },
         { "DNS redirected to the sandbox's resolver (IPv6)", body_to_resolver6, true },
+        { "name-checked TCP redirected to the splice proxy (IPv4)", body_to_proxy4, false, true },
+        { "name-checked TCP redirected to the splice proxy (IPv6)", body_to_proxy6, false, true },
         { "replies and errors of allowed connections", body_established },
         { "IPv6 neighbour discovery on the local link", body_nd },
         { "invalid packets", body_invalid },
@@ -523,6 +548,7 @@ static const struct chain_def chains[] = {
         { "output", "filter", NF_INET_LOCAL_OUT, 0, NF_DROP },
         { "input", "filter", NF_INET_LOCAL_IN, 0, NF_DROP },
         { "dns_redirect", "nat", NF_INET_LOCAL_OUT, -110, NF_ACCEPT },
+        { "name_check", "nat", NF_INET_LOCAL_OUT, -105, NF_ACCEPT },
 };
 
 static int chain_add(struct nft_batch *b, const struct chain_def *d) {
@@ -595,6 +621,58 @@ static const struct rule_def redirect_rules[] = {
         { "DNS over TCP to the sandbox's resolver, whatever its destination", body_redirect_tcp, true },
 };
 
+/* The name check: new TCP connections to a name-checked port of a
+ * destination the policy allows because of a name go to the splice proxy,
+ * which lets through only those whose TLS server name or HTTP Host the
+ * policy allows. Accept here means "not redirected": the filter chain
+ * still decides. */
+static void body_not_init(struct nft_rule_builder *rb, const struct nft_policy *p) {
+        match_init_socket(rb, NFT_CMP_EQ);
+        nft_expr_verdict(rb, NF_ACCEPT);
+}
+
+static void body_not_proxy(struct nft_rule_builder *rb, const struct nft_policy *p) {
+        match_skuid(rb, NFT_CMP_EQ, p->proxy_uid);
+        nft_expr_verdict(rb, NF_ACCEPT);
+}
+
+static void checked_port_to(struct nft_rule_builder *rb, uint8_t nfproto, enum sbx_set set) {
+        match_protocols(rb, nfproto, IPPROTO_TCP);
+        load_dport(rb);
+        nft_expr_lookup(rb, SBX_SET_NAME_CHECKED_PORTS);
+        load_daddr(rb, nfproto);
+        nft_expr_lookup(rb, set);
+}
+
+static void by_address(struct nft_rule_builder *rb, uint8_t nfproto, enum sbx_set set) {
+        checked_port_to(rb, nfproto, set);
+        nft_expr_verdict(rb, NF_ACCEPT);
+}
+
+static void to_name_check(struct nft_rule_builder *rb, const struct nft_policy *p, uint8_t nfproto, enum sbx_set set) {
+        checked_port_to(rb, nfproto, set);
+        nft_expr_counter(rb);
+        nft_expr_redirect(rb, p->proxy_port);
+}
+
+static void body_by_address4(struct nft_rule_builder *rb, const struct nft_policy *p) { by_address(rb, NFPROTO_IPV4, SBX_SET_BY_ADDRESS_V4); }
+static void body_by_address6(struct nft_rule_builder *rb, const struct nft_policy *p) { by_address(rb, NFPROTO_IPV6, SBX_SET_BY_ADDRESS_V6); }
+static void body_check_allowed4(struct nft_rule_builder *rb, const struct nft_policy *p) { to_name_check(rb, p, NFPROTO_IPV4, SBX_SET_ALLOWED_V4); }
+static void body_check_allowed6(struct nft_rule_builder *rb, const struct nft_policy *p) { to_name_check(rb, p, NFPROTO_IPV6, SBX_SET_ALLOWED_V6); }
+static void body_check_learned4(struct nft_rule_builder *rb, const struct nft_policy *p) { to_name_check(rb, p, NFPROTO_IPV4, SBX_SET_LEARNED_V4); }
+static void body_check_learned6(struct nft_rule_builder *rb, const struct nft_policy *p) { to_name_check(rb, p, NFPROTO_IPV6, SBX_SET_LEARNED_V6); }
+
+static const struct rule_def name_check_rules[] = {
+        { "the init's own sockets are not name-checked", body_not_init, false, true },
+        { "nor the splice proxy's own connections", body_not_proxy, false, true },
+        { "nor destinations allowed by address (IPv4)", body_by_address4, false, true },
+        { "nor destinations allowed by address (IPv6)", body_by_address6, false, true },
+        { "name-checked ports of allowed IPv4 destinations to the splice proxy", body_check_allowed4, false, true },
+        { "name-checked ports of allowed IPv6 destinations to the splice proxy", body_check_allowed6, false, true },
+        { "name-checked ports of IPv4 addresses the resolver handed out to the splice proxy", body_check_learned4, false, true },
+        { "name-checked ports of IPv6 addresses the resolver handed out to the splice proxy", body_check_learned6, false, true },
+};
+
 int nft_rules_add_chains(struct nft_batch *b, const struct nft_policy *p) {
         int r = 0;
         for (size_t i = 0; r == 0 && i < ELEMENTSOF(chains); i++)
@@ -618,5 +696,7 @@ int nft_rules_add_chains(struct nft_batch *b, const struct nft_policy *p) {
                 r = rules_add(b, "input", input_rules, ELEMENTSOF(input_rules), p);
         if (r == 0)
                 r = rules_add(b, "dns_redirect", redirect_rules, ELEMENTSOF(redirect_rules), p);
+        if (r == 0)
+                r = rules_add(b, "name_check", name_check_rules, ELEMENTSOF(name_check_rules), p);
         return r;
 }

@@ -33,6 +33,9 @@ static const struct nft_set_desc set_defs[_SBX_SET_MAX] = {
         [SBX_SET_DNS_V6] = { "dns_v6", SBX_SET_DNS_V6, NFT_DATATYPE_IPV6_ADDR, 16, NFT_SET_INTERVAL },
         [SBX_SET_LEARNED_V4] = { "learned_v4", SBX_SET_LEARNED_V4, NFT_DATATYPE_IPV4_ADDR, 4, NFT_SET_TIMEOUT },
         [SBX_SET_LEARNED_V6] = { "learned_v6", SBX_SET_LEARNED_V6, NFT_DATATYPE_IPV6_ADDR, 16, NFT_SET_TIMEOUT },
+        [SBX_SET_BY_ADDRESS_V4] = { "by_address_v4", SBX_SET_BY_ADDRESS_V4, NFT_DATATYPE_IPV4_ADDR, 4, NFT_SET_INTERVAL },
+        [SBX_SET_BY_ADDRESS_V6] = { "by_address_v6", SBX_SET_BY_ADDRESS_V6, NFT_DATATYPE_IPV6_ADDR, 16, NFT_SET_INTERVAL },
+        [SBX_SET_NAME_CHECKED_PORTS] = { "name_checked_tcp_ports", SBX_SET_NAME_CHECKED_PORTS, NFT_DATATYPE_INET_SERVICE, 2, 0 },
 };
 
 const char *nft_set_name(enum sbx_set set) {

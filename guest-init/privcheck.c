@@ -119,6 +119,12 @@ void privcheck_resolver_user(uid_t *ret_uid, gid_t *ret_gid) {
         *ret_gid = pw ? pw->pw_gid : PRIVCHECK_RESOLVER_UID_FALLBACK;
 }
 
+void privcheck_proxy_user(uid_t *ret_uid, gid_t *ret_gid) {
+        const struct passwd *pw = getpwnam(PRIVCHECK_PROXY_USER);
+        *ret_uid = pw ? pw->pw_uid : PRIVCHECK_PROXY_UID_FALLBACK;
+        *ret_gid = pw ? pw->pw_gid : PRIVCHECK_PROXY_UID_FALLBACK;
+}
+
 int privcheck_separate_uid(void) {
         uid_t user = getuid();
         if (user == 0)

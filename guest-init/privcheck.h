@@ -46,6 +46,8 @@ int privcheck_agent_role(void);
 #define PRIVCHECK_INIT_UID_FALLBACK 901
 #define PRIVCHECK_RESOLVER_USER "agent-sandbox-dns"
 #define PRIVCHECK_RESOLVER_UID_FALLBACK 902
+#define PRIVCHECK_PROXY_USER "agent-sandbox-proxy"
+#define PRIVCHECK_PROXY_UID_FALLBACK 903
 
 /* Under Docker PID 1 runs as the sandbox user's uid with a file
  * capability, and the kernel lets every process of that uid signal it
@@ -62,3 +64,6 @@ int privcheck_separate_uid(void);
 /* The resolver child's user: PRIVCHECK_RESOLVER_USER, or the fallback uid
  * (also as its gid). */
 void privcheck_resolver_user(uid_t *ret_uid, gid_t *ret_gid);
+
+/* The same for the splice proxy child: PRIVCHECK_PROXY_USER. */
+void privcheck_proxy_user(uid_t *ret_uid, gid_t *ret_gid);

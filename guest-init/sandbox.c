@@ -30,11 +30,13 @@ int sandbox_prepare(struct loop *l, const struct init_config *cfg, sandbox_ready
                 .meta_snapshot_path = META_SNAPSHOT_PATH,
                 .keep_refreshing = true,
                 .with_resolver = true,
+                .with_name_check = true,
                 .report_denials = true,
                 .denials_dir = cfg->denials_dir,
                 .denial_summary_seconds = cfg->denial_summary_seconds,
         };
         privcheck_resolver_user(&fc.resolver_uid, &fc.resolver_gid);
+        privcheck_proxy_user(&fc.proxy_uid, &fc.proxy_gid);
         return firewall_start(l, &fc, ready, userdata, &sandbox_firewall);
 }
 

@@ -175,7 +175,7 @@ int denial_parse_line(const char *line, struct denial *ret) {
         skip_space(&c);
         if (*c.s || (seen & (SEEN_TIME | SEEN_KIND)) != (SEEN_TIME | SEEN_KIND) || d.count < 1)
                 return -EINVAL;
-        if (strcmp(d.kind, "connect") != 0 && strcmp(d.kind, "dns") != 0)
+        if (strcmp(d.kind, "connect") != 0 && strcmp(d.kind, "dns") != 0 && strcmp(d.kind, "name") != 0)
                 return -EINVAL;
         *ret = d;
         return 0;
@@ -320,8 +320,14 @@ void denial_fix(const struct denial *d, bool managed, struct denial_fix *ret) {
                 return;
         }
         snprintf(ret->policy_line, sizeof(ret->policy_line), "cidrs: [\"%s\"]", ip_prefix_format(&a, buf));
-        snprintf(ret->note, sizeof(ret->note),
-                 "a literal address, never resolved in the sandbox: allow the name the agent meant instead when you know it");
+        /* The splice proxy's refusal of a connection that named no host:
+         * only an address under cidrs: is not name-checked. */
+        if (strcmp(d->kind, "name") == 0)
+                snprintf(ret->note, sizeof(ret->note),
+                         "it named no host the policy could allow: under cidrs: the address is not name-checked, and anything reaches it");
+        else
+                snprintf(ret->note, sizeof(ret->note),
+                         "a literal address, never resolved in the sandbox: allow the name the agent meant instead when you know it");
 }
 
 /* ---- output ---- */
@@ -396,7 +402,7 @@ void denial_group_write_text(const struct denial_group *g, const struct denial_f
                         fputs(" (", f);
                         write_safe(f, d->dst);
                         fputc(')', f);
-                } else if (!d->name[0])
+                } else if (!d->name[0] && strcmp(d->kind, "name") != 0)
                         fputs(" (never resolved in the sandbox)", f);
         }
         if (d->reason[0]) {

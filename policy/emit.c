@@ -86,6 +86,24 @@ static void yaml_lists(const struct policy *p, FILE *f) {
                                 p->ports[i].service, p->ports[i].service);
 }
 
+/* "[443, 8443]": the list as the policy sets it, or its default, also
+ * while checking is off (so that turning it on again is visible). In YAML
+ * flow style, which is JSON too. prefix ends without a newline in JSON. */
+static void write_name_check_ports(const struct policy *p, enum policy_name_check kind, const char *prefix, FILE *f) {
+        static const uint16_t tls_default[] = { 443 }, http_default[] = { 80 };
+        bool tls = kind == POLICY_NAME_CHECK_TLS;
+        bool set = tls ? p->name_check_tls_set : p->name_check_http_set;
+        const uint16_t *ports = set ? (tls ? p->name_check_tls : p->name_check_http) : tls ? tls_default : http_default;
+        size_t n = set ? (tls ? p->n_name_check_tls : p->n_name_check_http) : 1;
+        fputs(prefix, f);
+        fputc('[', f);
+        for (size_t i = 0; i < n; i++)
+                fprintf(f, "%s%u", i ? ", " : "", ports[i]);
+        fputc(']', f);
+        if (prefix[0] == ' ')
+                fputc('\n', f);
+}
+
 int policy_write_yaml(const struct policy *p, FILE *f) {
         if (p->expanded)
                 fputs("# Effective agent-sandbox policy: services expanded through the built-in catalog;\n"
@@ -111,6 +129,13 @@ int policy_write_yaml(const struct policy *p, FILE *f) {
                         fprintf(f, "  min_ttl: %u\n", policy_dns_min_ttl(p));
                 if (p->expanded || p->dns_grace >= 0)
                         fprintf(f, "  grace: %u\n", policy_dns_grace(p));
+        }
+        if (p->expanded || p->name_check >= 0 || p->name_check_tls_set || p->name_check_http_set) {
+                fprintf(f, "name_check:\n  enabled: %s\n", policy_name_check_enabled(p) ? "true" : "false");
+                if (p->expanded || p->name_check_tls_set)
+                        write_name_check_ports(p, POLICY_NAME_CHECK_TLS, "  tls_ports: ", f);
+                if (p->expanded || p->name_check_http_set)
+                        write_name_check_ports(p, POLICY_NAME_CHECK_HTTP, "  http_ports: ", f);
         }
         if (p->needs_github_meta || p->github_meta_url || p->github_ca_file) {
                 fputs("github:\n  meta_url: ", f);
@@ -179,6 +204,10 @@ int policy_write_json(const struct policy *p, FILE *f) {
         base_json_write_string(f, p->selfcheck_blocked);
         fprintf(f, ", \"strict\": %s},\n", policy_selfcheck_strict(p) ? "true" : "false");
         fprintf(f, "  \"dns\": {\"min_ttl\": %u, \"grace\": %u},\n", policy_dns_min_ttl(p), policy_dns_grace(p));
+        fprintf(f, "  \"name_check\": {\"enabled\": %s, ", policy_name_check_enabled(p) ? "true" : "false");
+        write_name_check_ports(p, POLICY_NAME_CHECK_TLS, "\"tls_ports\": ", f);
+        write_name_check_ports(p, POLICY_NAME_CHECK_HTTP, ", \"http_ports\": ", f);
+        fputs("},\n", f);
         fputs("  \"github\": {\"meta_url\": ", f);
         base_json_write_string(f, meta_url(p));
         fputs(", \"ca_file\": ", f);

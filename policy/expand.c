@@ -100,6 +100,20 @@ int policy_expand(struct policy *p, struct policy_diags *diags) {
         if (!p->ports_set)
                 if (!policy_add_port(p, 443, catalog_pos, NULL) || !policy_add_port(p, 80, catalog_pos, NULL))
                         return -ENOMEM;
+        /* A port read as TLS and as HTTP would be one or the other by
+         * accident of the lists' order (the lists may come from two files). */
+        const uint16_t *tls, *http;
+        size_t n_tls = policy_name_check_ports(p, POLICY_NAME_CHECK_TLS, &tls);
+        size_t n_http = policy_name_check_ports(p, POLICY_NAME_CHECK_HTTP, &http);
+        for (size_t i = 0; i < n_tls; i++)
+                for (size_t j = 0; j < n_http; j++)
+                        if (tls[i] == http[j] &&
+                            policy_diag_at(diags, POLICY_ERROR, p, &p->name_check_pos,
+                                           "port %u is in both name_check.tls_ports and name_check.http_ports; list it in one",
+                                           tls[i]) < 0)
+                                return -ENOMEM;
+        if (diags->n_errors > errors_before)
+                return -EINVAL;
         /* "claude" and "anthropic" are the same service once canonical. */
         r = policy_fold_duplicates(p, diags, true);
         if (r < 0)

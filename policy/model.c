@@ -14,6 +14,7 @@ int policy_new(struct policy **ret) {
                 return -ENOMEM;
         p->selfcheck_strict = -1;
         p->dns_grace = -1;
+        p->name_check = -1;
         *ret = p;
         return 0;
 }
@@ -51,6 +52,35 @@ unsigned policy_dns_grace(const struct policy *p) {
 
 unsigned policy_dns_min_ttl(const struct policy *p) {
         return p->dns_min_ttl ? p->dns_min_ttl : POLICY_DNS_MIN_TTL_DEFAULT;
+}
+
+bool policy_name_check_enabled(const struct policy *p) {
+        return p->name_check != 0;
+}
+
+size_t policy_name_check_ports(const struct policy *p, enum policy_name_check kind, const uint16_t **ret) {
+        static const uint16_t tls_default[] = { 443 }, http_default[] = { 80 };
+        if (!policy_name_check_enabled(p) || kind == POLICY_NAME_CHECK_NONE) {
+                *ret = NULL;
+                return 0;
+        }
+        if (kind == POLICY_NAME_CHECK_TLS) {
+                *ret = p->name_check_tls_set ? p->name_check_tls : tls_default;
+                return p->name_check_tls_set ? p->n_name_check_tls : ELEMENTSOF(tls_default);
+        }
+        *ret = p->name_check_http_set ? p->name_check_http : http_default;
+        return p->name_check_http_set ? p->n_name_check_http : ELEMENTSOF(http_default);
+}
+
+enum policy_name_check policy_name_check_port(const struct policy *p, uint16_t port) {
+        for (enum policy_name_check kind = POLICY_NAME_CHECK_TLS; kind <= POLICY_NAME_CHECK_HTTP; kind++) {
+                const uint16_t *ports;
+                size_t n = policy_name_check_ports(p, kind, &ports);
+                for (size_t i = 0; i < n; i++)
+                        if (ports[i] == port)
+                                return kind;
+        }
+        return POLICY_NAME_CHECK_NONE;
 }
 
 size_t policy_global_ports(const struct policy *p) {
@@ -192,5 +222,19 @@ int policy_copy_scalars(struct policy *dst, const struct policy *src) {
                 dst->dns_min_ttl = src->dns_min_ttl;
         if (src->dns_grace >= 0)
                 dst->dns_grace = src->dns_grace;
+        if (src->name_check >= 0)
+                dst->name_check = src->name_check;
+        if (src->name_check_tls_set) {
+                dst->name_check_tls_set = true;
+                memcpy(dst->name_check_tls, src->name_check_tls, sizeof(src->name_check_tls));
+                dst->n_name_check_tls = src->n_name_check_tls;
+        }
+        if (src->name_check_http_set) {
+                dst->name_check_http_set = true;
+                memcpy(dst->name_check_http, src->name_check_http, sizeof(src->name_check_http));
+                dst->n_name_check_http = src->n_name_check_http;
+        }
+        if (src->name_check >= 0 || src->name_check_tls_set || src->name_check_http_set)
+                dst->name_check_pos = src->name_check_pos;
         return 0;
 }

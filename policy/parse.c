@@ -18,10 +18,11 @@ struct parser {
         int oom;
 };
 
-static const char *const top_keys[] = { "services", "domains", "cidrs", "ports", "selfcheck", "dns", "github", NULL };
+static const char *const top_keys[] = { "services", "domains", "cidrs", "ports", "selfcheck", "dns", "name_check", "github", NULL };
 static const char *const selfcheck_keys[] = { "allowed", "blocked", "strict", NULL };
 static const char *const dns_keys[] = { "min_ttl", "grace", NULL };
 static const char *const github_keys[] = { "meta_url", "ca_file", NULL };
+static const char *const name_check_keys[] = { "enabled", "tls_ports", "http_ports", NULL };
 
 __attribute__((format(printf, 3, 4)))
 static void error(struct parser *ps, const struct yaml_tree *at, const char *fmt, ...) {
@@ -265,18 +266,23 @@ static void set_string(struct parser *ps, char **dst, const char *text) {
         *dst = copy;
 }
 
+/* true/false into *ret (0/1); an error naming key otherwise. */
+static void boolean(struct parser *ps, const char *key, const struct yaml_tree *v, int *ret) {
+        static const char *const yes[] = { "true", "True", "TRUE" }, *const no[] = { "false", "False", "FALSE" };
+        for (size_t i = 0; v->kind == YAML_TREE_SCALAR && v->plain && i < ELEMENTSOF(yes); i++) {
+                if (strcmp(v->value, yes[i]) == 0 || strcmp(v->value, no[i]) == 0) {
+                        *ret = strcmp(v->value, yes[i]) == 0;
+                        return;
+                }
+        }
+        error(ps, v, "\"%s\" must be true or false, got %s%s%s", key,
+              v->kind == YAML_TREE_SCALAR ? "\"" : "", v->kind == YAML_TREE_SCALAR ? v->value : yaml_tree_kind_name(v),
+              v->kind == YAML_TREE_SCALAR ? "\"" : "");
+}
+
 static void selfcheck_key(struct parser *ps, const char *key, const struct yaml_tree *v) {
         if (strcmp(key, "strict") == 0) {
-                static const char *const yes[] = { "true", "True", "TRUE" }, *const no[] = { "false", "False", "FALSE" };
-                for (size_t i = 0; v->kind == YAML_TREE_SCALAR && v->plain && i < ELEMENTSOF(yes); i++) {
-                        if (strcmp(v->value, yes[i]) == 0 || strcmp(v->value, no[i]) == 0) {
-                                ps->p->selfcheck_strict = strcmp(v->value, yes[i]) == 0;
-                                return;
-                        }
-                }
-                error(ps, v, "\"selfcheck.strict\" must be true or false, got %s%s%s",
-                      v->kind == YAML_TREE_SCALAR ? "\"" : "", v->kind == YAML_TREE_SCALAR ? v->value : yaml_tree_kind_name(v),
-                      v->kind == YAML_TREE_SCALAR ? "\"" : "");
+                boolean(ps, "selfcheck.strict", v, &ps->p->selfcheck_strict);
                 return;
         }
         const char *text = scalar_text(ps, v, "a host name");
@@ -358,6 +364,52 @@ static void github_key(struct parser *ps, const char *key, const struct yaml_tre
         set_string(ps, &ps->p->github_ca_file, path);
 }
 
+/* One port of name_check.tls_ports or .http_ports. */
+static void name_check_port(struct parser *ps, const struct yaml_tree *t, const char *key, uint16_t *ports,
+                            size_t *n) {
+        const char *text = scalar_text(ps, t, "a port number from 1 to 65535");
+        uint16_t port;
+        if (!text)
+                return;
+        if (!t->plain || !policy_port_parse(text, &port)) {
+                error(ps, t, "invalid port \"%s\" in name_check.%s: expected a whole number from 1 to 65535", text, key);
+                return;
+        }
+        if (port == 53) {
+                error(ps, t, "name_check.%s: port 53 carries DNS, which goes to the sandbox's resolver; it cannot be name-checked", key);
+                return;
+        }
+        for (size_t i = 0; i < *n; i++)
+                if (ports[i] == port)
+                        return;
+        if (*n >= POLICY_NAME_CHECK_PORTS_MAX) {
+                error(ps, t, "name_check.%s: at most %d ports", key, POLICY_NAME_CHECK_PORTS_MAX);
+                return;
+        }
+        ports[(*n)++] = port;
+}
+
+static void name_check_key(struct parser *ps, const char *key, const struct yaml_tree *v) {
+        ps->p->name_check_pos = pos_of(ps, v);
+        if (strcmp(key, "enabled") == 0) {
+                boolean(ps, "name_check.enabled", v, &ps->p->name_check);
+                return;
+        }
+        bool tls = strcmp(key, "tls_ports") == 0;
+        uint16_t *ports = tls ? ps->p->name_check_tls : ps->p->name_check_http;
+        size_t *n = tls ? &ps->p->n_name_check_tls : &ps->p->n_name_check_http;
+        *(tls ? &ps->p->name_check_tls_set : &ps->p->name_check_http_set) = true;
+        if (yaml_tree_is_null(v))
+                return;
+        if (v->kind != YAML_TREE_SEQUENCE) {
+                error(ps, v, "\"name_check.%s\" must be a list of port numbers, got %s (write \"%s: [443]\", or [] for none)",
+                      key, yaml_tree_kind_name(v), key);
+                return;
+        }
+        for (size_t i = 0; i < v->n_children; i++)
+                name_check_port(ps, v->children[i], key, ports, n);
+}
+
 static void nested_mapping(struct parser *ps, const char *key, const struct yaml_tree *v, const char *where,
                            const char *const *known,
                            void (*handle)(struct parser *, const char *, const struct yaml_tree *)) {
@@ -366,7 +418,8 @@ static void nested_mapping(struct parser *ps, const char *key, const struct yaml
         if (v->kind != YAML_TREE_MAPPING) {
                 error(ps, v, "\"%s\" must be a mapping (e.g. %s), got %s", key,
                       strcmp(key, "dns") == 0 ? "{min_ttl: 30}" :
-                      strcmp(key, "github") == 0 ? "{meta_url: URL}" : "{allowed: HOST, blocked: HOST}",
+                      strcmp(key, "github") == 0 ? "{meta_url: URL}" :
+                      strcmp(key, "name_check") == 0 ? "{enabled: false}" : "{allowed: HOST, blocked: HOST}",
                       yaml_tree_kind_name(v));
                 return;
         }
@@ -387,6 +440,8 @@ static void top_key(struct parser *ps, const char *key, const struct yaml_tree *
                 nested_mapping(ps, key, v, " in selfcheck", selfcheck_keys, selfcheck_key);
         else if (strcmp(key, "dns") == 0)
                 nested_mapping(ps, key, v, " in dns", dns_keys, dns_key);
+        else if (strcmp(key, "name_check") == 0)
+                nested_mapping(ps, key, v, " in name_check", name_check_keys, name_check_key);
         else
                 nested_mapping(ps, key, v, " in github", github_keys, github_key);
 }

@@ -22,6 +22,17 @@
 #define POLICY_DNS_GRACE_DEFAULT 120u
 #define POLICY_DNS_GRACE_MAX 86400u
 
+/* Name checking (name_check:): the ports whose connections to name-allowed
+ * destinations go through the splice proxy, and which protocol it reads
+ * there. At most this many per list. */
+#define POLICY_NAME_CHECK_PORTS_MAX 16
+
+enum policy_name_check {
+        POLICY_NAME_CHECK_NONE,         /* not checked */
+        POLICY_NAME_CHECK_TLS,          /* the ClientHello's server name */
+        POLICY_NAME_CHECK_HTTP,         /* the HTTP/1.x request's Host */
+};
+
 /* ---- diagnostics ---- */
 
 enum policy_severity {
@@ -114,6 +125,14 @@ struct policy {
         unsigned dns_min_ttl;           /* 0: not set (default 30) */
         int dns_grace;                  /* -1: not set (POLICY_DNS_GRACE_DEFAULT) */
 
+        int name_check;                 /* name_check.enabled; -1: not set (on) */
+        bool name_check_tls_set, name_check_http_set;   /* else the default [443], [80] */
+        uint16_t name_check_tls[POLICY_NAME_CHECK_PORTS_MAX];
+        size_t n_name_check_tls;
+        uint16_t name_check_http[POLICY_NAME_CHECK_PORTS_MAX];
+        size_t n_name_check_http;
+        struct policy_pos name_check_pos;       /* of the name_check: key, for messages */
+
         char *github_meta_url;          /* NULL: not set */
         char *github_ca_file;
 
@@ -147,6 +166,14 @@ unsigned policy_dns_grace(const struct policy *p);
 /* How many ports apply to every allowed destination (service NULL). */
 size_t policy_global_ports(const struct policy *p);
 bool policy_selfcheck_strict(const struct policy *p);
+/* Whether connections are name-checked at all (name_check.enabled). */
+bool policy_name_check_enabled(const struct policy *p);
+/* What is checked on TCP port port: NONE when name checking is off or the
+ * port is in neither list. Ports only a catalog service adds are listed
+ * here but not name-checked by the firewall (docs/policy.md). */
+enum policy_name_check policy_name_check_port(const struct policy *p, uint16_t port);
+/* The effective lists, defaults applied (empty when checking is off). */
+size_t policy_name_check_ports(const struct policy *p, enum policy_name_check kind, const uint16_t **ret);
 
 /* ---- parsing and loading ---- */
 

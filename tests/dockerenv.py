@@ -77,6 +77,10 @@ class DockerEnv:
                         f"--host-record=allowed.test,{self.allowed_ip}",
                         f"--host-record=blocked.test,{self.blocked_ip}",
                         f"--host-record=far.test,{self.far_ip}",
+                        # two names on far.test's address, served over TLS by
+                        # tests/firewall/nameserver.py (test_docker.py)
+                        f"--host-record=tls-ok.test,{self.far_ip}",
+                        f"--host-record=tls-other.test,{self.far_ip}",
                         # names under a wildcard of the policy, at depth 1 and 2
                         f"--host-record=a.wild.test,{self.far_ip}",
                         f"--host-record=deep.x.wild.test,{self.far_ip}", "--local-ttl=60")

@@ -98,3 +98,26 @@ def test_denial_flood_rows(need_root):
     memory = find(rows, "PID 1 private dirty memory, before the flood -> after")
     assert memory["met"] and memory["ours"] < 2048, memory
     assert find(rows, "PID 1 private dirty memory growth over the flood's second half")["ours"] <= 64
+
+
+def test_proxy_rows(need_root):
+    """bench_proxy.py, briefly: the splice proxy beside HAProxy, every
+    connection made and verified, and what does not depend on the machine's
+    speed: memory with idle and silent connections, no idle wake-ups, every
+    silent connection closed by the timeout."""
+    r = subprocess.run([sys.executable, os.path.join(HERE, "bench_proxy.py"), "--only", "setup", "--only", "hold",
+                        "--only", "silent", "--setup-n", "60", "--setup-blocks", "2", "--hold-n", "100",
+                        "--silent-n", "100", "--idle-s", "2"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    rows = {}
+    for line in r.stdout.splitlines():
+        row = json.loads(line)
+        assert KEYS <= set(row), row
+        rows[row["case"]] = row
+    assert find(rows, "connection setup (connect, TLS handshake, one answer): median added over direct, ours")
+    assert find(rows, "connection setup (connect, TLS handshake, one answer): median added over direct, haproxy")
+    assert find(rows, "100 open idle connections: private dirty memory, ours")["met"]
+    assert find(rows, "100 open idle connections: wake-ups in 2 s idle, ours")["ours"] == 0
+    assert find(rows, "100 connections that send nothing: private dirty memory, ours")["met"]
+    closed = find(rows, "100 connections that send nothing: closed by the 10 s timeout")
+    assert closed["ours"] == 100, closed

@@ -3,11 +3,12 @@
 import os
 import re
 import subprocess
+import sys
 import time
 
 import pytest
 
-from dockerenv import IMAGE, TIOCSTI_PL, docker
+from dockerenv import IMAGE, ROOT, TIOCSTI_PL, docker
 
 # allowed.test shares the sandbox's docker network, which the rebinding
 # guard refuses by default; cidrs lets that one host through. Allowing by
@@ -241,3 +242,58 @@ def test_sandbox_user_cannot_signal_pid1(dockerenv):
     docker("stop", name)
     assert time.monotonic() - t0 < 2
     assert dockerenv.exited(name) == 143
+
+
+# Name checking: tls-ok.test and tls-other.test on far.test's address, served
+# over TLS by tests/firewall/nameserver.py with a certificate from a CA this
+# test makes. The sandbox verifies the server against that CA alone: no CA of
+# the sandbox's own is anywhere in the path.
+@pytest.fixture(scope="module")
+def tls_names(dockerenv, tmp_path_factory):
+    d = tmp_path_factory.mktemp("names")
+    os.chmod(d, 0o755)
+
+    def openssl(*args):
+        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+            "-subj", "/CN=agent-sandbox e2e CA")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
+            "-subj", "/CN=tls-ok.test")
+    (d / "san.ext").write_text("subjectAltName=DNS:tls-ok.test,DNS:tls-other.test\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", "server.pem", "-days", "2", "-extfile", "san.ext")
+    for f in d.iterdir():
+        os.chmod(f, 0o644)
+    log = d / "names.log"
+    server = subprocess.Popen([sys.executable, os.path.join(ROOT, "tests", "firewall", "nameserver.py"),
+                               "--bind", dockerenv.far_ip, "--http-port", "0", "--cert", str(d / "server.pem"),
+                               "--key", str(d / "server.key"), "--log", str(log)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout.readline().strip() == "ready"
+        policy = dockerenv.policy("domains: [tls-ok.test]\n", name="names.yaml")
+        name = dockerenv.start_sandbox(policy, extra=["-v", f"{d / 'ca.pem'}:/etc/asb-e2e-ca.pem:ro"])
+        logs = dockerenv.wait_log(name, "supervising")
+        assert "sandbox ready" in logs, logs
+        yield name, log
+    finally:
+        server.kill()
+        server.wait()
+
+
+def test_curl_https_sees_the_servers_own_certificate_and_another_name_is_refused(dockerenv, tls_names):
+    name, log = tls_names
+    r = exec_(name, "curl -sS --max-time 5 --cacert /etc/asb-e2e-ca.pem https://tls-ok.test/")
+    assert r.returncode == 0 and r.stdout == "hello tls-ok.test\n", (r.returncode, r.stdout, r.stderr)
+    r = exec_(name, "curl -sSv --max-time 5 --cacert /etc/asb-e2e-ca.pem https://tls-ok.test/ 2>&1 >/dev/null"
+                    " | grep -i 'issuer:'")
+    assert "agent-sandbox e2e CA" in r.stdout, r.stdout
+    # The same address under another name: the sandbox's resolver would not
+    # answer the name, so curl is given the address.
+    r = exec_(name, f"curl -sS --max-time 5 --cacert /etc/asb-e2e-ca.pem --resolve tls-other.test:443:{dockerenv.far_ip}"
+                    " https://tls-other.test/")
+    assert r.returncode in (35, 56), (r.returncode, r.stdout, r.stderr)     # reset during the handshake
+    assert log.read_text().splitlines() == ["tls tls-ok.test", "tls tls-ok.test"]
+    logs = dockerenv.wait_log(name, "refused TLS server name tls-other.test")
+    assert f"refused TLS server name tls-other.test to {dockerenv.far_ip}:443 by uid 1000: not in the policy" in logs, logs

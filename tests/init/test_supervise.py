@@ -527,7 +527,7 @@ def test_log_level_notice_shows_ready_warnings_and_errors_only(policy, tmp_path)
     assert r.returncode == 0, r.stderr
     lines = r.stderr.splitlines()
     ready = [l for l in lines if "sandbox ready in" in l]
-    assert ready and re.search(r"ms: 0 of 0 names resolved, 1 IPv4 and 0 IPv6 intervals, \d+ TCP ports$",
+    assert ready and re.search(r"ms: 0 of 0 names resolved, 1 IPv4 and 0 IPv6 intervals, \d+ TCP ports; TLS server names checked on port 443, HTTP Host checked on port 80$",
                                ready[0]), "the one line says what is allowed: " + r.stderr
     assert not [l for l in lines if " done in " in l or "exited with" in l], r.stderr
     r = run(policy, *NOBODY, "--", "true")

@@ -41,6 +41,10 @@ static void parsing(void) {
         TAP_CHECK(denial_parse_line("{\"time\":5,\"kind\":\"dns\",\"proto\":\"A\",\"dst\":null,\"port\":null,\"name\":\"x.test\","
                                     "\"resolved_ago\":null,\"uid\":null,\"reason\":\"r\",\"count\":1}", &d) == 0 &&
                   d.port == -1 && d.uid == -1 && d.dst[0] == '\0', "nulls");
+        TAP_CHECK(denial_parse_line("{\"time\":5,\"kind\":\"name\",\"proto\":\"tls\",\"dst\":\"203.0.113.9\",\"port\":443,"
+                                    "\"name\":\"x.test\",\"resolved_ago\":null,\"uid\":1000,\"reason\":\"not in the policy\","
+                                    "\"count\":1}", &d) == 0 && strcmp(d.kind, "name") == 0 && strcmp(d.proto, "tls") == 0,
+                  "a server name the splice proxy refused");
         static const char *const bad[] = {
                 "", "[]", "{}", "{\"time\": 1}", "{\"time\": 1, \"kind\": \"other\"}",
                 "{\"time\": -1, \"kind\": \"dns\"}", "{\"time\": 1, \"kind\": \"dns\", \"count\": 0}",
@@ -96,6 +100,11 @@ static void fixes(void) {
         d = rec(1, "_srv._tcp.x.test", "", -1, 1);
         denial_fix(&d, true, &f);
         TAP_CHECK(f.command[0] == '\0' && f.policy_line[0] == '\0' && f.note[0], "a name no policy can hold");
+        d = rec(1, "", "203.0.113.9", 443, 1);
+        strcpy(d.kind, "name");
+        denial_fix(&d, true, &f);
+        TAP_CHECK(strcmp(f.policy_line, "cidrs: [\"203.0.113.9/32\"]") == 0 && strstr(f.note, "not name-checked"),
+                  "a connection that named no host: the cidrs line, and what it gives up");
 
         /* The name is allowed already: allowing it again would change nothing. */
         d = rec(1, "api.example.com", "203.0.113.9", 8443, 1);

@@ -215,6 +215,10 @@ static const char want_yaml[] =
         "dns:\n"
         "  min_ttl: 45\n"
         "  grace: 120\n"
+        "name_check:\n"
+        "  enabled: true\n"
+        "  tls_ports: [443]\n"
+        "  http_ports: [80]\n"
         "github:\n"
         "  meta_url: \"https://api.github.com/meta\"\n"
         "  ca_file: \"/etc/ssl/ghe \\\"ca\\\".pem\"\n";
@@ -229,6 +233,7 @@ static const char want_json[] =
         "  \"service_ports\": {},\n"
         "  \"selfcheck\": {\"allowed\": \"pypi.org\", \"blocked\": null, \"strict\": false},\n"
         "  \"dns\": {\"min_ttl\": 45, \"grace\": 120},\n"
+        "  \"name_check\": {\"enabled\": true, \"tls_ports\": [443], \"http_ports\": [80]},\n"
         "  \"github\": {\"meta_url\": \"https://api.github.com/meta\", \"ca_file\": \"/etc/ssl/ghe \\\"ca\\\".pem\"},\n"
         "  \"needs_github_meta\": false\n"
         "}\n";

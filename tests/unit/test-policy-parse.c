@@ -106,7 +106,7 @@ static void test_duplicates(void) {
 static void test_errors(void) {
         check_first_error("", 1, 1, "the policy file is empty; give at least one key, e.g. \"services: [github]\"");
         check_first_error("servics: []\n", 1, 1,
-                          "unknown key \"servics\"; did you mean \"services\"? (known keys: services, domains, cidrs, ports, selfcheck, dns, github)");
+                          "unknown key \"servics\"; did you mean \"services\"? (known keys: services, domains, cidrs, ports, selfcheck, dns, name_check, github)");
         check_first_error("domains:\n  - {a: b}\n", 2, 5, "expected a host name, got a mapping");
         check_first_error("a: &x 1\n", 1, 4, "YAML anchors (&name) are not allowed in a policy file; write each value out");
         check_first_error("services: [a]\n---\nservices: [b]\n", 2, 1,
@@ -142,7 +142,42 @@ static void test_diags_print(void) {
         TAP_CHECK(d.n == 0 && !d.items, "cleared");
 }
 
+static void test_name_check(void) {
+        struct policy_diags d = {0};
+        struct policy *p = parse("domains: [a.example]\n", &d);
+        TAP_CHECK(p && policy_name_check_enabled(p), "name checking is on by default");
+        TAP_CHECK(p && policy_name_check_port(p, 443) == POLICY_NAME_CHECK_TLS, "443 is TLS by default");
+        TAP_CHECK(p && policy_name_check_port(p, 80) == POLICY_NAME_CHECK_HTTP, "80 is HTTP by default");
+        TAP_CHECK(p && policy_name_check_port(p, 8443) == POLICY_NAME_CHECK_NONE, "8443 is not checked by default");
+        policy_free(p);
+
+        p = parse("name_check: {tls_ports: [443, 8443], http_ports: []}\n", &d);
+        TAP_CHECK(p && policy_name_check_port(p, 8443) == POLICY_NAME_CHECK_TLS, "a port marked TLS");
+        TAP_CHECK(p && policy_name_check_port(p, 80) == POLICY_NAME_CHECK_NONE, "an empty list turns a kind off");
+        policy_free(p);
+
+        p = parse("name_check: {enabled: false}\n", &d);
+        TAP_CHECK(p && !policy_name_check_enabled(p), "enabled: false");
+        TAP_CHECK(p && policy_name_check_port(p, 443) == POLICY_NAME_CHECK_NONE, "and then no port is checked");
+        policy_free(p);
+        TAP_CHECK(d.n == 0, "no diagnostics for the valid ones");
+        policy_diags_clear(&d);
+
+        check_first_error("name_check: {tls_ports: [53]}\n", 1, 26,
+                          "name_check.tls_ports: port 53 carries DNS, which goes to the sandbox's resolver; it cannot be name-checked");
+        check_first_error("name_check: {enabled: maybe}\n", 1, 23, "\"name_check.enabled\" must be true or false, got \"maybe\"");
+        check_first_error("name_check: {http_ports: 80}\n", 1, 26,
+                          "\"name_check.http_ports\" must be a list of port numbers, got a scalar (write \"http_ports: [443]\", or [] for none)");
+
+        p = parse("name_check: {tls_ports: [8080], http_ports: [8080]}\n", &d);
+        TAP_CHECK(p && policy_expand(p, &d) == -EINVAL, "a port in both lists fails expansion");
+        TAP_CHECK(d.n > 0 && strstr(d.items[0].message, "port 8080 is in both"), "and says which port");
+        policy_free(p);
+        policy_diags_clear(&d);
+}
+
 int main(void) {
+        test_name_check();
         test_model();
         test_defaults_and_empty_lists();
         test_duplicates();

@@ -1,0 +1,571 @@
+/* SPDX-License-Identifier: MIT */
+/* The splice proxy's loop (spliceproxy.h). A connection goes through three
+ * states, each with a deadline list of its own:
+ *   HELLO       the client's first bytes are peeked (MSG_PEEK, so they stay
+ *               in the socket and go upstream unchanged) each time more
+ *               arrive (edge-triggered), until sniff.h finds a name or
+ *               refuses; bounded by SNIFF_BYTES_MAX and hello_timeout_ms
+ *   CONNECTING  a non-blocking connect to the original destination
+ *   SPLICED     per direction a pipe: splice from the source while the
+ *               pipe is empty, to the destination while it is not, with
+ *               EPOLLIN/EPOLLOUT following that (level-triggered), so a
+ *               slow reader holds at most one pipe of bytes per direction;
+ *               an end of stream is passed on with shutdown(SHUT_WR)
+ * A refusal or failure closes with SO_LINGER 0: the client sees a reset at
+ * once, not a hang, and not an orderly end it could take for a reply. */
+#include "spliceproxy.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "policy.h"
+#include "sniff.h"
+#include "spliceproxy_peer.h"
+#include "spliceproxy_proto.h"
+#include "timeouts.h"
+
+/* Each direction's pipe, and what one splice call moves at most: the most
+ * an unprivileged process may give a pipe (/proc/sys/fs/pipe-max-size by
+ * default). The kernel takes pages for it only while bytes are in it; a
+ * larger pipe means fewer wake-ups per byte on a fast transfer. */
+#define PIPE_BYTES (1u << 20)
+#define SPLICE_CHUNK PIPE_BYTES
+/* Rounds per direction per wake-up, so one fast connection cannot starve
+ * the others. */
+#define PUMP_ROUNDS 8
+#define ACCEPTS_PER_WAKE 64
+#define EVENTS_PER_WAIT 256
+/* Descriptors per spliced connection (two sockets, two pipes), and the
+ * few the proxy keeps besides. */
+#define FDS_PER_CONN 6u
+#define FDS_RESERVED 16u
+
+enum conn_state { STATE_HELLO, STATE_CONNECTING, STATE_SPLICED, _STATE_MAX };
+
+struct direction {
+        int pipe_r, pipe_w;
+        size_t in_pipe;                 /* bytes read from the source, not yet written */
+        bool eof;                       /* the source ended */
+        bool shut;                      /* and the destination was told */
+};
+
+struct conn {
+        struct conn *prev, *next;       /* in its state's deadline list */
+        enum conn_state state;
+        uint64_t queued_usec;           /* appended to its list: the list's order */
+        uint64_t active_usec;           /* SPLICED: last moved a byte */
+        struct conn *next_dead;         /* ended in this batch of events; freed after it */
+        bool dead;
+        int client, upstream;
+        uint32_t client_events, upstream_events;
+        struct direction up, down;      /* client → upstream, upstream → client */
+        struct sockaddr_storage dst;
+        socklen_t dst_len;
+        uint8_t kind;                   /* enum spliceproxy_kind */
+        bool started;                   /* HELLO: some bytes arrived */
+};
+
+struct list {
+        struct conn *head, *tail;
+};
+
+struct proxy {
+        int epoll_fd, control_fd, listen_fds[2];
+        const struct policy *policy;
+        uint64_t timeout_usec[_STATE_MAX];
+        struct list lists[_STATE_MAX];
+        unsigned n_conns, max_conns;
+        unsigned long reports_dropped;
+        struct conn *dead;
+        bool retired;
+};
+
+/* The epoll cookies: a connection's address with the low bit telling the
+ * upstream socket from the client's; these three for the rest. */
+static char tag_listen4, tag_listen6, tag_control;
+
+static uint8_t peek_buffer[SNIFF_BYTES_MAX];
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+/* ---- the deadline lists: appended at the tail, so ordered by deadline --- */
+
+static void list_remove(struct proxy *px, struct conn *c) {
+        struct list *l = &px->lists[c->state];
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                l->head = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        else
+                l->tail = c->prev;
+        c->prev = c->next = NULL;
+}
+
+static void list_append(struct proxy *px, struct conn *c, enum conn_state state) {
+        struct list *l = &px->lists[state];
+        c->state = state;
+        c->queued_usec = c->active_usec = now_usec();
+        c->prev = l->tail;
+        c->next = NULL;
+        if (l->tail)
+                l->tail->next = c;
+        else
+                l->head = c;
+        l->tail = c;
+}
+
+/* ---- ending a connection -------------------------------------------------- */
+
+static void close_fd(int *fd, bool reset) {
+        if (*fd < 0)
+                return;
+        if (reset) {
+                struct linger hard = { .l_onoff = 1, .l_linger = 0 };
+                (void) setsockopt(*fd, SOL_SOCKET, SO_LINGER, &hard, sizeof(hard));
+        }
+        close(*fd);
+        *fd = -1;
+}
+
+static void close_pipe(struct direction *d) {
+        if (d->pipe_r >= 0)
+                close(d->pipe_r);
+        if (d->pipe_w >= 0)
+                close(d->pipe_w);
+        d->pipe_r = d->pipe_w = -1;
+}
+
+/* Closing a descriptor takes it out of the epoll set as well; the struct
+ * lives until the batch of events is done, as one of them may name it. */
+static void conn_end(struct proxy *px, struct conn *c, bool reset) {
+        list_remove(px, c);
+        close_fd(&c->client, reset);
+        close_fd(&c->upstream, reset);
+        close_pipe(&c->up);
+        close_pipe(&c->down);
+        c->dead = true;
+        c->next_dead = px->dead;
+        px->dead = c;
+        px->n_conns--;
+}
+
+static void free_dead(struct proxy *px) {
+        while (px->dead) {
+                struct conn *c = px->dead;
+                px->dead = c->next_dead;
+                free(c);
+        }
+}
+
+/* ---- refusals, for PID 1's denial stream ------------------------------------ */
+
+static void report(struct proxy *px, const struct conn *c, enum spliceproxy_why why, const char *name) {
+        struct spliceproxy_msg m = {
+                .type = SPLICEPROXY_REFUSED, .kind = c->kind, .why = (uint8_t) why,
+                .port = spliceproxy_port_of(&c->dst), .family = (uint8_t) c->dst.ss_family,
+        };
+        if (c->dst.ss_family == AF_INET)
+                memcpy(m.addr, &((const struct sockaddr_in *) &c->dst)->sin_addr, 4);
+        else
+                memcpy(m.addr, &((const struct sockaddr_in6 *) &c->dst)->sin6_addr, 16);
+        if (why == SPLICEPROXY_NOT_IN_POLICY)
+                snprintf(m.name, sizeof(m.name), "%s", name);
+        uint32_t uid;
+        if (spliceproxy_client_uid(c->client, &c->dst, &uid) == 0) {
+                m.has_uid = 1;
+                m.uid = uid;
+        }
+        /* Never blocks: a report that does not fit is counted, the
+         * connection is refused all the same. */
+        if (send(px->control_fd, &m, sizeof(m), MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && ++px->reports_dropped % 1000 == 1)
+                fprintf(stderr, "splice proxy: %lu refusal reports dropped (PID 1 is not reading)\n",
+                        px->reports_dropped);
+}
+
+static void refuse(struct proxy *px, struct conn *c, enum spliceproxy_why why, const char *name) {
+        report(px, c, why, name);
+        conn_end(px, c, true);
+}
+
+/* ---- epoll ----------------------------------------------------------------- */
+
+static int watch(struct proxy *px, int op, int fd, uint32_t events, void *tag) {
+        struct epoll_event ev = { .events = events, .data.ptr = tag };
+        return epoll_ctl(px->epoll_fd, op, fd, &ev) < 0 ? -errno : 0;
+}
+
+static void *conn_tag(struct conn *c, bool upstream) {
+        return (void *) ((uintptr_t) c | (upstream ? 1u : 0u));
+}
+
+/* What each socket waits for while spliced: readable while its outgoing
+ * pipe is empty, writable while its incoming one is not. */
+static int splice_interest(struct proxy *px, struct conn *c) {
+        uint32_t client = (!c->up.eof && !c->up.in_pipe ? EPOLLIN : 0) | (c->down.in_pipe ? EPOLLOUT : 0);
+        uint32_t upstream = (!c->down.eof && !c->down.in_pipe ? EPOLLIN : 0) | (c->up.in_pipe ? EPOLLOUT : 0);
+        int r = 0;
+        if (client != c->client_events && (r = watch(px, EPOLL_CTL_MOD, c->client, client, conn_tag(c, false))) == 0)
+                c->client_events = client;
+        if (r == 0 && upstream != c->upstream_events &&
+            (r = watch(px, EPOLL_CTL_MOD, c->upstream, upstream, conn_tag(c, true))) == 0)
+                c->upstream_events = upstream;
+        return r;
+}
+
+/* ---- SPLICED ------------------------------------------------------------------ */
+
+/* Moves what it can from src to dst: 1 if a byte moved or an end was
+ * passed on, 0 if nothing could, -errno when the connection is broken. */
+static int pump(struct direction *d, int src, int dst) {
+        int moved = 0;
+        for (int i = 0; i < PUMP_ROUNDS && !d->shut; i++) {
+                if (d->in_pipe) {
+                        ssize_t n = splice(d->pipe_r, NULL, dst, NULL, d->in_pipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+                        if (n < 0)
+                                return errno == EAGAIN ? moved : -errno;
+                        d->in_pipe -= (size_t) n;
+                        moved = 1;
+                        continue;
+                }
+                ssize_t n = splice(src, NULL, d->pipe_w, NULL, SPLICE_CHUNK, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+                if (n < 0)
+                        return errno == EAGAIN ? moved : -errno;
+                moved = 1;
+                if (n > 0) {
+                        d->in_pipe = (size_t) n;
+                        continue;
+                }
+                /* The end of the stream, with the pipe empty (we only read
+                 * into an empty one): passed on at once, whatever round
+                 * this is, as no event would come to do it later. */
+                d->eof = d->shut = true;
+                if (shutdown(dst, SHUT_WR) < 0 && errno != ENOTCONN)
+                        return -errno;
+        }
+        return moved;
+}
+
+/* Which directions an event on one socket concerns: its readability feeds
+ * the direction it is the source of, its writability drains the other;
+ * errors and hang-ups, both. upstream < 0: both (the first round). */
+static void directions_of(uint32_t events, int upstream, bool *ret_up, bool *ret_down) {
+        bool in = events & (EPOLLIN | EPOLLRDHUP), out = events & EPOLLOUT;
+        if (upstream < 0 || (events & (EPOLLERR | EPOLLHUP))) {
+                *ret_up = *ret_down = true;
+                return;
+        }
+        *ret_up = upstream ? out : in;
+        *ret_down = upstream ? in : out;
+}
+
+static void on_spliced(struct proxy *px, struct conn *c, uint32_t events, int upstream_side) {
+        bool want_up, want_down;
+        directions_of(events, upstream_side, &want_up, &want_down);
+        int up = want_up ? pump(&c->up, c->client, c->upstream) : 0;
+        int down = up < 0 || !want_down ? 0 : pump(&c->down, c->upstream, c->client);
+        if (up < 0 || down < 0) {
+                /* One side reset or failed: so does the other. */
+                conn_end(px, c, true);
+                return;
+        }
+        if (c->up.shut && c->down.shut) {
+                conn_end(px, c, false);
+                return;
+        }
+        if (up || down)
+                c->active_usec = now_usec();
+        else if (events & (EPOLLERR | EPOLLHUP)) {
+                /* Nothing moved, yet the socket is finished: no event would
+                 * ever come again for this connection. */
+                conn_end(px, c, true);
+                return;
+        }
+        if (splice_interest(px, c) < 0)
+                conn_end(px, c, true);
+}
+
+/* ---- CONNECTING ------------------------------------------------------------ */
+
+static void on_connected(struct proxy *px, struct conn *c) {
+        int err = 0;
+        socklen_t len = sizeof(err);
+        if (getsockopt(c->upstream, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+                err = errno;
+        if (err == EINPROGRESS || err == EALREADY)
+                return;
+        int up[2], down[2];
+        if (err || pipe2(up, O_NONBLOCK | O_CLOEXEC) < 0) {
+                conn_end(px, c, true);
+                return;
+        }
+        if (pipe2(down, O_NONBLOCK | O_CLOEXEC) < 0) {
+                close(up[0]);
+                close(up[1]);
+                conn_end(px, c, true);
+                return;
+        }
+        /* Smaller, where the limit is lower: the default pipe works too. */
+        (void) fcntl(up[1], F_SETPIPE_SZ, PIPE_BYTES);
+        (void) fcntl(down[1], F_SETPIPE_SZ, PIPE_BYTES);
+        c->up = (struct direction) { .pipe_r = up[0], .pipe_w = up[1] };
+        c->down = (struct direction) { .pipe_r = down[0], .pipe_w = down[1] };
+        list_remove(px, c);
+        list_append(px, c, STATE_SPLICED);
+        /* Level-triggered from here on; the peeked bytes wait in the
+         * client's socket and go first. */
+        c->client_events = c->upstream_events = ~0u;
+        on_spliced(px, c, 0, -1);
+}
+
+static void start_connect(struct proxy *px, struct conn *c) {
+        c->upstream = socket(c->dst.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (c->upstream < 0) {
+                conn_end(px, c, true);
+                return;
+        }
+        int one = 1;
+        (void) setsockopt(c->upstream, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        if (connect(c->upstream, (struct sockaddr *) &c->dst, c->dst_len) < 0 && errno != EINPROGRESS) {
+                conn_end(px, c, true);
+                return;
+        }
+        list_remove(px, c);
+        list_append(px, c, STATE_CONNECTING);
+        /* The client waits, unwatched but for errors, until the upstream
+         * answers. */
+        if (watch(px, EPOLL_CTL_MOD, c->client, EPOLLET, conn_tag(c, false)) < 0 ||
+            watch(px, EPOLL_CTL_ADD, c->upstream, EPOLLOUT | EPOLLET, conn_tag(c, true)) < 0)
+                conn_end(px, c, true);
+}
+
+/* ---- HELLO --------------------------------------------------------------------- */
+
+static enum spliceproxy_why why_of(enum sniff_result r) {
+        switch (r) {
+        case SNIFF_NAME: return SPLICEPROXY_NOT_IN_POLICY;
+        case SNIFF_NO_NAME: return SPLICEPROXY_NO_NAME;
+        case SNIFF_BAD_NAME: return SPLICEPROXY_BAD_NAME;
+        case SNIFF_AMBIGUOUS: return SPLICEPROXY_AMBIGUOUS;
+        case SNIFF_NEED_MORE: return SPLICEPROXY_TOO_LONG;
+        case SNIFF_MALFORMED: default: return SPLICEPROXY_MALFORMED;
+        }
+}
+
+static void on_hello(struct proxy *px, struct conn *c, uint32_t events) {
+        char name[SNIFF_NAME_MAX + 1];
+        ssize_t n = recv(c->client, peek_buffer, sizeof(peek_buffer), MSG_PEEK | MSG_DONTWAIT);
+        if (n < 0 && errno == EAGAIN)
+                return;
+        if (n <= 0) {
+                /* Gone before it said anything (a port probe, the
+                 * self-check): nothing to refuse, nothing to report. */
+                conn_end(px, c, n < 0);
+                return;
+        }
+        c->started = true;
+        enum sniff_result r = c->kind == SPLICEPROXY_TLS ? sniff_tls(peek_buffer, (size_t) n, name)
+                                                         : sniff_http(peek_buffer, (size_t) n, name);
+        if (r == SNIFF_NEED_MORE) {
+                if ((size_t) n >= sizeof(peek_buffer))
+                        refuse(px, c, SPLICEPROXY_TOO_LONG, NULL);
+                else if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+                        refuse(px, c, SPLICEPROXY_MALFORMED, NULL);     /* ended in the middle */
+                return;
+        }
+        if (r == SNIFF_NAME && policy_name_allowed(px->policy, name, NULL)) {
+                start_connect(px, c);
+                return;
+        }
+        refuse(px, c, why_of(r), name);
+}
+
+/* false when there was nothing (more) to accept. */
+static bool accept_one(struct proxy *px, int listen_fd) {
+        struct sockaddr_storage dst;
+        socklen_t dst_len = 0;
+        int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0)
+                return errno == EINTR || errno == ECONNABORTED;
+        enum policy_name_check kind = POLICY_NAME_CHECK_NONE;
+        /* Only what nftables redirected, to a port that is checked: a
+         * client connecting to our own port reaches nothing. */
+        if (spliceproxy_original_dst(fd, &dst, &dst_len) == 0)
+                kind = policy_name_check_port(px->policy, spliceproxy_port_of(&dst));
+        struct conn *c = NULL;
+        if (kind != POLICY_NAME_CHECK_NONE && px->n_conns < px->max_conns)
+                c = calloc(1, sizeof(*c));
+        if (!c) {
+                close_fd(&fd, true);
+                return true;
+        }
+        *c = (struct conn) {
+                .client = fd, .upstream = -1, .dst = dst, .dst_len = dst_len,
+                .kind = kind == POLICY_NAME_CHECK_TLS ? SPLICEPROXY_TLS : SPLICEPROXY_HTTP,
+                .up = { .pipe_r = -1, .pipe_w = -1 }, .down = { .pipe_r = -1, .pipe_w = -1 },
+        };
+        px->n_conns++;
+        list_append(px, c, STATE_HELLO);
+        /* What the server answers reaches the client as it comes. */
+        int one = 1;
+        (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        /* Edge-triggered: the peeked bytes stay readable, and only new
+         * ones should wake us. What is there already is read now, rather
+         * than after another round through epoll. */
+        if (watch(px, EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLRDHUP | EPOLLET, conn_tag(c, false)) < 0)
+                conn_end(px, c, true);
+        else
+                on_hello(px, c, 0);
+        return true;
+}
+
+/* ---- deadlines ------------------------------------------------------------------- */
+
+/* Each list is in the order its connections were appended, so only heads
+ * are ever due. A spliced connection is not moved on every byte: when it
+ * comes due it is ended if it has been silent for the whole timeout, else
+ * appended again. */
+static void expire(struct proxy *px, uint64_t now) {
+        for (enum conn_state s = 0; s < _STATE_MAX; s++)
+                while (px->lists[s].head && px->lists[s].head->queued_usec + px->timeout_usec[s] <= now) {
+                        struct conn *c = px->lists[s].head;
+                        if (s == STATE_SPLICED && c->active_usec + px->timeout_usec[s] > now) {
+                                uint64_t active = c->active_usec;
+                                list_remove(px, c);
+                                list_append(px, c, STATE_SPLICED);
+                                c->active_usec = active;
+                        } else if (s == STATE_HELLO && c->started)
+                                refuse(px, c, SPLICEPROXY_TIMEOUT, NULL);
+                        else
+                                conn_end(px, c, true);
+                }
+}
+
+static int next_timeout_ms(struct proxy *px, uint64_t now) {
+        uint64_t due = UINT64_MAX;
+        for (enum conn_state s = 0; s < _STATE_MAX; s++) {
+                const struct conn *c = px->lists[s].head;
+                if (c && c->queued_usec + px->timeout_usec[s] < due)
+                        due = c->queued_usec + px->timeout_usec[s];
+        }
+        if (due == UINT64_MAX)
+                return -1;
+        return due <= now ? 0 : (int) ((due - now + 999) / 1000 > 3600000 ? 3600000 : (due - now + 999) / 1000);
+}
+
+/* ---- the loop ------------------------------------------------------------------- */
+
+/* PID 1 has a new policy, and a new proxy for it: stop accepting, finish
+ * the connections the old policy let through, then end. */
+static void retire(struct proxy *px) {
+        for (int i = 0; i < 2; i++)
+                if (px->listen_fds[i] >= 0) {
+                        close(px->listen_fds[i]);
+                        px->listen_fds[i] = -1;
+                }
+        (void) epoll_ctl(px->epoll_fd, EPOLL_CTL_DEL, px->control_fd, NULL);
+        px->retired = true;
+}
+
+static void dispatch(struct proxy *px, const struct epoll_event *ev, bool *stop) {
+        void *tag = ev->data.ptr;
+        if (tag == &tag_control) {
+                char byte;
+                ssize_t n = recv(px->control_fd, &byte, 1, MSG_DONTWAIT);
+                if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+                        retire(px);     /* PID 1 closed its end */
+                *stop = px->retired && !px->n_conns;
+                return;
+        }
+        if (tag == &tag_listen4 || tag == &tag_listen6) {
+                int fd = px->listen_fds[tag == &tag_listen6];
+                for (int i = 0; i < ACCEPTS_PER_WAKE && accept_one(px, fd); i++)
+                        ;
+                return;
+        }
+        struct conn *c = (struct conn *) ((uintptr_t) tag & ~(uintptr_t) 1);
+        bool upstream = (uintptr_t) tag & 1;
+        if (c->dead)
+                return;
+        switch (c->state) {
+        case STATE_HELLO:
+                if (!upstream)
+                        on_hello(px, c, ev->events);
+                break;
+        case STATE_CONNECTING:
+                if (upstream)
+                        on_connected(px, c);
+                else if (ev->events & (EPOLLERR | EPOLLHUP))
+                        conn_end(px, c, true);
+                break;
+        default:
+                on_spliced(px, c, ev->events, upstream);
+        }
+}
+
+static unsigned conns_limit(unsigned wanted) {
+        struct rlimit rl;
+        /* Raising the soft limit to the hard one needs no privilege. */
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                (void) setrlimit(RLIMIT_NOFILE, &rl);
+        }
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+                return wanted;
+        rlim_t fit = rl.rlim_cur > FDS_RESERVED ? (rl.rlim_cur - FDS_RESERVED) / FDS_PER_CONN : 0;
+        return fit < wanted ? (unsigned) fit : wanted;
+}
+
+int spliceproxy_main(const struct spliceproxy_config *cfg) {
+        struct proxy px = {
+                .epoll_fd = epoll_create1(EPOLL_CLOEXEC), .control_fd = cfg->control_fd,
+                .listen_fds = { cfg->listen4_fd, cfg->listen6_fd }, .policy = cfg->policy,
+                .max_conns = conns_limit(cfg->max_conns ? cfg->max_conns : SPLICEPROXY_CONNS_MAX),
+        };
+        px.timeout_usec[STATE_HELLO] = (uint64_t) (cfg->hello_timeout_ms ? cfg->hello_timeout_ms : TIMEOUT_PROXY_HELLO_MS) * 1000u;
+        px.timeout_usec[STATE_CONNECTING] = (uint64_t) (cfg->connect_timeout_ms ? cfg->connect_timeout_ms : TIMEOUT_PROXY_CONNECT_MS) * 1000u;
+        px.timeout_usec[STATE_SPLICED] = (uint64_t) (cfg->idle_timeout_ms ? cfg->idle_timeout_ms : TIMEOUT_PROXY_IDLE_MS) * 1000u;
+        if (px.epoll_fd < 0) {
+                fprintf(stderr, "splice proxy: epoll_create1: %s\n", strerror(errno));
+                return -errno;
+        }
+        int r = watch(&px, EPOLL_CTL_ADD, px.control_fd, EPOLLIN, &tag_control);
+        for (int i = 0; r == 0 && i < 2; i++)
+                if (px.listen_fds[i] >= 0)
+                        r = watch(&px, EPOLL_CTL_ADD, px.listen_fds[i], EPOLLIN, i ? &tag_listen6 : &tag_listen4);
+        if (r < 0) {
+                fprintf(stderr, "splice proxy: epoll_ctl: %s\n", strerror(-r));
+                return r;
+        }
+        for (bool stop = false; !stop;) {
+                struct epoll_event evs[EVENTS_PER_WAIT];
+                uint64_t now = now_usec();
+                int n = epoll_wait(px.epoll_fd, evs, EVENTS_PER_WAIT, next_timeout_ms(&px, now));
+                if (n < 0 && errno != EINTR) {
+                        fprintf(stderr, "splice proxy: epoll_wait: %s\n", strerror(errno));
+                        return -errno;
+                }
+                for (int i = 0; i < n && !stop; i++)
+                        dispatch(&px, &evs[i], &stop);
+                expire(&px, now_usec());
+                free_dead(&px);
+                stop |= px.retired && !px.n_conns;
+        }
+        return 0;
+}

@@ -1,0 +1,287 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""The name-checking splice proxy, on the fake internet of
+tests/firewall/fakenet.py, side by side with HAProxy routing TLS by its
+server name in TCP mode (`req.ssl_sni`, no decryption) in the same run.
+agent-sandbox-init is PID 1 of the sandbox namespace with the policy
+`domains: [tls-ok.test]`, `cidrs: [198.51.100.10/32]`; the "net" namespace
+runs tests/firewall/nameserver.py (TLS on 443 and HTTP on 80 on every
+address, a certificate from a CA made here) for all three paths:
+
+  direct   the sandbox user to 198.51.100.10 (under cidrs:, so the
+           firewall lets it through without the proxy)
+  ours     the sandbox user to 203.0.113.5, tls-ok.test's address: nftables
+           redirects it to the splice proxy, which checks the server name
+           and splices it to 203.0.113.5
+  haproxy  the sandbox user to HAProxy on 127.0.0.1:8443 in the sandbox
+           namespace (root), which waits for the ClientHello, accepts only
+           req.ssl_sni tls-ok.test and forwards to 198.51.100.10:443
+
+Every client is tests/bench/proxyload.py as uid 65534, verifying the
+server's certificate against the test CA. Rows:
+  1. connection setup: TCP connect + TLS handshake + one request and its
+     answer, --setup-n connections per side in alternating blocks; the
+     median added over direct (target <= 0.3 ms for ours)
+  2. one --bulk-bytes download (1 GiB) over TLS per side, and over HTTP
+     for ours and direct; throughput as a share of direct (target >= 90%)
+  3. --hold-n (1,000) TLS connections held open and idle through each
+     proxy: its private dirty memory (target <= 16 MiB) and its wake-ups
+     over --idle-s seconds idle (target 0)
+  4. --silent-n connections that never send a byte: the proxy's memory with
+     them open, and how many it has closed by its 10 s ClientHello timeout
+
+Rows go to stdout as JSON lines (see tests/bench/run); progress to stderr.
+
+  sudo /usr/bin/python3 tests/bench/bench_proxy.py [--setup-n N] [--bulk-bytes N] [--hold-n N] ...
+"""
+import argparse
+import json
+import os
+import pathlib
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE.parent / "firewall"))
+from fakenet import FakeNet, RunningInit  # noqa: E402
+from bench_firewall import row, memory_kib, describe, wakeups  # noqa: E402
+
+LOAD = HERE / "proxyload.py"
+NAMESERVER = HERE.parent / "firewall" / "nameserver.py"
+USER = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "--inh-caps=-all"]
+SHARED, DIRECT = "203.0.113.5", "198.51.100.10"
+NAME = "tls-ok.test"
+POLICY = f"domains: [{NAME}]\ncidrs: [{DIRECT}/32]\n"
+HAPROXY_PORT = 8443
+HAPROXY_HTTP_PORT = 8080
+HAPROXY_CFG = f"""
+global
+    maxconn 4096
+defaults
+    mode tcp
+    timeout connect 10s
+    timeout client 30m
+    timeout server 30m
+frontend sni
+    bind 127.0.0.1:{HAPROXY_PORT}
+    tcp-request inspect-delay 10s
+    tcp-request content accept if {{ req.ssl_hello_type 1 }}
+    use_backend allowed if {{ req.ssl_sni -i {NAME} }}
+    default_backend refuse
+backend allowed
+    server origin {DIRECT}:443
+backend refuse
+    tcp-request content reject
+frontend host
+    bind 127.0.0.1:{HAPROXY_HTTP_PORT}
+    tcp-request inspect-delay 10s
+    tcp-request content accept if HTTP
+    use_backend allowed80 if {{ req.hdr(host) -i {NAME} }}
+    default_backend refuse
+backend allowed80
+    server origin {DIRECT}:80
+"""
+
+
+def log(*args):
+    print(*args, file=sys.stderr, flush=True)
+
+
+def openssl(*args, cwd):
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def make_certs(d):
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+            "-subj", "/CN=agent-sandbox bench CA", cwd=d)
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
+            "-subj", f"/CN={NAME}", cwd=d)
+    (d / "san.ext").write_text(f"subjectAltName=DNS:{NAME}\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", "server.pem", "-days", "2", "-extfile", "san.ext", cwd=d)
+    for f in d.iterdir():
+        os.chmod(f, 0o644)
+
+
+class Bench:
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.shared = Path(tempfile.mkdtemp(prefix="asb-bench-proxy-"))
+        os.chmod(self.shared, 0o755)
+        make_certs(self.shared)
+        self.ca = str(self.shared / "ca.pem")
+        self.fn = FakeNet(tmp)
+        i = self.fn.listener_args.index("443")
+        del self.fn.listener_args[i - 1:i + 1]
+        self.fn.setup({NAME: [SHARED]})
+        self.server = self.fn.popen(self.fn.net, [sys.executable, str(NAMESERVER), "--cert",
+                                                  str(self.shared / "server.pem"), "--key",
+                                                  str(self.shared / "server.key"), "--log", "/dev/null"],
+                                    stdout=subprocess.PIPE, text=True)
+        assert self.server.stdout.readline().strip() == "ready"
+        self.init = RunningInit(self.fn, self.fn.write_policy(POLICY), denials_dir=self.shared / "record")
+        self.init.wait_for("sandbox ready")
+        self.init.wait_for("splice proxy started")
+        cfg = tmp / "haproxy.cfg"
+        cfg.write_text(HAPROXY_CFG)
+        self.haproxy = self.fn.popen(self.fn.sbx, ["haproxy", "-db", "-f", str(cfg)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while f"127.0.0.1:{HAPROXY_HTTP_PORT}" not in self.fn.run(self.fn.sbx, ["ss", "-tln"]).stdout:
+            assert time.monotonic() < deadline and self.haproxy.poll() is None, "haproxy did not start"
+            time.sleep(0.05)
+
+    def side(self, which):
+        return {"direct": (DIRECT, "443"), "ours": (SHARED, "443"), "haproxy": ("127.0.0.1", str(HAPROXY_PORT))}[which]
+
+    def load(self, *args, timeout=600):
+        r = self.fn.run(self.fn.sbx, USER + [sys.executable, str(LOAD), *map(str, args)], check=False,
+                        timeout=timeout)
+        if r.returncode != 0:
+            raise RuntimeError(f"proxyload {args[0]} failed: {r.stderr[-2000:]}")
+        return json.loads(r.stdout.splitlines()[-1])
+
+    def load_popen(self, *args):
+        return self.fn.popen(self.fn.sbx, USER + [sys.executable, str(LOAD), *map(str, args)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def proxy_pid(self):
+        init = self.init.init_pid()
+        for child in Path(f"/proc/{init}/task/{init}/children").read_text().split():
+            if Path(f"/proc/{child}/comm").read_text().strip() == "splice-proxy":
+                return int(child)
+        raise RuntimeError("no splice-proxy process")
+
+    def close(self):
+        for p in (self.haproxy, self.server):
+            p.kill()
+            p.wait()
+        self.init.stop()
+        self.fn.teardown()
+        shutil.rmtree(self.shared, ignore_errors=True)
+
+
+def bench_setup(b, n, blocks):
+    ms = {"direct": [], "ours": [], "haproxy": []}
+    for _ in range(blocks):
+        for side in ms:
+            addr, port = b.side(side)
+            ms[side] += b.load("setup", addr, port, NAME, b.ca, n // blocks)["ms"]
+    med = {s: statistics.median(v) for s, v in ms.items()}
+    for side in ("ours", "haproxy"):
+        added = med[side] - med["direct"]
+        log(f"setup {side}: median {med[side]:.3f} ms, direct {med['direct']:.3f} ms, added {added:.3f} ms")
+        row("proxy", f"connection setup (connect, TLS handshake, one answer): median added over direct, {side}",
+            added, None, "ms", "<= 0.3 ms" if side == "ours" else "peer", added <= 0.3 if side == "ours" else True)
+    row("proxy", "connection setup, direct (the reference), median", med["direct"], None, "ms", "-", True)
+
+
+def bench_bulk(b, n):
+    speed = {}
+    for side in ("direct", "ours", "haproxy"):
+        addr, port = b.side(side)
+        r = b.load("bulk", addr, port, NAME, b.ca, n)
+        assert r["bytes"] == n, r
+        speed[side] = n / r["s"] / 2**20
+        log(f"TLS bulk {side}: {speed[side]:.0f} MiB/s")
+    for side in ("ours", "haproxy"):
+        row("proxy", f"one {n >> 20} MiB TLS download, {side} (MiB/s; baseline direct)", speed[side],
+            speed["direct"], "MiB/s", ">= 90% of direct" if side == "ours" else "peer",
+            speed[side] >= 0.9 * speed["direct"] if side == "ours" else True)
+    http = {}
+    for side, (addr, port) in (("direct", (DIRECT, 80)), ("ours", (SHARED, 80)),
+                               ("haproxy", ("127.0.0.1", HAPROXY_HTTP_PORT))):
+        r = b.load("httpbulk", addr, port, NAME, n)
+        assert r["bytes"] > n, r
+        http[side] = r["bytes"] / r["s"] / 2**20
+        log(f"HTTP bulk {side}: {http[side]:.0f} MiB/s")
+    for side in ("ours", "haproxy"):
+        row("proxy", f"one {n >> 20} MiB HTTP download, spliced at both ends, {side} (MiB/s; baseline direct)",
+            http[side], http["direct"], "MiB/s", ">= 90% of direct" if side == "ours" else "peer",
+            http[side] >= 0.9 * http["direct"] if side == "ours" else True)
+
+
+def held(b, side, n, idle_s):
+    addr, port = b.side(side)
+    p = b.load_popen("hold", addr, port, NAME, b.ca, n)
+    try:
+        assert json.loads(p.stdout.readline())["open"] == n
+        pid = b.proxy_pid() if side == "ours" else b.haproxy.pid
+        time.sleep(1)
+        mem = memory_kib(pid)
+        before = wakeups(pid)
+        time.sleep(idle_s)
+        woke = wakeups(pid) - before
+        return mem, woke
+    finally:
+        p.stdin.write("\n")
+        p.stdin.flush()
+        p.wait(timeout=60)
+
+
+def bench_hold(b, n, idle_s):
+    for side in ("ours", "haproxy"):
+        mem, woke = held(b, side, n, idle_s)
+        log(f"{n} held through {side}: {describe(mem)}, {woke} wake-ups in {idle_s} s")
+        ok = side != "ours" or mem["dirty"] <= 16 * 1024
+        row("proxy", f"{n} open idle connections: private dirty memory, {side}", mem["dirty"] / 1024, None, "MiB",
+            "<= 16 MiB" if side == "ours" else "peer", ok)
+        row("proxy", f"{n} open idle connections: wake-ups in {idle_s} s idle, {side}", woke, None, "count",
+            "0" if side == "ours" else "peer", woke == 0 if side == "ours" else True)
+
+
+def bench_silent(b, n):
+    p = b.load_popen("silent", SHARED, 443, n)
+    try:
+        assert json.loads(p.stdout.readline())["open"] == n
+        time.sleep(1)
+        mem = memory_kib(b.proxy_pid())
+        row("proxy", f"{n} connections that send nothing: private dirty memory, ours", mem["dirty"] / 1024, None,
+            "MiB", "<= 16 MiB", mem["dirty"] <= 16 * 1024)
+        time.sleep(10.5)
+        p.stdin.write("\n")
+        p.stdin.flush()
+        closed = json.loads(p.stdout.readline())["closed"]
+        log(f"{n} silent: {describe(mem)}; {closed} closed after 11.5 s")
+        row("proxy", f"{n} connections that send nothing: closed by the 10 s timeout", closed, n, "count",
+            "all", closed == n)
+    finally:
+        p.stdin.close()
+        p.wait(timeout=60)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--setup-n", type=int, default=1500)
+    ap.add_argument("--setup-blocks", type=int, default=5)
+    ap.add_argument("--bulk-bytes", type=int, default=1 << 30)
+    ap.add_argument("--hold-n", type=int, default=1000)
+    ap.add_argument("--silent-n", type=int, default=1000)
+    ap.add_argument("--idle-s", type=int, default=5)
+    ap.add_argument("--only", action="append", choices=["setup", "bulk", "hold", "silent"], default=[])
+    args = ap.parse_args()
+    only = set(args.only) or {"setup", "bulk", "hold", "silent"}
+    tmp = Path(tempfile.mkdtemp(prefix="asb-bench-proxy-tmp-"))
+    b = Bench(tmp)
+    try:
+        if "setup" in only:
+            bench_setup(b, args.setup_n, args.setup_blocks)
+        if "bulk" in only:
+            bench_bulk(b, args.bulk_bytes)
+        if "hold" in only:
+            bench_hold(b, args.hold_n, args.idle_s)
+        if "silent" in only:
+            bench_silent(b, args.silent_n)
+    finally:
+        b.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/* The splice proxy's parsers of the first bytes of a connection (sniff.h):
+ * whatever the bytes, neither reads past them nor past SNIFF_BYTES_MAX, and
+ * a name either returns is 1..253 bytes of lower-case letters, digits,
+ * '-', '_' and '.', NUL-terminated. The first input byte chooses the
+ * parser, the rest is the connection's bytes (the seed corpus holds real
+ * ClientHellos and requests). A cut of bytes that gave a name asks for
+ * more or gives the same answer: the proxy peeks again as bytes arrive,
+ * and an earlier peek must never have let through something else. */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sniff.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void check_name(const char *name) {
+        size_t n = strnlen(name, SNIFF_NAME_MAX + 1);
+        if (n == 0 || n > SNIFF_NAME_MAX)
+                abort();
+        for (size_t i = 0; i < n; i++) {
+                char c = name[i];
+                if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
+                        abort();
+        }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        char name[SNIFF_NAME_MAX + 1], again[SNIFF_NAME_MAX + 1];
+        if (size < 1)
+                return 0;
+        bool tls = data[0] & 1;
+        data++, size--;
+        /* A copy of exactly the bytes, so ASan sees any read past them. */
+        uint8_t *copy = malloc(size ? size : 1);
+        if (!copy)
+                return 0;
+        memcpy(copy, data, size);
+        enum sniff_result r = tls ? sniff_tls(copy, size, name) : sniff_http(copy, size, name);
+        if (r == SNIFF_NAME) {
+                check_name(name);
+                size_t cut = size / 2;
+                enum sniff_result early = tls ? sniff_tls(copy, cut, again) : sniff_http(copy, cut, again);
+                if (early != SNIFF_NEED_MORE && !(early == SNIFF_NAME && strcmp(name, again) == 0))
+                        abort();
+        }
+        free(copy);
+        return 0;
+}

@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: MIT */
+/* sniff_tls() and sniff_http(): the name a connection asks for, from its
+ * first bytes. Every way of splitting a valid ClientHello (across records,
+ * cut short) gives the same name or "more", never another answer; every
+ * way of naming two hosts, or one two ways, is refused. */
+#include <stdio.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sniff.h"
+#include "tap.h"
+
+struct buf {
+        uint8_t b[SNIFF_BYTES_MAX * 2];
+        size_t n;
+};
+
+static void put(struct buf *b, const void *p, size_t n) {
+        memcpy(b->b + b->n, p, n);
+        b->n += n;
+}
+
+static void put_u8(struct buf *b, unsigned v) {
+        b->b[b->n++] = (uint8_t) v;
+}
+
+static void put_u16(struct buf *b, unsigned v) {
+        put_u8(b, v >> 8);
+        put_u8(b, v & 0xff);
+}
+
+static void put_u24(struct buf *b, size_t v) {
+        put_u8(b, (unsigned) (v >> 16) & 0xff);
+        put_u16(b, (unsigned) v & 0xffff);
+}
+
+/* A server_name extension with these host names. */
+static void sni_ext(struct buf *b, const char *const *names, size_t n) {
+        size_t list = 0;
+        for (size_t i = 0; i < n; i++)
+                list += 3 + strlen(names[i]);
+        put_u16(b, 0);
+        put_u16(b, (unsigned) list + 2);
+        put_u16(b, (unsigned) list);
+        for (size_t i = 0; i < n; i++) {
+                put_u8(b, 0);
+                put_u16(b, (unsigned) strlen(names[i]));
+                put(b, names[i], strlen(names[i]));
+        }
+}
+
+/* The handshake message: a ClientHello with these extensions (NULL: none
+ * at all). */
+static void hello_message(struct buf *out, const struct buf *exts) {
+        struct buf body = {0};
+        static const uint8_t random[32] = {1, 2, 3};
+        put_u16(&body, 0x0303);
+        put(&body, random, sizeof(random));
+        put_u8(&body, 0);                       /* session id */
+        put_u16(&body, 4);
+        put_u16(&body, 0x1301);
+        put_u16(&body, 0xc02f);
+        put_u8(&body, 1);
+        put_u8(&body, 0);                       /* compression: null */
+        if (exts) {
+                put_u16(&body, (unsigned) exts->n);
+                put(&body, exts->b, exts->n);
+        }
+        put_u8(out, 1);
+        put_u24(out, body.n);
+        put(out, body.b, body.n);
+}
+
+/* The message in records of at most frag bytes each. */
+static void records(struct buf *out, const struct buf *msg, size_t frag) {
+        for (size_t at = 0; at < msg->n; at += frag) {
+                size_t n = msg->n - at < frag ? msg->n - at : frag;
+                put_u8(out, 0x16);
+                put_u16(out, 0x0301);
+                put_u16(out, (unsigned) n);
+                put(out, msg->b + at, n);
+        }
+}
+
+static enum sniff_result tls_with_names(const char *const *names, size_t n, bool twice, char name[static SNIFF_NAME_MAX + 1]) {
+        struct buf exts = {0}, msg = {0}, rec = {0};
+        put_u16(&exts, 0x002b);                 /* supported_versions, before it */
+        put_u16(&exts, 3);
+        put_u8(&exts, 2);
+        put_u16(&exts, 0x0304);
+        if (n)
+                sni_ext(&exts, names, n);
+        if (twice)
+                sni_ext(&exts, names, 1);
+        hello_message(&msg, &exts);
+        records(&rec, &msg, 16384);
+        return sniff_tls(rec.b, rec.n, name);
+}
+
+static void test_tls(void) {
+        char name[SNIFF_NAME_MAX + 1];
+        const char *one[] = { "API.Example.COM" }, *two[] = { "a.example", "b.example" };
+        TAP_CHECK(tls_with_names(one, 1, false, name) == SNIFF_NAME && strcmp(name, "api.example.com") == 0,
+                  "the server name, lower-cased");
+        TAP_CHECK(tls_with_names(NULL, 0, false, name) == SNIFF_NO_NAME, "extensions without server_name: no name");
+        TAP_CHECK(tls_with_names(two, 2, false, name) == SNIFF_AMBIGUOUS, "two host names in one extension");
+        TAP_CHECK(tls_with_names(one, 1, true, name) == SNIFF_AMBIGUOUS, "two server_name extensions");
+        const char *ip[] = { "203.0.113.9" }, *dot[] = { "a.example." }, *bad[] = { "a b.example" }, *empty[] = { "" };
+        TAP_CHECK(tls_with_names(ip, 1, false, name) == SNIFF_BAD_NAME, "an address is no host name");
+        TAP_CHECK(tls_with_names(dot, 1, false, name) == SNIFF_BAD_NAME, "a trailing dot is refused");
+        TAP_CHECK(tls_with_names(bad, 1, false, name) == SNIFF_BAD_NAME, "a space is refused");
+        TAP_CHECK(tls_with_names(empty, 1, false, name) == SNIFF_BAD_NAME, "an empty name is refused");
+
+        struct buf msg = {0}, rec = {0};
+        hello_message(&msg, NULL);
+        records(&rec, &msg, 16384);
+        TAP_CHECK(sniff_tls(rec.b, rec.n, name) == SNIFF_NO_NAME, "no extensions at all: no name");
+
+        /* Every fragment size, and every cut of the bytes. */
+        struct buf exts = {0};
+        sni_ext(&exts, one, 1);
+        msg.n = 0;
+        hello_message(&msg, &exts);
+        bool frag_ok = true, cut_ok = true;
+        for (size_t frag = 1; frag <= msg.n; frag++) {
+                rec.n = 0;
+                records(&rec, &msg, frag);
+                if (rec.n > SNIFF_BYTES_MAX)
+                        continue;
+                frag_ok &= sniff_tls(rec.b, rec.n, name) == SNIFF_NAME && strcmp(name, "api.example.com") == 0;
+                for (size_t cut = 0; cut < rec.n; cut++)
+                        cut_ok &= sniff_tls(rec.b, cut, name) == SNIFF_NEED_MORE;
+        }
+        TAP_CHECK(frag_ok, "the same name in records of any size from 1 byte");
+        TAP_CHECK(cut_ok, "any cut of it asks for more, and names nothing");
+
+        rec.n = 0;
+        records(&rec, &msg, 16384);
+        rec.b[0] = 0x17;
+        TAP_CHECK(sniff_tls(rec.b, rec.n, name) == SNIFF_MALFORMED, "application data first");
+        TAP_CHECK(sniff_tls(rec.b, 1, name) == SNIFF_MALFORMED, "refused at its first byte");
+        rec.b[0] = 0x16;
+        rec.b[5] = 2;
+        TAP_CHECK(sniff_tls(rec.b, rec.n, name) == SNIFF_MALFORMED, "a ServerHello");
+        rec.b[5] = 1;
+        rec.b[3] = rec.b[4] = 0;
+        TAP_CHECK(sniff_tls(rec.b, rec.n, name) == SNIFF_MALFORMED, "an empty record");
+
+        /* A message longer than the proxy waits for. */
+        struct buf big = {0};
+        put_u8(&big, 0x16);
+        put_u16(&big, 0x0301);
+        put_u16(&big, 4);
+        put_u8(&big, 1);
+        put_u24(&big, SNIFF_BYTES_MAX);
+        TAP_CHECK(sniff_tls(big.b, big.n, name) == SNIFF_MALFORMED, "a ClientHello over the limit");
+}
+
+static enum sniff_result http(const char *text, char name[static SNIFF_NAME_MAX + 1]) {
+        return sniff_http((const uint8_t *) text, strlen(text), name);
+}
+
+static void test_http(void) {
+        char name[SNIFF_NAME_MAX + 1];
+        TAP_CHECK(http("GET / HTTP/1.1\r\nHost: A.Example:8080\r\nAccept: */*\r\n\r\n", name) == SNIFF_NAME &&
+                  strcmp(name, "a.example") == 0, "Host, port dropped, lower-cased");
+        TAP_CHECK(http("GET / HTTP/1.1\r\nhOsT:a.example \r\n\r\n", name) == SNIFF_NAME, "any case, any spacing");
+        TAP_CHECK(http("GET http://a.example/x HTTP/1.1\r\nHost: a.example\r\n\r\n", name) == SNIFF_NAME,
+                  "absolute form agreeing with Host");
+        TAP_CHECK(http("GET http://b.example/x HTTP/1.1\r\nHost: a.example\r\n\r\n", name) == SNIFF_AMBIGUOUS,
+                  "absolute form naming another host");
+        TAP_CHECK(http("GET http://b.example/x HTTP/1.1\r\n\r\n", name) == SNIFF_AMBIGUOUS, "absolute form without Host");
+        TAP_CHECK(http("GET http://u@a.example/ HTTP/1.1\r\nHost: a.example\r\n\r\n", name) == SNIFF_AMBIGUOUS,
+                  "userinfo");
+        TAP_CHECK(http("GET / HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\n\r\n", name) == SNIFF_AMBIGUOUS,
+                  "two Host headers");
+        TAP_CHECK(http("GET / HTTP/1.0\r\n\r\n", name) == SNIFF_NO_NAME, "no Host");
+        TAP_CHECK(http("GET / HTTP/1.1\r\nHost:\r\n\r\n", name) == SNIFF_NO_NAME, "empty Host");
+        TAP_CHECK(http("GET / HTTP/1.1\r\nHost: [2001:db8::1]\r\n\r\n", name) == SNIFF_BAD_NAME, "an IPv6 literal");
+        TAP_CHECK(http("GET / HTTP/1.1\r\nHost: 192.0.2.1\r\n\r\n", name) == SNIFF_BAD_NAME, "an IPv4 literal");
+        TAP_CHECK(http("GET / HTTP/1.1\r\nX: 1\r\n Host: b.example\r\n\r\n", name) == SNIFF_MALFORMED, "obs-fold");
+        TAP_CHECK(http("GET / HTTP/1.1\nHost: a.example\n\n", name) == SNIFF_MALFORMED, "bare LF");
+        TAP_CHECK(http("GET / HTTP/1.1\r\nHost : a.example\r\n\r\n", name) == SNIFF_MALFORMED, "space before the colon");
+        TAP_CHECK(http("CONNECT a.example:443 HTTP/1.1\r\nHost: a.example\r\n\r\n", name) == SNIFF_MALFORMED,
+                  "CONNECT");
+        TAP_CHECK(http("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", name) == SNIFF_MALFORMED, "the HTTP/2 preface");
+        TAP_CHECK(http("get / HTTP/1.1\r\n", name) == SNIFF_MALFORMED, "a method in lower case");
+        TAP_CHECK(http("\x16\x03\x01", name) == SNIFF_MALFORMED, "TLS on the HTTP port, at its first byte");
+        TAP_CHECK(http("GET / HTTP/1.1\r\nHost: a.ex\x01mple\r\n\r\n", name) == SNIFF_MALFORMED, "a control byte");
+        TAP_CHECK(http("POST / HTTP/1.1\r\nHost: a.example\r\n\r\n\x00\x01\xff\n", name) == SNIFF_NAME,
+                  "the body after the head may be any bytes");
+        static const char full[] = "GET /x HTTP/1.1\r\nHost: a.example\r\nUser-Agent: t\r\n\r\n";
+        bool cut_ok = true;
+        for (size_t cut = 0; cut < strlen(full); cut++)
+                cut_ok &= sniff_http((const uint8_t *) full, cut, name) == SNIFF_NEED_MORE;
+        TAP_CHECK(cut_ok, "any cut of a head asks for more");
+}
+
+int main(void) {
+        test_tls();
+        test_http();
+        return tap_done();
+}

@@ -106,8 +106,13 @@ static int listen_one(int family, int type, uint16_t port, int *ret) {
          * does not. */
         if (type == SOCK_DGRAM)
                 resolver_udp_buffer_grow(fd);
-        /* No SO_REUSEPORT: with it, a process of the same uid could join
-         * the port and take part of the queries. */
+        /* A firewall restarted in split mode binds again while the old
+         * one's TCP connections linger in TIME_WAIT: SO_REUSEADDR lets it,
+         * and no more (a port somebody listens on stays taken). No
+         * SO_REUSEPORT: with it, a process of the same uid could join the
+         * port and take part of the queries. */
+        if (type == SOCK_STREAM && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+                return -errno;
         if (bind(fd, (struct sockaddr *) &ss, len) < 0)
                 return -errno;
         if (type == SOCK_STREAM && listen(fd, 128) < 0)

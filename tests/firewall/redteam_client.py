@@ -1,0 +1,130 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""Attacks on the name-checking splice proxy, run in the sandbox namespace
+(as the sandbox user). Each prints one JSON object.
+
+  http ADDR PORT HOST1 HOST2 keepalive|pipeline
+        two HTTP/1.1 requests on one connection, Host HOST1 then HOST2:
+        one after the first answer (keepalive) or both in one write
+        (pipeline); {"replies": [...], "error": ...}
+  tls ADDR PORT SNI [--ech]
+        a TLS 1.3 ClientHello naming SNI, with an encrypted_client_hello
+        extension when --ech; {"result": "open"|"reset"|"closed"}
+        ("open": the connection was still up 1.5 s later)"""
+import json
+import os
+import socket
+import struct
+import sys
+import time
+
+
+def family(addr):
+    return socket.AF_INET6 if ":" in addr else socket.AF_INET
+
+
+def connect(addr, port):
+    s = socket.socket(family(addr), socket.SOCK_STREAM)
+    s.settimeout(3)
+    s.connect((addr, port))
+    return s
+
+
+PENDING = {}
+
+
+def read_reply(s):
+    """One HTTP/1.1 reply with Content-Length; what came after it waits
+    for the next call."""
+    buf = PENDING.pop(s, b"")
+    while b"\r\n\r\n" not in buf:
+        chunk = s.recv(4096)
+        if not chunk:
+            raise ConnectionError("closed")
+        buf += chunk
+    head, body = buf.split(b"\r\n\r\n", 1)
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        k, _, v = line.partition(b":")
+        if k.strip().lower() == b"content-length":
+            length = int(v)
+    while len(body) < length:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        body += chunk
+    PENDING[s] = body[length:]
+    return body[:length].decode(errors="replace")
+
+
+def http(addr, port, host1, host2, mode):
+    req = lambda h: f"GET / HTTP/1.1\r\nHost: {h}\r\nUser-Agent: t\r\n\r\n".encode()
+    replies = []
+    try:
+        s = connect(addr, int(port))
+        if mode == "pipeline":
+            s.sendall(req(host1) + req(host2))
+            replies.append(read_reply(s))
+            replies.append(read_reply(s))
+        else:
+            s.sendall(req(host1))
+            replies.append(read_reply(s))
+            s.sendall(req(host2))
+            replies.append(read_reply(s))
+        return {"replies": replies, "error": None}
+    except OSError as e:
+        return {"replies": replies, "error": type(e).__name__}
+
+
+def ext(t, data):
+    return struct.pack("!HH", t, len(data)) + data
+
+
+def client_hello(sni, ech):
+    name = sni.encode()
+    exts = ext(0, struct.pack("!HBH", len(name) + 3, 0, len(name)) + name)
+    exts += ext(43, b"\x02\x03\x04")                                     # supported_versions: TLS 1.3
+    exts += ext(10, b"\x00\x02\x00\x1d")                                 # supported_groups: x25519
+    exts += ext(13, b"\x00\x02\x08\x04")                                 # signature_algorithms
+    exts += ext(51, b"\x00\x24\x00\x1d\x00\x20" + os.urandom(32))        # key_share
+    if ech:
+        # ECHClientHello, outer: the real ClientHello (and its name) is in
+        # the encrypted payload, for the front end's key to open.
+        enc, payload = os.urandom(32), os.urandom(200)
+        exts += ext(0xfe0d, b"\x00" + struct.pack("!HH", 1, 1) + b"\x2a" +
+                    struct.pack("!H", len(enc)) + enc + struct.pack("!H", len(payload)) + payload)
+    body = b"\x03\x03" + os.urandom(32) + b"\x20" + os.urandom(32) + b"\x00\x02\x13\x01" + b"\x01\x00"
+    body += struct.pack("!H", len(exts)) + exts
+    hs = b"\x01" + len(body).to_bytes(3, "big") + body
+    return b"\x16\x03\x01" + struct.pack("!H", len(hs)) + hs
+
+
+def tls(addr, port, sni, ech):
+    try:
+        s = connect(addr, int(port))
+        s.sendall(client_hello(sni, ech))
+        s.settimeout(1.5)
+        try:
+            data = s.recv(100)
+            return {"result": "closed" if not data else "data"}
+        except socket.timeout:
+            return {"result": "open"}
+    except ConnectionResetError:
+        return {"result": "reset"}
+    except OSError as e:
+        return {"result": type(e).__name__}
+
+
+def main():
+    cmd, args = sys.argv[1], sys.argv[2:]
+    if cmd == "http":
+        out = http(*args)
+    elif cmd == "tls":
+        out = tls(args[0], args[1], args[2], "--ech" in args)
+    else:
+        raise SystemExit(f"unknown command {cmd}")
+    print(json.dumps(out), flush=True)
+
+
+if __name__ == "__main__":
+    main()

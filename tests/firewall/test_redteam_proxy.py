@@ -1,0 +1,133 @@
+# SPDX-License-Identifier: MIT
+"""Attacks on the name-checking splice proxy, as the sandbox user, against
+a name-based virtual host that serves an allowed and a refused name on one
+shared address (a CDN front end): redteam_server.py in the network
+namespace, redteam_client.py in the sandbox's.
+
+  allowed.test  198.51.100.10, 2001:db8:2::10  (in the policy)
+  evil.test     198.51.100.10, 2001:db8:2::10  (not in it)
+
+Each test performs one attack and asserts that the refused name was not
+reached."""
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from fakenet import FakeNet, RunningInit
+from nft_netpair import HERE
+
+SHARED4 = "198.51.100.10"
+SHARED6 = "2001:db8:2::10"
+HOSTS = {"allowed.test": [SHARED4, SHARED6], "evil.test": [SHARED4, SHARED6]}
+POLICY = """domains:
+  - allowed.test
+ports: [443, 80]
+selfcheck:
+  allowed: allowed.test:443
+"""
+NOBODY = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]
+
+
+@pytest.fixture
+def net(tmp_path, need_root):
+    n = FakeNet(tmp_path)
+    # Ports 80 and 443 belong to the virtual host below; the echo
+    # listeners keep 8080 and 7.
+    n.listener_args = ["--tcp", "8080", "--tcp", "7"]
+    try:
+        n.setup(HOSTS)
+        n.vhost_log = tmp_path / "vhost.log"
+        n.vhost_log.write_text("")
+        p = n.popen(n.net, [sys.executable, os.path.join(HERE, "redteam_server.py"), "--http", "80",
+                            "--raw", "443", "--log", str(n.vhost_log)], stdout=subprocess.PIPE, text=True)
+        assert p.stdout.readline().strip() == "ready"
+        yield n
+    finally:
+        n.teardown()
+
+
+def start(net, policy=POLICY, user="65534:65534"):
+    init = RunningInit(net, net.write_policy(policy), "--user", user)
+    init.wait_for("sandbox ready")
+    return init
+
+
+def attack(net, *args, as_user=NOBODY):
+    out = net.run(net.sbx, as_user + [sys.executable, os.path.join(HERE, "redteam_client.py"), *args],
+                  timeout=30)
+    return json.loads(out.stdout)
+
+
+def vhost_lines(net):
+    time.sleep(0.2)
+    return net.vhost_log.read_text().splitlines()
+
+
+def reached(net, host):
+    return [l for l in vhost_lines(net) if l == f"http 80 host={host}"]
+
+
+@pytest.mark.parametrize("addr,mode", [(SHARED4, "keepalive"), (SHARED6, "pipeline")])
+def test_a_second_http_request_on_a_checked_connection_cannot_name_a_refused_host(net, addr, mode):
+    """Only the first request head of a port-80 connection is checked; the
+    rest is spliced unread. A second request on the same connection (after
+    the first answer, or in the same write) names any Host, and a shared
+    front end routes it there."""
+    init = start(net)
+    try:
+        # The refused name alone is refused: the check works for a first request.
+        alone = attack(net, "http", addr, "80", "evil.test", "evil.test", "keepalive")
+        assert alone["error"] and not reached(net, "evil.test"), alone
+        out = attack(net, "http", addr, "80", "allowed.test", "evil.test", mode)
+        assert out["replies"][:1] == ["vhost=allowed.test"], out
+        assert "vhost=evil.test" not in out["replies"], out
+        assert not reached(net, "evil.test"), vhost_lines(net)
+    finally:
+        init.stop()
+
+
+def test_a_clienthello_whose_real_name_is_encrypted_is_not_let_through(net):
+    """With Encrypted Client Hello the name the front end serves is in the
+    encrypted inner ClientHello; the outer server_name is whatever the
+    client writes. The proxy checks the outer one and splices: the inner
+    name was never checked."""
+    init = start(net)
+    try:
+        plain = attack(net, "tls", SHARED4, "443", "allowed.test")
+        assert plain["result"] == "open", plain
+        before = len(vhost_lines(net))
+        out = attack(net, "tls", SHARED4, "443", "allowed.test", "--ech")
+        got = [l for l in vhost_lines(net)[before:] if l.startswith("raw 443 ")]
+        ech_hellos = [l for l in got if "fe0d" in l.split()[2]]
+        assert out["result"] == "reset" and not ech_hellos, (out, got)
+    finally:
+        init.stop()
+
+
+def test_a_sandbox_user_with_the_proxy_uid_is_refused_or_name_checked(net):
+    """The name_check chain exempts the proxy's uid (903, or the uid of
+    agent-sandbox-proxy). A sandbox user with that uid (a DEV_UID of 903,
+    --user 903:903, an image whose own user has the fallback uid) is
+    exempt too: every name reaches every allowed address. The init should
+    refuse to start such a user, as it does for its own uid."""
+    init = RunningInit(net, net.write_policy(POLICY), "--user", "903:903")
+    try:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if any("sandbox ready" in l for l in init.lines) or init.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        if init.proc.poll() is not None:
+            return          # refused to start: fails closed
+        assert any("sandbox ready" in l for l in init.lines), init.lines
+        as_proxy_uid = ["setpriv", "--reuid", "903", "--regid", "903", "--clear-groups"]
+        out = attack(net, "tls", SHARED4, "443", "evil.test", as_user=as_proxy_uid)
+        hellos = [l for l in vhost_lines(net) if l.startswith("raw 443 ")
+                  and "6576696c2e74657374" in l]      # "evil.test"
+        assert out["result"] == "reset" and not hellos, (out, hellos)
+    finally:
+        init.stop()

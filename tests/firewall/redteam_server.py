@@ -7,6 +7,7 @@ the 'network' namespace on every address (IPv4 and IPv6):
                 200 with the body "vhost=<Host>", and logged
                 "http PORT host=<Host>" (the host a real front end would
                 route the request to)
+  --bind ADDR   listen on ADDR only (default: every address)
   --raw PORT    logs "raw PORT <hex>" for the first bytes of each
                 connection (up to 16 KiB, or what came in 2 s) and keeps
                 it open; a ClientHello's bytes as the server got them
@@ -23,6 +24,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--http", type=int, action="append", default=[])
     ap.add_argument("--raw", type=int, action="append", default=[])
+    ap.add_argument("--bind", default="::", help="one address instead of all")
     ap.add_argument("--log", required=True)
     args = ap.parse_args()
     log = open(args.log, "a", buffering=1)
@@ -30,10 +32,12 @@ def main():
 
     for kind, ports in (("http", args.http), ("raw", args.raw)):
         for port in ports:
-            s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+            fam = socket.AF_INET6 if ":" in args.bind else socket.AF_INET
+            s = socket.socket(fam, socket.SOCK_STREAM)
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-            s.bind(("::", port))
+            if fam == socket.AF_INET6:
+                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            s.bind((args.bind, port))
             s.listen(128)
             s.setblocking(False)
             sel.register(s, selectors.EVENT_READ, ("listen", kind, port, None))

@@ -131,3 +131,15 @@ def test_a_sandbox_user_with_the_proxy_uid_is_refused_or_name_checked(net):
         assert out["result"] == "reset" and not hellos, (out, hellos)
     finally:
         init.stop()
+
+
+def test_the_name_check_and_its_limits_are_documented():
+    """docs/ must stay true: the policy reference names the name_check key,
+    and the security model no longer calls the proxy a later release."""
+    root = os.path.dirname(os.path.dirname(HERE))
+    with open(os.path.join(root, "docs", "policy.md")) as f:
+        policy = f.read()
+    with open(os.path.join(root, "docs", "security.md")) as f:
+        security = f.read()
+    assert "name_check" in policy
+    assert "name-checking proxy of a later release" not in " ".join(security.split())

@@ -10,7 +10,11 @@
   tls ADDR PORT SNI [--ech]
         a TLS 1.3 ClientHello naming SNI, with an encrypted_client_hello
         extension when --ech; {"result": "open"|"reset"|"closed"}
-        ("open": the connection was still up 1.5 s later)"""
+        ("open": the connection was still up 1.5 s later)
+  crowd ADDR PORT N SNI
+        opens N connections that send nothing and holds them, then tries
+        one ClientHello naming SNI: {"opened", "refused", "result"}"""
+import resource
 import json
 import os
 import socket
@@ -115,12 +119,27 @@ def tls(addr, port, sni, ech):
         return {"result": type(e).__name__}
 
 
+def crowd(addr, port, n, sni):
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    held, refused = [], 0
+    for _ in range(int(n)):
+        try:
+            held.append(connect(addr, int(port)))
+        except OSError:
+            refused += 1        # the proxy is full: what the attack is after
+    time.sleep(0.5)
+    return dict(tls(addr, port, sni, False), opened=len(held), refused=refused)
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "http":
         out = http(*args)
     elif cmd == "tls":
         out = tls(args[0], args[1], args[2], "--ech" in args)
+    elif cmd == "crowd":
+        out = crowd(*args)
     else:
         raise SystemExit(f"unknown command {cmd}")
     print(json.dumps(out), flush=True)

@@ -143,3 +143,27 @@ def test_the_name_check_and_its_limits_are_documented():
         security = f.read()
     assert "name_check" in policy
     assert "name-checking proxy of a later release" not in " ".join(security.split())
+
+
+# More connections than the proxy ever holds (SPLICEPROXY_CONNS_MAX).
+CROWD = 8300
+
+
+def test_connections_that_say_nothing_do_not_keep_out_a_well_formed_one(net):
+    """The proxy holds a fixed number of connections (8192, or fewer as its
+    descriptor limit allows), and a connection that has sent nothing keeps
+    its place for the whole hello timeout. One user who opens that many and
+    says nothing has every later name-checked connection of every user
+    (root's terminals too) reset, with no denial entry and no log line; by
+    reconnecting every 10 s it keeps it so. The oldest silent connection
+    should make way for a new one."""
+    import resource
+    if resource.getrlimit(resource.RLIMIT_NOFILE)[1] < CROWD + 100:
+        pytest.skip(f"needs a descriptor limit above {CROWD + 100}")
+    init = start(net)
+    try:
+        assert attack(net, "tls", SHARED4, "443", "allowed.test")["result"] == "open"
+        out = attack(net, "crowd", SHARED4, "443", str(CROWD), "allowed.test")
+        assert out["result"] == "open", (out, init.lines[-3:])
+    finally:
+        init.stop()

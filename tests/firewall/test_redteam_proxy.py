@@ -32,22 +32,61 @@ selfcheck:
 NOBODY = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]
 
 
-@pytest.fixture
-def net(tmp_path, need_root):
+def fake_internet(tmp_path, raw_tls=True):
     n = FakeNet(tmp_path)
     # Ports 80 and 443 belong to the virtual host below; the echo
     # listeners keep 8080 and 7.
     n.listener_args = ["--tcp", "8080", "--tcp", "7"]
+    n.setup(HOSTS)
+    n.vhost_log = tmp_path / "vhost.log"
+    n.vhost_log.write_text("")
+    p = n.popen(n.net, [sys.executable, os.path.join(HERE, "redteam_server.py"), "--http", "80",
+                        *(["--raw", "443"] if raw_tls else []), "--log", str(n.vhost_log)],
+                stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "ready"
+    return n
+
+
+@pytest.fixture
+def net(tmp_path, need_root):
+    n = None
     try:
-        n.setup(HOSTS)
-        n.vhost_log = tmp_path / "vhost.log"
-        n.vhost_log.write_text("")
-        p = n.popen(n.net, [sys.executable, os.path.join(HERE, "redteam_server.py"), "--http", "80",
-                            "--raw", "443", "--log", str(n.vhost_log)], stdout=subprocess.PIPE, text=True)
-        assert p.stdout.readline().strip() == "ready"
+        n = fake_internet(tmp_path)
         yield n
     finally:
-        n.teardown()
+        if n:
+            n.teardown()
+
+
+@pytest.fixture
+def tls_net(tmp_path, need_root):
+    """The same, with a real TLS server on port 443 of the shared address:
+    OpenSSL's s_server with a certificate of its own for each name (made
+    here, self-signed), logging the server name of each ClientHello and
+    switching to evil.test's certificate when that is the name asked for."""
+    n = None
+    try:
+        n = fake_internet(tmp_path, raw_tls=False)
+        for name in ("allowed", "evil"):
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                            "-nodes", "-keyout", str(tmp_path / f"{name}.key"), "-out", str(tmp_path / f"{name}.pem"),
+                            "-days", "2", "-subj", f"/CN={name}.test", "-addext", f"subjectAltName=DNS:{name}.test"],
+                           check=True, capture_output=True)
+        n.tls_log = tmp_path / "s_server.log"
+        out = open(n.tls_log, "w")
+        n.popen(n.net, ["openssl", "s_server", "-accept", "443", "-tls1_3", "-msg",
+                        "-cert", str(tmp_path / "allowed.pem"), "-key", str(tmp_path / "allowed.key"),
+                        "-servername", "evil.test",
+                        "-cert2", str(tmp_path / "evil.pem"), "-key2", str(tmp_path / "evil.key")],
+                stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        while "ACCEPT" not in n.tls_log.read_text():
+            assert time.monotonic() < deadline, n.tls_log.read_text()
+            time.sleep(0.05)
+        yield n
+    finally:
+        if n:
+            n.teardown()
 
 
 def start(net, policy=POLICY, user="65534:65534"):
@@ -165,5 +204,25 @@ def test_connections_that_say_nothing_do_not_keep_out_a_well_formed_one(net):
         assert attack(net, "tls", SHARED4, "443", "allowed.test")["result"] == "open"
         out = attack(net, "crowd", SHARED4, "443", str(CROWD), "allowed.test")
         assert out["result"] == "open", (out, init.lines[-3:])
+    finally:
+        init.stop()
+
+
+def test_a_second_clienthello_after_a_hello_retry_request_cannot_name_a_refused_host(tls_net):
+    """TLS 1.3 lets the server ask for a second ClientHello
+    (HelloRetryRequest). The proxy checks the first and splices the rest
+    unread; OpenSSL takes the server name of the second, and a server that
+    picks its site by name (s_server -servername here; nginx, HAProxy with
+    crt-list) serves the refused one."""
+    net = tls_net
+    init = start(net)
+    try:
+        alone = attack(net, "tls", SHARED4, "443", "evil.test")
+        assert alone["result"] == "reset", alone
+        out = attack(net, "hrr", SHARED4, "443", "allowed.test", "evil.test")
+        time.sleep(0.3)
+        seen = [l for l in net.tls_log.read_text().splitlines() if "Hostname in TLS extension" in l]
+        assert out["hrr"] is True and seen[:1] == ['Hostname in TLS extension: "allowed.test"'], (out, seen)
+        assert 'Hostname in TLS extension: "evil.test"' not in seen, (out, seen)
     finally:
         init.stop()

@@ -122,7 +122,11 @@ def test_a_second_http_request_on_a_checked_connection_cannot_name_a_refused_hos
         alone = attack(net, "http", addr, "80", "evil.test", "evil.test", "keepalive")
         assert alone["error"] and not reached(net, "evil.test"), alone
         out = attack(net, "http", addr, "80", "allowed.test", "evil.test", mode)
-        assert out["replies"][:1] == ["vhost=allowed.test"], out
+        # Pipelined, a proxy that refuses the second request may reset the
+        # connection before the first answer is read.
+        if mode == "keepalive":
+            assert out["replies"][:1] == ["vhost=allowed.test"], out
+        assert reached(net, "allowed.test"), vhost_lines(net)
         assert "vhost=evil.test" not in out["replies"], out
         assert not reached(net, "evil.test"), vhost_lines(net)
     finally:

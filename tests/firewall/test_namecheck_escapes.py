@@ -1,0 +1,232 @@
+# SPDX-License-Identifier: MIT
+"""Attacks on the name-checking splice proxy, as the sandbox user, against
+a name-based virtual host that serves an allowed and a refused name on one
+shared address (a CDN front end): redteam_server.py in the network
+namespace, redteam_client.py in the sandbox's.
+
+  allowed.test  198.51.100.10, 2001:db8:2::10  (in the policy)
+  evil.test     198.51.100.10, 2001:db8:2::10  (not in it)
+
+Each test performs one attack and asserts that the refused name was not
+reached."""
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from fakenet import FakeNet, RunningInit
+from nft_netpair import HERE
+
+SHARED4 = "198.51.100.10"
+SHARED6 = "2001:db8:2::10"
+HOSTS = {"allowed.test": [SHARED4, SHARED6], "evil.test": [SHARED4, SHARED6]}
+POLICY = """domains:
+  - allowed.test
+ports: [443, 80]
+selfcheck:
+  allowed: allowed.test:443
+"""
+NOBODY = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]
+
+
+def fake_internet(tmp_path, raw_tls=True):
+    n = FakeNet(tmp_path)
+    # Ports 80 and 443 belong to the virtual host below; the echo
+    # listeners keep 8080 and 7.
+    n.listener_args = ["--tcp", "8080", "--tcp", "7"]
+    n.setup(HOSTS)
+    n.vhost_log = tmp_path / "vhost.log"
+    n.vhost_log.write_text("")
+    p = n.popen(n.net, [sys.executable, os.path.join(HERE, "redteam_server.py"), "--http", "80",
+                        *(["--raw", "443"] if raw_tls else []), "--log", str(n.vhost_log)],
+                stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "ready"
+    return n
+
+
+@pytest.fixture
+def net(tmp_path, need_root):
+    n = None
+    try:
+        n = fake_internet(tmp_path)
+        yield n
+    finally:
+        if n:
+            n.teardown()
+
+
+@pytest.fixture
+def tls_net(tmp_path, need_root):
+    """The same, with a real TLS server on port 443 of the shared address:
+    OpenSSL's s_server with a certificate of its own for each name (made
+    here, self-signed), logging the server name of each ClientHello and
+    switching to evil.test's certificate when that is the name asked for."""
+    n = None
+    try:
+        n = fake_internet(tmp_path, raw_tls=False)
+        for name in ("allowed", "evil"):
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                            "-nodes", "-keyout", str(tmp_path / f"{name}.key"), "-out", str(tmp_path / f"{name}.pem"),
+                            "-days", "2", "-subj", f"/CN={name}.test", "-addext", f"subjectAltName=DNS:{name}.test"],
+                           check=True, capture_output=True)
+        n.tls_log = tmp_path / "s_server.log"
+        out = open(n.tls_log, "w")
+        n.popen(n.net, ["openssl", "s_server", "-accept", "443", "-tls1_3", "-msg",
+                        "-cert", str(tmp_path / "allowed.pem"), "-key", str(tmp_path / "allowed.key"),
+                        "-servername", "evil.test",
+                        "-cert2", str(tmp_path / "evil.pem"), "-key2", str(tmp_path / "evil.key")],
+                stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        while "ACCEPT" not in n.tls_log.read_text():
+            assert time.monotonic() < deadline, n.tls_log.read_text()
+            time.sleep(0.05)
+        yield n
+    finally:
+        if n:
+            n.teardown()
+
+
+def start(net, policy=POLICY, user="65534:65534"):
+    init = RunningInit(net, net.write_policy(policy), "--user", user)
+    init.wait_for("sandbox ready")
+    return init
+
+
+def attack(net, *args, as_user=NOBODY):
+    out = net.run(net.sbx, as_user + [sys.executable, os.path.join(HERE, "redteam_client.py"), *args],
+                  timeout=30)
+    return json.loads(out.stdout)
+
+
+def vhost_lines(net):
+    time.sleep(0.2)
+    return net.vhost_log.read_text().splitlines()
+
+
+def reached(net, host):
+    return [l for l in vhost_lines(net) if l == f"http 80 host={host}"]
+
+
+@pytest.mark.parametrize("addr,mode", [(SHARED4, "keepalive"), (SHARED6, "pipeline")])
+def test_a_second_http_request_on_a_checked_connection_cannot_name_a_refused_host(net, addr, mode):
+    """Only the first request head of a port-80 connection is checked; the
+    rest is spliced unread. A second request on the same connection (after
+    the first answer, or in the same write) names any Host, and a shared
+    front end routes it there."""
+    init = start(net)
+    try:
+        # The refused name alone is refused: the check works for a first request.
+        alone = attack(net, "http", addr, "80", "evil.test", "evil.test", "keepalive")
+        assert alone["error"] and not reached(net, "evil.test"), alone
+        out = attack(net, "http", addr, "80", "allowed.test", "evil.test", mode)
+        # Pipelined, a proxy that refuses the second request may reset the
+        # connection before the first answer is read.
+        if mode == "keepalive":
+            assert out["replies"][:1] == ["vhost=allowed.test"], out
+        assert reached(net, "allowed.test"), vhost_lines(net)
+        assert "vhost=evil.test" not in out["replies"], out
+        assert not reached(net, "evil.test"), vhost_lines(net)
+    finally:
+        init.stop()
+
+
+def test_a_clienthello_whose_real_name_is_encrypted_is_not_let_through(net):
+    """With Encrypted Client Hello the name the front end serves is in the
+    encrypted inner ClientHello; the outer server_name is whatever the
+    client writes. The proxy checks the outer one and splices: the inner
+    name was never checked."""
+    init = start(net)
+    try:
+        plain = attack(net, "tls", SHARED4, "443", "allowed.test")
+        assert plain["result"] == "open", plain
+        before = len(vhost_lines(net))
+        out = attack(net, "tls", SHARED4, "443", "allowed.test", "--ech")
+        got = [l for l in vhost_lines(net)[before:] if l.startswith("raw 443 ")]
+        ech_hellos = [l for l in got if "fe0d" in l.split()[2]]
+        assert out["result"] == "reset" and not ech_hellos, (out, got)
+    finally:
+        init.stop()
+
+
+def test_a_sandbox_user_with_the_proxy_uid_is_refused_or_name_checked(net):
+    """The name_check chain exempts the proxy's uid (903, or the uid of
+    agent-sandbox-proxy). A sandbox user with that uid (a DEV_UID of 903,
+    --user 903:903, an image whose own user has the fallback uid) is
+    exempt too: every name reaches every allowed address. The init should
+    refuse to start such a user, as it does for its own uid."""
+    init = RunningInit(net, net.write_policy(POLICY), "--user", "903:903")
+    try:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if any("sandbox ready" in l for l in init.lines) or init.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        if init.proc.poll() is not None:
+            return          # refused to start: fails closed
+        assert any("sandbox ready" in l for l in init.lines), init.lines
+        as_proxy_uid = ["setpriv", "--reuid", "903", "--regid", "903", "--clear-groups"]
+        out = attack(net, "tls", SHARED4, "443", "evil.test", as_user=as_proxy_uid)
+        hellos = [l for l in vhost_lines(net) if l.startswith("raw 443 ")
+                  and "6576696c2e74657374" in l]      # "evil.test"
+        assert out["result"] == "reset" and not hellos, (out, hellos)
+    finally:
+        init.stop()
+
+
+def test_the_name_check_and_its_limits_are_documented():
+    """docs/ must stay true: the policy reference names the name_check key,
+    and the security model no longer calls the proxy a later release."""
+    root = os.path.dirname(os.path.dirname(HERE))
+    with open(os.path.join(root, "docs", "policy.md")) as f:
+        policy = f.read()
+    with open(os.path.join(root, "docs", "security.md")) as f:
+        security = f.read()
+    assert "name_check" in policy
+    assert "name-checking proxy of a later release" not in " ".join(security.split())
+
+
+# More connections than the proxy ever holds (SPLICEPROXY_CONNS_MAX).
+CROWD = 8300
+
+
+def test_connections_that_say_nothing_do_not_keep_out_a_well_formed_one(net):
+    """The proxy holds a fixed number of connections (8192, or fewer as its
+    descriptor limit allows), and a connection that has sent nothing keeps
+    its place for the whole hello timeout. One user who opens that many and
+    says nothing has every later name-checked connection of every user
+    (root's terminals too) reset, with no denial entry and no log line; by
+    reconnecting every 10 s it keeps it so. The oldest silent connection
+    should make way for a new one."""
+    import resource
+    if resource.getrlimit(resource.RLIMIT_NOFILE)[1] < CROWD + 100:
+        pytest.skip(f"needs a descriptor limit above {CROWD + 100}")
+    init = start(net)
+    try:
+        assert attack(net, "tls", SHARED4, "443", "allowed.test")["result"] == "open"
+        out = attack(net, "crowd", SHARED4, "443", str(CROWD), "allowed.test")
+        assert out["result"] == "open", (out, init.lines[-3:])
+    finally:
+        init.stop()
+
+
+def test_a_second_clienthello_after_a_hello_retry_request_cannot_name_a_refused_host(tls_net):
+    """TLS 1.3 lets the server ask for a second ClientHello
+    (HelloRetryRequest). The proxy checks the first and splices the rest
+    unread; OpenSSL takes the server name of the second, and a server that
+    picks its site by name (s_server -servername here; nginx, HAProxy with
+    crt-list) serves the refused one."""
+    net = tls_net
+    init = start(net)
+    try:
+        alone = attack(net, "tls", SHARED4, "443", "evil.test")
+        assert alone["result"] == "reset", alone
+        out = attack(net, "hrr", SHARED4, "443", "allowed.test", "evil.test")
+        time.sleep(0.3)
+        seen = [l for l in net.tls_log.read_text().splitlines() if "Hostname in TLS extension" in l]
+        assert out["hrr"] is True and seen[:1] == ['Hostname in TLS extension: "allowed.test"'], (out, seen)
+        assert 'Hostname in TLS extension: "evil.test"' not in seen, (out, seen)
+    finally:
+        init.stop()

@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: MIT
 """Attacks on the name-checking splice proxy, as the sandbox user, against
 a name-based virtual host that serves an allowed and a refused name on one
-shared address (a CDN front end): redteam_server.py in the network
-namespace, redteam_client.py in the sandbox's.
+shared address (a CDN front end): namecheck_vhost.py in the network
+namespace, namecheck_attack.py in the sandbox's.
 
   allowed.test  198.51.100.10, 2001:db8:2::10  (in the policy)
   evil.test     198.51.100.10, 2001:db8:2::10  (not in it)
@@ -40,7 +40,7 @@ def fake_internet(tmp_path, raw_tls=True):
     n.setup(HOSTS)
     n.vhost_log = tmp_path / "vhost.log"
     n.vhost_log.write_text("")
-    p = n.popen(n.net, [sys.executable, os.path.join(HERE, "redteam_server.py"), "--http", "80",
+    p = n.popen(n.net, [sys.executable, os.path.join(HERE, "namecheck_vhost.py"), "--http", "80",
                         *(["--raw", "443"] if raw_tls else []), "--log", str(n.vhost_log)],
                 stdout=subprocess.PIPE, text=True)
     assert p.stdout.readline().strip() == "ready"
@@ -96,7 +96,7 @@ def start(net, policy=POLICY, user="65534:65534"):
 
 
 def attack(net, *args, as_user=NOBODY):
-    out = net.run(net.sbx, as_user + [sys.executable, os.path.join(HERE, "redteam_client.py"), *args],
+    out = net.run(net.sbx, as_user + [sys.executable, os.path.join(HERE, "namecheck_attack.py"), *args],
                   timeout=30)
     return json.loads(out.stdout)
 

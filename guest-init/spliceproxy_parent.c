@@ -218,6 +218,7 @@ static enum denial_reason reason_of(enum spliceproxy_why why) {
         case SPLICEPROXY_MALFORMED: return DENIAL_NAME_MALFORMED;
         case SPLICEPROXY_TOO_LONG: return DENIAL_NAME_TOO_LONG;
         case SPLICEPROXY_TIMEOUT: return DENIAL_NAME_TIMEOUT;
+        case SPLICEPROXY_UNSUPPORTED: return DENIAL_NAME_UNSUPPORTED;
         case SPLICEPROXY_NOT_IN_POLICY: default: return DENIAL_NOT_IN_POLICY;
         }
 }

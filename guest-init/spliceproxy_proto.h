@@ -31,6 +31,7 @@ enum spliceproxy_why {
         SPLICEPROXY_MALFORMED,
         SPLICEPROXY_TOO_LONG,           /* no complete ClientHello or head in SNIFF_BYTES_MAX */
         SPLICEPROXY_TIMEOUT,            /* started, but not finished in time */
+        SPLICEPROXY_UNSUPPORTED,        /* asks for what the check cannot follow (an HTTP upgrade) */
         _SPLICEPROXY_WHY_MAX,
 };
 

@@ -15,6 +15,9 @@
         a TLS 1.3 ClientHello naming SNI1 with no key share, so that the
         server asks again (HelloRetryRequest); the second ClientHello, with
         the key share, names SNI2: {"hrr": bool, "second": ...}
+  raw ADDR PORT HEX
+        sends the bytes, reads until the end or 1.5 s of silence:
+        {"result": "open"|"reset"|"closed", "data": text}
   crowd ADDR PORT N SNI
         opens N connections that send nothing and holds them, then tries
         one ClientHello naming SNI: {"opened", "refused", "result"}"""
@@ -129,6 +132,7 @@ HRR_RANDOM = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e
 
 
 def hrr(addr, port, sni1, sni2):
+    got_hrr = "?"
     try:
         s = connect(addr, int(port))
         session_id = os.urandom(32)
@@ -141,13 +145,32 @@ def hrr(addr, port, sni1, sni2):
             buf += data
         if HRR_RANDOM not in buf[:5 + int.from_bytes(buf[3:5], "big")]:
             return {"hrr": False, "second": None}
+        got_hrr = True
         # The compatibility ChangeCipherSpec, then the second ClientHello.
         s.sendall(b"\x14\x03\x03\x00\x01\x01" + client_hello(sni2, False, session_id=session_id))
         s.settimeout(2)
         data = s.recv(4096)
         return {"hrr": True, "second": "reply" if data else "closed"}
     except OSError as e:
-        return {"hrr": "?", "second": type(e).__name__}
+        # A reset after the HelloRetryRequest is the refusal of the second.
+        return {"hrr": got_hrr, "second": type(e).__name__}
+
+
+def raw(addr, port, hexbytes):
+    data = b""
+    try:
+        s = connect(addr, int(port))
+        s.sendall(bytes.fromhex(hexbytes))
+        s.settimeout(1.5)
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                return {"result": "closed", "data": data.decode(errors="replace")}
+            data += chunk
+    except socket.timeout:
+        return {"result": "open", "data": data.decode(errors="replace")}
+    except ConnectionResetError:
+        return {"result": "reset", "data": data.decode(errors="replace")}
 
 
 def crowd(addr, port, n, sni):
@@ -171,6 +194,8 @@ def main():
         out = tls(args[0], args[1], args[2], "--ech" in args)
     elif cmd == "hrr":
         out = hrr(*args)
+    elif cmd == "raw":
+        out = raw(*args)
     elif cmd == "crowd":
         out = crowd(*args)
     else:

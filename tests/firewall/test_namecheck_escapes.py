@@ -133,6 +133,48 @@ def test_a_second_http_request_on_a_checked_connection_cannot_name_a_refused_hos
         init.stop()
 
 
+def test_requests_after_a_body_are_checked_and_upgrades_refused(net):
+    """The proxy follows request framing on a checked HTTP connection: the
+    head after a Content-Length or chunked body is checked like the first;
+    a request asking for an upgrade (WebSocket, h2c) is refused, since the
+    bytes after a 101 are no longer requests."""
+    head = lambda h, extra="": f"POST / HTTP/1.1\r\nHost: {h}\r\n{extra}\r\n"
+    get = lambda h: f"GET / HTTP/1.1\r\nHost: {h}\r\n\r\n"
+    chunked = "5\r\nhello\r\n3\r\nabc\r\n0\r\n\r\n"
+    send = lambda text: attack(net, "raw", SHARED4, "80", text.encode().hex())
+    init = start(net)
+    try:
+        ok = send(head("allowed.test", "Content-Length: 5\r\n") + "hello" + get("allowed.test"))
+        assert ok["data"].count("vhost=allowed.test") == 2, ok
+        ok = send(head("allowed.test", "Transfer-Encoding: chunked\r\n") + chunked + get("allowed.test"))
+        assert ok["data"].count("vhost=allowed.test") >= 2, ok
+        for text in (head("allowed.test", "Content-Length: 5\r\n") + "hello" + get("evil.test"),
+                     head("allowed.test", "Transfer-Encoding: chunked\r\n") + chunked + get("evil.test"),
+                     # a request hidden in what would be a body, had there been a length
+                     head("allowed.test") + get("evil.test"),
+                     # a chunk that is longer than it says
+                     head("allowed.test", "Transfer-Encoding: chunked\r\n") + "3\r\nhello\r\n0\r\n\r\n" + get("evil.test"),
+                     head("allowed.test", "Transfer-Encoding: chunked\r\nContent-Length: 3\r\n") + "0\r\n\r\n" + get("evil.test")):
+            out = send(text)
+            assert out["result"] == "reset" and "vhost=evil.test" not in out["data"], (text, out)
+        up = send("GET / HTTP/1.1\r\nHost: allowed.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+        assert up["result"] == "reset" and not up["data"], up
+        assert not reached(net, "evil.test"), vhost_lines(net)
+        init.wait_for("evil.test")         # the later head's refusal is reported, named
+    finally:
+        init.stop()
+
+
+def test_keep_alive_requests_for_the_allowed_name_go_through(net):
+    init = start(net)
+    try:
+        for addr, mode in ((SHARED4, "keepalive"), (SHARED6, "pipeline")):
+            out = attack(net, "http", addr, "80", "allowed.test", "allowed.test", mode)
+            assert out["replies"] == ["vhost=allowed.test"] * 2 and not out["error"], out
+    finally:
+        init.stop()
+
+
 # An HTTPS record (RFC 9460) for allowed.test: priority 1, target ".",
 # alpn "h2", and an ech SvcParam (key 5) with four bytes of configuration.
 HTTPS_RR_WITH_ECH = "0001" "00" "0001" "0003" "026832" "0005" "0004" "01020304"
@@ -222,6 +264,18 @@ def test_connections_that_say_nothing_do_not_keep_out_a_well_formed_one(net):
         assert attack(net, "tls", SHARED4, "443", "allowed.test")["result"] == "open"
         out = attack(net, "crowd", SHARED4, "443", str(CROWD), "allowed.test")
         assert out["result"] == "open", (out, init.lines[-3:])
+    finally:
+        init.stop()
+
+
+def test_a_second_clienthello_naming_the_same_host_goes_through(tls_net):
+    """A client that is asked again and names the same server (any honest
+    one) gets the server's answer to its second ClientHello."""
+    net = tls_net
+    init = start(net)
+    try:
+        out = attack(net, "hrr", SHARED4, "443", "allowed.test", "ALLOWED.test")
+        assert out == {"hrr": True, "second": "reply"}, out
     finally:
         init.stop()
 

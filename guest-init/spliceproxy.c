@@ -55,6 +55,7 @@
 /* Checks passed per connection per wake-up (pipelined requests): the
  * rest wait for the next round through epoll. */
 #define CHECKS_PER_WAKE 16
+#define FULL_REPORT_INTERVAL_USEC 1000000u
 #define EVENTS_PER_WAIT 256
 /* Descriptors per spliced connection (two sockets, two pipes), and the
  * few the proxy keeps besides. */
@@ -115,6 +116,8 @@ struct proxy {
         struct list lists[_STATE_MAX];
         unsigned n_conns, max_conns;
         unsigned long reports_dropped;
+        uint32_t full_dropped;          /* ended or refused for room since the last "full" report */
+        uint64_t full_reported_usec;
         struct conn *dead;
         bool retired;
 };
@@ -670,6 +673,38 @@ static void on_hello(struct proxy *px, struct conn *c, uint32_t events) {
         refuse(px, c, why_of(r), name);
 }
 
+/* ---- a full proxy --------------------------------------------------------------- */
+
+/* Tells PID 1, at most once a second, how many connections were ended or
+ * refused for room: a user can fill the proxy at will, the log must not
+ * fill with it (PID 1 budgets the lines as well). */
+static void count_full(struct proxy *px) {
+        px->full_dropped++;
+        uint64_t now = now_usec();
+        if (px->full_reported_usec && now - px->full_reported_usec < FULL_REPORT_INTERVAL_USEC)
+                return;
+        struct spliceproxy_msg m = { .type = SPLICEPROXY_FULL, .uid = px->full_dropped };
+        if (send(px->control_fd, &m, sizeof(m), MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+                px->reports_dropped++;
+        px->full_dropped = 0;
+        px->full_reported_usec = now;
+}
+
+/* At the limit, the oldest connection that has not named an allowed host
+ * yet (the head of the HELLO list: appended on accept) makes way for a new
+ * one, rather than the new one being refused: connections that say
+ * nothing would otherwise keep every later one out for the whole hello
+ * timeout, and anyone can open them. Spliced connections are not ended:
+ * they passed the check. */
+static bool make_room(struct proxy *px) {
+        struct conn *oldest = px->lists[STATE_HELLO].head;
+        if (!oldest)
+                return false;
+        conn_end(px, oldest, true);
+        count_full(px);
+        return true;
+}
+
 /* false when there was nothing (more) to accept. */
 static bool accept_one(struct proxy *px, int listen_fd) {
         struct sockaddr_storage dst;
@@ -683,9 +718,12 @@ static bool accept_one(struct proxy *px, int listen_fd) {
         if (spliceproxy_original_dst(fd, &dst, &dst_len) == 0)
                 kind = policy_name_check_port(px->policy, spliceproxy_port_of(&dst));
         struct conn *c = NULL;
-        if (kind != POLICY_NAME_CHECK_NONE && px->n_conns < px->max_conns)
+        bool room = kind != POLICY_NAME_CHECK_NONE && (px->n_conns < px->max_conns || make_room(px));
+        if (room)
                 c = calloc(1, sizeof(*c));
         if (!c) {
+                if (kind != POLICY_NAME_CHECK_NONE && !room)
+                        count_full(px);
                 close_fd(&fd, true);
                 return true;
         }

@@ -264,6 +264,9 @@ def test_connections_that_say_nothing_do_not_keep_out_a_well_formed_one(net):
         assert attack(net, "tls", SHARED4, "443", "allowed.test")["result"] == "open"
         out = attack(net, "crowd", SHARED4, "443", str(CROWD), "allowed.test")
         assert out["result"] == "open", (out, init.lines[-3:])
+        # PID 1 says why the silent ones were ended, in a bounded number of lines.
+        init.wait_for("at its limit of name-checked connections")
+        assert sum("at its limit" in l for l in init.lines) <= 10, init.lines[-12:]
     finally:
         init.stop()
 

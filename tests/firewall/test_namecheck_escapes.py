@@ -301,3 +301,28 @@ def test_a_second_clienthello_after_a_hello_retry_request_cannot_name_a_refused_
         assert 'Hostname in TLS extension: "evil.test"' not in seen, (out, seen)
     finally:
         init.stop()
+
+
+def test_a_connection_that_missed_the_redirect_is_refused_by_the_filter(net):
+    """The redirect (nat chain name_check) and the filter's accept rules
+    look the allowed and learned sets up apart for the same SYN; an address
+    the resolver adds between the two lookups (or any gap in the redirect)
+    would let a connection to a name-checked port past the proxy. The
+    filter takes such a connection only from the proxy's uid or the init's
+    marked sockets. With the redirect rules gone, the sandbox user's
+    connection must be reset rather than reach the server unchecked."""
+    init = start(net)
+    try:
+        assert attack(net, "tls", SHARED4, "443", "allowed.test")["result"] == "open"
+        net.run(net.sbx, ["nft", "flush", "chain", "inet", "agent_sandbox", "name_check"])
+        before = len(vhost_lines(net))
+        for addr in (SHARED4, SHARED6):
+            out = attack(net, "tls", addr, "443", "evil.test")
+            assert out["result"] == "ConnectionRefusedError", (addr, out)     # the SYN was reset
+        out = attack(net, "http", SHARED4, "80", "evil.test", "evil.test", "keepalive")
+        assert out["error"] and not out["replies"], out
+        got = vhost_lines(net)[before:]
+        assert not got, got
+    finally:
+        init.stop()
+

@@ -5,8 +5,8 @@ sandbox user: one query over UDP or TCP to ADDR:53, one JSON line out.
 
   dnsclient.py [--tcp] [--port N] SERVER NAME [TYPE]      TYPE: A, AAAA, TXT, MX (default A)
 
-Prints {"rcode": N, "answers": ["198.51.100.10", ...], "other": [65, ...]}
-(A/AAAA answers as addresses, the types of the other answer records), or {"error": "timeout" | "refused" | ...}."""
+Prints {"rcode": N, "answers": ["198.51.100.10", ...]} (A/AAAA answers as
+addresses; "other": [65, ...], the types of any other answer records), or {"error": "timeout" | "refused" | ...}."""
 import json
 import os
 import socket
@@ -54,7 +54,10 @@ def parse(msg, qid):
             answers.append(socket.inet_ntop(socket.AF_INET6, data))
         else:
             other.append(rtype)
-    return {"rcode": flags & 0xF, "tc": bool(flags & 0x200), "answers": answers, "other": other}
+    out = {"rcode": flags & 0xF, "tc": bool(flags & 0x200), "answers": answers}
+    if other:
+        out["other"] = other
+    return out
 
 
 def main():

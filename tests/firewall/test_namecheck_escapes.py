@@ -200,7 +200,7 @@ def test_the_resolver_hands_out_no_ech_configuration(tmp_path, need_root):
         try:
             for tcp in ([], ["--tcp"]):
                 out = json.loads(n.run(n.sbx, NOBODY + client[:2] + tcp + client[2:]).stdout)
-                assert out.get("rcode") == 0 and out["answers"] == [] and out["other"] == [], (tcp, out)
+                assert out.get("rcode") == 0 and out["answers"] == [] and "other" not in out, (tcp, out)
         finally:
             init.stop()
     finally:

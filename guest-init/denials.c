@@ -162,6 +162,8 @@ static const char *reason_text(const struct dest *e, char buf[static 64]) {
                 return "too long before the name";
         case DENIAL_NAME_TIMEOUT:
                 return "incomplete when the wait ran out";
+        case DENIAL_NAME_UNSUPPORTED:
+                return "an upgrade or body framing the name check cannot follow";
         case DENIAL_NOT_IN_POLICY:
         default:
                 return "not in the policy";

@@ -33,6 +33,7 @@ enum denial_reason {
         DENIAL_NAME_MALFORMED,  /* not a TLS ClientHello / HTTP/1.x request */
         DENIAL_NAME_TOO_LONG,   /* no complete one in the bytes the proxy waits for */
         DENIAL_NAME_TIMEOUT,    /* begun, not finished in time */
+        DENIAL_NAME_UNSUPPORTED, /* asks for what the check cannot follow (an upgrade) */
 };
 
 /* What the policy in force says about a refused destination, and the name

@@ -67,6 +67,17 @@ void nft_expr_lookup(struct nft_rule_builder *rb, enum sbx_set set) {
         nft_expr_lookup_set(rb, nft_set_name(set), set);
 }
 
+void nft_expr_lookup_not(struct nft_rule_builder *rb, enum sbx_set set) {
+        struct nftnl_expr *e = expr_new(rb, "lookup");
+        if (e) {
+                nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+                nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, nft_set_name(set));
+                nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, set);
+                nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
+        }
+        expr_add(rb, e);
+}
+
 void nft_expr_lookup_set(struct nft_rule_builder *rb, const char *name, uint32_t id) {
         struct nftnl_expr *e = expr_new(rb, "lookup");
         if (e) {

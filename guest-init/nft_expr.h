@@ -28,6 +28,8 @@ void nft_expr_payload(struct nft_rule_builder *rb, uint32_t base, uint32_t offse
 void nft_expr_cmp(struct nft_rule_builder *rb, uint32_t op, const void *data, uint32_t len);
 void nft_expr_range_u8(struct nft_rule_builder *rb, uint8_t from, uint8_t to);
 void nft_expr_lookup(struct nft_rule_builder *rb, enum sbx_set set);
+/* Matches when register 1 is not in the set. */
+void nft_expr_lookup_not(struct nft_rule_builder *rb, enum sbx_set set);
 /* Loads a conntrack key (NFT_CT_DIRECTION, NFT_CT_MARK, ...) */
 void nft_expr_ct(struct nft_rule_builder *rb, uint32_t key);
 /* ct mark set mark */

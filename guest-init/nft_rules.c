@@ -423,6 +423,34 @@ static void body_learned4(struct nft_rule_builder *rb, const struct nft_policy *
 static void body_learned6(struct nft_rule_builder *rb, const struct nft_policy *p) { allowed(rb, NFPROTO_IPV6, SBX_SET_LEARNED_V6); }
 static void body_allowed6(struct nft_rule_builder *rb, const struct nft_policy *p) { allowed(rb, NFPROTO_IPV6, SBX_SET_ALLOWED_V6); }
 
+/* The name check's redirect and these accept rules look the same sets up
+ * apart, for the same packet: an address the resolver adds between the two
+ * lookups, or any later gap in the redirect, would let a connection to a
+ * name-checked port past the proxy. So, before the accepts, such a
+ * connection (the redirect's own match, by_address excepted) is reset
+ * unless it is the proxy's (its uid) or the init's (its mark); a
+ * redirected one no longer matches, its destination is the proxy's
+ * loopback port by now. A packet without a full socket (a kernel reset, a
+ * TIME_WAIT ack) ends the rule at the uid and goes on. */
+static void name_checked_not_redirected(struct nft_rule_builder *rb, const struct nft_policy *p, uint8_t nfproto,
+                                        enum sbx_set set) {
+        match_protocols(rb, nfproto, IPPROTO_TCP);
+        load_dport(rb);
+        nft_expr_lookup(rb, SBX_SET_NAME_CHECKED_PORTS);
+        load_daddr(rb, nfproto);
+        nft_expr_lookup(rb, set);
+        nft_expr_lookup_not(rb, nfproto == NFPROTO_IPV4 ? SBX_SET_BY_ADDRESS_V4 : SBX_SET_BY_ADDRESS_V6);
+        match_init_socket(rb, NFT_CMP_NEQ);
+        match_skuid(rb, NFT_CMP_NEQ, p->proxy_uid);
+        nft_expr_counter(rb);
+        nft_expr_reject(rb, NFT_REJECT_TCP_RST, 0);
+}
+
+static void body_unchecked_allowed4(struct nft_rule_builder *rb, const struct nft_policy *p) { name_checked_not_redirected(rb, p, NFPROTO_IPV4, SBX_SET_ALLOWED_V4); }
+static void body_unchecked_allowed6(struct nft_rule_builder *rb, const struct nft_policy *p) { name_checked_not_redirected(rb, p, NFPROTO_IPV6, SBX_SET_ALLOWED_V6); }
+static void body_unchecked_learned4(struct nft_rule_builder *rb, const struct nft_policy *p) { name_checked_not_redirected(rb, p, NFPROTO_IPV4, SBX_SET_LEARNED_V4); }
+static void body_unchecked_learned6(struct nft_rule_builder *rb, const struct nft_policy *p) { name_checked_not_redirected(rb, p, NFPROTO_IPV6, SBX_SET_LEARNED_V6); }
+
 /* A service's ports reach only its own addresses: one rule per family
  * over that service's sets (nft.h, struct nft_service). */
 static int service_rules_add(struct nft_batch *b, const struct nft_service *services, size_t n) {
@@ -517,6 +545,10 @@ static const struct rule_def output_rules[] = {
         { "DNS over TCP to a configured resolver (IPv4)", body_dns_tcp4 },
         { "DNS over UDP to a configured resolver (IPv6)", body_dns_udp6 },
         { "DNS over TCP to a configured resolver (IPv6)", body_dns_tcp6 },
+        { "name-checked ports of allowed IPv4 destinations only through the splice proxy", body_unchecked_allowed4, false, true },
+        { "name-checked ports of allowed IPv6 destinations only through the splice proxy", body_unchecked_allowed6, false, true },
+        { "name-checked ports of IPv4 addresses the resolver handed out only through the splice proxy", body_unchecked_learned4, false, true },
+        { "name-checked ports of IPv6 addresses the resolver handed out only through the splice proxy", body_unchecked_learned6, false, true },
         { "allowed TCP ports on allowed IPv4 destinations", body_allowed4 },
         { "allowed TCP ports on allowed IPv6 destinations", body_allowed6 },
         { "allowed TCP ports on IPv4 addresses the sandbox's resolver handed out", body_learned4 },

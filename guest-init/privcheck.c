@@ -125,6 +125,41 @@ void privcheck_proxy_user(uid_t *ret_uid, gid_t *ret_gid) {
         *ret_gid = pw ? pw->pw_gid : PRIVCHECK_PROXY_UID_FALLBACK;
 }
 
+/* The system users whose uid the firewall treats apart: the name_check
+ * chain does not redirect the proxy's sockets, the DNS redirect exempts the
+ * resolver's, and PID 1's own uid may signal PID 1. A sandbox user sharing
+ * any of them would share that exemption (and could signal the child), so
+ * refuse; the gid too, since group-owned files and sockets follow it. */
+int privcheck_system_uids_apart(const struct target_user *user) {
+        struct {
+                const char *name;
+                uid_t uid;
+                gid_t gid;
+        } sys[3] = {
+                {PRIVCHECK_INIT_USER, PRIVCHECK_INIT_UID_FALLBACK, PRIVCHECK_INIT_UID_FALLBACK},
+                {PRIVCHECK_RESOLVER_USER},
+                {PRIVCHECK_PROXY_USER},
+        };
+        const struct passwd *pw = getpwnam(PRIVCHECK_INIT_USER);
+        if (pw) {
+                sys[0].uid = pw->pw_uid;
+                sys[0].gid = pw->pw_gid;
+        }
+        privcheck_resolver_user(&sys[1].uid, &sys[1].gid);
+        privcheck_proxy_user(&sys[2].uid, &sys[2].gid);
+        for (size_t i = 0; i < ELEMENTSOF(sys); i++) {
+                if (user->uid != sys[i].uid && user->gid != sys[i].gid)
+                        continue;
+                log_error("the sandbox user %s (uid %u, gid %u) shares the %s of the system user %s (uid %u, gid %u), which the firewall exempts; "
+                          "refusing to start. Give the sandbox user another uid and gid (--user, or DEV_UID/DEV_GID when building the image)",
+                          user->name, (unsigned) user->uid, (unsigned) user->gid,
+                          user->uid == sys[i].uid ? "uid" : "gid", sys[i].name,
+                          (unsigned) sys[i].uid, (unsigned) sys[i].gid);
+                return -EINVAL;
+        }
+        return 0;
+}
+
 int privcheck_separate_uid(void) {
         uid_t user = getuid();
         if (user == 0)

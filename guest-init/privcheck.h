@@ -24,6 +24,10 @@ int privcheck_startup(const struct init_config *cfg);
 /* The user CMD runs as: --user when root, else the real uid itself. */
 int privcheck_target_user(const struct init_config *cfg, struct target_user *ret);
 
+/* -EINVAL (logged) when the sandbox user's uid or gid is that of PID 1's
+ * own user, the resolver's or the proxy's: the firewall exempts those. */
+int privcheck_system_uids_apart(const struct target_user *user);
+
 /* 0 if this process can program nftables; else logs why not and the fix,
  * and returns -EPERM. */
 int privcheck_firewall_capable(void);

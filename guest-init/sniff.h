@@ -28,15 +28,64 @@ enum sniff_result {
         SNIFF_BAD_NAME,         /* names something that is no host name (an address, bytes) */
         SNIFF_AMBIGUOUS,        /* names more than one, or names it two ways */
         SNIFF_MALFORMED,        /* not what this parser reads */
+        SNIFF_UNSUPPORTED,      /* well formed, but what follows could not be checked (an upgrade) */
 };
 
 /* A TLS ClientHello, possibly over several handshake records; for ECH the
  * outer (public) name is what is returned: the inner one is encrypted. */
 enum sniff_result sniff_tls(const uint8_t *buf, size_t len, char name[static SNIFF_NAME_MAX + 1]);
 
+/* sniff_tls, for a ClientHello that must be followed by nothing in its
+ * last record (the proxy passes exactly its records on, then looks at what
+ * comes next); *ret_len, set with a name, is the bytes of those records. */
+enum sniff_result sniff_tls_hello(const uint8_t *buf, size_t len, char name[static SNIFF_NAME_MAX + 1],
+                                  size_t *ret_len);
+
+/* The second ClientHello, after a HelloRetryRequest: sniff_tls_hello
+ * after an optional ChangeCipherSpec record, which *ret_len counts. */
+enum sniff_result sniff_tls_retry_hello(const uint8_t *buf, size_t len, char name[static SNIFF_NAME_MAX + 1],
+                                        size_t *ret_len);
+
+enum sniff_server_hello {
+        SNIFF_SERVER_NEED_MORE,
+        SNIFF_SERVER_RETRY,             /* a HelloRetryRequest: a second ClientHello comes */
+        SNIFF_SERVER_OTHER,             /* a ServerHello that is none, or an alert */
+        SNIFF_SERVER_MALFORMED,
+};
+
+/* The server's first record: the ServerHello's random (in that record,
+ * not joined over several) tells a HelloRetryRequest (RFC 8446 4.1.3). */
+enum sniff_server_hello sniff_tls_server_hello(const uint8_t *buf, size_t len);
+
 /* An HTTP/1.0 or 1.1 request head up to its empty line: the Host header
  * (port removed), which an absolute-form request target must agree with. */
 enum sniff_result sniff_http(const uint8_t *buf, size_t len, char name[static SNIFF_NAME_MAX + 1]);
+
+enum sniff_body {
+        SNIFF_BODY_NONE,
+        SNIFF_BODY_LENGTH,              /* content_length bytes */
+        SNIFF_BODY_CHUNKED,             /* chunks (sniff_http_chunk_size), the last of size 0 */
+};
+
+struct sniff_http_head {
+        size_t head_len;                /* up to and with the empty line */
+        enum sniff_body body;
+        uint64_t content_length;        /* SNIFF_BODY_LENGTH: below 10^18 */
+};
+
+/* sniff_http, and with a name *ret, so that the next request's head can be
+ * found and checked in turn. Refused besides: Upgrade (SNIFF_UNSUPPORTED:
+ * after a 101 the bytes are no longer requests), a Transfer-Encoding other
+ * than chunked alone (SNIFF_UNSUPPORTED), two Content-Length or two
+ * Transfer-Encoding fields, or both (SNIFF_AMBIGUOUS), a Content-Length
+ * that is not 1..18 digits (SNIFF_MALFORMED). */
+enum sniff_result sniff_http_request(const uint8_t *buf, size_t len, char name[static SNIFF_NAME_MAX + 1],
+                                     struct sniff_http_head *ret);
+
+/* The size line of a chunk: 1..15 hex digits and CRLF, no extension and
+ * no whitespace. 0 with the chunk's size and the line's length, -EAGAIN
+ * when it may still come whole, -EBADMSG. */
+int sniff_http_chunk_size(const uint8_t *buf, size_t len, uint64_t *ret_size, size_t *ret_line_len);
 
 /* Copies a host name of 1..SNIFF_NAME_MAX bytes into name, lower-cased:
  * labels of [A-Za-z0-9-_], no empty label, no trailing dot, not all

@@ -1,14 +1,19 @@
 /* SPDX-License-Identifier: MIT */
-/* The Host of an HTTP/1.x request head (RFC 9112 3, RFC 9110 7.2). Only
- * the head is read, and it must be complete (up to its empty line) before
- * a name is returned: a second Host further down would otherwise go
- * unseen. */
+/* The Host of an HTTP/1.x request head (RFC 9112 3, RFC 9110 7.2), and
+ * how its body is framed (RFC 9112 6), so that the proxy can find the next
+ * request's head. Only the head is read, and it must be complete (up to
+ * its empty line) before a name is returned: a second Host further down
+ * would otherwise go unseen. */
+#include <errno.h>
 #include <stdbool.h>
 #include <string.h>
 
 #include "sniff.h"
 
 #define METHOD_MAX 20
+/* Below 10^18 and 2^60: no sum of them overflows the proxy's counts. */
+#define CONTENT_LENGTH_DIGITS_MAX 18
+#define CHUNK_SIZE_DIGITS_MAX 15
 
 static bool is_tchar(uint8_t c) {
         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -85,7 +90,53 @@ static enum sniff_result request_line(const uint8_t *s, size_t len, bool *has_ur
         return r == SNIFF_NAME ? SNIFF_NEED_MORE : r;
 }
 
+/* Content-Length: 1..CONTENT_LENGTH_DIGITS_MAX digits, nothing else (not
+ * a list of equal values, which servers read differently). */
+static bool content_length(const uint8_t *v, size_t len, uint64_t *ret) {
+        uint64_t n = 0;
+        if (len == 0 || len > CONTENT_LENGTH_DIGITS_MAX)
+                return false;
+        for (size_t i = 0; i < len; i++) {
+                if (v[i] < '0' || v[i] > '9')
+                        return false;
+                n = n * 10 + (uint64_t) (v[i] - '0');
+        }
+        *ret = n;
+        return true;
+}
+
+/* One header field that decides how the body is framed, or whether the
+ * connection stays HTTP/1.x at all; others are SNIFF_NEED_MORE. */
+static enum sniff_result framing_field(const uint8_t *field, size_t field_len, const uint8_t *v, size_t v_len,
+                                       struct sniff_http_head *head, bool *has_length, bool *has_chunked) {
+        if (ieq(field, field_len, "upgrade"))
+                return SNIFF_UNSUPPORTED;       /* after a 101 the bytes are no longer requests */
+        if (ieq(field, field_len, "content-length")) {
+                if (*has_length)
+                        return SNIFF_AMBIGUOUS;
+                *has_length = true;
+                return content_length(v, v_len, &head->content_length) ? SNIFF_NEED_MORE : SNIFF_MALFORMED;
+        }
+        if (ieq(field, field_len, "transfer-encoding")) {
+                if (*has_chunked)
+                        return SNIFF_AMBIGUOUS;
+                *has_chunked = true;
+                /* Only chunked alone: a list of codings ends in chunked or
+                 * is read to the close, and servers differ on both. */
+                return ieq(v, v_len, "chunked") ? SNIFF_NEED_MORE : SNIFF_UNSUPPORTED;
+        }
+        return SNIFF_NEED_MORE;
+}
+
 enum sniff_result sniff_http(const uint8_t *buf, size_t len, char name[static SNIFF_NAME_MAX + 1]) {
+        struct sniff_http_head head;
+        return sniff_http_request(buf, len, name, &head);
+}
+
+enum sniff_result sniff_http_request(const uint8_t *buf, size_t len, char name[static SNIFF_NAME_MAX + 1],
+                                     struct sniff_http_head *ret) {
+        struct sniff_http_head head = {};
+        bool has_length = false, has_chunked = false;
         if (len > SNIFF_BYTES_MAX)
                 len = SNIFF_BYTES_MAX;
         /* A method is a token in capitals by convention; insisting on it
@@ -130,7 +181,8 @@ enum sniff_result sniff_http(const uint8_t *buf, size_t len, char name[static SN
 
         bool has_host = false;
         enum sniff_result host = SNIFF_NO_NAME;
-        for (const uint8_t *line = eol + 2;;) {
+        const uint8_t *line = eol + 2;
+        for (;;) {
                 size_t left = len - (size_t) (line - buf);
                 const uint8_t *end = NULL;
                 for (size_t i = 0; i + 1 < left; i++)
@@ -149,22 +201,57 @@ enum sniff_result sniff_http(const uint8_t *buf, size_t len, char name[static SN
                         colon++;
                 if (colon == 0 || colon == n || line[colon] != ':')
                         return SNIFF_MALFORMED;
+                const uint8_t *v = line + colon + 1, *v_end = end;
+                while (v < v_end && (*v == ' ' || *v == '\t'))
+                        v++;
+                while (v_end > v && (v_end[-1] == ' ' || v_end[-1] == '\t'))
+                        v_end--;
                 if (ieq(line, colon, "host")) {
                         if (has_host)
                                 return SNIFF_AMBIGUOUS;
                         has_host = true;
-                        const uint8_t *v = line + colon + 1, *v_end = end;
-                        while (v < v_end && (*v == ' ' || *v == '\t'))
-                                v++;
-                        while (v_end > v && (v_end[-1] == ' ' || v_end[-1] == '\t'))
-                                v_end--;
                         host = v == v_end ? SNIFF_NO_NAME : authority_name(v, (size_t) (v_end - v), name);
+                } else {
+                        enum sniff_result f = framing_field(line, colon, v, (size_t) (v_end - v), &head,
+                                                            &has_length, &has_chunked);
+                        if (f != SNIFF_NEED_MORE)
+                                return f;
                 }
                 line = end + 2;
         }
+        /* Both: a server may frame by either (request smuggling). */
+        if (has_length && has_chunked)
+                return SNIFF_AMBIGUOUS;
+        head.head_len = (size_t) (line + 2 - buf);
+        head.body = has_chunked ? SNIFF_BODY_CHUNKED : has_length ? SNIFF_BODY_LENGTH : SNIFF_BODY_NONE;
         if (host != SNIFF_NAME)
                 return host == SNIFF_NO_NAME && has_uri ? SNIFF_AMBIGUOUS : host;
         if (has_uri && strcmp(uri_name, name) != 0)
                 return SNIFF_AMBIGUOUS;
+        *ret = head;
         return SNIFF_NAME;
+}
+
+static int hex_value(uint8_t c) {
+        return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+int sniff_http_chunk_size(const uint8_t *buf, size_t len, uint64_t *ret_size, size_t *ret_line_len) {
+        uint64_t size = 0;
+        size_t i = 0;
+        for (; i < len && hex_value(buf[i]) >= 0; i++) {
+                if (i >= CHUNK_SIZE_DIGITS_MAX)
+                        return -EBADMSG;
+                size = size << 4 | (uint64_t) hex_value(buf[i]);
+        }
+        if (i == len)
+                return -EAGAIN;
+        /* No extension, no whitespace: what follows the digits is CRLF. */
+        if (i == 0 || buf[i] != '\r' || (i + 1 < len && buf[i + 1] != '\n'))
+                return -EBADMSG;
+        if (i + 1 == len)
+                return -EAGAIN;
+        *ret_size = size;
+        *ret_line_len = i + 2;
+        return 0;
 }

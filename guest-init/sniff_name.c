@@ -39,6 +39,7 @@ const char *sniff_result_text(enum sniff_result r) {
         case SNIFF_NO_NAME: return "no server name";
         case SNIFF_BAD_NAME: return "a server name that is not a host name";
         case SNIFF_AMBIGUOUS: return "more than one server name";
+        case SNIFF_UNSUPPORTED: return "what the name check cannot follow";
         case SNIFF_MALFORMED: default: return "neither a TLS ClientHello nor an HTTP/1.x request";
         }
 }

@@ -11,6 +11,13 @@
  *               EPOLLIN/EPOLLOUT following that (level-triggered), so a
  *               slow reader holds at most one pipe of bytes per direction;
  *               an end of stream is passed on with shutdown(SHUT_WR)
+ * Spliced bytes are not read, so a direction passes only the bytes the
+ * last check vouched for (its budget); then the next check peeks what
+ * follows (struct gate below): every HTTP request head, not only the first;
+ * for TLS the server's first record, and after a HelloRetryRequest the
+ * client's second ClientHello. A check that waits for more bytes sets
+ * SO_RCVLOWAT above what is there, so the level-triggered EPOLLIN does not
+ * wake the loop again until more came (or the end).
  * A refusal or failure closes with SO_LINGER 0: the client sees a reset at
  * once, not a hang, and not an orderly end it could take for a reply. */
 #include "spliceproxy.h"
@@ -45,6 +52,10 @@
  * the others. */
 #define PUMP_ROUNDS 8
 #define ACCEPTS_PER_WAKE 64
+/* Checks passed per connection per wake-up (pipelined requests): the
+ * rest wait for the next round through epoll. */
+#define CHECKS_PER_WAKE 16
+#define FULL_REPORT_INTERVAL_USEC 1000000u
 #define EVENTS_PER_WAIT 256
 /* Descriptors per spliced connection (two sockets, two pipes), and the
  * few the proxy keeps besides. */
@@ -53,11 +64,28 @@
 
 enum conn_state { STATE_HELLO, STATE_CONNECTING, STATE_SPLICED, _STATE_MAX };
 
+/* What a direction's next bytes must be, once its budget is spent. */
+enum gate {
+        GATE_OPEN,                      /* nothing: the budget never runs out */
+        GATE_TLS_HOLD,                  /* client: wait for the server's first record */
+        GATE_TLS_SERVER_HELLO,          /* server: its first record, a HelloRetryRequest or not */
+        GATE_TLS_RETRY_HELLO,           /* client: the second ClientHello, naming the first's server */
+        GATE_HTTP_HEAD,                 /* client: the next request head */
+        GATE_HTTP_CHUNK_SIZE,           /* client: a chunk's size line */
+        GATE_HTTP_CHUNK_END,            /* client: the CRLF after a chunk's data */
+        GATE_HTTP_LAST_CHUNK_END,       /* client: the CRLF after the last chunk (no trailer fields) */
+};
+
+#define BUDGET_OPEN UINT64_MAX
+
 struct direction {
         int pipe_r, pipe_w;
         size_t in_pipe;                 /* bytes read from the source, not yet written */
         bool eof;                       /* the source ended */
         bool shut;                      /* and the destination was told */
+        uint64_t budget;                /* bytes that may pass before the gate's check */
+        uint8_t gate;                   /* enum gate */
+        bool lowat;                     /* SO_RCVLOWAT raised on the source while a check waits */
 };
 
 struct conn {
@@ -74,6 +102,7 @@ struct conn {
         socklen_t dst_len;
         uint8_t kind;                   /* enum spliceproxy_kind */
         bool started;                   /* HELLO: some bytes arrived */
+        char *tls_name;                 /* TLS until the server's first record: the name checked */
 };
 
 struct list {
@@ -87,6 +116,8 @@ struct proxy {
         struct list lists[_STATE_MAX];
         unsigned n_conns, max_conns;
         unsigned long reports_dropped;
+        uint32_t full_dropped;          /* ended or refused for room since the last "full" report */
+        uint64_t full_reported_usec;
         struct conn *dead;
         bool retired;
 };
@@ -170,6 +201,7 @@ static void free_dead(struct proxy *px) {
         while (px->dead) {
                 struct conn *c = px->dead;
                 px->dead = c->next_dead;
+                free(c->tls_name);
                 free(c);
         }
 }
@@ -215,11 +247,17 @@ static void *conn_tag(struct conn *c, bool upstream) {
         return (void *) ((uintptr_t) c | (upstream ? 1u : 0u));
 }
 
+/* Whether a direction reads its source: for bytes within its budget, or
+ * for its gate's check; not while it holds for the other side. */
+static bool reads_source(const struct direction *d) {
+        return !d->eof && !d->in_pipe && (d->budget > 0 || d->gate != GATE_TLS_HOLD);
+}
+
 /* What each socket waits for while spliced: readable while its outgoing
  * pipe is empty, writable while its incoming one is not. */
 static int splice_interest(struct proxy *px, struct conn *c) {
-        uint32_t client = (!c->up.eof && !c->up.in_pipe ? EPOLLIN : 0) | (c->down.in_pipe ? EPOLLOUT : 0);
-        uint32_t upstream = (!c->down.eof && !c->down.in_pipe ? EPOLLIN : 0) | (c->up.in_pipe ? EPOLLOUT : 0);
+        uint32_t client = (reads_source(&c->up) ? EPOLLIN : 0) | (c->down.in_pipe ? EPOLLOUT : 0);
+        uint32_t upstream = (reads_source(&c->down) ? EPOLLIN : 0) | (c->up.in_pipe ? EPOLLOUT : 0);
         int r = 0;
         if (client != c->client_events && (r = watch(px, EPOLL_CTL_MOD, c->client, client, conn_tag(c, false))) == 0)
                 c->client_events = client;
@@ -231,8 +269,9 @@ static int splice_interest(struct proxy *px, struct conn *c) {
 
 /* ---- SPLICED ------------------------------------------------------------------ */
 
-/* Moves what it can from src to dst: 1 if a byte moved or an end was
- * passed on, 0 if nothing could, -errno when the connection is broken. */
+/* Moves what it can from src to dst, no more than the budget: 1 if a byte
+ * moved or an end was passed on, 0 if nothing could, -errno when the
+ * connection is broken. */
 static int pump(struct direction *d, int src, int dst) {
         int moved = 0;
         for (int i = 0; i < PUMP_ROUNDS && !d->shut; i++) {
@@ -244,12 +283,17 @@ static int pump(struct direction *d, int src, int dst) {
                         moved = 1;
                         continue;
                 }
-                ssize_t n = splice(src, NULL, d->pipe_w, NULL, SPLICE_CHUNK, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+                if (d->budget == 0)
+                        return moved;           /* the gate's check comes first */
+                size_t want = d->budget < SPLICE_CHUNK ? (size_t) d->budget : SPLICE_CHUNK;
+                ssize_t n = splice(src, NULL, d->pipe_w, NULL, want, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
                 if (n < 0)
                         return errno == EAGAIN ? moved : -errno;
                 moved = 1;
                 if (n > 0) {
                         d->in_pipe = (size_t) n;
+                        if (d->budget != BUDGET_OPEN)
+                                d->budget -= (uint64_t) n;
                         continue;
                 }
                 /* The end of the stream, with the pipe empty (we only read
@@ -260,6 +304,219 @@ static int pump(struct direction *d, int src, int dst) {
                         return -errno;
         }
         return moved;
+}
+
+static enum spliceproxy_why why_of(enum sniff_result r) {
+        switch (r) {
+        case SNIFF_NAME: return SPLICEPROXY_NOT_IN_POLICY;
+        case SNIFF_NO_NAME: return SPLICEPROXY_NO_NAME;
+        case SNIFF_BAD_NAME: return SPLICEPROXY_BAD_NAME;
+        case SNIFF_AMBIGUOUS: return SPLICEPROXY_AMBIGUOUS;
+        case SNIFF_NEED_MORE: return SPLICEPROXY_TOO_LONG;
+        case SNIFF_UNSUPPORTED: return SPLICEPROXY_UNSUPPORTED;
+        case SNIFF_MALFORMED: default: return SPLICEPROXY_MALFORMED;
+        }
+}
+
+/* ---- the checks after the first ---------------------------------------------- */
+
+static void open_direction(struct direction *d) {
+        d->budget = BUDGET_OPEN;
+        d->gate = GATE_OPEN;
+}
+
+/* The request whose head was just checked passes whole: its head, and a
+ * body of known length; a chunked body chunk by chunk. */
+static void pass_request(struct direction *d, const struct sniff_http_head *head) {
+        d->budget = head->head_len + (head->body == SNIFF_BODY_LENGTH ? head->content_length : 0);
+        d->gate = head->body == SNIFF_BODY_CHUNKED ? GATE_HTTP_CHUNK_SIZE : GATE_HTTP_HEAD;
+}
+
+/* A check after the first refuses like the first, but what it vouched for
+ * earlier may still be on its way: the upstream is closed in order, the
+ * client reset. */
+static void refuse_later(struct proxy *px, struct conn *c, enum spliceproxy_why why, const char *name) {
+        close_fd(&c->upstream, false);
+        refuse(px, c, why, name);
+}
+
+/* Whether the peer has sent its end: the bytes there are all it will send
+ * (tcpi_state is the first byte of struct tcp_info). */
+static bool peer_finished(int fd) {
+        uint8_t state = 0;
+        socklen_t len = sizeof(state);
+        if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &state, &len) < 0)
+                return true;
+        return state != TCP_ESTABLISHED && state != TCP_FIN_WAIT1 && state != TCP_FIN_WAIT2;
+}
+
+/* While a check waits, the source wakes the loop only when more than the
+ * have bytes it holds are there (or its end): level-triggered, without
+ * peeking the same bytes again and again. */
+static void source_lowat(struct direction *d, int fd, size_t have) {
+        int v = (int) have + 1;
+        if (v == 1 && !d->lowat)
+                return;
+        (void) setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &v, sizeof(v));
+        d->lowat = v > 1;
+}
+
+/* The checks: 1 passed (a new budget), 0 more bytes needed, -1 the
+ * connection was ended. n bytes are in peek_buffer. */
+static int check_server_hello(struct proxy *px, struct conn *c, size_t n) {
+        switch (sniff_tls_server_hello(peek_buffer, n)) {
+        case SNIFF_SERVER_NEED_MORE:
+                return 0;
+        case SNIFF_SERVER_RETRY:
+                /* The client's next flight is a second ClientHello. */
+                open_direction(&c->down);
+                c->up.gate = GATE_TLS_RETRY_HELLO;
+                return 1;
+        case SNIFF_SERVER_OTHER:
+                open_direction(&c->down);
+                open_direction(&c->up);
+                free(c->tls_name);
+                c->tls_name = NULL;
+                return 1;
+        case SNIFF_SERVER_MALFORMED:
+        default:
+                conn_end(px, c, true);  /* not TLS: the client gets no unchecked reply */
+                return -1;
+        }
+}
+
+/* The second ClientHello must name the first's server: a server may take
+ * the second's name (OpenSSL does) and serve that site. */
+static int check_retry_hello(struct proxy *px, struct conn *c, size_t n) {
+        char name[SNIFF_NAME_MAX + 1];
+        size_t used = 0;
+        enum sniff_result r = sniff_tls_retry_hello(peek_buffer, n, name, &used);
+        if (r == SNIFF_NEED_MORE)
+                return 0;
+        if (r == SNIFF_NAME && strcmp(name, c->tls_name) == 0) {
+                open_direction(&c->up);
+                free(c->tls_name);
+                c->tls_name = NULL;
+                return 1;
+        }
+        if (r == SNIFF_NAME)
+                refuse_later(px, c, policy_name_allowed(px->policy, name, NULL) ? SPLICEPROXY_AMBIGUOUS
+                                                                                : SPLICEPROXY_NOT_IN_POLICY, name);
+        else
+                refuse_later(px, c, why_of(r), name);
+        return -1;
+}
+
+static int check_http(struct proxy *px, struct conn *c, size_t n) {
+        struct direction *d = &c->up;
+        char name[SNIFF_NAME_MAX + 1];
+        uint64_t size;
+        size_t line;
+        switch (d->gate) {
+        case GATE_HTTP_HEAD: {
+                struct sniff_http_head head;
+                enum sniff_result r = sniff_http_request(peek_buffer, n, name, &head);
+                if (r == SNIFF_NEED_MORE)
+                        return 0;
+                if (r == SNIFF_NAME && policy_name_allowed(px->policy, name, NULL)) {
+                        pass_request(d, &head);
+                        return 1;
+                }
+                refuse_later(px, c, why_of(r), name);
+                return -1;
+        }
+        case GATE_HTTP_CHUNK_SIZE: {
+                int r = sniff_http_chunk_size(peek_buffer, n, &size, &line);
+                if (r == -EAGAIN)
+                        return 0;
+                if (r < 0)
+                        break;
+                d->budget = line + size;
+                d->gate = size ? GATE_HTTP_CHUNK_END : GATE_HTTP_LAST_CHUNK_END;
+                return 1;
+        }
+        case GATE_HTTP_CHUNK_END:
+        case GATE_HTTP_LAST_CHUNK_END:
+                /* After the last chunk, the empty line at once: trailer
+                 * fields are refused, as a head field would be. */
+                if (peek_buffer[0] != '\r' || (n >= 2 && peek_buffer[1] != '\n'))
+                        break;
+                if (n < 2)
+                        return 0;
+                d->budget = 2;
+                d->gate = d->gate == GATE_HTTP_CHUNK_END ? GATE_HTTP_CHUNK_SIZE : GATE_HTTP_HEAD;
+                return 1;
+        default:
+                break;
+        }
+        refuse_later(px, c, SPLICEPROXY_MALFORMED, NULL);
+        return -1;
+}
+
+/* A direction whose budget is spent: its gate peeks what follows in its
+ * source. 1 passed, 0 waits (for bytes, or for the other side), -1 the
+ * connection was ended. */
+static int check_gate(struct proxy *px, struct conn *c, struct direction *d, int src, int dst) {
+        bool server = d == &c->down;
+        if (d->gate == GATE_TLS_HOLD)
+                return 0;
+        ssize_t n = recv(src, peek_buffer, sizeof(peek_buffer), MSG_PEEK | MSG_DONTWAIT);
+        if (n < 0 && errno == EAGAIN)
+                return 0;
+        if (n < 0 || (n == 0 && server)) {
+                conn_end(px, c, true);  /* broken, or the server ended before it said a word */
+                return -1;
+        }
+        if (n == 0) {
+                /* The end, where a request could begin: passed on, with
+                 * nothing unchecked before it. */
+                d->eof = d->shut = true;
+                if (shutdown(dst, SHUT_WR) < 0 && errno != ENOTCONN) {
+                        conn_end(px, c, true);
+                        return -1;
+                }
+                return 1;
+        }
+        int r = server ? check_server_hello(px, c, (size_t) n)
+              : c->kind == SPLICEPROXY_TLS ? check_retry_hello(px, c, (size_t) n)
+              : check_http(px, c, (size_t) n);
+        if (r < 0)
+                return r;
+        if (r > 0) {
+                source_lowat(d, src, 0);
+                return 1;
+        }
+        if ((size_t) n >= sizeof(peek_buffer) || peer_finished(src)) {
+                /* Too long, or ended in the middle. */
+                if (server)
+                        conn_end(px, c, true);
+                else
+                        refuse_later(px, c, (size_t) n >= sizeof(peek_buffer) ? SPLICEPROXY_TOO_LONG
+                                                                              : SPLICEPROXY_MALFORMED, NULL);
+                return -1;
+        }
+        source_lowat(d, src, (size_t) n);
+        return 0;
+}
+
+/* The gates of both directions, where their budgets are spent: 1 if one
+ * passed (there may be more to move), 0 if none, -1 if the connection was
+ * ended. */
+static int check_gates(struct proxy *px, struct conn *c) {
+        int passed = 0;
+        if (!c->up.budget && !c->up.shut) {
+                int r = check_gate(px, c, &c->up, c->client, c->upstream);
+                if (r < 0)
+                        return r;
+                passed |= r;
+        }
+        if (!c->down.budget && !c->down.shut) {
+                int r = check_gate(px, c, &c->down, c->upstream, c->client);
+                if (r < 0)
+                        return r;
+                passed |= r;
+        }
+        return passed;
 }
 
 /* Which directions an event on one socket concerns: its readability feeds
@@ -276,20 +533,31 @@ static void directions_of(uint32_t events, int upstream, bool *ret_up, bool *ret
 }
 
 static void on_spliced(struct proxy *px, struct conn *c, uint32_t events, int upstream_side) {
-        bool want_up, want_down;
+        bool want_up, want_down, moved = false;
         directions_of(events, upstream_side, &want_up, &want_down);
-        int up = want_up ? pump(&c->up, c->client, c->upstream) : 0;
-        int down = up < 0 || !want_down ? 0 : pump(&c->down, c->upstream, c->client);
-        if (up < 0 || down < 0) {
-                /* One side reset or failed: so does the other. */
-                conn_end(px, c, true);
-                return;
+        for (int round = 0; round < CHECKS_PER_WAKE; round++) {
+                int up = want_up ? pump(&c->up, c->client, c->upstream) : 0;
+                int down = up < 0 || !want_down ? 0 : pump(&c->down, c->upstream, c->client);
+                if (up < 0 || down < 0) {
+                        /* One side reset or failed: so does the other. */
+                        conn_end(px, c, true);
+                        return;
+                }
+                moved |= up || down;
+                int passed = check_gates(px, c);
+                if (passed < 0)
+                        return;
+                if (!passed)
+                        break;
+                /* A new budget, or a server's answer that opened the
+                 * client's side: both may have bytes to move now. */
+                moved = want_up = want_down = true;
         }
         if (c->up.shut && c->down.shut) {
                 conn_end(px, c, false);
                 return;
         }
-        if (up || down)
+        if (moved)
                 c->active_usec = now_usec();
         else if (events & (EPOLLERR | EPOLLHUP)) {
                 /* Nothing moved, yet the socket is finished: no event would
@@ -324,8 +592,10 @@ static void on_connected(struct proxy *px, struct conn *c) {
         /* Smaller, where the limit is lower: the default pipe works too. */
         (void) fcntl(up[1], F_SETPIPE_SZ, PIPE_BYTES);
         (void) fcntl(down[1], F_SETPIPE_SZ, PIPE_BYTES);
-        c->up = (struct direction) { .pipe_r = up[0], .pipe_w = up[1] };
-        c->down = (struct direction) { .pipe_r = down[0], .pipe_w = down[1] };
+        c->up.pipe_r = up[0];
+        c->up.pipe_w = up[1];
+        c->down.pipe_r = down[0];
+        c->down.pipe_w = down[1];
         list_remove(px, c);
         list_append(px, c, STATE_SPLICED);
         /* Level-triggered from here on; the peeked bytes wait in the
@@ -357,16 +627,6 @@ static void start_connect(struct proxy *px, struct conn *c) {
 
 /* ---- HELLO --------------------------------------------------------------------- */
 
-static enum spliceproxy_why why_of(enum sniff_result r) {
-        switch (r) {
-        case SNIFF_NAME: return SPLICEPROXY_NOT_IN_POLICY;
-        case SNIFF_NO_NAME: return SPLICEPROXY_NO_NAME;
-        case SNIFF_BAD_NAME: return SPLICEPROXY_BAD_NAME;
-        case SNIFF_AMBIGUOUS: return SPLICEPROXY_AMBIGUOUS;
-        case SNIFF_NEED_MORE: return SPLICEPROXY_TOO_LONG;
-        case SNIFF_MALFORMED: default: return SPLICEPROXY_MALFORMED;
-        }
-}
 
 static void on_hello(struct proxy *px, struct conn *c, uint32_t events) {
         char name[SNIFF_NAME_MAX + 1];
@@ -380,8 +640,10 @@ static void on_hello(struct proxy *px, struct conn *c, uint32_t events) {
                 return;
         }
         c->started = true;
-        enum sniff_result r = c->kind == SPLICEPROXY_TLS ? sniff_tls(peek_buffer, (size_t) n, name)
-                                                         : sniff_http(peek_buffer, (size_t) n, name);
+        struct sniff_http_head head;
+        size_t hello_len = 0;
+        enum sniff_result r = c->kind == SPLICEPROXY_TLS ? sniff_tls_hello(peek_buffer, (size_t) n, name, &hello_len)
+                                                         : sniff_http_request(peek_buffer, (size_t) n, name, &head);
         if (r == SNIFF_NEED_MORE) {
                 if ((size_t) n >= sizeof(peek_buffer))
                         refuse(px, c, SPLICEPROXY_TOO_LONG, NULL);
@@ -390,10 +652,57 @@ static void on_hello(struct proxy *px, struct conn *c, uint32_t events) {
                 return;
         }
         if (r == SNIFF_NAME && policy_name_allowed(px->policy, name, NULL)) {
+                if (c->kind == SPLICEPROXY_TLS) {
+                        /* The ClientHello's records pass; the rest waits
+                         * for the server's first record. */
+                        c->up.budget = hello_len;
+                        c->up.gate = GATE_TLS_HOLD;
+                        c->down.gate = GATE_TLS_SERVER_HELLO;
+                        c->tls_name = strdup(name);
+                        if (!c->tls_name) {
+                                conn_end(px, c, true);
+                                return;
+                        }
+                } else {
+                        pass_request(&c->up, &head);
+                        open_direction(&c->down);
+                }
                 start_connect(px, c);
                 return;
         }
         refuse(px, c, why_of(r), name);
+}
+
+/* ---- a full proxy --------------------------------------------------------------- */
+
+/* Tells PID 1, at most once a second, how many connections were ended or
+ * refused for room: a user can fill the proxy at will, the log must not
+ * fill with it (PID 1 budgets the lines as well). */
+static void count_full(struct proxy *px) {
+        px->full_dropped++;
+        uint64_t now = now_usec();
+        if (px->full_reported_usec && now - px->full_reported_usec < FULL_REPORT_INTERVAL_USEC)
+                return;
+        struct spliceproxy_msg m = { .type = SPLICEPROXY_FULL, .uid = px->full_dropped };
+        if (send(px->control_fd, &m, sizeof(m), MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+                px->reports_dropped++;
+        px->full_dropped = 0;
+        px->full_reported_usec = now;
+}
+
+/* At the limit, the oldest connection that has not named an allowed host
+ * yet (the head of the HELLO list: appended on accept) makes way for a new
+ * one, rather than the new one being refused: connections that say
+ * nothing would otherwise keep every later one out for the whole hello
+ * timeout, and anyone can open them. Spliced connections are not ended:
+ * they passed the check. */
+static bool make_room(struct proxy *px) {
+        struct conn *oldest = px->lists[STATE_HELLO].head;
+        if (!oldest)
+                return false;
+        conn_end(px, oldest, true);
+        count_full(px);
+        return true;
 }
 
 /* false when there was nothing (more) to accept. */
@@ -409,9 +718,12 @@ static bool accept_one(struct proxy *px, int listen_fd) {
         if (spliceproxy_original_dst(fd, &dst, &dst_len) == 0)
                 kind = policy_name_check_port(px->policy, spliceproxy_port_of(&dst));
         struct conn *c = NULL;
-        if (kind != POLICY_NAME_CHECK_NONE && px->n_conns < px->max_conns)
+        bool room = kind != POLICY_NAME_CHECK_NONE && (px->n_conns < px->max_conns || make_room(px));
+        if (room)
                 c = calloc(1, sizeof(*c));
         if (!c) {
+                if (kind != POLICY_NAME_CHECK_NONE && !room)
+                        count_full(px);
                 close_fd(&fd, true);
                 return true;
         }

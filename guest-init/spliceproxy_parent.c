@@ -17,6 +17,7 @@
 #include "childproc.h"
 #include "denials.h"
 #include "log.h"
+#include "log_budget.h"
 #include "macro.h"
 #include "privdrop.h"
 #include "spliceproxy.h"
@@ -44,6 +45,7 @@ struct spliceproxy_parent {
         int child_pidfd;
         uint64_t child_started_usec;
         unsigned backoff_ms;
+        struct log_budget full_log;     /* the proxy's "full" reports: a user can cause them at will */
         struct retired {
                 struct spliceproxy_parent *owner;
                 pid_t pid;              /* 0: free */
@@ -218,8 +220,18 @@ static enum denial_reason reason_of(enum spliceproxy_why why) {
         case SPLICEPROXY_MALFORMED: return DENIAL_NAME_MALFORMED;
         case SPLICEPROXY_TOO_LONG: return DENIAL_NAME_TOO_LONG;
         case SPLICEPROXY_TIMEOUT: return DENIAL_NAME_TIMEOUT;
+        case SPLICEPROXY_UNSUPPORTED: return DENIAL_NAME_UNSUPPORTED;
         case SPLICEPROXY_NOT_IN_POLICY: default: return DENIAL_NOT_IN_POLICY;
         }
+}
+
+static void report_full(struct spliceproxy_parent *s, uint32_t dropped) {
+        unsigned long skipped;
+        if (!log_budget_take(&s->full_log, loop_now_usec(), &skipped))
+                return;
+        log_warning("the splice proxy is at its limit of name-checked connections: %u ended or refused to make room "
+                    "(those that had not named a host yet go first, oldest first)%s",
+                    (unsigned) dropped, skipped ? " (earlier reports like it left out)" : "");
 }
 
 static int on_control(struct loop *l, int fd, uint32_t events, void *userdata) {
@@ -236,6 +248,10 @@ static int on_control(struct loop *l, int fd, uint32_t events, void *userdata) {
                         child_stop(s);
                         schedule_restart(s, RESTART_BACKOFF_MIN_MS);
                         return 0;
+                }
+                if (m->type == SPLICEPROXY_FULL) {
+                        report_full(s, m->uid);
+                        continue;
                 }
                 struct ip_prefix dst;
                 ip_prefix_from_addr(m->family, m->addr, &dst);

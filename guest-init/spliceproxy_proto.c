@@ -20,6 +20,13 @@ static bool name_ok(const char name[static SNIFF_NAME_MAX + 1], bool expected) {
         return true;
 }
 
+static bool full_ok(const struct spliceproxy_msg *m) {
+        static const struct spliceproxy_msg zero;
+        return m->uid != 0 && !m->kind && !m->why && !m->port && !m->family && !m->has_uid && !m->pad[0] &&
+               !m->pad[1] && memcmp(m->addr, zero.addr, sizeof(m->addr)) == 0 &&
+               memcmp(m->name, zero.name, sizeof(m->name)) == 0;
+}
+
 int spliceproxy_msg_check(const void *buf, size_t len, const struct spliceproxy_msg **ret) {
         static const uint8_t zero[16];
         if (!buf || (uintptr_t) buf % _Alignof(struct spliceproxy_msg) != 0)
@@ -27,6 +34,13 @@ int spliceproxy_msg_check(const void *buf, size_t len, const struct spliceproxy_
         if (len != sizeof(struct spliceproxy_msg))
                 return -EBADMSG;
         const struct spliceproxy_msg *m = buf;
+        if (m->type == SPLICEPROXY_FULL) {
+                if (!full_ok(m))
+                        return -EBADMSG;
+                if (ret)
+                        *ret = m;
+                return 0;
+        }
         if (m->type != SPLICEPROXY_REFUSED)
                 return -EBADMSG;
         if (m->kind != SPLICEPROXY_TLS && m->kind != SPLICEPROXY_HTTP)

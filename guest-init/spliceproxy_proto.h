@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* The one message the splice proxy child (spliceproxy.h) sends PID 1, over
+/* The messages the splice proxy child (spliceproxy.h) sends PID 1, over
  * a SOCK_SEQPACKET socketpair: a connection it refused, for the denial
- * stream. Fixed size, checked field by field by PID 1, which holds
+ * stream; and, at most once a second, that it was full. Fixed size, checked field by field by PID 1, which holds
  * CAP_NET_ADMIN and trusts nothing in it: the name is only printed, after
  * the check, never matched or added anywhere. PID 1 sends the child
  * nothing; closing its end stops the child. */
@@ -14,6 +14,10 @@
 
 enum spliceproxy_msg_type {
         SPLICEPROXY_REFUSED = 1,
+        /* The proxy was at its connection limit: uid holds how many
+         * connections it ended or refused for it since the last such
+         * message; every other field 0. */
+        SPLICEPROXY_FULL = 2,
 };
 
 enum spliceproxy_kind {
@@ -31,6 +35,7 @@ enum spliceproxy_why {
         SPLICEPROXY_MALFORMED,
         SPLICEPROXY_TOO_LONG,           /* no complete ClientHello or head in SNIFF_BYTES_MAX */
         SPLICEPROXY_TIMEOUT,            /* started, but not finished in time */
+        SPLICEPROXY_UNSUPPORTED,        /* asks for what the check cannot follow (an HTTP upgrade) */
         _SPLICEPROXY_WHY_MAX,
 };
 
@@ -47,7 +52,8 @@ struct spliceproxy_msg {
         char name[SNIFF_NAME_MAX + 1];  /* NUL-terminated; "" unless NOT_IN_POLICY */
 };
 
-/* -EBADMSG unless len is exactly the size, type is REFUSED, kind and why
+/* -EBADMSG unless len is exactly the size, and either type is FULL with
+ * uid not 0 and every other byte 0, or type is REFUSED, kind and why
  * known, port not 0, family AF_INET (the 12 bytes after the address 0) or
  * AF_INET6, pad 0, has_uid 0 or 1 (uid 0 when 0), and name is: for
  * NOT_IN_POLICY 1..SNIFF_NAME_MAX bytes of [a-z0-9._-] NUL-terminated in

@@ -361,7 +361,7 @@ int supervise_main(int argc, char **argv) {
         if (s.cfg.role == ROLE_AGENT && privcheck_agent_role() < 0)
                 return 1;
         r = privcheck_target_user(&s.cfg, &s.user);
-        if (r < 0)
+        if (r < 0 || privcheck_system_uids_apart(&s.user) < 0)
                 return 1;
         if (s.cfg.role != ROLE_AGENT && privcheck_firewall_capable() < 0)
                 return 1;

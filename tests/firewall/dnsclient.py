@@ -6,7 +6,7 @@ sandbox user: one query over UDP or TCP to ADDR:53, one JSON line out.
   dnsclient.py [--tcp] [--port N] SERVER NAME [TYPE]      TYPE: A, AAAA, TXT, MX (default A)
 
 Prints {"rcode": N, "answers": ["198.51.100.10", ...]} (A/AAAA answers as
-addresses), or {"error": "timeout" | "refused" | ...}."""
+addresses; "other": [65, ...], the types of any other answer records), or {"error": "timeout" | "refused" | ...}."""
 import json
 import os
 import socket
@@ -41,7 +41,7 @@ def parse(msg, qid):
     i = 12
     for _ in range(qd):
         i = skip_name(msg, i) + 4
-    answers = []
+    answers, other = [], []
     for _ in range(an):
         i = skip_name(msg, i)
         rtype, _cls, _ttl, rdlen = struct.unpack("!HHIH", msg[i:i + 10])
@@ -52,7 +52,12 @@ def parse(msg, qid):
             answers.append(socket.inet_ntop(socket.AF_INET, data))
         elif rtype == 28:
             answers.append(socket.inet_ntop(socket.AF_INET6, data))
-    return {"rcode": flags & 0xF, "tc": bool(flags & 0x200), "answers": answers}
+        else:
+            other.append(rtype)
+    out = {"rcode": flags & 0xF, "tc": bool(flags & 0x200), "answers": answers}
+    if other:
+        out["other"] = other
+    return out
 
 
 def main():

@@ -31,6 +31,7 @@ class FakeNet(NetPair):
         self.hosts_file = tmp_path / "hosts"
         self.dns_log = tmp_path / "dnsmasq.log"
         self.dnsmasq = None
+        self.dnsmasq_args = []          # more options for dnsmasq, set before setup()
         self.etc_dir = f"/etc/netns/{self.sbx}"
         # Port 53 belongs to the DNS server here, on 192.0.2.1 only; the
         # listeners stand for everything else.
@@ -56,7 +57,7 @@ class FakeNet(NetPair):
             "--conf-file=/dev/null", "--bind-interfaces", "--listen-address=192.0.2.1",
             "--except-interface=lo", f"--addn-hosts={self.hosts_file}", f"--local-ttl={ttl}",
             "--log-queries", f"--log-facility={self.dns_log}", "--user=root",
-            f"--pid-file={self.tmp / 'dnsmasq.pid'}", "--port=53"])
+            f"--pid-file={self.tmp / 'dnsmasq.pid'}", "--port=53", *self.dnsmasq_args])
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
             r = self.run(self.net, ["ss", "-uln", "sport", "= :53"], check=False)

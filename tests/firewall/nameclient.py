@@ -147,7 +147,9 @@ def bulk(addr, host, n):
 def halfclose(addr, host, n):
     s = connect(addr, 80)
     body = bytes(range(256)) * (int(n) // 256)
-    s.sendall(f"POST /until-eof HTTP/1.1\r\nHost: {host}\r\n\r\n".encode() + body)
+    # The body's length is declared: the proxy follows request framing, and
+    # bytes after a head without one would be read as the next request.
+    s.sendall(f"POST /until-eof HTTP/1.1\r\nHost: {host}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
     s.shutdown(socket.SHUT_WR)
     out = http_response(recv_all(s))
     out["sent_sha256"] = hashlib.sha256(body).hexdigest()

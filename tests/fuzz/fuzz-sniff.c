@@ -46,6 +46,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 if (early != SNIFF_NEED_MORE && !(early == SNIFF_NAME && strcmp(name, again) == 0))
                         abort();
         }
+        /* The checks after the first: lengths within the bytes given. */
+        size_t used = 0, line = 0;
+        uint64_t chunk_size;
+        struct sniff_http_head head;
+        if (tls) {
+                if (sniff_tls_retry_hello(copy, size, again, &used) == SNIFF_NAME && (used > size || used == 0))
+                        abort();
+                (void) sniff_tls_server_hello(copy, size);
+        } else {
+                if (sniff_http_request(copy, size, again, &head) == SNIFF_NAME &&
+                    (head.head_len > size || head.head_len == 0 || head.content_length >= 1000000000000000000ull))
+                        abort();
+                if (sniff_http_chunk_size(copy, size, &chunk_size, &line) == 0 &&
+                    (line > size || line < 3 || chunk_size >> 60))
+                        abort();
+        }
         free(copy);
         return 0;
 }

@@ -3,6 +3,7 @@
  * first bytes. Every way of splitting a valid ClientHello (across records,
  * cut short) gives the same name or "more", never another answer; every
  * way of naming two hosts, or one two ways, is refused. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -197,8 +198,110 @@ static void test_http(void) {
         TAP_CHECK(cut_ok, "any cut of a head asks for more");
 }
 
+static enum sniff_result head(const char *text, struct sniff_http_head *ret) {
+        char name[SNIFF_NAME_MAX + 1];
+        return sniff_http_request((const uint8_t *) text, strlen(text), name, ret);
+}
+
+static int chunk(const char *text, uint64_t *size, size_t *line) {
+        return sniff_http_chunk_size((const uint8_t *) text, strlen(text), size, line);
+}
+
+/* The framing the proxy follows to find each next request head. */
+static void test_http_framing(void) {
+        struct sniff_http_head h;
+        static const char get[] = "GET / HTTP/1.1\r\nHost: a.example\r\n\r\nGET /next";
+        TAP_CHECK(head(get, &h) == SNIFF_NAME && h.head_len == strlen(get) - strlen("GET /next") &&
+                  h.body == SNIFF_BODY_NONE, "no length: no body, the head's length");
+        TAP_CHECK(head("POST / HTTP/1.1\r\nHost: a.example\r\nContent-Length: 12\r\n\r\n", &h) == SNIFF_NAME &&
+                  h.body == SNIFF_BODY_LENGTH && h.content_length == 12, "Content-Length");
+        TAP_CHECK(head("POST / HTTP/1.1\r\nHost: a.example\r\nTransfer-Encoding: Chunked\r\n\r\n", &h) == SNIFF_NAME &&
+                  h.body == SNIFF_BODY_CHUNKED, "chunked");
+        TAP_CHECK(head("POST / HTTP/1.1\r\nHost: a.example\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", &h) ==
+                  SNIFF_AMBIGUOUS, "both lengths");
+        TAP_CHECK(head("POST / HTTP/1.1\r\nHost: a.example\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\n", &h) ==
+                  SNIFF_AMBIGUOUS, "two Content-Length");
+        TAP_CHECK(head("POST / HTTP/1.1\r\nHost: a.example\r\nContent-Length: 3, 3\r\n\r\n", &h) == SNIFF_MALFORMED &&
+                  head("POST / HTTP/1.1\r\nHost: a.example\r\nContent-Length: -1\r\n\r\n", &h) == SNIFF_MALFORMED &&
+                  head("POST / HTTP/1.1\r\nHost: a.example\r\nContent-Length: 1234567890123456789\r\n\r\n", &h) ==
+                  SNIFF_MALFORMED, "a list, a sign, 19 digits");
+        TAP_CHECK(head("POST / HTTP/1.1\r\nHost: a.example\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", &h) ==
+                  SNIFF_UNSUPPORTED, "a coding other than chunked alone");
+        TAP_CHECK(head("GET / HTTP/1.1\r\nHost: a.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n", &h) ==
+                  SNIFF_UNSUPPORTED && head("GET / HTTP/1.1\r\nHost: a.example\r\nupgrade: h2c\r\n\r\n", &h) ==
+                  SNIFF_UNSUPPORTED, "Upgrade");
+        uint64_t size = 0;
+        size_t line = 0;
+        TAP_CHECK(chunk("1aF\r\ndata", &size, &line) == 0 && size == 0x1af && line == 5, "a chunk size");
+        TAP_CHECK(chunk("0\r\n", &size, &line) == 0 && size == 0 && line == 3, "the last chunk");
+        TAP_CHECK(chunk("1a", &size, &line) == -EAGAIN && chunk("1a\r", &size, &line) == -EAGAIN, "cut");
+        TAP_CHECK(chunk("1a;ext=1\r\n", &size, &line) == -EBADMSG && chunk(" 1a\r\n", &size, &line) == -EBADMSG &&
+                  chunk("1a \r\n", &size, &line) == -EBADMSG && chunk("\r\n", &size, &line) == -EBADMSG &&
+                  chunk("1a\rx", &size, &line) == -EBADMSG, "extensions, spaces, no digits, a bare CR");
+        TAP_CHECK(chunk("fffffffffffffff\r\n", &size, &line) == 0 && chunk("1000000000000000\r\n", &size, &line) ==
+                  -EBADMSG, "at most 15 digits");
+}
+
+/* The server's first record, and the client's second ClientHello. */
+static void test_tls_retry(void) {
+        static const uint8_t retry_random[32] = {
+                0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
+                0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
+        };
+        struct buf sh = {0};
+        put_u8(&sh, 0x16);
+        put_u16(&sh, 0x0303);
+        put_u16(&sh, 4 + 2 + 32 + 10);
+        put_u8(&sh, 2);
+        put_u24(&sh, 2 + 32 + 10);
+        put_u16(&sh, 0x0303);
+        put(&sh, retry_random, sizeof(retry_random));
+        for (int i = 0; i < 10; i++)
+                put_u8(&sh, 0);
+        bool cut_ok = true;
+        for (size_t cut = 0; cut < 5 + 4 + 2 + 32; cut++)
+                cut_ok &= sniff_tls_server_hello(sh.b, cut) == SNIFF_SERVER_NEED_MORE;
+        TAP_CHECK(cut_ok && sniff_tls_server_hello(sh.b, sh.n) == SNIFF_SERVER_RETRY, "a HelloRetryRequest");
+        sh.b[5 + 4 + 2] ^= 1;
+        TAP_CHECK(sniff_tls_server_hello(sh.b, sh.n) == SNIFF_SERVER_OTHER, "another random: a ServerHello");
+        static const uint8_t alert[] = {0x15, 3, 3, 0, 2, 2, 40};
+        TAP_CHECK(sniff_tls_server_hello(alert, sizeof(alert)) == SNIFF_SERVER_OTHER, "an alert");
+        static const uint8_t tiny[] = {0x16, 3, 3, 0, 4, 2, 0, 0, 0};
+        TAP_CHECK(sniff_tls_server_hello(tiny, sizeof(tiny)) == SNIFF_SERVER_MALFORMED &&
+                  sniff_tls_server_hello((const uint8_t *) "HTTP/1.1", 8) == SNIFF_SERVER_MALFORMED,
+                  "a record too short for the random; not TLS");
+
+        char name[SNIFF_NAME_MAX + 1];
+        static const char *const one[] = {"a.example"};
+        struct buf exts = {0}, msg = {0}, rec = {0}, both = {0};
+        sni_ext(&exts, one, 1);
+        hello_message(&msg, &exts);
+        records(&rec, &msg, 100);
+        size_t used = 0;
+        TAP_CHECK(sniff_tls_hello(rec.b, rec.n, name, &used) == SNIFF_NAME && used == rec.n,
+                  "the records of a ClientHello, counted");
+        static const uint8_t ccs[] = {0x14, 3, 3, 0, 1, 1};
+        put(&both, ccs, sizeof(ccs));
+        put(&both, rec.b, rec.n);
+        TAP_CHECK(sniff_tls_retry_hello(both.b, both.n, name, &used) == SNIFF_NAME && used == both.n &&
+                  strcmp(name, "a.example") == 0, "ChangeCipherSpec, then the second ClientHello");
+        TAP_CHECK(sniff_tls_retry_hello(both.b, 3, name, &used) == SNIFF_NEED_MORE, "a cut ChangeCipherSpec");
+        both.b[5] = 2;
+        TAP_CHECK(sniff_tls_retry_hello(both.b, both.n, name, &used) == SNIFF_MALFORMED, "another ChangeCipherSpec");
+        /* A record holding the ClientHello and more: the more would pass unread. */
+        struct buf longer = {0};
+        put(&longer, msg.b, msg.n);
+        put_u8(&longer, 0x16);
+        struct buf tail = {0};
+        records(&tail, &longer, 16384);
+        TAP_CHECK(sniff_tls_hello(tail.b, tail.n, name, &used) == SNIFF_MALFORMED &&
+                  sniff_tls(tail.b, tail.n, name) == SNIFF_NAME, "bytes after the ClientHello in its record");
+}
+
 int main(void) {
         test_tls();
         test_http();
+        test_http_framing();
+        test_tls_retry();
         return tap_done();
 }

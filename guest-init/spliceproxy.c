@@ -499,18 +499,20 @@ static int check_gate(struct proxy *px, struct conn *c, struct direction *d, int
         return 0;
 }
 
-/* The gates of both directions, where their budgets are spent: 1 if one
- * passed (there may be more to move), 0 if none, -1 if the connection was
- * ended. */
+/* The gates of both directions, where their budgets are spent and what
+ * they vouched for has left the pipe (an end passed on, or a refusal,
+ * before the last approved bytes reached the other side would cut them
+ * off): 1 if one passed (there may be more to move), 0 if none, -1 if the
+ * connection was ended. */
 static int check_gates(struct proxy *px, struct conn *c) {
         int passed = 0;
-        if (!c->up.budget && !c->up.shut) {
+        if (!c->up.budget && !c->up.shut && !c->up.in_pipe) {
                 int r = check_gate(px, c, &c->up, c->client, c->upstream);
                 if (r < 0)
                         return r;
                 passed |= r;
         }
-        if (!c->down.budget && !c->down.shut) {
+        if (!c->down.budget && !c->down.shut && !c->down.in_pipe) {
                 int r = check_gate(px, c, &c->down, c->upstream, c->client);
                 if (r < 0)
                         return r;

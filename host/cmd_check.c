@@ -35,7 +35,10 @@ static int image_policy(struct verb_call *c, struct policy **ret) {
         struct agentbox *ab = c->ab;
         if (!ab->have_engine && engine_find(ab->engine_request, &ab->engine, NULL) == 0)
                 ab->have_engine = true;
-        char *const args[] = { "exec", c->project.name, "cat", CHECK_IMAGE_POLICY, NULL };
+        char firewall[sizeof(((struct split_names *) 0)->firewall)] = "";
+        if (ab->have_engine)
+                firewall_container(&ab->engine, c->project.name, firewall);
+        char *const args[] = { "exec", firewall, "cat", CHECK_IMAGE_POLICY, NULL };
         struct engine_result r = {};
         if (!ab->have_engine || engine_run(&ab->engine, args, NULL, ENGINE_CAPTURE_OUT | ENGINE_CAPTURE_ERR, &r) < 0 ||
             r.exit_code != 0 || !r.out) {

@@ -23,8 +23,10 @@
  * the folder it opened. */
 #define COMPOSE_DIR_LABEL "com.docker.compose.project.working_dir"
 #define DEVCONTAINER_DIR_LABEL "devcontainer.local_folder"
-/* The compose template's service. */
+/* The compose templates' services: the split template's firewall records
+ * the denials; the one-container template's agent does both. */
 #define COMPOSE_SERVICE "agent"
+#define COMPOSE_FIREWALL_SERVICE "firewall"
 
 int denied_argv(const char *container, uint64_t since, struct strv *ret) {
         *ret = (struct strv) {};
@@ -67,8 +69,10 @@ static int find_sandbox(const struct verb_call *c, char **ret, bool *ret_managed
         if (code)
                 return code;
         if (st == SANDBOX_RUNNING) {
+                char firewall[sizeof(((struct split_names *) 0)->firewall)];
+                firewall_container(c->engine, c->project.name, firewall);
                 *ret_managed = true;
-                return (*ret = strdup(c->project.name)) ? 0 : verb_oom();
+                return (*ret = strdup(firewall)) ? 0 : verb_oom();
         }
         _cleanup_strv_ struct strv names = {}, services = {};
         code = find_labelled(c->engine, COMPOSE_DIR_LABEL, c->project.path, &names, &services);
@@ -80,7 +84,8 @@ static int find_sandbox(const struct verb_call *c, char **ret, bool *ret_managed
                 return verb_oom();
         size_t pick = names.n;
         for (size_t i = 0; i < names.n && names.n > 1; i++)
-                if (strcmp(services.v[i], COMPOSE_SERVICE) == 0)
+                if (strcmp(services.v[i], COMPOSE_FIREWALL_SERVICE) == 0 ||
+                    (pick == names.n && strcmp(services.v[i], COMPOSE_SERVICE) == 0))
                         pick = i;
         if (names.n == 1)
                 pick = 0;

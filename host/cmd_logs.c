@@ -29,7 +29,12 @@ static int logs_option(struct verb_call *c, int opt, char *arg) {
 static int cmd_logs(struct verb_call *c) {
         const struct logs_opts *o = c->opts;
         _cleanup_strv_ struct strv args = {};
-        if (logs_argv(c->project.name, o->follow, &args) < 0)
+        /* In split mode the firewall's container logs the setup, the
+         * self-checks and the denials; the agent's only that it proved the
+         * firewall (docker logs NAME). */
+        char firewall[sizeof(((struct split_names *) 0)->firewall)];
+        firewall_container(c->engine, c->project.name, firewall);
+        if (logs_argv(firewall, o->follow, &args) < 0)
                 return verb_oom();
         /* Inherit stdout and stderr: the log streams as it comes. */
         return sandbox_run_attached(c->engine, strv_items(&args), NULL) == 0 ? 0 : AGENTBOX_EXIT_ENGINE;
@@ -41,7 +46,7 @@ const struct verb verb_logs = {
         .usage =
                 "Usage: agentbox logs [-f] [--dir D]\n\n"
                 "Show the log of the project's sandbox: what the init did (policy, firewall,\n"
-                "self-checks, reloads).\n\n"
+                "self-checks, reloads, denials). In split mode, the firewall container's.\n\n"
                 "Options:\n"
                 "  -f, --follow   keep printing new lines\n"
                 "  --dir D        the project folder (default: the current one)\n"

@@ -19,6 +19,9 @@ int status_argv(const char *name, struct strv *ret) {
 
 struct status {
         char *fields[4];        /* state, image, started, id */
+        /* Split mode: the firewall's container and its state; "" otherwise. */
+        char firewall[sizeof(((struct split_names *) 0)->firewall)];
+        char *firewall_state;
 };
 
 static void print_text(const struct project *p, const struct status *s, const struct userpolicy *u) {
@@ -28,6 +31,8 @@ static void print_text(const struct project *p, const struct status *s, const st
         else
                 printf("state:   %s\nimage:   %s\nstarted: %s\nid:      %.12s\n", s->fields[0], s->fields[1],
                        s->fields[2], s->fields[3]);
+        if (s->firewall[0])
+                printf("firewall: %s (%s)\n", s->firewall, s->firewall_state ? s->firewall_state : "none");
         printf("policy:  global %s%s\n", u->global, u->have_global ? "" : " (absent)");
         printf("         project %s%s\n", u->project, u->have_project ? "" : " (absent)");
 }
@@ -41,6 +46,13 @@ static void print_json(const struct project *p, const struct status *s, const st
         for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
                 printf(", \"%s\": ", keys[i]);
                 base_json_write_string(stdout, i == 0 && !s->fields[0] ? "none" : s->fields[i]);
+        }
+        if (s->firewall[0]) {
+                printf(", \"firewall\": {\"name\": ");
+                base_json_write_string(stdout, s->firewall);
+                printf(", \"state\": ");
+                base_json_write_string(stdout, s->firewall_state ? s->firewall_state : "none");
+                printf("}");
         }
         printf(", \"policy\": {\"global\": ");
         base_json_write_string(stdout, u->have_global ? u->global : NULL);
@@ -83,14 +95,23 @@ static int status_option(struct verb_call *c, int opt, char *arg) {
 static int cmd_status(struct verb_call *c) {
         const struct status_opts *o = c->opts;
         struct status s = {};
-        _cleanup_free_ char *buf = NULL;
+        _cleanup_free_ char *buf = NULL, *firewall_buf = NULL;
         struct userpolicy u = {};
         int code = inspect(c->engine, c->project.name, &s, &buf);
+        if (code == 0 && split_present(c->engine, c->project.name)) {
+                /* Split mode: the sandbox runs only while its firewall does. */
+                struct status fw = {};
+                firewall_container(c->engine, c->project.name, s.firewall);
+                code = inspect(c->engine, s.firewall, &fw, &firewall_buf);
+                s.firewall_state = fw.fields[0];
+        }
         if (code == 0 && userpolicy_open(&c->project, &u) < 0)
                 code = AGENTBOX_EXIT_FAILURE;
         if (code == 0) {
                 (o->json ? print_json : print_text)(&c->project, &s, &u);
-                code = s.fields[0] && strcmp(s.fields[0], "running") == 0 ? 0 : AGENTBOX_EXIT_FAILURE;
+                bool running = s.fields[0] && strcmp(s.fields[0], "running") == 0 &&
+                               (!s.firewall[0] || (s.firewall_state && strcmp(s.firewall_state, "running") == 0));
+                code = running ? 0 : AGENTBOX_EXIT_FAILURE;
         }
         userpolicy_done(&u);
         return code;
@@ -102,11 +123,12 @@ const struct verb verb_status = {
         .usage =
                 "Usage: agentbox status [--json] [--dir D]\n\n"
                 "Show the project's sandbox: state, image, start time, and the user policy\n"
-                "files it mounts.\n\n"
+                "files it mounts; in split mode also its firewall container and its state.\n\n"
                 "Options:\n"
                 "  --json       one JSON object\n"
                 "  --dir D      the project folder (default: the current one)\n\n"
-                "Exit code: 0 when the sandbox runs, 1 when it does not, 125 engine problem.\n",
+                "Exit code: 0 when the sandbox runs (in split mode: and its firewall), 1 when it\n"
+                "does not, 125 engine problem.\n",
         .needs = VERB_NEEDS_PROJECT | VERB_NEEDS_ENGINE,
         .longopts = (const struct option[]) { { "json", no_argument, NULL, 'j' }, {} },
         .opts_size = sizeof(struct status_opts),

@@ -83,6 +83,10 @@ int split_start(const struct engine *e, const struct run_opts *o, const struct p
 void split_remove(const struct engine *e, const char *name);
 /* Whether the project's sandbox runs in split mode (its firewall exists). */
 bool split_present(const struct engine *e, const char *name);
+/* The container whose init runs the project's firewall (its denials, its
+ * log of the firewall's setup, the policy it enforces): NAME-firewall in
+ * split mode, else the sandbox NAME itself. */
+void firewall_container(const struct engine *e, const char *name, char ret[static sizeof(((struct split_names *) 0)->firewall)]);
 
 /* A --mount value for a read-only or read-write bind, quoted for the
  * engine's CSV parser when the path needs it. */

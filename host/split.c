@@ -105,6 +105,12 @@ bool split_present(const struct engine *e, const char *name) {
         return present;
 }
 
+void firewall_container(const struct engine *e, const char *name, char ret[static sizeof(((struct split_names *) 0)->firewall)]) {
+        struct split_names n;
+        split_names(name, &n);
+        snprintf(ret, sizeof(n.firewall), "%s", split_present(e, name) ? n.firewall : name);
+}
+
 static int start_one(const struct engine *e, struct strv *args, const char *what) {
         _cleanup_free_ char *out = NULL;
         int code = strv_status(args) < 0 ? verb_oom() : verb_engine_capture(e, strv_items(args), what, &out);

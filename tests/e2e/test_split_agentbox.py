@@ -66,3 +66,22 @@ def test_run_split_keep_reload_and_down(ab):
     assert r.returncode == 0 and "removed" in r.stdout, r.stdout + r.stderr
     for c in ids:
         assert docker("inspect", c, check=False).returncode != 0, c
+
+
+def test_denied_logs_and_check_read_the_firewalls_container(ab):
+    """In split mode the firewall's container records the denials and logs
+    the firewall's setup; the agent's container holds neither. denied,
+    logs and check go to the firewall's."""
+    from test_agentbox_e2e import wait_for_denial
+    assert ab.run("--keep", "--", "true").returncode == 0
+    assert curl_code(ab, "far.test") == "000"
+    r = wait_for_denial(ab, "far.test")
+    assert r.returncode == 0 and "far.test" in r.stdout, (r.stdout, r.stderr)
+    assert "allow it: agentbox allow far.test" in r.stdout, r.stdout
+    r = ab("logs")
+    assert r.returncode == 0 and "sandbox ready" in r.stdout + r.stderr, r.stdout + r.stderr
+    r = ab("status")
+    assert r.returncode == 0 and re.search(r"^firewall: \S+-firewall \(running\)$", r.stdout, re.M), r.stdout
+    r = ab("check", "allowed.test:80")
+    assert r.returncode == 0 and "(the image's)" in r.stdout, r.stdout + r.stderr
+    assert ab("check", "far.test:80").returncode == 1

@@ -888,6 +888,17 @@ def test_denied_finds_compose_and_devcontainer_sandboxes(box):
     assert r.returncode == 0, r.stderr
     assert box.call("exec")["argv"][1] == "vsc-proj-abc"
     assert json.loads(r.stdout)["allow"] is None
+    # The split template: its firewall service records the denials, whether
+    # compose lists it before or after the agent.
+    for order in (("agent", "firewall", "network"), ("firewall", "agent", "network")):
+        state = {"containers": {f"proj-{svc}-1": {"running": True, "image": "agent-sandbox-base:local",
+                                                  "labels": {"com.docker.compose.project.working_dir": real,
+                                                             "com.docker.compose.service": svc}}
+                                for svc in order}}
+        (box.tmp / "engine.state").write_text(json.dumps(state))
+        r = box.run("denied")
+        assert r.returncode == 0, r.stderr
+        assert box.call("exec")["argv"][1] == "proj-firewall-1", order
 
 
 def test_denied_without_a_sandbox_or_an_init_that_records(box):

@@ -67,7 +67,7 @@ class ResolverEnv(DockerEnv):
 def renv(tmp_path_factory):
     if os.geteuid() != 0:
         pytest.skip("needs root to run the Docker engine")
-    d = tmp_path_factory.mktemp("redteam-resolver")
+    d = tmp_path_factory.mktemp("resolver-escapes")
     os.chmod(d, 0o755)
     env = ResolverEnv(d)
     try:

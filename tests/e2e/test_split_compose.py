@@ -37,7 +37,7 @@ services:
   network:
     dns: [{dockerenv.dns_ip}]
     networks: [default]
-    # The red-team probes below bind port 53 as the user would where this
+    # The escape probes below bind port 53 as the user would where this
     # is left at Docker's 0: the firewall's rules must hold on their own.
     sysctls:
       net.ipv4.ip_unprivileged_port_start: 0

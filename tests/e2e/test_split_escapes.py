@@ -24,7 +24,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 @pytest.fixture(scope="module")
 def split(tmp_path_factory):
-    env = DockerEnv(tmp_path_factory.mktemp("redteam-split"))
+    env = DockerEnv(tmp_path_factory.mktemp("split-escapes"))
     try:
         env.setup()
         policy = env.policy(f"domains: [allowed.test, \"*.wild.test\"]\ncidrs: [{env.allowed_ip}/32]\nports: [80]\n"

@@ -12,6 +12,7 @@
 #include "denial_file.h"
 #include "json_string.h"
 #include "log.h"
+#include "log_budget.h"
 #include "macro.h"
 
 /* Destinations followed at once for their repeat counts; the least
@@ -23,9 +24,6 @@
 #define NAME_MAX_LEN 253
 
 #define SUMMARY_SECONDS_DEFAULT 60u
-/* The log as a whole: a burst of lines, then one per interval. */
-#define LOG_BURST 10.0
-#define LOG_INTERVAL_USEC (6u * 1000000u)
 
 #define USEC_PER_SEC 1000000u
 
@@ -71,8 +69,9 @@ struct denials {
         struct name_seen *names;        /* NAMES_MAX */
         bool names_forgot;              /* a name had to make room: "never" is no longer sure */
 
-        double tokens;
-        uint64_t tokens_usec;
+        /* The log as a whole; what it leaves out is counted below, by
+         * denials and destinations, not by lines. */
+        struct log_budget log;
         unsigned round;                 /* of "left out" lines */
         uint64_t left_out_since_usec;
         unsigned long left_out_denials, left_out_dests;
@@ -264,25 +263,15 @@ static void record(struct denials *d, const struct dest *e, unsigned long count,
 
 /* ---- the log's own limit -------------------------------------------------- */
 
-static bool take_token(struct denials *d, uint64_t now) {
-        d->tokens += (double) (now - d->tokens_usec) / LOG_INTERVAL_USEC;
-        if (d->tokens > LOG_BURST)
-                d->tokens = LOG_BURST;
-        d->tokens_usec = now;
-        if (d->tokens < 1.0)
-                return false;
-        d->tokens -= 1.0;
-        return true;
-}
-
 /* The record always gets the line; the log gets it while the limit allows,
  * else it is counted for the next "left out" line. */
 static void report(struct denials *d, struct dest *e, unsigned long count, uint64_t now) {
         unsigned since = seconds_since(e->reported_usec, now);
+        unsigned long lines_left_out;
         record(d, e, count, now);
         e->reported_usec = now;
         e->pending = 0;
-        if (take_token(d, now)) {
+        if (log_budget_take(&d->log, now, &lines_left_out)) {
                 char line[NAME_MAX_LEN + 512];
                 human_line(d, e, now, line, sizeof(line));
                 if (count > 1)
@@ -304,7 +293,7 @@ static void report_left_out(struct denials *d, uint64_t now) {
         log_notice("%lu denial%s to %lu destination%s left out of this log in the last %u s (the log takes %u lines at once, then one every %u s); `agent-sandbox-init denials` lists them",
                    d->left_out_denials, d->left_out_denials == 1 ? "" : "s", d->left_out_dests,
                    d->left_out_dests == 1 ? "" : "s", seconds_since(d->left_out_since_usec, now),
-                   (unsigned) LOG_BURST, LOG_INTERVAL_USEC / USEC_PER_SEC);
+                   LOG_BUDGET_BURST, LOG_BUDGET_INTERVAL_USEC / USEC_PER_SEC);
         d->left_out_denials = d->left_out_dests = 0;
         d->round++;
 }
@@ -441,8 +430,6 @@ int denials_new(struct loop *l, const struct denials_config *cfg, struct denials
         d->loop = l;
         d->cfg = *cfg;
         d->summary_usec = (uint64_t) (cfg->summary_seconds ? cfg->summary_seconds : SUMMARY_SECONDS_DEFAULT) * USEC_PER_SEC;
-        d->tokens = LOG_BURST;
-        d->tokens_usec = loop_now_usec();
         /* Without the record the log still names every denial it takes. */
         (void) denial_file_open(cfg->dir ? cfg->dir : DENIAL_DIR_DEFAULT, &d->file);
         *ret = d;

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <sys/random.h>
 
+#include "fnv1a.h"
 #include "macro.h"
 
 /* splitmix64's finalizer: every input bit moves every output bit. */
@@ -18,10 +19,7 @@ static uint64_t mix(uint64_t x) {
 }
 
 static uint64_t bytes_hash(uint64_t h, const void *data, size_t len) {
-        const unsigned char *p = data;
-        for (size_t i = 0; i < len; i++)
-                h = (h ^ p[i]) * 1099511628211ull;
-        return mix(h);
+        return mix(base_fnv1a(h, data, len));
 }
 
 int dnsproxy_grants_init(struct dnsproxy_grants *g) {

@@ -3,35 +3,26 @@
 
 #include <errno.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
-#include "childproc.h"
+#include "childsup.h"
 #include "denials.h"
 #include "dns_wire.h"
 #include "dnsproxy.h"
 #include "dnsproxy_proto.h"
+#include "fnv1a.h"
 #include "guard.h"
 #include "log.h"
 #include "log_budget.h"
 #include "macro.h"
 #include "nft.h"
 #include "policy.h"
-#include "privdrop.h"
 #include "resolve.h"
-
-#define RESTART_BACKOFF_MIN_MS 100u
-#define RESTART_BACKOFF_MAX_MS 10000u
-/* A child that ran this long before it died starts again at once. */
-#define RESTART_HEALTHY_USEC (60u * 1000000u)
 
 /* An element whose recorded expiry is nearer than this may already be gone
  * in the kernel: it is added, not replaced (removing a missing element
@@ -56,10 +47,7 @@ struct dnsproxy_parent {
         const struct policy *policy;
         struct guard *guard;
 
-        int control_fd;                 /* our end; -1 without a child */
-        int child_pidfd;
-        uint64_t child_started_usec;
-        unsigned backoff_ms;
+        struct childsup child;
 
         struct learned *learned;        /* open addressing, a power of two */
         size_t cap_learned, n_learned;  /* n_learned counts expired entries until a rehash */
@@ -144,25 +132,10 @@ static int listen_all(struct dnsproxy_parent *d) {
 
 /* ---- the child ------------------------------------------------------------ */
 
-_Noreturn static void child_run(struct dnsproxy_parent *d, int control) {
-        int fds[_LISTEN_MAX + 1];
-        memcpy(fds, d->listen_fds, sizeof(d->listen_fds));
-        fds[_LISTEN_MAX] = control;
-
-        childproc_detach("dns-resolver");
-        if (childproc_keep_fds(fds, ELEMENTSOF(fds)) < 0) {
-                log_error("the DNS resolver could not close PID 1's descriptors");
-                _exit(1);
-        }
-        childproc_scrub_environment();
-        struct target_user u = { .uid = d->cfg.uid, .gid = d->cfg.gid };
-        if (privdrop_apply(&u) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
-                log_error("the DNS resolver could not drop its privileges");
-                _exit(1);
-        }
-        /* After the drop, which clears it. */
-        (void) prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-
+/* fds: the listening sockets in listen_fds' order, then the control
+ * socket (childsup.h). */
+static int child_main(const int *fds, void *userdata) {
+        struct dnsproxy_parent *d = userdata;
         struct dnsproxy_config cfg = {
                 .udp4_fd = fds[LISTEN_UDP4], .udp6_fd = fds[LISTEN_UDP6],
                 .tcp4_fd = fds[LISTEN_TCP4], .tcp6_fd = fds[LISTEN_TCP6],
@@ -170,96 +143,13 @@ _Noreturn static void child_run(struct dnsproxy_parent *d, int control) {
                 .policy = d->policy,
                 .resolv_conf = d->cfg.resolv_conf,
         };
-        _exit(dnsproxy_main(&cfg) < 0 ? 1 : 0);
-}
-
-static int on_control(struct loop *l, int fd, uint32_t events, void *userdata);
-static int on_child_exit(struct loop *l, int fd, uint32_t events, void *userdata);
-
-static void child_forget(struct dnsproxy_parent *d) {
-        if (d->control_fd >= 0) {
-                (void) loop_remove_io(d->loop, d->control_fd);
-                close(d->control_fd);
-                d->control_fd = -1;
-        }
-        if (d->child_pidfd >= 0) {
-                (void) loop_remove_io(d->loop, d->child_pidfd);
-                close(d->child_pidfd);
-                d->child_pidfd = -1;
-        }
-        resolver_child = 0;
-}
-
-/* Closing our end makes the child exit; SIGKILL if it does not at once is
- * not needed: it serves nothing without PID 1, and the supervisor reaps. */
-static void child_stop(struct dnsproxy_parent *d) {
-        if (d->child_pidfd >= 0)
-                (void) syscall(SYS_pidfd_send_signal, d->child_pidfd, SIGKILL, NULL, 0);
-        child_forget(d);
-}
-
-static int child_start(struct dnsproxy_parent *d) {
-        int sv[2];
-        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-                return log_error_errno(-errno, "Failed to create the DNS resolver's control socket: %m");
-        fflush(NULL);
-        pid_t pid = fork();
-        if (pid < 0) {
-                int r = -errno;
-                close(sv[0]);
-                close(sv[1]);
-                return log_error_errno(r, "Failed to start the DNS resolver: %m");
-        }
-        if (pid == 0) {
-                close(sv[0]);
-                child_run(d, sv[1]);
-        }
-        close(sv[1]);
-        resolver_child = pid;
-        d->control_fd = sv[0];
-        d->child_started_usec = loop_now_usec();
-        /* Nothing reaps between fork and here: we are the only thread. */
-        d->child_pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
-        int r = d->child_pidfd < 0 ? -errno : 0;
-        if (r == 0)
-                r = loop_add_io(d->loop, d->child_pidfd, EPOLLIN, on_child_exit, d);
-        if (r == 0)
-                r = loop_add_io(d->loop, d->control_fd, EPOLLIN, on_control, d);
-        if (r < 0) {
-                log_error_errno(r, "Failed to watch the DNS resolver: %m");
-                child_stop(d);
-                return r;
-        }
-        log_info("DNS resolver started (pid %d, uid %u, on port %u of loopback)", pid, (unsigned) d->cfg.uid,
-                 d->cfg.port);
-        return 0;
-}
-
-static int restart_due(struct loop *l, void *userdata) {
-        struct dnsproxy_parent *d = userdata;
-        if (d->control_fd < 0 && d->policy)
-                (void) child_start(d);
-        return 0;
-}
-
-static int on_child_exit(struct loop *l, int fd, uint32_t events, void *userdata) {
-        struct dnsproxy_parent *d = userdata;
-        bool healthy = loop_now_usec() - d->child_started_usec > RESTART_HEALTHY_USEC;
-        d->backoff_ms = healthy || !d->backoff_ms ? RESTART_BACKOFF_MIN_MS
-                      : d->backoff_ms * 2 > RESTART_BACKOFF_MAX_MS ? RESTART_BACKOFF_MAX_MS : d->backoff_ms * 2;
-        log_error("the DNS resolver (pid %d) ended; DNS fails until it is restarted in %u ms", resolver_child,
-                  d->backoff_ms);
-        child_forget(d);
-        (void) loop_set_timer(l, d, loop_now_usec() + (uint64_t) d->backoff_ms * 1000u, restart_due, d);
-        return 0;
+        return dnsproxy_main(&cfg);
 }
 
 /* ---- what the child asks -------------------------------------------------- */
 
 static size_t learned_slot(const struct dnsproxy_parent *d, const struct ip_prefix *a) {
-        uint64_t h = 1469598103934665603ull;
-        for (size_t i = 0; i < sizeof(a->addr); i++)
-                h = (h ^ a->addr[i]) * 1099511628211ull;
+        uint64_t h = base_fnv1a(BASE_FNV1A_OFFSET, a->addr, sizeof(a->addr));
         return (size_t) (h ^ (uint64_t) a->family) & (d->cap_learned - 1);
 }
 
@@ -492,8 +382,7 @@ static int on_control(struct loop *l, int fd, uint32_t events, void *userdata) {
                 }
                 if (dnsproxy_msg_check(&buf, (size_t) n, DNSPROXY_ALLOW, &m) < 0) {
                         log_error("the DNS resolver sent a malformed message (%zd bytes); restarting it", n);
-                        child_stop(d);
-                        (void) loop_set_timer(l, d, loop_now_usec() + RESTART_BACKOFF_MIN_MS * 1000u, restart_due, d);
+                        childsup_restart(&d->child);
                         return 0;
                 }
                 struct dnsproxy_msg ack = { .type = DNSPROXY_ALLOWED, .seq = m->seq };
@@ -517,9 +406,16 @@ int dnsproxy_parent_new(struct loop *l, const struct dnsproxy_parent_config *cfg
         struct dnsproxy_parent *d = calloc(1, sizeof(*d));
         if (!d)
                 return log_oom();
-        *d = (struct dnsproxy_parent) { .loop = l, .cfg = *cfg, .control_fd = -1, .child_pidfd = -1 };
+        *d = (struct dnsproxy_parent) { .loop = l, .cfg = *cfg };
         for (size_t i = 0; i < _LISTEN_MAX; i++)
                 d->listen_fds[i] = -1;
+        childsup_init(&d->child, l, &(struct childsup_config) {
+                .name = "DNS resolver", .comm = "dns-resolver", .while_down = "DNS fails",
+                .uid = cfg->uid, .gid = cfg->gid, .port = cfg->port,
+                .keep_fds = d->listen_fds, .n_keep_fds = _LISTEN_MAX,
+                .child_main = child_main, .on_control = on_control, .userdata = d,
+                .published_pid = &resolver_child,
+        });
         int r = listen_all(d);
         if (r < 0) {
                 dnsproxy_parent_free(d);
@@ -531,8 +427,7 @@ int dnsproxy_parent_new(struct loop *l, const struct dnsproxy_parent_config *cfg
 
 int dnsproxy_parent_use(struct dnsproxy_parent *d, const struct policy *policy, struct guard *guard) {
         bool had_policy = d->policy != NULL;
-        child_stop(d);
-        loop_cancel_timer(d->loop, d);
+        childsup_stop(&d->child);
         d->policy = policy;
         d->guard = guard;
         if (had_policy) {
@@ -541,15 +436,13 @@ int dnsproxy_parent_use(struct dnsproxy_parent *d, const struct policy *policy, 
                 d->cap_learned = d->n_learned = 0;
                 d->full_until_usec = 0;
         }
-        d->backoff_ms = 0;
-        return child_start(d);
+        return childsup_start(&d->child);
 }
 
 void dnsproxy_parent_free(struct dnsproxy_parent *d) {
         if (!d)
                 return;
-        loop_cancel_timer(d->loop, d);
-        child_stop(d);
+        childsup_stop(&d->child);
         for (size_t i = 0; i < _LISTEN_MAX; i++)
                 if (d->listen_fds[i] >= 0)
                         close(d->listen_fds[i]);

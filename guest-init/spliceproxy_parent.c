@@ -9,23 +9,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "childproc.h"
+#include "childsup.h"
 #include "denials.h"
 #include "log.h"
 #include "log_budget.h"
 #include "macro.h"
-#include "privdrop.h"
 #include "spliceproxy.h"
 #include "spliceproxy_proto.h"
 
-#define RESTART_BACKOFF_MIN_MS 100u
-#define RESTART_BACKOFF_MAX_MS 10000u
-#define RESTART_HEALTHY_USEC (60u * 1000000u)
 /* Connections waiting for the child to accept them: as many as the kernel
  * allows (somaxconn caps it), so a burst is not refused while the child is
  * busy. */
@@ -41,10 +36,7 @@ struct spliceproxy_parent {
         struct spliceproxy_parent_config cfg;
         int listen_fds[2];              /* IPv4, IPv6; -1 when absent */
         const struct policy *policy;
-        int control_fd;
-        int child_pidfd;
-        uint64_t child_started_usec;
-        unsigned backoff_ms;
+        struct childsup child;
         struct log_budget full_log;     /* the proxy's "full" reports: a user can cause them at will */
         struct retired {
                 struct spliceproxy_parent *owner;
@@ -109,107 +101,14 @@ static int listen_on(int family, uint16_t port, int *ret) {
 
 /* ---- the child ------------------------------------------------------------ */
 
-_Noreturn static void child_run(struct spliceproxy_parent *s, int control) {
-        int fds[3] = { s->listen_fds[0], s->listen_fds[1], control };
-
-        childproc_detach("splice-proxy");
-        if (childproc_keep_fds(fds, ELEMENTSOF(fds)) < 0) {
-                log_error("the splice proxy could not close PID 1's descriptors");
-                _exit(1);
-        }
-        childproc_scrub_environment();
-        struct target_user u = { .uid = s->cfg.uid, .gid = s->cfg.gid };
-        if (privdrop_apply(&u) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
-                log_error("the splice proxy could not drop its privileges");
-                _exit(1);
-        }
-        (void) prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+/* fds: the listening sockets, IPv4 then IPv6, then the control socket
+ * (childsup.h). */
+static int child_main(const int *fds, void *userdata) {
+        struct spliceproxy_parent *s = userdata;
         struct spliceproxy_config cfg = {
                 .listen4_fd = fds[0], .listen6_fd = fds[1], .control_fd = fds[2], .policy = s->policy,
         };
-        _exit(spliceproxy_main(&cfg) < 0 ? 1 : 0);
-}
-
-static int on_control(struct loop *l, int fd, uint32_t events, void *userdata);
-static int on_child_exit(struct loop *l, int fd, uint32_t events, void *userdata);
-
-static void child_forget(struct spliceproxy_parent *s) {
-        if (s->control_fd >= 0) {
-                (void) loop_remove_io(s->loop, s->control_fd);
-                close(s->control_fd);
-                s->control_fd = -1;
-        }
-        if (s->child_pidfd >= 0) {
-                (void) loop_remove_io(s->loop, s->child_pidfd);
-                close(s->child_pidfd);
-                s->child_pidfd = -1;
-        }
-        proxy_child = 0;
-}
-
-static void child_stop(struct spliceproxy_parent *s) {
-        if (s->child_pidfd >= 0)
-                (void) syscall(SYS_pidfd_send_signal, s->child_pidfd, SIGKILL, NULL, 0);
-        child_forget(s);
-}
-
-static int child_start(struct spliceproxy_parent *s) {
-        int sv[2];
-        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-                return log_error_errno(-errno, "Failed to create the splice proxy's control socket: %m");
-        fflush(NULL);
-        pid_t pid = fork();
-        if (pid < 0) {
-                int r = -errno;
-                close(sv[0]);
-                close(sv[1]);
-                return log_error_errno(r, "Failed to start the splice proxy: %m");
-        }
-        if (pid == 0) {
-                close(sv[0]);
-                child_run(s, sv[1]);
-        }
-        close(sv[1]);
-        proxy_child = pid;
-        s->control_fd = sv[0];
-        s->child_started_usec = loop_now_usec();
-        s->child_pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
-        int r = s->child_pidfd < 0 ? -errno : 0;
-        if (r == 0)
-                r = loop_add_io(s->loop, s->child_pidfd, EPOLLIN, on_child_exit, s);
-        if (r == 0)
-                r = loop_add_io(s->loop, s->control_fd, EPOLLIN, on_control, s);
-        if (r < 0) {
-                log_error_errno(r, "Failed to watch the splice proxy: %m");
-                child_stop(s);
-                return r;
-        }
-        log_info("splice proxy started (pid %d, uid %u, on port %u of loopback)", pid, (unsigned) s->cfg.uid,
-                 s->cfg.port);
-        return 0;
-}
-
-static int restart_due(struct loop *l, void *userdata) {
-        struct spliceproxy_parent *s = userdata;
-        if (s->control_fd < 0 && s->policy)
-                (void) child_start(s);
-        return 0;
-}
-
-static void schedule_restart(struct spliceproxy_parent *s, unsigned ms) {
-        (void) loop_set_timer(s->loop, s, loop_now_usec() + (uint64_t) ms * 1000u, restart_due, s);
-}
-
-static int on_child_exit(struct loop *l, int fd, uint32_t events, void *userdata) {
-        struct spliceproxy_parent *s = userdata;
-        bool healthy = loop_now_usec() - s->child_started_usec > RESTART_HEALTHY_USEC;
-        s->backoff_ms = healthy || !s->backoff_ms ? RESTART_BACKOFF_MIN_MS
-                      : s->backoff_ms * 2 > RESTART_BACKOFF_MAX_MS ? RESTART_BACKOFF_MAX_MS : s->backoff_ms * 2;
-        log_error("the splice proxy (pid %d) ended; name-checked connections are refused until it is restarted in %u ms",
-                  proxy_child, s->backoff_ms);
-        child_forget(s);
-        schedule_restart(s, s->backoff_ms);
-        return 0;
+        return spliceproxy_main(&cfg);
 }
 
 static enum denial_reason reason_of(enum spliceproxy_why why) {
@@ -245,8 +144,7 @@ static int on_control(struct loop *l, int fd, uint32_t events, void *userdata) {
                 const struct spliceproxy_msg *m;
                 if (spliceproxy_msg_check(&buf, (size_t) n, &m) < 0) {
                         log_error("the splice proxy sent a malformed message (%zd bytes); restarting it", n);
-                        child_stop(s);
-                        schedule_restart(s, RESTART_BACKOFF_MIN_MS);
+                        childsup_restart(&s->child);
                         return 0;
                 }
                 if (m->type == SPLICEPROXY_FULL) {
@@ -268,8 +166,15 @@ int spliceproxy_parent_new(struct loop *l, const struct spliceproxy_parent_confi
         struct spliceproxy_parent *s = calloc(1, sizeof(*s));
         if (!s)
                 return log_oom();
-        *s = (struct spliceproxy_parent) { .loop = l, .cfg = *cfg, .control_fd = -1, .child_pidfd = -1,
-                                           .listen_fds = { -1, -1 } };
+        *s = (struct spliceproxy_parent) { .loop = l, .cfg = *cfg, .listen_fds = { -1, -1 } };
+        childsup_init(&s->child, l, &(struct childsup_config) {
+                .name = "splice proxy", .comm = "splice-proxy",
+                .while_down = "name-checked connections are refused",
+                .uid = cfg->uid, .gid = cfg->gid, .port = cfg->port,
+                .keep_fds = s->listen_fds, .n_keep_fds = ELEMENTSOF(s->listen_fds),
+                .child_main = child_main, .on_control = on_control, .userdata = s,
+                .published_pid = &proxy_child,
+        });
         int r = listen_on(AF_INET, cfg->port, &s->listen_fds[0]);
         if (r < 0) {
                 spliceproxy_parent_free(s);
@@ -307,7 +212,8 @@ static int on_retired_exit(struct loop *l, int fd, uint32_t events, void *userda
  * connections have (spliceproxy.h), so that a reload does not cut what
  * the old policy allowed; the new one takes the listening sockets. */
 static void child_retire(struct spliceproxy_parent *s) {
-        if (s->child_pidfd < 0)
+        int child_pidfd = childsup_pidfd(&s->child);
+        if (child_pidfd < 0)
                 return;
         size_t slot = 0;
         for (size_t i = 0; i < RETIRED_MAX; i++)
@@ -317,32 +223,29 @@ static void child_retire(struct spliceproxy_parent *s) {
                 }
         retired_drop(s, slot, true);
         struct retired *r = &s->retired[slot];
-        int pidfd = fcntl(s->child_pidfd, F_DUPFD_CLOEXEC, 3);
+        int pidfd = fcntl(child_pidfd, F_DUPFD_CLOEXEC, 3);
         if (pidfd >= 0 && loop_add_io(s->loop, pidfd, EPOLLIN, on_retired_exit, r) == 0) {
                 *r = (struct retired) { .owner = s, .pid = proxy_child, .pidfd = pidfd };
                 retired_pids[slot] = proxy_child;
         } else {
                 /* Untracked, it would keep the container up unseen: ended. */
-                (void) syscall(SYS_pidfd_send_signal, s->child_pidfd, SIGKILL, NULL, 0);
+                (void) syscall(SYS_pidfd_send_signal, child_pidfd, SIGKILL, NULL, 0);
                 if (pidfd >= 0)
                         close(pidfd);
         }
-        child_forget(s);
+        childsup_forget(&s->child);
 }
 
 int spliceproxy_parent_use(struct spliceproxy_parent *s, const struct policy *policy) {
         child_retire(s);
-        loop_cancel_timer(s->loop, s);
         s->policy = policy;
-        s->backoff_ms = 0;
-        return child_start(s);
+        return childsup_start(&s->child);
 }
 
 void spliceproxy_parent_free(struct spliceproxy_parent *s) {
         if (!s)
                 return;
-        loop_cancel_timer(s->loop, s);
-        child_stop(s);
+        childsup_stop(&s->child);
         for (size_t i = 0; i < RETIRED_MAX; i++)
                 retired_drop(s, i, true);
         for (size_t i = 0; i < 2; i++)

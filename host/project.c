@@ -11,17 +11,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fnv1a.h"
 #include "log.h"
 #include "macro.h"
 
 /* FNV-1a: stable across versions and machines, which is all the name needs. */
 uint64_t project_hash(const char *path) {
-        uint64_t h = 0xcbf29ce484222325ULL;
-        for (const unsigned char *c = (const unsigned char *) path; *c; c++) {
-                h ^= *c;
-                h *= 0x100000001b3ULL;
-        }
-        return h;
+        return base_fnv1a(BASE_FNV1A_OFFSET, path, strlen(path));
 }
 
 /* Lower-case [a-z0-9], anything else one '-', no leading/trailing '-'. */

@@ -257,6 +257,9 @@ def test_refused_names_are_answered_locally_and_never_reach_upstream(start, upst
     leaked = {n for n in upstream.names() if "attacker" in n or n in ("sub.allowed.test", "xwild.test")}
     assert leaked == set()
     assert ("TXT", "allowed.test") not in upstream.queries()
+    # The child answers before it reports: wait for the report of the last
+    # query, which comes after the others'.
+    r.wait_for("refused", "allowed.test")
     refused = {(e["name"], e["qtype"]) for e in r.of("refused")}
     assert ("secret.attacker.test", A) in refused and ("secret.attacker.test", AAAA) in refused
     assert ("tcp.secret.attacker.test", A) in refused and ("txt.secret.attacker.test", TXT) in refused

@@ -152,9 +152,12 @@ def test_the_record_never_exceeds_its_size(net, sandbox):
     older = sandbox.denials_dir / "denials.jsonl.1"
     current = sandbox.denials_dir / "denials.jsonl"
     wait_until(lambda: older.exists(), what="a rotation")
+    # The resolver answers before PID 1 has written the refusal down: wait
+    # for the last one to be on record.
+    dns_names = lambda: [r["name"] for r in records(net, sandbox) if r["kind"] == "dns"]
+    names = wait_until(lambda: (lambda n: n if n and "leak-003999-" in n[-1] else None)(dns_names()),
+                       what="the last refusal on record")
     assert older.stat().st_size <= HALF and current.stat().st_size <= HALF
-    recs = records(net, sandbox)
-    names = [r["name"] for r in recs if r["kind"] == "dns"]
     assert names == sorted(names), "oldest first"
     assert "leak-003999-" in names[-1] and not any("leak-000000-" in n for n in names), "the oldest were dropped"
     logged = denial_lines(sandbox, "refused DNS query leak-")

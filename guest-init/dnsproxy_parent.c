@@ -59,7 +59,7 @@ struct dnsproxy_parent {
         void *static_userdata;
 
         /* Lines the sandbox's user can cause by asking: each kind bounded. */
-        struct log_budget guard_log, full_log, policy_log;
+        struct log_budget guard_log, full_log, policy_log, any_name_log;
 };
 
 static pid_t resolver_child;
@@ -265,6 +265,25 @@ static int allow_addresses(struct dnsproxy_parent *d, const struct dnsproxy_msg 
                                             left_out_text(skipped));
                         continue;
                 }
+                if (match && !match->name[0]) {
+                        /* Only a preset of every name allows it: its
+                         * answers may open only what the preset's ranges
+                         * (and the policy's cidrs:) already allow, or any
+                         * name could point the sandbox at a private
+                         * network. Those need no learned entry. */
+                        if (!d->static_allows || !d->static_allows(&a, d->static_userdata)) {
+                                if (log_budget_take(&d->guard_log, now, &skipped))
+                                        log_warning("refused %s for %s: outside the public ranges of service %s; "
+                                                    "list it under cidrs: or the name under domains: if it is really wanted%s",
+                                                    ip_prefix_format(&a, buf), m->name, match->service,
+                                                    left_out_text(skipped));
+                                continue;
+                        }
+                        accepted++;
+                        if (needed < until)
+                                until = needed;
+                        continue;
+                }
                 accepted++;
                 struct learned *e = learned_find(d, &a);
                 bool present = e && e->expiry_usec && same_address(&e->addr, &a);
@@ -313,9 +332,9 @@ static int allow_addresses(struct dnsproxy_parent *d, const struct dnsproxy_msg 
         /* A name no entry lists, allowed by a preset of every name (the
          * internet service): the answer is the only record of where the
          * agent went, so it is logged. */
-        if (match && !match->name[0])
-                log_info("%s resolved (service %s): %zu of %zu addresses allowed", m->name, match->service, accepted,
-                         (size_t) m->n_addrs);
+        if (match && !match->name[0] && log_budget_take(&d->any_name_log, now, &skipped))
+                log_info("%s resolved (service %s): %zu of %zu addresses allowed%s", m->name, match->service, accepted,
+                         (size_t) m->n_addrs, left_out_text(skipped));
         if (accepted == m->n_addrs && until > now + LEARNED_EXPIRY_MARGIN_USEC) {
                 uint64_t granted = (until - now - LEARNED_EXPIRY_MARGIN_USEC) / 1000000u;
                 *ret_granted = granted > DNSPROXY_TTL_CEILING * 2 ? DNSPROXY_TTL_CEILING * 2 : (uint32_t) granted;

@@ -15,7 +15,7 @@ import pytest
 
 from fakenet import INIT  # noqa: F401
 from test_firewall import apply
-from test_resolver import ask, learned, upstream_log
+from test_resolver import ask, learned, probe, upstream_log
 from test_refresh import RunningInit
 
 HOSTS = {
@@ -23,6 +23,14 @@ HOSTS = {
     "not-listed.example.test": ["203.0.113.5"],
     "rebind.test": ["192.0.2.1"],            # the sandbox's own network
     "metadata.test": ["169.254.169.254"],
+    # Public names an outsider could point at the inside: only the preset
+    # allows them, so their answers must not open what the preset refuses.
+    "private.test": ["10.20.30.40"],
+    "cgnat.test": ["100.64.0.5"],
+    "private-172.test": ["172.16.5.5"],
+    "mixed.test": ["203.0.113.5", "192.168.7.7"],
+    # Listed in the policy by name: the user asked for this one.
+    "listed-private.test": ["192.168.7.7"],
 }
 # Hosts of the fake internet outside the documentation ranges: what the
 # preset must refuse even though they answer.
@@ -89,7 +97,8 @@ def test_own_network_is_cut_out_of_the_preset_even_when_public(net):
 
 @pytest.fixture
 def internet_sandbox(net):
-    policy = net.write_policy("services: [internet]\ncidrs: [203.0.113.0/24]\ndns: {min_ttl: 1, grace: 1}\n")
+    policy = net.write_policy("services: [internet]\ncidrs: [203.0.113.0/24]\ndomains: [listed-private.test]\n"
+                              "dns: {min_ttl: 1, grace: 1}\n")
     init = RunningInit(net, policy)
     try:
         init.wait_for("sandbox ready")
@@ -104,10 +113,34 @@ def test_resolver_answers_every_name_and_guards_the_answers(net, internet_sandbo
         answer = ask(net, name)
         assert answer == {"rcode": 0, "tc": False, "answers": ["203.0.113.5"]}, answer
         assert name in upstream_log(net), "the query went to the upstream, as every allowed one"
-    assert "203.0.113.5" in learned(net)
+    assert "203.0.113.5" not in learned(net), "allowed by the rules already: no entry"
     internet_sandbox.wait_for("any-name.test resolved (service internet): 1 of 1 addresses allowed")
     for name in ("rebind.test", "metadata.test"):
         answer = ask(net, name)
         assert answer.get("rcode") == 2 and answer["answers"] == [], f"{name}: {answer}"
     internet_sandbox.wait_for("refused 192.0.2.1/32 for rebind.test")
     internet_sandbox.wait_for("refused 169.254.169.254/32 for metadata.test: link-local")
+
+
+def test_an_answer_does_not_open_what_the_preset_refuses(net, internet_sandbox):
+    """A name only the preset allows resolves to a private, CGNAT or
+    documentation address: refused (SERVFAIL, logged), the address stays
+    closed and takes no entry; of a mixed answer only the public part opens. A name
+    the policy lists keeps the usual rule."""
+    add_inside_hosts(net)
+    for name, addr in (("private.test", INSIDE["private"]), ("cgnat.test", INSIDE["cgnat"]),
+                       ("private-172.test", INSIDE["private-172"])):
+        answer = ask(net, name)
+        assert answer.get("rcode") == 2 and answer["answers"] == [], f"{name}: {answer}"
+        internet_sandbox.wait_for(f"refused {addr}/32 for {name}: outside the public ranges of service internet")
+        assert probe(net, f"tcp:{addr}:443") in ("refused", "reset"), name
+        assert addr not in learned(net)
+    answer = ask(net, "mixed.test")
+    # Released as the guard releases a partly refused answer: whole, with
+    # only its public part open.
+    assert answer["rcode"] == 0 and "203.0.113.5" in answer["answers"], answer
+    assert probe(net, f"tcp:{INSIDE['private-192']}:443") in ("refused", "reset")
+    assert INSIDE["private-192"] not in learned(net)
+    answer = ask(net, "listed-private.test")
+    assert answer["rcode"] == 0 and answer["answers"] == [INSIDE["private-192"]], answer
+    assert INSIDE["private-192"] in learned(net)

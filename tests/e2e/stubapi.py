@@ -2,9 +2,9 @@
 """A stand-in for the model APIs the agents call, over HTTPS: it answers
 every completion request with one canned text, in the shape each API has
 (Anthropic Messages, OpenAI Chat Completions and Responses, Gemini
-generateContent), streamed when asked, and logs each request's method and
-path as a JSON line. Test-only; it listens on an address of the test's own
---internal network.
+generateContent), streamed when asked, and logs each request's method,
+path, model and the API key it carried as a JSON line. Test-only; it
+listens on an address of the test's own --internal network.
 
   stubapi.py --bind ADDR --port N --cert PEM --key PEM --answer TEXT --log FILE
 """
@@ -13,6 +13,7 @@ import json
 import ssl
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
 
 
 def sse(events):
@@ -104,9 +105,23 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
+    def api_key(self):
+        """The credential the client sent, in whichever place its API takes
+        it: Anthropic's x-api-key, a bearer token (OpenAI), Gemini's
+        x-goog-api-key or its key= query parameter."""
+        bearer = self.headers.get("Authorization", "")
+        if bearer.lower().startswith("bearer "):
+            return bearer[7:].strip()
+        for name in ("x-api-key", "x-goog-api-key"):
+            if self.headers.get(name):
+                return self.headers[name]
+        query = parse_qs(urlsplit(self.path).query)
+        return query["key"][0] if "key" in query else None
+
     def record(self, body):
         with open(self.server.log_path, "a") as f:
-            f.write(json.dumps({"method": self.command, "path": self.path, "model": body.get("model")}) + "\n")
+            f.write(json.dumps({"method": self.command, "path": self.path, "model": body.get("model"),
+                                "key": self.api_key()}) + "\n")
 
     def do_GET(self):
         self.record({})

@@ -27,10 +27,14 @@ pytestmark = [pytest.mark.needs_images, pytest.mark.agent_images]
 # binary chosen by npm's optional dependencies, node >=22 declared), codex (a
 # Rust binary behind a JavaScript launcher), qwen (a Node.js bundle, node
 # >=22 declared).
+# AGENT_SANDBOX_AGENTS=pi,cline (with ALL_AGENTS) narrows that to the agents
+# named, to work on a few without building the whole catalog.
 DEFAULT_AGENTS = ("claude", "codex", "qwen")
 ALL_AGENTS = os.environ.get("AGENT_SANDBOX_ALL_AGENTS") == "1"
 CATALOG = {a.name: a for a in catalog()}
-AGENTS = tuple(CATALOG) if ALL_AGENTS else DEFAULT_AGENTS
+ONLY = [n for n in os.environ.get("AGENT_SANDBOX_AGENTS", "").split(",") if n]
+assert all(n in CATALOG for n in ONLY), f"AGENT_SANDBOX_AGENTS names an agent not in the catalog: {ONLY}"
+AGENTS = (tuple(n for n in CATALOG if n in ONLY) if ONLY else tuple(CATALOG)) if ALL_AGENTS else DEFAULT_AGENTS
 TAG = os.environ.get("AGENT_IMAGES_TAG") or TEST_TAG
 BASE_IMAGE = f"agent-sandbox-base:{TAG}"
 # A certificate whose private key was thrown away when it was made: given to
@@ -177,8 +181,12 @@ TEST_POLICY = "domains: [far.test]\nports: [443]\n"
 # (Anthropic Messages), codex (OpenAI Responses) and qwen (OpenAI Chat
 # Completions): three APIs, and clients that take the test CA from
 # NODE_EXTRA_CA_CERTS (Bun, Node.js) and from the system store (Rust), each
-# a few seconds. gemini (generateContent; about 90 s, its model router
-# retries first) runs with AGENT_SANDBOX_ALL_AGENTS=1.
+# a few seconds. The others run with AGENT_SANDBOX_ALL_AGENTS=1: their
+# images are not built by default, and gemini takes about 90 s (its model
+# router retries first). amp and auggie have none: their clients speak only
+# to their vendor's own service (docs/images.md).
+STUB_OPENCODE_CONFIG = json.dumps({"provider": {"anthropic": {"options": {"baseURL": "https://far.test/v1"}}},
+                                   "model": "anthropic/claude-sonnet-4-5"})
 PROMPTS = {
     "claude": (["claude", "-p", "Say hello."],
                {"ANTHROPIC_BASE_URL": "https://far.test", "ANTHROPIC_API_KEY": "sk-ant-test",
@@ -195,11 +203,46 @@ PROMPTS = {
               {"OPENAI_API_KEY": "sk-test"}),
     "qwen": (["qwen", "-p", "Say hello.", "--auth-type", "openai"],
              {"OPENAI_BASE_URL": "https://far.test/v1", "OPENAI_API_KEY": "sk-test", "OPENAI_MODEL": "stub"}),
+    # OpenCode and Kilo (its fork) take configuration as JSON in a variable:
+    # the built-in anthropic provider's baseURL. Without the models.dev
+    # fetch they use the model list built into the binary.
+    "opencode": (["opencode", "run", "Say hello."],
+                 {"OPENCODE_CONFIG_CONTENT": STUB_OPENCODE_CONFIG, "OPENCODE_DISABLE_MODELS_FETCH": "1",
+                  "ANTHROPIC_API_KEY": "sk-ant-test"}),
+    "kilo": (["kilo", "run", "Say hello."],
+             {"KILO_CONFIG_CONTENT": STUB_OPENCODE_CONFIG, "KILO_DISABLE_MODELS_FETCH": "1",
+              "ANTHROPIC_API_KEY": "sk-ant-test"}),
+    # Copilot's "bring your own key" provider: OpenAI Chat Completions, no
+    # GitHub sign-in; offline mode turns off its GitHub services.
+    "copilot": (["copilot", "-p", "Say hello."],
+                {"COPILOT_PROVIDER_BASE_URL": "https://far.test/v1", "COPILOT_PROVIDER_API_KEY": "sk-test",
+                 "COPILOT_MODEL": "stub", "COPILOT_OFFLINE": "true"}),
+    # Pi reads custom providers from models.json in its agent directory;
+    # the test's is read-only, so the session is not saved.
+    "pi": (["pi", "--no-session", "-p", "--model", "stub/stub", "Say hello."],
+           {"PI_CODING_AGENT_DIR": "/etc/agent-sandbox-test/pi", "PI_OFFLINE": "1", "OPENAI_API_KEY": "sk-test"}),
+    # Cline keeps a provider configured by `cline auth` (its documented
+    # non-interactive set-up) in its state directory, then runs one turn.
+    "cline": (["bash", "-c", 'cline auth -p openai-compatible -k "$OPENAI_API_KEY" -m stub -b https://far.test/v1'
+               ' >/dev/null && exec cline "Say hello."'],
+              {"OPENAI_API_KEY": "sk-test"}),
+    # Continue's headless mode with a local configuration whose model is an
+    # OpenAI-compatible endpoint; the key is a secret it finds in the
+    # environment.
+    "continue": (["cn", "-p", "--config", "/etc/agent-sandbox-test/continue.yaml", "Say hello."],
+                 {"OPENAI_API_KEY": "sk-test"}),
 }
 DEFAULT_PROMPTS = ("claude", "codex", "qwen")
 # Files the test layer adds for an agent's client to take the stub.
 PROMPT_FILES = {
     "gemini": {"/etc/gemini-cli/settings.json": '{"security": {"auth": {"selectedType": "gemini-api-key"}}}\n'},
+    "pi": {"/etc/agent-sandbox-test/pi/models.json": json.dumps({"providers": {"stub": {
+        "baseUrl": "https://far.test/v1", "api": "openai-completions", "apiKey": "OPENAI_API_KEY",
+        "models": [{"id": "stub"}]}}}) + "\n"},
+    "continue": {"/etc/agent-sandbox-test/continue.yaml":
+                 "name: stub\nversion: 1.0.0\nschema: v1\nmodels:\n  - name: stub\n    provider: openai\n"
+                 "    model: stub\n    apiBase: https://far.test/v1\n    apiKey: ${{ secrets.OPENAI_API_KEY }}\n"
+                 "    roles: [chat]\n"},
 }
 PROMPT_AGENTS = tuple(a for a in PROMPTS if a in AGENTS and (ALL_AGENTS or a in DEFAULT_PROMPTS))
 
@@ -243,7 +286,7 @@ def sandbox_images(agent_images, stub_api, tmp_path_factory):
             extra = ""
             for i, (path, content) in enumerate(PROMPT_FILES.get(agent, {}).items()):
                 (ctx / f"extra-{i}").write_text(content)
-                extra += f"COPY extra-{i} {path}\nRUN chmod 0644 {path}\n"
+                extra += f"COPY extra-{i} {path}\nRUN chmod 0755 {os.path.dirname(path)} && chmod 0644 {path}\n"
             (ctx / "Dockerfile").write_text(
                 f"FROM {image(agent)}\nUSER root\nCOPY ca.crt {TEST_CA_PATH}\nCOPY policy.yaml /etc/agent-sandbox/policy.yaml\n"
                 "RUN chmod 0644 /etc/agent-sandbox/policy.yaml " + TEST_CA_PATH + " && update-ca-certificates >/dev/null\n"
@@ -282,7 +325,8 @@ def test_agent_answers_a_prompt_through_the_sandbox(dockerenv, sandbox_images, s
     """The real client, in the sandbox, resolves far.test through the
     sandbox's resolver, passes the firewall, trusts the test CA and prints
     the stub's canned answer. Its key variables pass because the catalog
-    names them; the base URL is passed with -e."""
+    names them, the others (base URL, settings) with -e; the stub sees the
+    test's key, so the key reached the client through the sandbox."""
     cmd, env = PROMPTS[agent]
     keys = set(CATALOG[agent].keys)
     extra = [x for name in env if name not in keys for x in ("-e", name)]
@@ -292,3 +336,5 @@ def test_agent_answers_a_prompt_through_the_sandbox(dockerenv, sandbox_images, s
     requests = [json.loads(line) for line in stub_api["log"].read_text().splitlines()[before:]]
     assert ANSWER in r.stdout, f"rc={r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr[-3000:]}\nrequests: {requests}"
     assert any(q["method"] == "POST" for q in requests), requests
+    test_keys = {v for k, v in env.items() if k.endswith(("_KEY", "_TOKEN"))}
+    assert any(q["method"] == "POST" and q.get("key") in test_keys for q in requests), (test_keys, requests)

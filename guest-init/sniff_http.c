@@ -26,6 +26,19 @@ static bool is_forbidden(uint8_t c) {
         return (c < 0x20 && c != '\t' && c != '\r' && c != '\n') || c == 0x7f;
 }
 
+/* Methods whose content has no defined meaning (RFC 9110 9.3.1, 9.3.2,
+ * 9.3.5) or is forbidden (9.3.8): many servers answer them without reading
+ * a body, and would then read that body as the next request, whose Host
+ * the proxy never saw (request smuggling). Such a request with a body is
+ * refused. */
+static bool method_has_no_body(const uint8_t *buf, size_t len) {
+        static const char *const methods[] = { "GET ", "HEAD ", "DELETE ", "TRACE " };
+        for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+                if (len >= strlen(methods[i]) && memcmp(buf, methods[i], strlen(methods[i])) == 0)
+                        return true;
+        return false;
+}
+
 static bool ieq(const uint8_t *s, size_t len, const char *lit) {
         if (strlen(lit) != len)
                 return false;
@@ -224,6 +237,8 @@ enum sniff_result sniff_http_request(const uint8_t *buf, size_t len, char name[s
                 return SNIFF_AMBIGUOUS;
         head.head_len = (size_t) (line + 2 - buf);
         head.body = has_chunked ? SNIFF_BODY_CHUNKED : has_length ? SNIFF_BODY_LENGTH : SNIFF_BODY_NONE;
+        if ((has_chunked || (has_length && head.content_length > 0)) && method_has_no_body(buf, len))
+                return SNIFF_AMBIGUOUS;
         if (host != SNIFF_NAME)
                 return host == SNIFF_NO_NAME && has_uri ? SNIFF_AMBIGUOUS : host;
         if (has_uri && strcmp(uri_name, name) != 0)

@@ -136,7 +136,8 @@ def test_a_second_http_request_on_a_checked_connection_cannot_name_a_refused_hos
 def test_requests_after_a_body_are_checked_and_upgrades_refused(net):
     """The proxy follows request framing on a checked HTTP connection: the
     head after a Content-Length or chunked body is checked like the first;
-    a request asking for an upgrade (WebSocket, h2c) is refused, since the
+    a body on a method that has none (GET, HEAD) is refused, since a server
+    that does not read it takes it for the next request; a request asking for an upgrade (WebSocket, h2c) is refused, since the
     bytes after a 101 are no longer requests."""
     head = lambda h, extra="": f"POST / HTTP/1.1\r\nHost: {h}\r\n{extra}\r\n"
     get = lambda h: f"GET / HTTP/1.1\r\nHost: {h}\r\n\r\n"
@@ -154,7 +155,13 @@ def test_requests_after_a_body_are_checked_and_upgrades_refused(net):
                      head("allowed.test") + get("evil.test"),
                      # a chunk that is longer than it says
                      head("allowed.test", "Transfer-Encoding: chunked\r\n") + "3\r\nhello\r\n0\r\n\r\n" + get("evil.test"),
-                     head("allowed.test", "Transfer-Encoding: chunked\r\nContent-Length: 3\r\n") + "0\r\n\r\n" + get("evil.test")):
+                     head("allowed.test", "Transfer-Encoding: chunked\r\nContent-Length: 3\r\n") + "0\r\n\r\n" + get("evil.test"),
+                     # a body on GET, which many servers do not read: they
+                     # would take it for the next request (CL.0 smuggling)
+                     f"GET / HTTP/1.1\r\nHost: allowed.test\r\nContent-Length: {len(get('evil.test'))}\r\n\r\n"
+                     + get("evil.test"),
+                     "HEAD / HTTP/1.1\r\nHost: allowed.test\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked
+                     + get("evil.test")):
             out = send(text)
             assert out["result"] == "reset" and "vhost=evil.test" not in out["data"], (text, out)
         up = send("GET / HTTP/1.1\r\nHost: allowed.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")

@@ -230,6 +230,14 @@ static void test_http_framing(void) {
         TAP_CHECK(head("GET / HTTP/1.1\r\nHost: a.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n", &h) ==
                   SNIFF_UNSUPPORTED && head("GET / HTTP/1.1\r\nHost: a.example\r\nupgrade: h2c\r\n\r\n", &h) ==
                   SNIFF_UNSUPPORTED, "Upgrade");
+        TAP_CHECK(head("GET / HTTP/1.1\r\nHost: a.example\r\nContent-Length: 44\r\n\r\n", &h) == SNIFF_AMBIGUOUS &&
+                  head("HEAD / HTTP/1.1\r\nHost: a.example\r\nTransfer-Encoding: chunked\r\n\r\n", &h) ==
+                  SNIFF_AMBIGUOUS && head("DELETE /x HTTP/1.1\r\nHost: a.example\r\nContent-Length: 1\r\n\r\n", &h) ==
+                  SNIFF_AMBIGUOUS && head("TRACE / HTTP/1.1\r\nHost: a.example\r\nContent-Length: 2\r\n\r\n", &h) ==
+                  SNIFF_AMBIGUOUS, "a body on GET, HEAD, DELETE, TRACE (a server may not read it)");
+        TAP_CHECK(head("GET / HTTP/1.1\r\nHost: a.example\r\nContent-Length: 0\r\n\r\n", &h) == SNIFF_NAME &&
+                  head("GETX / HTTP/1.1\r\nHost: a.example\r\nContent-Length: 5\r\n\r\n", &h) == SNIFF_NAME,
+                  "Content-Length 0 on GET; a method that only starts like one");
         uint64_t size = 0;
         size_t line = 0;
         TAP_CHECK(chunk("1aF\r\ndata", &size, &line) == 0 && size == 0x1af && line == 5, "a chunk size");

@@ -267,6 +267,24 @@ def test_refused_names_are_answered_locally_and_never_reach_upstream(start, upst
     assert not r.of("allow", "secret.attacker.test")
 
 
+def test_refusal_notices_dropped_under_a_flood_are_answered_and_counted(start, upstream):
+    """PID 1 (the harness, stopped) takes in nothing: the resolver still
+    answers every refused query locally, drops the notices it cannot send
+    and says how many in its log, which goes to the engine's."""
+    import signal
+    r = start()
+    os.kill(r.proc.pid, signal.SIGSTOP)
+    try:
+        for i in range(1500):
+            assert ask_udp(query(f"flood-{i}.attacker.test")).rcode == NXDOMAIN
+    finally:
+        os.kill(r.proc.pid, signal.SIGCONT)
+    r.wait_for("refused", "flood-0.attacker.test")
+    assert "refusal notices dropped: the control socket is full (1024 so far)" in r.stderr_path.read_text()
+    upstream.settle()
+    assert not [n for n in upstream.names() if "attacker" in n]
+
+
 def test_wildcard_apex_and_depths(start, upstream):
     r = start()
     for name, addr in [("wild.test", "192.0.2.20"), ("a.wild.test", "192.0.2.21"), ("b.c.wild.test", "192.0.2.22")]:

@@ -17,6 +17,7 @@
 #include "dnsproxy_proto.h"
 #include "fnv1a.h"
 #include "guard.h"
+#include "loopback_listen.h"
 #include "log.h"
 #include "log_budget.h"
 #include "macro.h"
@@ -70,43 +71,13 @@ pid_t dnsproxy_parent_child(void) {
 
 /* ---- the listening sockets ---------------------------------------------- */
 
+/* PID 1 holds the capability that growing a UDP socket's buffer takes;
+ * the child does not. */
 static int listen_one(int family, int type, uint16_t port, int *ret) {
-        struct sockaddr_storage ss = {0};
-        socklen_t len;
-        if (family == AF_INET) {
-                struct sockaddr_in *sin = (struct sockaddr_in *) &ss;
-                *sin = (struct sockaddr_in) { .sin_family = AF_INET, .sin_port = htons(port),
-                                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-                len = sizeof(*sin);
-        } else {
-                struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) &ss;
-                *sin6 = (struct sockaddr_in6) { .sin6_family = AF_INET6, .sin6_port = htons(port),
-                                                .sin6_addr = IN6ADDR_LOOPBACK_INIT };
-                len = sizeof(*sin6);
-        }
-        _cleanup_close_ int fd = socket(family, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fd < 0)
-                return -errno;
-        int one = 1;
-        if (family == AF_INET6)
-                (void) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-        /* PID 1 holds the capability that raising it takes; the child
-         * does not. */
-        if (type == SOCK_DGRAM)
-                resolver_udp_buffer_grow(fd);
-        /* A firewall restarted in split mode binds again while the old
-         * one's TCP connections linger in TIME_WAIT: SO_REUSEADDR lets it,
-         * and no more (a port somebody listens on stays taken). No
-         * SO_REUSEPORT: with it, a process of the same uid could join the
-         * port and take part of the queries. */
-        if (type == SOCK_STREAM && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
-                return -errno;
-        if (bind(fd, (struct sockaddr *) &ss, len) < 0)
-                return -errno;
-        if (type == SOCK_STREAM && listen(fd, 128) < 0)
-                return -errno;
-        *ret = TAKE_FD(fd);
-        return 0;
+        int r = loopback_listen(family, type, port, 128, ret);
+        if (r == 0 && type == SOCK_DGRAM)
+                resolver_udp_buffer_grow(*ret);
+        return r;
 }
 
 static int listen_all(struct dnsproxy_parent *d) {

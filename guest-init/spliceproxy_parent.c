@@ -17,6 +17,7 @@
 #include "denials.h"
 #include "log.h"
 #include "log_budget.h"
+#include "loopback_listen.h"
 #include "macro.h"
 #include "spliceproxy.h"
 #include "spliceproxy_proto.h"
@@ -62,41 +63,6 @@ bool spliceproxy_parent_owns(pid_t pid) {
                 if (retired_pids[i] == pid)
                         return true;
         return false;
-}
-
-static int listen_on(int family, uint16_t port, int *ret) {
-        struct sockaddr_storage ss = {0};
-        socklen_t len;
-        if (family == AF_INET) {
-                struct sockaddr_in *sin = (struct sockaddr_in *) &ss;
-                *sin = (struct sockaddr_in) { .sin_family = AF_INET, .sin_port = htons(port),
-                                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-                len = sizeof(*sin);
-        } else {
-                struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) &ss;
-                *sin6 = (struct sockaddr_in6) { .sin6_family = AF_INET6, .sin6_port = htons(port),
-                                                .sin6_addr = IN6ADDR_LOOPBACK_INIT };
-                len = sizeof(*sin6);
-        }
-        _cleanup_close_ int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fd < 0)
-                return -errno;
-        int one = 1;
-        if (family == AF_INET6)
-                (void) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-        /* The proxy ends most connections first (the server's end is passed
-         * on), so their TIME_WAIT entries hold this port for a minute: an
-         * init started again in the same namespace (split mode's firewall
-         * container, restarted by the engine) must still bind it.
-         * SO_REUSEADDR allows that and nothing more: the kernel still
-         * refuses a second socket on a port somebody listens on. No
-         * SO_REUSEPORT: nobody may join the port and take connections. */
-        if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
-                return -errno;
-        if (bind(fd, (struct sockaddr *) &ss, len) < 0 || listen(fd, LISTEN_BACKLOG) < 0)
-                return -errno;
-        *ret = TAKE_FD(fd);
-        return 0;
 }
 
 /* ---- the child ------------------------------------------------------------ */
@@ -175,13 +141,13 @@ int spliceproxy_parent_new(struct loop *l, const struct spliceproxy_parent_confi
                 .child_main = child_main, .on_control = on_control, .userdata = s,
                 .published_pid = &proxy_child,
         });
-        int r = listen_on(AF_INET, cfg->port, &s->listen_fds[0]);
+        int r = loopback_listen(AF_INET, SOCK_STREAM, cfg->port, LISTEN_BACKLOG, &s->listen_fds[0]);
         if (r < 0) {
                 spliceproxy_parent_free(s);
                 return log_error_errno(r, "Failed to listen for name-checked connections on 127.0.0.1 port %u: %m%s",
                                        cfg->port, r == -EADDRINUSE ? " (another process holds the port; nothing may, in the sandbox)" : "");
         }
-        r = listen_on(AF_INET6, cfg->port, &s->listen_fds[1]);
+        r = loopback_listen(AF_INET6, SOCK_STREAM, cfg->port, LISTEN_BACKLOG, &s->listen_fds[1]);
         /* Without ::1 (no IPv6) nothing is redirected there either. */
         if (r < 0 && r != -EADDRNOTAVAIL && r != -EAFNOSUPPORT) {
                 spliceproxy_parent_free(s);

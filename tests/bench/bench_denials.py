@@ -408,13 +408,15 @@ def measure(tmp, tools, flood_s, slice_s, period_ms, summary_s):
         k = 0
         for j in range(cycles):
             for cond in orders[j % len(orders)]:
+                # The boundary is read between the one stopping and the
+                # next starting, so that no condition counts another's work.
                 if running:
                     stop(flooders[running])
+                snaps.append(snapshot(pid, counts))
+                slices.append((j, cond))
                 running = cond if cond != "quiet" else None
                 if running:
                     os.kill(flooders[running].pid, signal.SIGCONT)
-                snaps.append(snapshot(pid, counts))
-                slices.append((j, cond))
                 k += 1
                 delay = t_start + k * slice_s - time.monotonic()
                 if delay > 0:

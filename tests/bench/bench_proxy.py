@@ -167,44 +167,92 @@ class Bench:
         shutil.rmtree(self.shared, ignore_errors=True)
 
 
+def cpu_ns(pid):
+    """CPU time (user + system) of every thread of pid so far, in ns."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[0])
+        except FileNotFoundError:
+            pass
+    return total
+
+
+def machine_busy_s():
+    """CPU time the whole machine spent not idle so far, in s (all CPUs)."""
+    f = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(f[:8]) - f[3] - f[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def proxy_of(b, side):
+    return {"ours": b.proxy_pid, "haproxy": lambda: b.haproxy.pid}.get(side, lambda: None)()
+
+
+def measured(b, side, *args):
+    """b.load(*args), with the CPU time the side's proxy and the whole
+    machine spent meanwhile."""
+    pid = proxy_of(b, side)
+    cpu0, busy0 = cpu_ns(pid) if pid else 0, machine_busy_s()
+    r = b.load(*args)
+    r["proxy_cpu_s"] = (cpu_ns(pid) - cpu0) / 1e9 if pid else 0.0
+    r["machine_cpu_s"] = machine_busy_s() - busy0
+    return r
+
+
 def bench_setup(b, n, blocks):
     ms = {"direct": [], "ours": [], "haproxy": []}
+    cpu = {s: 0.0 for s in ms}
     for _ in range(blocks):
         for side in ms:
             addr, port = b.side(side)
-            ms[side] += b.load("setup", addr, port, NAME, b.ca, n // blocks)["ms"]
+            r = measured(b, side, "setup", addr, port, NAME, b.ca, n // blocks)
+            ms[side] += r["ms"]
+            cpu[side] += r["proxy_cpu_s"]
     med = {s: statistics.median(v) for s, v in ms.items()}
     for side in ("ours", "haproxy"):
         added = med[side] - med["direct"]
-        log(f"setup {side}: median {med[side]:.3f} ms, direct {med['direct']:.3f} ms, added {added:.3f} ms")
+        per_conn_us = cpu[side] / len(ms[side]) * 1e6
+        log(f"setup {side}: median {med[side]:.3f} ms, direct {med['direct']:.3f} ms, added {added:.3f} ms; "
+            f"proxy CPU {per_conn_us:.0f} us per connection")
         row("proxy", f"connection setup (connect, TLS handshake, one answer): median added over direct, {side}",
             added, None, "ms", "<= 0.3 ms" if side == "ours" else "peer", added <= 0.3 if side == "ours" else True)
+        row("proxy", f"connection setup: the proxy's CPU time per connection, {side}", per_conn_us, None, "us",
+            "-", True)
     row("proxy", "connection setup, direct (the reference), median", med["direct"], None, "ms", "-", True)
 
 
-def bench_bulk(b, n):
-    speed = {}
-    for side in ("direct", "ours", "haproxy"):
-        addr, port = b.side(side)
-        r = b.load("bulk", addr, port, NAME, b.ca, n)
-        assert r["bytes"] == n, r
-        speed[side] = n / r["s"] / 2**20
-        log(f"TLS bulk {side}: {speed[side]:.0f} MiB/s")
+def bulk_rows(kind, n, speed, cpu):
+    gib = n / 2**30
     for side in ("ours", "haproxy"):
-        row("proxy", f"one {n >> 20} MiB TLS download, {side} (MiB/s; baseline direct)", speed[side],
+        row("proxy", f"one {n >> 20} MiB {kind}, {side} (MiB/s; baseline direct)", speed[side],
             speed["direct"], "MiB/s", ">= 90% of direct" if side == "ours" else "peer",
             speed[side] >= 0.9 * speed["direct"] if side == "ours" else True)
-    http = {}
+        row("proxy", f"one {n >> 20} MiB {kind}: the proxy's CPU time per GiB, {side}",
+            cpu[side]["proxy_cpu_s"] / gib, None, "s/GiB", "-", True)
+    for side in ("direct", "ours", "haproxy"):
+        row("proxy", f"one {n >> 20} MiB {kind}: the machine's CPU time per GiB (all processes), {side}",
+            cpu[side]["machine_cpu_s"] / gib, None, "s/GiB", "-", True)
+
+
+def bench_bulk(b, n):
+    speed, cpu = {}, {}
+    for side in ("direct", "ours", "haproxy"):
+        addr, port = b.side(side)
+        r = measured(b, side, "bulk", addr, port, NAME, b.ca, n)
+        assert r["bytes"] == n, r
+        speed[side], cpu[side] = n / r["s"] / 2**20, r
+        log(f"TLS bulk {side}: {speed[side]:.0f} MiB/s, proxy CPU {r['proxy_cpu_s']:.2f} s, "
+            f"machine CPU {r['machine_cpu_s']:.2f} s")
+    bulk_rows("TLS download", n, speed, cpu)
+    http, hcpu = {}, {}
     for side, (addr, port) in (("direct", (DIRECT, 80)), ("ours", (SHARED, 80)),
                                ("haproxy", ("127.0.0.1", HAPROXY_HTTP_PORT))):
-        r = b.load("httpbulk", addr, port, NAME, n)
+        r = measured(b, side, "httpbulk", addr, port, NAME, n)
         assert r["bytes"] > n, r
-        http[side] = r["bytes"] / r["s"] / 2**20
-        log(f"HTTP bulk {side}: {http[side]:.0f} MiB/s")
-    for side in ("ours", "haproxy"):
-        row("proxy", f"one {n >> 20} MiB HTTP download, spliced at both ends, {side} (MiB/s; baseline direct)",
-            http[side], http["direct"], "MiB/s", ">= 90% of direct" if side == "ours" else "peer",
-            http[side] >= 0.9 * http["direct"] if side == "ours" else True)
+        http[side], hcpu[side] = r["bytes"] / r["s"] / 2**20, r
+        log(f"HTTP bulk {side}: {http[side]:.0f} MiB/s, proxy CPU {r['proxy_cpu_s']:.2f} s, "
+            f"machine CPU {r['machine_cpu_s']:.2f} s")
+    bulk_rows("HTTP download, spliced at both ends", n, http, hcpu)
 
 
 def held(b, side, n, idle_s):

@@ -298,8 +298,8 @@ static bool reads_source(const struct direction *d) {
 /* What each socket waits for while spliced: readable while its outgoing
  * pipe is empty, writable while its incoming one is not. */
 static int splice_interest(struct proxy *px, struct conn *c) {
-        uint32_t client = (reads_source(&c->up) ? EPOLLIN : 0) | (c->down.in_pipe ? EPOLLOUT : 0);
-        uint32_t upstream = (reads_source(&c->down) ? EPOLLIN : 0) | (c->up.in_pipe ? EPOLLOUT : 0);
+        uint32_t client = (reads_source(&c->up) ? EPOLLIN | EPOLLRDHUP : 0) | (c->down.in_pipe ? EPOLLOUT : 0);
+        uint32_t upstream = (reads_source(&c->down) ? EPOLLIN | EPOLLRDHUP : 0) | (c->up.in_pipe ? EPOLLOUT : 0);
         int r = 0;
         if (client != c->client_events && (r = watch(px, EPOLL_CTL_MOD, c->client, client, conn_tag(c, false))) == 0)
                 c->client_events = client;
@@ -315,12 +315,14 @@ static int splice_interest(struct proxy *px, struct conn *c) {
  * moved or an end was passed on, 0 if nothing could, -errno when the
  * connection is broken. It stops, without the call that would only say
  * EAGAIN, when the destination took less than the pipe held, or when a
- * small read (below SHORT_READ) was all the source had and has gone on:
- * the interest is level-triggered, so what is left, or comes, or the end,
- * wakes the loop again. A large read can be short only because the pipe
- * ran out of slots; reading on is then the cheaper guess. */
+ * small read (below SHORT_READ) was all the source had and has gone on,
+ * unless the source's event said its end has come too (src_ended: read on
+ * to find it now, not in another wake-up): the interest is
+ * level-triggered, so what is left, or comes, or the end, wakes the loop
+ * again. A large read can be short only because the pipe ran out of
+ * slots; reading on is then the cheaper guess. */
 #define SHORT_READ (64u * 1024u)
-static int pump(struct direction *d, int src, int dst) {
+static int pump(struct direction *d, int src, int dst, bool src_ended) {
         int moved = 0;
         bool short_read = false;
         for (int i = 0; i < PUMP_ROUNDS && !d->shut; i++) {
@@ -343,7 +345,7 @@ static int pump(struct direction *d, int src, int dst) {
                 moved = 1;
                 if (n > 0) {
                         d->in_pipe = (size_t) n;
-                        short_read = (size_t) n < want && (size_t) n < SHORT_READ;
+                        short_read = (size_t) n < want && (size_t) n < SHORT_READ && !src_ended;
                         if (d->budget != BUDGET_OPEN)
                                 d->budget -= (uint64_t) n;
                         continue;
@@ -589,9 +591,13 @@ static void directions_of(uint32_t events, int upstream, bool *ret_up, bool *ret
 static void on_spliced(struct proxy *px, struct conn *c, uint32_t events, int upstream_side) {
         bool want_up, want_down, moved = false;
         directions_of(events, upstream_side, &want_up, &want_down);
+        /* Whose end the event reported; unknown (so assumed) in the first
+         * round. */
+        bool hup = upstream_side < 0 || (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR));
+        bool client_ended = hup && upstream_side != 1, upstream_ended = hup && upstream_side != 0;
         for (int round = 0; round < CHECKS_PER_WAKE; round++) {
-                int up = want_up ? pump(&c->up, c->client, c->upstream) : 0;
-                int down = up < 0 || !want_down ? 0 : pump(&c->down, c->upstream, c->client);
+                int up = want_up ? pump(&c->up, c->client, c->upstream, client_ended) : 0;
+                int down = up < 0 || !want_down ? 0 : pump(&c->down, c->upstream, c->client, upstream_ended);
                 if (up < 0 || down < 0) {
                         /* One side reset or failed: so does the other. */
                         conn_end(px, c, true);

@@ -778,7 +778,7 @@ static bool make_room(struct proxy *px) {
 }
 
 /* false when there was nothing (more) to accept. */
-static bool accept_one(struct proxy *px, int listen_fd) {
+static bool accept_one(struct proxy *px, int listen_fd, int family) {
         struct sockaddr_storage dst;
         socklen_t dst_len = 0;
         int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -787,7 +787,7 @@ static bool accept_one(struct proxy *px, int listen_fd) {
         enum policy_name_check kind = POLICY_NAME_CHECK_NONE;
         /* Only what nftables redirected, to a port that is checked: a
          * client connecting to our own port reaches nothing. */
-        if (spliceproxy_original_dst(fd, &dst, &dst_len) == 0)
+        if (spliceproxy_original_dst(fd, family, &dst, &dst_len) == 0)
                 kind = policy_name_check_port(px->policy, spliceproxy_port_of(&dst));
         struct conn *c = NULL;
         bool room = kind != POLICY_NAME_CHECK_NONE && (px->n_conns < px->max_conns || make_room(px));
@@ -879,7 +879,8 @@ static void dispatch(struct proxy *px, const struct epoll_event *ev, bool *stop)
         }
         if (tag == &tag_listen4 || tag == &tag_listen6) {
                 int fd = px->listen_fds[tag == &tag_listen6];
-                for (int i = 0; i < ACCEPTS_PER_WAKE && accept_one(px, fd); i++)
+                int family = tag == &tag_listen6 ? AF_INET6 : AF_INET;
+                for (int i = 0; i < ACCEPTS_PER_WAKE && accept_one(px, fd, family); i++)
                         ;
                 return;
         }

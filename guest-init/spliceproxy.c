@@ -130,6 +130,7 @@ struct proxy {
         uint64_t full_reported_usec;
         struct conn *dead;
         bool retired;
+        bool listen_nodelay;            /* accepted sockets inherit TCP_NODELAY */
         struct { int r, w; } spare[SPARE_PIPES];
         unsigned n_spare;
 };
@@ -556,21 +557,23 @@ static int check_gate(struct proxy *px, struct conn *c, struct direction *d, int
 /* The gates of both directions, where their budgets are spent and what
  * they vouched for has left the pipe (an end passed on, or a refusal,
  * before the last approved bytes reached the other side would cut them
- * off): 1 if one passed (there may be more to move), 0 if none, -1 if the
- * connection was ended. */
+ * off): PASSED_UP and/or PASSED_DOWN for those that passed (there may be
+ * more to move), 0 if none, -1 if the connection was ended. */
+#define PASSED_UP 1
+#define PASSED_DOWN 2
 static int check_gates(struct proxy *px, struct conn *c, bool want_up, bool want_down) {
         int passed = 0;
         if (want_up && !c->up.budget && !c->up.shut && !c->up.in_pipe) {
                 int r = check_gate(px, c, &c->up, c->client, c->upstream);
                 if (r < 0)
                         return r;
-                passed |= r;
+                passed |= r ? PASSED_UP : 0;
         }
         if (want_down && !c->down.budget && !c->down.shut && !c->down.in_pipe) {
                 int r = check_gate(px, c, &c->down, c->upstream, c->client);
                 if (r < 0)
                         return r;
-                passed |= r;
+                passed |= r ? PASSED_DOWN : 0;
         }
         return passed;
 }
@@ -609,9 +612,15 @@ static void on_spliced(struct proxy *px, struct conn *c, uint32_t events, int up
                         return;
                 if (!passed)
                         break;
-                /* A new budget, or a server's answer that opened the
-                 * client's side: both may have bytes to move now. */
-                moved = want_up = want_down = true;
+                /* A direction with a new budget has bytes to move now
+                 * (its check saw them). A server's answer that opened the
+                 * client's side is not followed by a read there: the
+                 * client is still waiting for that answer, and if it did
+                 * send, its socket's level-triggered EPOLLIN (asked for
+                 * below) says so at the next wait. */
+                moved = true;
+                want_up = passed & PASSED_UP;
+                want_down = passed & PASSED_DOWN;
         }
         if (c->up.shut && c->down.shut) {
                 conn_end(px, c, false);
@@ -806,9 +815,12 @@ static bool accept_one(struct proxy *px, int listen_fd, int family) {
         };
         px->n_conns++;
         list_append(px, c, STATE_HELLO);
-        /* What the server answers reaches the client as it comes. */
-        int one = 1;
-        (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        /* What the server answers reaches the client as it comes
+         * (inherited from the listener, where it could be set there). */
+        if (!px->listen_nodelay) {
+                int one = 1;
+                (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        }
         /* Edge-triggered: the peeked bytes stay readable, and only new
          * ones should wake us. What is there already is read now, rather
          * than after another round through epoll. */
@@ -932,6 +944,14 @@ int spliceproxy_main(const struct spliceproxy_config *cfg) {
                 fprintf(stderr, "splice proxy: epoll_create1: %s\n", strerror(errno));
                 return -errno;
         }
+        /* An accepted socket inherits TCP_NODELAY from its listener: one
+         * call here instead of one per connection. */
+        int one = 1;
+        px.listen_nodelay = true;
+        for (int i = 0; i < 2; i++)
+                if (px.listen_fds[i] >= 0 &&
+                    setsockopt(px.listen_fds[i], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+                        px.listen_nodelay = false;
         int r = watch(&px, EPOLL_CTL_ADD, px.control_fd, EPOLLIN, &tag_control);
         for (int i = 0; r == 0 && i < 2; i++)
                 if (px.listen_fds[i] >= 0)

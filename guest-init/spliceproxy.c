@@ -5,7 +5,10 @@
  *               in the socket and go upstream unchanged) each time more
  *               arrive (edge-triggered), until sniff.h finds a name or
  *               refuses; bounded by SNIFF_BYTES_MAX and hello_timeout_ms
- *   CONNECTING  a non-blocking connect to the original destination
+ *   CONNECTING  the name passed; waits for the upstream connect, which
+ *               started at accept, alongside HELLO (so its round trip is
+ *               rarely on the client's path); until the name passes no
+ *               byte goes upstream, and a refused name resets it
  *   SPLICED     per direction a pipe: splice from the source while the
  *               pipe is empty, to the destination while it is not, with
  *               EPOLLIN/EPOLLOUT following that (level-triggered), so a
@@ -31,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -60,7 +64,11 @@
 /* Descriptors per spliced connection (two sockets, two pipes), and the
  * few the proxy keeps besides. */
 #define FDS_PER_CONN 6u
-#define FDS_RESERVED 16u
+/* Empty pipes kept for the next connections: each saves a pipe2, an
+ * F_SETPIPE_SZ and two closes. An empty pipe has no pages, only its ring
+ * of slots. */
+#define SPARE_PIPES 16u
+#define FDS_RESERVED (16u + 2u * SPARE_PIPES)
 
 enum conn_state { STATE_HELLO, STATE_CONNECTING, STATE_SPLICED, _STATE_MAX };
 
@@ -102,6 +110,8 @@ struct conn {
         socklen_t dst_len;
         uint8_t kind;                   /* enum spliceproxy_kind */
         bool started;                   /* HELLO: some bytes arrived */
+        bool connected;                 /* the upstream connect succeeded */
+        int upstream_err;               /* or failed, with this errno */
         char *tls_name;                 /* TLS until the server's first record: the name checked */
 };
 
@@ -120,6 +130,9 @@ struct proxy {
         uint64_t full_reported_usec;
         struct conn *dead;
         bool retired;
+        bool listen_nodelay;            /* accepted sockets inherit TCP_NODELAY */
+        struct { int r, w; } spare[SPARE_PIPES];
+        unsigned n_spare;
 };
 
 /* The epoll cookies: a connection's address with the low bit telling the
@@ -175,12 +188,42 @@ static void close_fd(int *fd, bool reset) {
         *fd = -1;
 }
 
-static void close_pipe(struct direction *d) {
+/* A pipe goes back to the spares only if it is empty: the count of the
+ * bytes in it says so, and the kernel's, asked once more, agrees (bytes of
+ * one connection must never reach another). */
+static void close_pipe(struct proxy *px, struct direction *d) {
+        int queued = -1;
+        if (d->pipe_r >= 0 && d->pipe_w >= 0 && !d->in_pipe && px->n_spare < SPARE_PIPES &&
+            ioctl(d->pipe_r, FIONREAD, &queued) == 0 && queued == 0) {
+                px->spare[px->n_spare].r = d->pipe_r;
+                px->spare[px->n_spare].w = d->pipe_w;
+                px->n_spare++;
+                d->pipe_r = d->pipe_w = -1;
+                return;
+        }
         if (d->pipe_r >= 0)
                 close(d->pipe_r);
         if (d->pipe_w >= 0)
                 close(d->pipe_w);
         d->pipe_r = d->pipe_w = -1;
+}
+
+/* A spare pipe, or a new one. */
+static int open_pipe(struct proxy *px, struct direction *d) {
+        if (px->n_spare) {
+                px->n_spare--;
+                d->pipe_r = px->spare[px->n_spare].r;
+                d->pipe_w = px->spare[px->n_spare].w;
+                return 0;
+        }
+        int fds[2];
+        if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0)
+                return -errno;
+        /* Smaller, where the limit is lower: the default pipe works too. */
+        (void) fcntl(fds[1], F_SETPIPE_SZ, PIPE_BYTES);
+        d->pipe_r = fds[0];
+        d->pipe_w = fds[1];
+        return 0;
 }
 
 /* Closing a descriptor takes it out of the epoll set as well; the struct
@@ -189,8 +232,8 @@ static void conn_end(struct proxy *px, struct conn *c, bool reset) {
         list_remove(px, c);
         close_fd(&c->client, reset);
         close_fd(&c->upstream, reset);
-        close_pipe(&c->up);
-        close_pipe(&c->down);
+        close_pipe(px, &c->up);
+        close_pipe(px, &c->down);
         c->dead = true;
         c->next_dead = px->dead;
         px->dead = c;
@@ -256,8 +299,8 @@ static bool reads_source(const struct direction *d) {
 /* What each socket waits for while spliced: readable while its outgoing
  * pipe is empty, writable while its incoming one is not. */
 static int splice_interest(struct proxy *px, struct conn *c) {
-        uint32_t client = (reads_source(&c->up) ? EPOLLIN : 0) | (c->down.in_pipe ? EPOLLOUT : 0);
-        uint32_t upstream = (reads_source(&c->down) ? EPOLLIN : 0) | (c->up.in_pipe ? EPOLLOUT : 0);
+        uint32_t client = (reads_source(&c->up) ? EPOLLIN | EPOLLRDHUP : 0) | (c->down.in_pipe ? EPOLLOUT : 0);
+        uint32_t upstream = (reads_source(&c->down) ? EPOLLIN | EPOLLRDHUP : 0) | (c->up.in_pipe ? EPOLLOUT : 0);
         int r = 0;
         if (client != c->client_events && (r = watch(px, EPOLL_CTL_MOD, c->client, client, conn_tag(c, false))) == 0)
                 c->client_events = client;
@@ -271,9 +314,18 @@ static int splice_interest(struct proxy *px, struct conn *c) {
 
 /* Moves what it can from src to dst, no more than the budget: 1 if a byte
  * moved or an end was passed on, 0 if nothing could, -errno when the
- * connection is broken. */
-static int pump(struct direction *d, int src, int dst) {
+ * connection is broken. It stops, without the call that would only say
+ * EAGAIN, when the destination took less than the pipe held, or when a
+ * small read (below SHORT_READ) was all the source had and has gone on,
+ * unless the source's event said its end has come too (src_ended: read on
+ * to find it now, not in another wake-up): the interest is
+ * level-triggered, so what is left, or comes, or the end, wakes the loop
+ * again. A large read can be short only because the pipe ran out of
+ * slots; reading on is then the cheaper guess. */
+#define SHORT_READ (64u * 1024u)
+static int pump(struct direction *d, int src, int dst, bool src_ended) {
         int moved = 0;
+        bool short_read = false;
         for (int i = 0; i < PUMP_ROUNDS && !d->shut; i++) {
                 if (d->in_pipe) {
                         ssize_t n = splice(d->pipe_r, NULL, dst, NULL, d->in_pipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
@@ -281,6 +333,8 @@ static int pump(struct direction *d, int src, int dst) {
                                 return errno == EAGAIN ? moved : -errno;
                         d->in_pipe -= (size_t) n;
                         moved = 1;
+                        if (d->in_pipe || short_read)
+                                return moved;
                         continue;
                 }
                 if (d->budget == 0)
@@ -292,6 +346,7 @@ static int pump(struct direction *d, int src, int dst) {
                 moved = 1;
                 if (n > 0) {
                         d->in_pipe = (size_t) n;
+                        short_read = (size_t) n < want && (size_t) n < SHORT_READ && !src_ended;
                         if (d->budget != BUDGET_OPEN)
                                 d->budget -= (uint64_t) n;
                         continue;
@@ -502,21 +557,23 @@ static int check_gate(struct proxy *px, struct conn *c, struct direction *d, int
 /* The gates of both directions, where their budgets are spent and what
  * they vouched for has left the pipe (an end passed on, or a refusal,
  * before the last approved bytes reached the other side would cut them
- * off): 1 if one passed (there may be more to move), 0 if none, -1 if the
- * connection was ended. */
-static int check_gates(struct proxy *px, struct conn *c) {
+ * off): PASSED_UP and/or PASSED_DOWN for those that passed (there may be
+ * more to move), 0 if none, -1 if the connection was ended. */
+#define PASSED_UP 1
+#define PASSED_DOWN 2
+static int check_gates(struct proxy *px, struct conn *c, bool want_up, bool want_down) {
         int passed = 0;
-        if (!c->up.budget && !c->up.shut && !c->up.in_pipe) {
+        if (want_up && !c->up.budget && !c->up.shut && !c->up.in_pipe) {
                 int r = check_gate(px, c, &c->up, c->client, c->upstream);
                 if (r < 0)
                         return r;
-                passed |= r;
+                passed |= r ? PASSED_UP : 0;
         }
-        if (!c->down.budget && !c->down.shut && !c->down.in_pipe) {
+        if (want_down && !c->down.budget && !c->down.shut && !c->down.in_pipe) {
                 int r = check_gate(px, c, &c->down, c->upstream, c->client);
                 if (r < 0)
                         return r;
-                passed |= r;
+                passed |= r ? PASSED_DOWN : 0;
         }
         return passed;
 }
@@ -537,23 +594,33 @@ static void directions_of(uint32_t events, int upstream, bool *ret_up, bool *ret
 static void on_spliced(struct proxy *px, struct conn *c, uint32_t events, int upstream_side) {
         bool want_up, want_down, moved = false;
         directions_of(events, upstream_side, &want_up, &want_down);
+        /* Whose end the event reported; unknown (so assumed) in the first
+         * round. */
+        bool hup = upstream_side < 0 || (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR));
+        bool client_ended = hup && upstream_side != 1, upstream_ended = hup && upstream_side != 0;
         for (int round = 0; round < CHECKS_PER_WAKE; round++) {
-                int up = want_up ? pump(&c->up, c->client, c->upstream) : 0;
-                int down = up < 0 || !want_down ? 0 : pump(&c->down, c->upstream, c->client);
+                int up = want_up ? pump(&c->up, c->client, c->upstream, client_ended) : 0;
+                int down = up < 0 || !want_down ? 0 : pump(&c->down, c->upstream, c->client, upstream_ended);
                 if (up < 0 || down < 0) {
                         /* One side reset or failed: so does the other. */
                         conn_end(px, c, true);
                         return;
                 }
                 moved |= up || down;
-                int passed = check_gates(px, c);
+                int passed = check_gates(px, c, want_up, want_down);
                 if (passed < 0)
                         return;
                 if (!passed)
                         break;
-                /* A new budget, or a server's answer that opened the
-                 * client's side: both may have bytes to move now. */
-                moved = want_up = want_down = true;
+                /* A direction with a new budget has bytes to move now
+                 * (its check saw them). A server's answer that opened the
+                 * client's side is not followed by a read there: the
+                 * client is still waiting for that answer, and if it did
+                 * send, its socket's level-triggered EPOLLIN (asked for
+                 * below) says so at the next wait. */
+                moved = true;
+                want_up = passed & PASSED_UP;
+                want_down = passed & PASSED_DOWN;
         }
         if (c->up.shut && c->down.shut) {
                 conn_end(px, c, false);
@@ -573,31 +640,11 @@ static void on_spliced(struct proxy *px, struct conn *c, uint32_t events, int up
 
 /* ---- CONNECTING ------------------------------------------------------------ */
 
-static void on_connected(struct proxy *px, struct conn *c) {
-        int err = 0;
-        socklen_t len = sizeof(err);
-        if (getsockopt(c->upstream, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-                err = errno;
-        if (err == EINPROGRESS || err == EALREADY)
-                return;
-        int up[2], down[2];
-        if (err || pipe2(up, O_NONBLOCK | O_CLOEXEC) < 0) {
+static void start_splicing(struct proxy *px, struct conn *c) {
+        if (open_pipe(px, &c->up) < 0 || open_pipe(px, &c->down) < 0) {
                 conn_end(px, c, true);
                 return;
         }
-        if (pipe2(down, O_NONBLOCK | O_CLOEXEC) < 0) {
-                close(up[0]);
-                close(up[1]);
-                conn_end(px, c, true);
-                return;
-        }
-        /* Smaller, where the limit is lower: the default pipe works too. */
-        (void) fcntl(up[1], F_SETPIPE_SZ, PIPE_BYTES);
-        (void) fcntl(down[1], F_SETPIPE_SZ, PIPE_BYTES);
-        c->up.pipe_r = up[0];
-        c->up.pipe_w = up[1];
-        c->down.pipe_r = down[0];
-        c->down.pipe_w = down[1];
         list_remove(px, c);
         list_append(px, c, STATE_SPLICED);
         /* Level-triggered from here on; the peeked bytes wait in the
@@ -606,25 +653,57 @@ static void on_connected(struct proxy *px, struct conn *c) {
         on_spliced(px, c, 0, -1);
 }
 
-static void start_connect(struct proxy *px, struct conn *c) {
+/* The upstream's first event: connected (writable, no error) or failed.
+ * Until the name has passed, either is only noted: a failure then does not
+ * stop the check, so a refused name is still refused and reported as
+ * such. Later events before splicing (the server's first bytes) wait. */
+static void on_upstream_event(struct proxy *px, struct conn *c, uint32_t events) {
+        if (!c->connected && !c->upstream_err) {
+                if (events & (EPOLLERR | EPOLLHUP)) {
+                        int err = 0;
+                        socklen_t len = sizeof(err);
+                        if (getsockopt(c->upstream, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || !err)
+                                err = ECONNRESET;
+                        c->upstream_err = err;
+                } else if (events & EPOLLOUT)
+                        c->connected = true;
+        }
+        if (c->state != STATE_CONNECTING)
+                return;
+        if (c->upstream_err)
+                conn_end(px, c, true);
+        else if (c->connected)
+                start_splicing(px, c);
+}
+
+/* At accept, before the name is known: the destination is one the
+ * firewall allows (it redirected it here), and nothing is sent on this
+ * socket before the check passes; a refusal resets it. */
+static int start_connect(struct proxy *px, struct conn *c) {
         c->upstream = socket(c->dst.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (c->upstream < 0) {
+        if (c->upstream < 0)
+                return -errno;
+        int one = 1;
+        (void) setsockopt(c->upstream, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        if (connect(c->upstream, (struct sockaddr *) &c->dst, c->dst_len) < 0 && errno != EINPROGRESS)
+                c->upstream_err = errno;
+        else if (watch(px, EPOLL_CTL_ADD, c->upstream, EPOLLOUT | EPOLLET, conn_tag(c, true)) < 0)
+                return -errno;
+        return 0;
+}
+
+/* The name passed: splice now if the upstream is there, else wait for it. */
+static void name_passed(struct proxy *px, struct conn *c) {
+        if (c->upstream_err) {
                 conn_end(px, c, true);
                 return;
         }
-        int one = 1;
-        (void) setsockopt(c->upstream, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        if (connect(c->upstream, (struct sockaddr *) &c->dst, c->dst_len) < 0 && errno != EINPROGRESS) {
-                conn_end(px, c, true);
+        if (c->connected) {
+                start_splicing(px, c);
                 return;
         }
         list_remove(px, c);
         list_append(px, c, STATE_CONNECTING);
-        /* The client waits, unwatched but for errors, until the upstream
-         * answers. */
-        if (watch(px, EPOLL_CTL_MOD, c->client, EPOLLET, conn_tag(c, false)) < 0 ||
-            watch(px, EPOLL_CTL_ADD, c->upstream, EPOLLOUT | EPOLLET, conn_tag(c, true)) < 0)
-                conn_end(px, c, true);
 }
 
 /* ---- HELLO --------------------------------------------------------------------- */
@@ -669,7 +748,7 @@ static void on_hello(struct proxy *px, struct conn *c, uint32_t events) {
                         pass_request(&c->up, &head);
                         open_direction(&c->down);
                 }
-                start_connect(px, c);
+                name_passed(px, c);
                 return;
         }
         refuse(px, c, why_of(r), name);
@@ -708,7 +787,7 @@ static bool make_room(struct proxy *px) {
 }
 
 /* false when there was nothing (more) to accept. */
-static bool accept_one(struct proxy *px, int listen_fd) {
+static bool accept_one(struct proxy *px, int listen_fd, int family) {
         struct sockaddr_storage dst;
         socklen_t dst_len = 0;
         int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -717,7 +796,7 @@ static bool accept_one(struct proxy *px, int listen_fd) {
         enum policy_name_check kind = POLICY_NAME_CHECK_NONE;
         /* Only what nftables redirected, to a port that is checked: a
          * client connecting to our own port reaches nothing. */
-        if (spliceproxy_original_dst(fd, &dst, &dst_len) == 0)
+        if (spliceproxy_original_dst(fd, family, &dst, &dst_len) == 0)
                 kind = policy_name_check_port(px->policy, spliceproxy_port_of(&dst));
         struct conn *c = NULL;
         bool room = kind != POLICY_NAME_CHECK_NONE && (px->n_conns < px->max_conns || make_room(px));
@@ -736,13 +815,16 @@ static bool accept_one(struct proxy *px, int listen_fd) {
         };
         px->n_conns++;
         list_append(px, c, STATE_HELLO);
-        /* What the server answers reaches the client as it comes. */
-        int one = 1;
-        (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        /* What the server answers reaches the client as it comes
+         * (inherited from the listener, where it could be set there). */
+        if (!px->listen_nodelay) {
+                int one = 1;
+                (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        }
         /* Edge-triggered: the peeked bytes stay readable, and only new
          * ones should wake us. What is there already is read now, rather
          * than after another round through epoll. */
-        if (watch(px, EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLRDHUP | EPOLLET, conn_tag(c, false)) < 0)
+        if (start_connect(px, c) < 0 || watch(px, EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLRDHUP | EPOLLET, conn_tag(c, false)) < 0)
                 conn_end(px, c, true);
         else
                 on_hello(px, c, 0);
@@ -809,7 +891,8 @@ static void dispatch(struct proxy *px, const struct epoll_event *ev, bool *stop)
         }
         if (tag == &tag_listen4 || tag == &tag_listen6) {
                 int fd = px->listen_fds[tag == &tag_listen6];
-                for (int i = 0; i < ACCEPTS_PER_WAKE && accept_one(px, fd); i++)
+                int family = tag == &tag_listen6 ? AF_INET6 : AF_INET;
+                for (int i = 0; i < ACCEPTS_PER_WAKE && accept_one(px, fd, family); i++)
                         ;
                 return;
         }
@@ -819,12 +902,14 @@ static void dispatch(struct proxy *px, const struct epoll_event *ev, bool *stop)
                 return;
         switch (c->state) {
         case STATE_HELLO:
-                if (!upstream)
+                if (upstream)
+                        on_upstream_event(px, c, ev->events);
+                else
                         on_hello(px, c, ev->events);
                 break;
         case STATE_CONNECTING:
                 if (upstream)
-                        on_connected(px, c);
+                        on_upstream_event(px, c, ev->events);
                 else if (ev->events & (EPOLLERR | EPOLLHUP))
                         conn_end(px, c, true);
                 break;
@@ -859,6 +944,14 @@ int spliceproxy_main(const struct spliceproxy_config *cfg) {
                 fprintf(stderr, "splice proxy: epoll_create1: %s\n", strerror(errno));
                 return -errno;
         }
+        /* An accepted socket inherits TCP_NODELAY from its listener: one
+         * call here instead of one per connection. */
+        int one = 1;
+        px.listen_nodelay = true;
+        for (int i = 0; i < 2; i++)
+                if (px.listen_fds[i] >= 0 &&
+                    setsockopt(px.listen_fds[i], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+                        px.listen_nodelay = false;
         int r = watch(&px, EPOLL_CTL_ADD, px.control_fd, EPOLLIN, &tag_control);
         for (int i = 0; r == 0 && i < 2; i++)
                 if (px.listen_fds[i] >= 0)

@@ -31,14 +31,11 @@ static bool v4_local(uint32_t a) {
         return (a >> 24) == 127 || (a >> 24) == 0;
 }
 
-int spliceproxy_original_dst(int fd, struct sockaddr_storage *ret, socklen_t *ret_len) {
-        struct sockaddr_storage local, dst = {0};
-        socklen_t len = sizeof(local);
-        if (getsockname(fd, (struct sockaddr *) &local, &len) < 0)
-                return -errno;
-        len = sizeof(dst);
-        int r = local.ss_family == AF_INET ? getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, &dst, &len)
-                                           : getsockopt(fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST, &dst, &len);
+int spliceproxy_original_dst(int fd, int family, struct sockaddr_storage *ret, socklen_t *ret_len) {
+        struct sockaddr_storage dst = {0};
+        socklen_t len = sizeof(dst);
+        int r = family == AF_INET ? getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, &dst, &len)
+                                  : getsockopt(fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST, &dst, &len);
         if (r < 0)
                 return -errno;
         /* Without a NAT the kernel reports the address the client reached:

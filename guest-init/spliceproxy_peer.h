@@ -11,8 +11,9 @@
  * (SO_ORIGINAL_DST / IP6T_SO_ORIGINAL_DST). -ENOENT when the connection
  * was not redirected (a client that connected to the proxy's port
  * itself); -EPERM for a destination that is a loopback or unspecified
- * address (the proxy, or another listener of the sandbox, by a detour). */
-int spliceproxy_original_dst(int fd, struct sockaddr_storage *ret, socklen_t *ret_len);
+ * address (the proxy, or another listener of the sandbox, by a detour).
+ * family: the listening socket's, which the accepted one shares. */
+int spliceproxy_original_dst(int fd, int family, struct sockaddr_storage *ret, socklen_t *ret_len);
 
 /* The uid owning the client's end of the accepted connection fd, asked of
  * the kernel's socket diagnostics (NETLINK_SOCK_DIAG) by the client's

@@ -20,16 +20,23 @@ address, a certificate from a CA made here) for all three paths:
 Every client is tests/bench/proxyload.py as uid 65534, verifying the
 server's certificate against the test CA. Rows:
   1. connection setup: TCP connect + TLS handshake + one request and its
-     answer, --setup-n connections per side in alternating blocks; the
-     median added over direct (target <= 0.3 ms for ours)
-  2. one --bulk-bytes download (1 GiB) over TLS per side, and over HTTP
-     for ours and direct; throughput as a share of direct (target >= 90%)
-  3. --hold-n (1,000) TLS connections held open and idle through each
+     answer, --setup-n connections per side in blocks, the side that goes
+     first changing every block; the median added over direct (target
+     <= 0.3 ms for ours), and each proxy's CPU time per connection
+  2. a --bulk-bytes download (1 GiB) over TLS, and over HTTP spliced at
+     both ends, --bulk-rounds times per side in turn; the median
+     throughput as a share of direct (target >= 90%), each proxy's CPU
+     time per GiB and the whole machine's
+  3. the TLS download once more per side with the server's side of the
+     link shaped to --capped-mbit (tbf): the pace of a real network
+     rather than of loopback on 2 vCPUs (an added row, not the target's)
+  4. --hold-n (1,000) TLS connections held open and idle through each
      proxy: its private dirty memory (target <= 16 MiB) and its wake-ups
      over --idle-s seconds idle (target 0)
-  4. --silent-n connections that never send a byte: the proxy's memory with
+  5. --silent-n connections that never send a byte: the proxy's memory with
      them open, and how many it has closed by its 10 s ClientHello timeout
 
+HAProxy runs with `option splice-auto`, so that both proxies may splice.
 Rows go to stdout as JSON lines (see tests/bench/run); progress to stderr.
 
   sudo /usr/bin/python3 tests/bench/bench_proxy.py [--setup-n N] [--bulk-bytes N] [--hold-n N] ...
@@ -65,6 +72,8 @@ global
     maxconn 4096
 defaults
     mode tcp
+    # HAProxy splices too where it can, as ours does: the peer at its best
+    option splice-auto
     timeout connect 10s
     timeout client 30m
     timeout server 30m
@@ -167,44 +176,139 @@ class Bench:
         shutil.rmtree(self.shared, ignore_errors=True)
 
 
+def cpu_ns(pid):
+    """CPU time (user + system) of every thread of pid so far, in ns."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[0])
+        except FileNotFoundError:
+            pass
+    return total
+
+
+def machine_s():
+    """CPU time the whole machine spent so far, in s (all CPUs): busy, and
+    of that in interrupts (softirq: where much of the kernel's network
+    work is done, and accounted to no process)."""
+    f = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    tick = os.sysconf("SC_CLK_TCK")
+    return (sum(f[:8]) - f[3] - f[4]) / tick, (f[5] + f[6]) / tick
+
+
+def process_cpu_s(pid):
+    """CPU time of pid so far, its ended threads included (utime + stime)."""
+    f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def proxy_of(b, side):
+    return {"ours": b.proxy_pid, "haproxy": lambda: b.haproxy.pid}.get(side, lambda: None)()
+
+
+def measured(b, side, *args):
+    """b.load(*args), with the CPU time the side's proxy and the whole
+    machine spent meanwhile."""
+    pid = proxy_of(b, side)
+    cpu0, (busy0, irq0), server0 = cpu_ns(pid) if pid else 0, machine_s(), process_cpu_s(b.server.pid)
+    r = b.load(*args)
+    busy1, irq1 = machine_s()
+    r["proxy_cpu_s"] = (cpu_ns(pid) - cpu0) / 1e9 if pid else 0.0
+    r["machine_cpu_s"] = busy1 - busy0
+    # What the transfer itself cost, whatever else runs on the machine: its
+    # three processes, and the interrupt time (all of it: others' too).
+    r["work_cpu_s"] = r.get("cpu_s", 0.0) + (process_cpu_s(b.server.pid) - server0) + r["proxy_cpu_s"] + (irq1 - irq0)
+    return r
+
+
+def rotated(sides, i):
+    """sides, starting at the i-th: which side goes first changes every
+    round, so that none always follows the same one."""
+    i %= len(sides)
+    return sides[i:] + sides[:i]
+
+
 def bench_setup(b, n, blocks):
     ms = {"direct": [], "ours": [], "haproxy": []}
-    for _ in range(blocks):
-        for side in ms:
+    cpu = {s: 0.0 for s in ms}
+    for block in range(blocks):
+        for side in rotated(list(ms), block):
             addr, port = b.side(side)
-            ms[side] += b.load("setup", addr, port, NAME, b.ca, n // blocks)["ms"]
+            r = measured(b, side, "setup", addr, port, NAME, b.ca, n // blocks)
+            ms[side] += r["ms"]
+            cpu[side] += r["proxy_cpu_s"]
     med = {s: statistics.median(v) for s, v in ms.items()}
     for side in ("ours", "haproxy"):
         added = med[side] - med["direct"]
-        log(f"setup {side}: median {med[side]:.3f} ms, direct {med['direct']:.3f} ms, added {added:.3f} ms")
+        per_conn_us = cpu[side] / len(ms[side]) * 1e6
+        log(f"setup {side}: median {med[side]:.3f} ms, direct {med['direct']:.3f} ms, added {added:.3f} ms; "
+            f"proxy CPU {per_conn_us:.0f} us per connection")
         row("proxy", f"connection setup (connect, TLS handshake, one answer): median added over direct, {side}",
             added, None, "ms", "<= 0.3 ms" if side == "ours" else "peer", added <= 0.3 if side == "ours" else True)
+        row("proxy", f"connection setup: the proxy's CPU time per connection, {side}", per_conn_us, None, "us",
+            "-", True)
     row("proxy", "connection setup, direct (the reference), median", med["direct"], None, "ms", "-", True)
 
 
-def bench_bulk(b, n):
-    speed = {}
+def bulk_rows(kind, n, speed, cpu, label=""):
+    """label: a download other than the target's (its rows say so, and
+    are not held to it)."""
+    gib = n / 2**30
+    for side in ("ours", "haproxy"):
+        target = "peer" if side != "ours" else "reported (not the target's case)" if label else ">= 90% of direct"
+        row("proxy", f"one {n >> 20} MiB {kind}{label}, {side} (MiB/s; baseline direct)", speed[side],
+            speed["direct"], "MiB/s", target,
+            speed[side] >= 0.9 * speed["direct"] if side == "ours" and not label else True)
+        row("proxy", f"one {n >> 20} MiB {kind}{label}: the proxy's CPU time per GiB, {side}",
+            cpu[side]["proxy_cpu_s"] / gib, None, "s/GiB", "-", True)
     for side in ("direct", "ours", "haproxy"):
-        addr, port = b.side(side)
-        r = b.load("bulk", addr, port, NAME, b.ca, n)
-        assert r["bytes"] == n, r
-        speed[side] = n / r["s"] / 2**20
-        log(f"TLS bulk {side}: {speed[side]:.0f} MiB/s")
-    for side in ("ours", "haproxy"):
-        row("proxy", f"one {n >> 20} MiB TLS download, {side} (MiB/s; baseline direct)", speed[side],
-            speed["direct"], "MiB/s", ">= 90% of direct" if side == "ours" else "peer",
-            speed[side] >= 0.9 * speed["direct"] if side == "ours" else True)
-    http = {}
-    for side, (addr, port) in (("direct", (DIRECT, 80)), ("ours", (SHARED, 80)),
-                               ("haproxy", ("127.0.0.1", HAPROXY_HTTP_PORT))):
-        r = b.load("httpbulk", addr, port, NAME, n)
-        assert r["bytes"] > n, r
-        http[side] = r["bytes"] / r["s"] / 2**20
-        log(f"HTTP bulk {side}: {http[side]:.0f} MiB/s")
-    for side in ("ours", "haproxy"):
-        row("proxy", f"one {n >> 20} MiB HTTP download, spliced at both ends, {side} (MiB/s; baseline direct)",
-            http[side], http["direct"], "MiB/s", ">= 90% of direct" if side == "ours" else "peer",
-            http[side] >= 0.9 * http["direct"] if side == "ours" else True)
+        row("proxy", f"one {n >> 20} MiB {kind}{label}: CPU time per GiB of client, server, proxy and "
+            f"interrupts, {side}", cpu[side]["work_cpu_s"] / gib, None, "s/GiB", "-", True)
+
+
+def downloads(b, kind, n, rounds):
+    """rounds downloads per side, the sides in turn and the first one
+    changing every round; the median of each side's throughput and CPU."""
+    ends = {"TLS": {s: b.side(s) for s in ("direct", "ours", "haproxy")},
+            "HTTP": {"direct": (DIRECT, 80), "ours": (SHARED, 80), "haproxy": ("127.0.0.1", HAPROXY_HTTP_PORT)}}[kind]
+    runs = {s: [] for s in ends}
+    for i in range(rounds):
+        for side in rotated(list(ends), i):
+            addr, port = ends[side]
+            if kind == "TLS":
+                r = measured(b, side, "bulk", addr, port, NAME, b.ca, n)
+                assert r["bytes"] == n, r
+            else:
+                r = measured(b, side, "httpbulk", addr, port, NAME, n)
+                assert r["bytes"] > n, r
+            r["speed"] = r["bytes"] / r["s"] / 2**20
+            runs[side].append(r)
+            log(f"{kind} bulk {side}: {r['speed']:.0f} MiB/s, proxy CPU {r['proxy_cpu_s']:.2f} s, "
+                f"transfer CPU {r['work_cpu_s']:.2f} s, machine CPU {r['machine_cpu_s']:.2f} s")
+    speed = {s: statistics.median(r["speed"] for r in v) for s, v in runs.items()}
+    cpu = {s: {k: statistics.median(r[k] for r in v) for k in ("proxy_cpu_s", "work_cpu_s", "machine_cpu_s")}
+           for s, v in runs.items()}
+    return speed, cpu
+
+
+def bench_bulk(b, n, rounds):
+    speed, cpu = downloads(b, "TLS", n, rounds)
+    bulk_rows("TLS download", n, speed, cpu)
+    speed, cpu = downloads(b, "HTTP", n, rounds)
+    bulk_rows("HTTP download, spliced at both ends", n, speed, cpu)
+
+
+def bench_capped(b, n, mbit):
+    """The TLS download again, the server's side of the link shaped to mbit
+    (tbf on its veth): a download as it comes over a real network, where
+    the link, not the 2 vCPUs, sets the pace."""
+    b.fn.run(b.fn.net, ["tc", "qdisc", "add", "dev", "veth-n", "root", "tbf", "rate", f"{mbit}mbit",
+                        "burst", "256kb", "latency", "50ms"])
+    try:
+        speed, cpu = downloads(b, "TLS", n, 1)
+    finally:
+        b.fn.run(b.fn.net, ["tc", "qdisc", "del", "dev", "veth-n", "root"], check=False)
+    bulk_rows("TLS download", n, speed, cpu, label=f" over a link capped at {mbit} Mbit/s")
 
 
 def held(b, side, n, idle_s):
@@ -261,19 +365,23 @@ def main():
     ap.add_argument("--setup-n", type=int, default=1500)
     ap.add_argument("--setup-blocks", type=int, default=5)
     ap.add_argument("--bulk-bytes", type=int, default=1 << 30)
+    ap.add_argument("--bulk-rounds", type=int, default=3)
+    ap.add_argument("--capped-mbit", type=int, default=1000)
     ap.add_argument("--hold-n", type=int, default=1000)
     ap.add_argument("--silent-n", type=int, default=1000)
     ap.add_argument("--idle-s", type=int, default=5)
-    ap.add_argument("--only", action="append", choices=["setup", "bulk", "hold", "silent"], default=[])
+    ap.add_argument("--only", action="append", choices=["setup", "bulk", "capped", "hold", "silent"], default=[])
     args = ap.parse_args()
-    only = set(args.only) or {"setup", "bulk", "hold", "silent"}
+    only = set(args.only) or {"setup", "bulk", "capped", "hold", "silent"}
     tmp = Path(tempfile.mkdtemp(prefix="asb-bench-proxy-tmp-"))
     b = Bench(tmp)
     try:
         if "setup" in only:
             bench_setup(b, args.setup_n, args.setup_blocks)
         if "bulk" in only:
-            bench_bulk(b, args.bulk_bytes)
+            bench_bulk(b, args.bulk_bytes, args.bulk_rounds)
+        if "capped" in only:
+            bench_capped(b, args.bulk_bytes, args.capped_mbit)
         if "hold" in only:
             bench_hold(b, args.hold_n, args.idle_s)
         if "silent" in only:

@@ -7,10 +7,11 @@ object on stdout.
   setup ADDR PORT NAME CAFILE N   N TLS connections one after another:
                                   connect, handshake (verified), "hi",
                                   the answer, close; "ms" per connection
-  bulk ADDR PORT NAME CAFILE N    N bytes over one TLS connection; "s"
+  bulk ADDR PORT NAME CAFILE N    N bytes over one TLS connection; "s", and
+                                  "cpu_s" the client's CPU time
   httpbulk ADDR PORT HOST N       N zero bytes over one HTTP connection, spliced
                                   to /dev/null (neither end copies them
-                                  through Python); "s"
+                                  through Python); "s", "cpu_s"
   hold ADDR PORT NAME CAFILE N    N TLS connections kept open, idle: prints
                                   {"open": N} and waits for a line on stdin
   silent ADDR PORT N              N TCP connections that send nothing:
@@ -19,6 +20,7 @@ object on stdout.
 """
 import json
 import os
+import resource
 import select
 import socket
 import ssl
@@ -50,6 +52,12 @@ def setup(addr, port, name, cafile, n):
     return {"ms": out}
 
 
+def cpu_s():
+    """This process's CPU time so far (user + system)."""
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
 def drain(sock, n):
     buf, got = bytearray(1 << 20), 0
     while got < n:
@@ -65,7 +73,7 @@ def bulk(addr, port, name, cafile, n):
     start = time.perf_counter()
     t.sendall(b"bulk %d\n" % int(n))
     got = drain(t, int(n))
-    return {"s": time.perf_counter() - start, "bytes": got}
+    return {"s": time.perf_counter() - start, "bytes": got, "cpu_s": cpu_s()}
 
 
 def httpbulk(addr, port, host, n):
@@ -83,7 +91,7 @@ def httpbulk(addr, port, host, n):
         got += k
         while k > 0:
             k -= os.splice(r, null, k)
-    return {"s": time.perf_counter() - start, "bytes": got}
+    return {"s": time.perf_counter() - start, "bytes": got, "cpu_s": cpu_s()}
 
 
 def hold(addr, port, name, cafile, n):

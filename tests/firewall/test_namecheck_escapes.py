@@ -255,6 +255,25 @@ def test_the_name_check_and_its_limits_are_documented():
 CROWD = 8300
 
 
+def test_a_refused_name_sends_no_byte_upstream(net):
+    """The proxy connects upstream as soon as it accepts, while it waits for
+    the name: a refused ClientHello or request head must still never reach
+    the server, not even in part (the server here logs the first bytes of
+    every connection on 443, and every request head on 80)."""
+    init = start(net)
+    try:
+        raw = lambda: [l for l in vhost_lines(net) if l.startswith("raw 443 ")]
+        assert attack(net, "tls", SHARED4, "443", "allowed.test")["result"] == "open"
+        assert len(raw()) == 1 and raw()[0].startswith("raw 443 16030"), vhost_lines(net)
+        for addr in (SHARED4, SHARED6):
+            assert attack(net, "tls", addr, "443", "evil.test")["result"] == "reset"
+            head = b"GET / HTTP/1.1\r\nHost: evil.test\r\n\r\n".hex()
+            assert attack(net, "raw", addr, "80", head)["result"] == "reset"
+        assert len(raw()) == 1 and not reached(net, "evil.test"), vhost_lines(net)
+    finally:
+        init.stop()
+
+
 def test_connections_that_say_nothing_do_not_keep_out_a_well_formed_one(net):
     """The proxy holds a fixed number of connections (8192, or fewer as its
     descriptor limit allows), and a connection that has sent nothing keeps

@@ -136,7 +136,7 @@ def test_a_second_http_request_on_a_checked_connection_cannot_name_a_refused_hos
 def test_requests_after_a_body_are_checked_and_upgrades_refused(net):
     """The proxy follows request framing on a checked HTTP connection: the
     head after a Content-Length or chunked body is checked like the first;
-    a body on a method that has none (GET, HEAD) is refused, since a server
+    a body on a method that has none in practice (GET, HEAD, OPTIONS) is refused, since a server
     that does not read it takes it for the next request; a request asking for an upgrade (WebSocket, h2c) is refused, since the
     bytes after a 101 are no longer requests."""
     head = lambda h, extra="": f"POST / HTTP/1.1\r\nHost: {h}\r\n{extra}\r\n"
@@ -161,6 +161,8 @@ def test_requests_after_a_body_are_checked_and_upgrades_refused(net):
                      f"GET / HTTP/1.1\r\nHost: allowed.test\r\nContent-Length: {len(get('evil.test'))}\r\n\r\n"
                      + get("evil.test"),
                      "HEAD / HTTP/1.1\r\nHost: allowed.test\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked
+                     + get("evil.test"),
+                     f"OPTIONS /api HTTP/1.1\r\nHost: allowed.test\r\nContent-Length: {len(get('evil.test'))}\r\n\r\n"
                      + get("evil.test")):
             out = send(text)
             assert out["result"] == "reset" and "vhost=evil.test" not in out["data"], (text, out)

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <sys/epoll.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "aresloop.h"
@@ -796,29 +798,82 @@ static void upstream_ports_choose(void) {
         upstream_port_lo = (uint16_t) (lo > 8192 + 2048 ? lo - 8192 : 2048);
 }
 
-static int upstream_sock_configure(ares_socket_t fd, int type, void *data) {
+/* Random bits for the upstream ports, drawn a block at a time: a
+ * getrandom() per query was one of the system calls between the client's
+ * query and ours. */
+struct random_pool {
+        uint32_t v[32];
+        size_t left;
+};
+
+static uint32_t random_u32(struct random_pool *pool) {
+        if (pool->left == 0) {
+                if (getrandom(pool->v, sizeof(pool->v), 0) != (ssize_t) sizeof(pool->v))
+                        return (uint32_t) getpid() ^ (uint32_t) loop_now_usec();
+                pool->left = ELEMENTSOF(pool->v);
+        }
+        return pool->v[--pool->left];
+}
+
+/* c-ares opens its upstream sockets through these, so the socket is made
+ * non-blocking and close-on-exec in the one socket() call and bound where
+ * it is made, knowing its family: c-ares' own path took three fcntl()s,
+ * and a socket-configure callback had to ask the kernel for the family.
+ * c-ares leaves sockets it did not make alone (no options, no Nagle
+ * switch), so that is done here. Otherwise what c-ares' own functions do. */
+static ares_socket_t upstream_socket(int family, int type, int protocol, void *data) {
+        static struct random_pool pool;
+        int fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
+        if (fd < 0)
+                return fd;
+        if (type == SOCK_STREAM) {
+                int one = 1;
+                (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        }
+        if (!upstream_port_lo || (family != AF_INET && family != AF_INET6))
+                return fd;
         struct sockaddr_storage ss = {0};
-        socklen_t len = sizeof(ss);
-        if (!upstream_port_lo || getsockname(fd, (struct sockaddr *) &ss, &len) < 0)
-                return 0;
-        unsigned span = (unsigned) upstream_port_hi - upstream_port_lo + 1, start;
-        if (getrandom(&start, sizeof(start), 0) != sizeof(start))
-                start = (unsigned) getpid();
+        socklen_t len = family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+        ss.ss_family = (sa_family_t) family;
+        unsigned span = (unsigned) upstream_port_hi - upstream_port_lo + 1, start = random_u32(&pool);
         for (unsigned i = 0; i < 64; i++) {
                 uint16_t port = htons((uint16_t) (upstream_port_lo + (start + i) % span));
-                if (ss.ss_family == AF_INET)
+                if (family == AF_INET)
                         ((struct sockaddr_in *) &ss)->sin_port = port;
-                else if (ss.ss_family == AF_INET6)
-                        ((struct sockaddr_in6 *) &ss)->sin6_port = port;
                 else
-                        return 0;
+                        ((struct sockaddr_in6 *) &ss)->sin6_port = port;
                 if (bind(fd, (struct sockaddr *) &ss, len) == 0)
-                        return 0;
+                        break;
                 if (errno != EADDRINUSE)
                         break;
         }
-        return 0;       /* no free port there: the kernel picks one */
+        return fd;      /* no free port there: the kernel picks one at connect() */
 }
+
+static int upstream_close(ares_socket_t fd, void *data) {
+        return close(fd);
+}
+
+static int upstream_connect(ares_socket_t fd, const struct sockaddr *sa, ares_socklen_t len, void *data) {
+        return connect(fd, sa, len);
+}
+
+static ares_ssize_t upstream_recvfrom(ares_socket_t fd, void *buf, size_t len, int flags, struct sockaddr *from,
+                                      ares_socklen_t *from_len, void *data) {
+        return recvfrom(fd, buf, len, flags, from, from_len);
+}
+
+static ares_ssize_t upstream_sendv(ares_socket_t fd, const struct iovec *iov, int n, void *data) {
+        return writev(fd, iov, n);
+}
+
+static const struct ares_socket_functions upstream_socket_functions = {
+        .asocket = upstream_socket,
+        .aclose = upstream_close,
+        .aconnect = upstream_connect,
+        .arecvfrom = upstream_recvfrom,
+        .asendv = upstream_sendv,
+};
 
 static int proxy_channel_new(struct proxy *p, const struct dnsproxy_config *cfg) {
         if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS)
@@ -833,7 +888,7 @@ static int proxy_channel_new(struct proxy *p, const struct dnsproxy_config *cfg)
                 return status == ARES_ENOMEM ? -ENOMEM : -EINVAL;
         }
         upstream_ports_choose();
-        ares_set_socket_configure_callback(p->ares.channel, upstream_sock_configure, p);
+        ares_set_socket_functions(p->ares.channel, &upstream_socket_functions, p);
         return proxy_check_servers(p, resolv_conf);
 }
 

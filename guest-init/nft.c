@@ -251,7 +251,10 @@ static int learned_family(struct nft_batch *b, int family, const struct nft_lear
 
 int nft_learned_update(const struct nft_learned *add, size_t n_add, const struct nft_learned *del, size_t n_del) {
         _cleanup_(nft_batch_freep) struct nft_batch b = {0};
-        if (nft_batch_init(&b) < 0)
+        /* On the path of every new answer, which waits for it: no acks to
+         * build and read back, the outcome is known when sendmsg() returns
+         * (nft_batch_init_errors_only). */
+        if (nft_batch_init_errors_only(&b) < 0)
                 return log_oom();
         int r = learned_family(&b, AF_INET, add, n_add, del, n_del);
         if (r == 0)

@@ -21,6 +21,11 @@
  * by the time it returns; this bound only guards against a kernel that
  * never answers. */
 #define ACK_TIMEOUT_MSEC 5000
+/* One acknowledgement or error per datagram; with NETLINK_CAP_ACK an error
+ * does not echo the message back, so this is ample (MSG_TRUNC tells). */
+#define ACK_BUF_SIZE 16384
+/* The largest buffer kept for the next batch: the first size a batch gets. */
+#define BATCH_KEEP_MAX (128 * 1024)
 
 struct nft_batch_msg {
         char *what;
@@ -46,8 +51,22 @@ static int batch_reserve(struct nft_batch *b, size_t more) {
  * nft_batch_commit), so a batch never reuses the numbers of an earlier one. */
 static uint32_t seq_last;
 
-int nft_batch_init(struct nft_batch *b) {
-        *b = (struct nft_batch) {0};
+/* The buffer of the last batch freed, for the next one. Every set update
+ * the resolver asks for is a batch of a few hundred bytes; a new buffer
+ * for each, zeroed whole (SBX_BATCH_MSG_MAX of room), was 128 KiB of
+ * stores per answer and nearly all of PID 1's own instructions on that
+ * path. A kept buffer has only what its last batch wrote zeroed again.
+ * One grown past the first size (a large ruleset) is not kept. */
+static char *spare_buf;
+static size_t spare_cap, spare_dirty;
+
+static int batch_start(struct nft_batch *b, bool errors_only) {
+        *b = (struct nft_batch) { .errors_only = errors_only };
+        if (spare_buf) {
+                memset(spare_buf, 0, spare_dirty);
+                b->buf = TAKE_PTR(spare_buf);
+                b->cap = spare_cap;
+        }
         if (batch_reserve(b, SBX_BATCH_MSG_MAX) < 0)
                 return -ENOMEM;
         /* Distinct across runs, like nft, and within this one, so a stale
@@ -60,12 +79,27 @@ int nft_batch_init(struct nft_batch *b) {
         return 0;
 }
 
+int nft_batch_init(struct nft_batch *b) {
+        return batch_start(b, false);
+}
+
+int nft_batch_init_errors_only(struct nft_batch *b) {
+        return batch_start(b, true);
+}
+
 void nft_batch_free(struct nft_batch *b) {
         struct nft_batch_msg *m = b->msgs;
         for (size_t i = 0; i < b->n_msgs; i++)
                 free(m[i].what);
         free(b->msgs);
-        free(b->buf);
+        /* A message started and never ended (a builder that failed) may
+         * have written past len: then all of it counts as written. */
+        if (b->buf && !spare_buf && b->cap <= BATCH_KEEP_MAX) {
+                spare_buf = b->buf;
+                spare_cap = b->cap;
+                spare_dirty = b->open ? b->cap : b->len;
+        } else
+                free(b->buf);
         *b = (struct nft_batch) {0};
 }
 
@@ -89,12 +123,14 @@ struct nlmsghdr *nft_batch_msg(struct nft_batch *b, uint16_t type, uint16_t fami
         if (r < 0)
                 return NULL;
         b->n_msgs++;
-        return nftnl_nlmsg_build_hdr(b->buf + b->len, type, family, flags | NLM_F_ACK,
+        b->open = true;
+        return nftnl_nlmsg_build_hdr(b->buf + b->len, type, family, flags | (b->errors_only ? 0 : NLM_F_ACK),
                                      b->seq_next++);
 }
 
 void nft_batch_msg_end(struct nft_batch *b, struct nlmsghdr *nlh) {
         b->len += NLMSG_ALIGN(nlh->nlmsg_len);
+        b->open = false;
 }
 
 size_t nft_batch_messages(const struct nft_batch *b) {
@@ -216,45 +252,62 @@ static void ack_handle(struct ack_state *s, const struct nlmsghdr *nlh) {
         }
 }
 
+/* One datagram of acknowledgements or errors into s. 1 when one was read,
+ * 0 when none is queued (EAGAIN), or -errno, logged. */
+static int acks_read_one(int fd, struct ack_state *s) {
+        char buf[ACK_BUF_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
+        ssize_t len;
+        do
+                len = recv(fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC);
+        while (len < 0 && errno == EINTR);
+        if (len < 0 && errno == EAGAIN)
+                return 0;
+        if (len > (ssize_t) sizeof(buf)) {
+                errno = ENOSPC;
+                len = -1;
+        }
+        if (len < 0)
+                /* ENOBUFS: an ack or error was dropped for lack of buffer,
+                 * so whether the batch committed is unknown. */
+                return log_error_errno(negative_errno(),
+                                       "nftables: reading acknowledgements failed after %zu of %zu: %m; "
+                                       "the firewall state is unknown",
+                                       s->n_acked, s->b->n_msgs);
+        const struct nlmsghdr *nlh = (const struct nlmsghdr *) buf;
+        int rest = (int) len;
+        for (; mnl_nlmsg_ok(nlh, rest); nlh = mnl_nlmsg_next(nlh, &rest))
+                ack_handle(s, nlh);
+        return 1;
+}
+
 static int acks_read(struct mnl_socket *nl, struct ack_state *s) {
-        size_t size = MNL_SOCKET_BUFFER_SIZE * 4;
-        _cleanup_free_ char *buf = malloc(size);
-        if (!buf)
-                return log_error_errno(-ENOMEM, "nftables: out of memory reading acknowledgements");
         struct pollfd pfd = { .fd = mnl_socket_get_fd(nl), .events = POLLIN };
 
+        if (s->b->errors_only) {
+                /* Everything the kernel had to say about this batch was
+                 * queued before sendmsg() returned (nft_batch.h): read it
+                 * all, and an empty queue means committed. */
+                int r;
+                while ((r = acks_read_one(pfd.fd, s)) > 0)
+                        ;
+                return r;
+        }
         while (s->n_acked < s->b->n_msgs && !s->batch_refused) {
                 /* The kernel processes a batch inside sendmsg(), so its acks
                  * are usually queued already: read first, wait only when
                  * nothing is there. */
-                ssize_t len = recv(pfd.fd, buf, size, MSG_DONTWAIT | MSG_TRUNC);
-                if (len < 0 && errno == EAGAIN) {
-                        int n = poll(&pfd, 1, ACK_TIMEOUT_MSEC);
-                        if (n < 0 && errno == EINTR)
-                                continue;
-                        if (n <= 0)
-                                return log_error_errno(n < 0 ? negative_errno() : -ETIMEDOUT,
-                                                       "nftables: %zu of %zu acknowledgements missing: %m",
-                                                       s->b->n_msgs - s->n_acked, s->b->n_msgs);
+                int r = acks_read_one(pfd.fd, s);
+                if (r < 0)
+                        return r;
+                if (r > 0)
                         continue;
-                }
-                if (len < 0 && errno == EINTR)
+                int n = poll(&pfd, 1, ACK_TIMEOUT_MSEC);
+                if (n < 0 && errno == EINTR)
                         continue;
-                if (len > (ssize_t) size) {
-                        errno = ENOSPC;
-                        len = -1;
-                }
-                if (len < 0)
-                        /* ENOBUFS: acks were dropped for lack of buffer, so
-                         * whether the batch committed is unknown. */
-                        return log_error_errno(negative_errno(),
-                                               "nftables: reading acknowledgements failed after %zu of %zu: %m; "
-                                               "the firewall state is unknown",
-                                               s->n_acked, s->b->n_msgs);
-                const struct nlmsghdr *nlh = (const struct nlmsghdr *) buf;
-                int rest = (int) len;
-                for (; mnl_nlmsg_ok(nlh, rest); nlh = mnl_nlmsg_next(nlh, &rest))
-                        ack_handle(s, nlh);
+                if (n <= 0)
+                        return log_error_errno(n < 0 ? negative_errno() : -ETIMEDOUT,
+                                               "nftables: %zu of %zu acknowledgements missing: %m",
+                                               s->b->n_msgs - s->n_acked, s->b->n_msgs);
         }
         return 0;
 }

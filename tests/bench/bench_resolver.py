@@ -194,20 +194,31 @@ def write_hosts(path, count):
             f.write(f"{addr} {name}\n")
 
 
-def latency_rounds(ours, first, per_block, blocks, repeat=False):
+def latency_rounds(ours, first, per_block, blocks, repeat=False, pids=()):
     """Alternating blocks: the sandbox user through the resolver, the
-    resolver's uid directly. Returns (ours rtts, direct rtts, lost, wrong) in ms."""
+    resolver's uid directly. Returns (ours rtts, direct rtts, lost, wrong) in ms.
+    With pids (PID 1's, the resolver's), logs their context switches per
+    query of the resolver's blocks: a count the machine's load does not
+    change, unlike the times."""
     o, d, lost, wrong = [], [], 0, 0
+    switches = [0] * len(pids)
     for b in range(blocks):
         start = first if repeat else first + b * per_block
         extra = ["--repeat"] if repeat else []
         for user, server, out in ((True, "192.0.2.1", o), (False, "192.0.2.1", d)):
+            before = [wakeups(p) for p in pids] if user else []
             r = ours.load(user, "latency", server, ours.hosts, start, per_block, *extra)
+            for i, p in enumerate(pids if user else ()):
+                switches[i] += wakeups(p) - before[i]
             if r["lost"] or r["wrong"]:
                 log(f"  block {b} {'resolver' if user else 'direct'}: {r['lost']} lost, {r['wrong']} wrong")
             out += [us / 1000 for us in r["rtt_us"]]
             lost += r["lost"]
             wrong += r["wrong"]
+    if pids:
+        n = per_block * blocks
+        log("  context switches per query: " + ", ".join(f"{what} {s / n:.2f}" for what, s in
+                                                       zip(("PID 1", "dns-resolver"), switches)))
     return o, d, lost, wrong
 
 
@@ -223,12 +234,12 @@ def latency_rows(case, o, d, lost, wrong):
 
 def bench_latency(ours, sbx, args, cursor):
     per = args.latency_queries // args.latency_blocks
-    o, d, lost, wrong = latency_rounds(ours, cursor, per, args.latency_blocks)
+    o, d, lost, wrong = latency_rounds(ours, cursor, per, args.latency_blocks, pids=(sbx.pid, sbx.resolver_pid()))
     latency_rows("new name each query, dnsmasq upstream", o, d, lost, wrong)
     return cursor + per * args.latency_blocks
 
 
-def bench_latency_slow(ours, args, cursor, tmp):
+def bench_latency_slow(ours, sbx, args, cursor, tmp):
     """slowdns.py as the upstream: the same names (TTL 1), and AGAIN with a
     TTL of 300 s, so each repeated answer extends its element."""
     per = args.latency_queries // args.latency_blocks
@@ -246,7 +257,8 @@ def bench_latency_slow(ours, args, cursor, tmp):
         slow = ours.fn.start_slowdns(path, delay_ms=delay)
         try:
             if delay:
-                o, d, lost, wrong = latency_rounds(ours, cursor, per, args.latency_blocks)
+                o, d, lost, wrong = latency_rounds(ours, cursor, per, args.latency_blocks,
+                                                   pids=(sbx.pid, sbx.resolver_pid()))
                 latency_rows(f"new name each query, upstream after {delay} ms", o, d, lost, wrong)
             saved, ours.hosts = ours.hosts, again_hosts
             try:
@@ -362,7 +374,7 @@ def main():
             cursor = 0
             if "latency" in only:
                 cursor = bench_latency(ours, sbx, args, cursor)
-                bench_latency_slow(ours, args, cursor, tmp)
+                bench_latency_slow(ours, sbx, args, cursor, tmp)
                 cursor += args.latency_queries
             if "connect" in only:
                 cursor = bench_connect(ours, args, cursor)

@@ -230,3 +230,29 @@ def test_the_resolver_asks_upstream_from_ports_no_other_socket_gets(net, tmp_pat
         assert '"198.51.100.20"' in asking.communicate(timeout=10)[0]
     finally:
         init.stop()
+
+
+def test_an_answer_whose_set_update_the_kernel_refuses_is_not_released(net):
+    """The resolver's set updates ask the kernel for no acknowledgement:
+    success is an empty socket after sendmsg(). A batch the kernel refuses
+    must still hold the answer back. Here the element of a.wild.test is
+    removed behind PID 1's back; when the name is asked again after an
+    eighth of its lifetime, PID 1 replaces the element (remove, then add),
+    the kernel refuses the removal, rolls the batch back, and the client
+    gets SERVFAIL, not an address the firewall does not allow."""
+    net.replace_dns_with_slowdns({"a.wild.test": {"a": ["198.51.100.20"], "ttl": 8}}, delay_ms=0)
+    init = RunningInit(net, net.write_policy('domains: ["*.wild.test"]\ndns: {min_ttl: 1, grace: 1}\n'
+                                             'name_check: {enabled: false}\n'))
+    try:
+        init.wait_for("DNS resolver started")
+        assert ask(net, "a.wild.test")["answers"] == ["198.51.100.20"]
+        assert learned(net) == ["198.51.100.20"]
+        net.run(net.sbx, ["nft", "delete element inet agent_sandbox learned_v4 { 198.51.100.20 }"])
+        time.sleep(1.6)     # past an eighth of the 9 s lifetime: the element is replaced
+        r = ask(net, "a.wild.test")
+        assert r.get("rcode") == 2 and not r.get("answers"), "released without the element: " + json.dumps(r)
+        init.wait_for("removing 1 elements from set learned_v4 failed")
+        assert learned(net) == []
+        assert probe(net, "tcp:198.51.100.20:443") in ("refused", "reset")
+    finally:
+        init.stop()

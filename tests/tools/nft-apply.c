@@ -6,7 +6,7 @@
  *   nft-apply [--allow CIDR]... [--allow-file FILE] [--port N]...
  *             [--resolver IP]... [--service NAME [--service-allow CIDR]...
  *             [--service-port N]...]... [--log-group N] [--update [--services-only]]
- *             [--repeat N]
+ *             [--repeat N] [--learn N]
  *   nft-apply --exists
  *
  * --service starts a service that adds ports (struct nft_service); the
@@ -15,8 +15,14 @@
  * allowed_v4/_v6 alone. --log-group adds the rule that reports refused
  * packets to that nfnetlink_log group (nft_policy.log_group).
  *
+ * --learn N then adds N new addresses to learned_v4, one transaction each
+ * (nft_learned_update(), PID 1's part of each new answer of the resolver):
+ *   valgrind --tool=callgrind --toggle-collect=nft_learned_update nft-apply --learn 1000
+ * counts its instructions per answer.
+ *
  * Prints "v4_intervals=N v6_intervals=N messages=N elapsed_ms=X" (the
- * elapsed time of the fastest call), or "exists=yes|no"; exits 0 on success,
+ * elapsed time of the fastest call), "learned=N elapsed_ms=X" with --learn,
+ * or "exists=yes|no"; exits 0 on success,
  * 1 on failure (the error was logged on stderr). */
 #include <errno.h>
 #include <getopt.h>
@@ -24,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "macro.h"
@@ -119,6 +126,27 @@ static double now_ms(void) {
         return (double) ts.tv_sec * 1e3 + (double) ts.tv_nsec / 1e6;
 }
 
+/* --learn: after the policy, n new addresses (198.18.0.1 on) added to
+ * learned_v4 one transaction each, as PID 1 does for each new answer of the
+ * resolver; *ret_best is the fastest. */
+static int learn_each(long n, double *ret_best) {
+        double best = -1;
+        for (long i = 0; i < n; i++) {
+                uint8_t a[4] = { 198, 18, (uint8_t) ((i + 1) >> 8), (uint8_t) (i + 1) };
+                struct nft_learned e = { .timeout_ms = 60000 };
+                ip_prefix_from_addr(AF_INET, a, &e.addr);
+                double t0 = now_ms();
+                int r = nft_learned_update(&e, 1, NULL, 0);
+                double dt = now_ms() - t0;
+                if (r < 0)
+                        return r;
+                if (best < 0 || dt < best)
+                        best = dt;
+        }
+        *ret_best = best;
+        return 0;
+}
+
 int main(int argc, char **argv) {
         static const struct option options[] = {
                 { "allow", required_argument, NULL, 'a' },
@@ -133,12 +161,13 @@ int main(int argc, char **argv) {
                 { "service-port", required_argument, NULL, 'P' },
                 { "services-only", no_argument, NULL, 'o' },
                 { "log-group", required_argument, NULL, 'g' },
+                { "learn", required_argument, NULL, 'l' },
                 {}
         };
         struct list l = {0};
         struct service *svc;
         bool update = false, exists = false, services_only = false;
-        long repeat = 1, log_group = 0;
+        long repeat = 1, log_group = 0, learn = 0;
         int c, r = 0;
 
         while (r == 0 && (c = getopt_long(argc, argv, "", options, NULL)) >= 0) {
@@ -161,10 +190,12 @@ int main(int argc, char **argv) {
                 case 'e': exists = true; break;
                 case 'n': repeat = strtol(optarg, NULL, 10); break;
                 case 'g': log_group = strtol(optarg, NULL, 10); break;
+                case 'l': learn = strtol(optarg, NULL, 10); break;
                 default: r = -EINVAL;
                 }
         }
-        if (r < 0 || optind != argc || repeat < 1 || log_group < 0 || log_group > 65535)
+        if (r < 0 || optind != argc || repeat < 1 || log_group < 0 || log_group > 65535 || learn < 0 ||
+            learn > 65536)
                 return 1;
 
         if (exists) {
@@ -201,7 +232,11 @@ int main(int argc, char **argv) {
                         if (best < 0 || dt < best)
                                 best = dt;
                 }
-                if (r >= 0)
+                if (r >= 0 && learn > 0)
+                        r = learn_each(learn, &best);
+                if (r >= 0 && learn > 0)
+                        printf("learned=%ld elapsed_ms=%.3f\n", learn, best);
+                else if (r >= 0)
                         printf("v4_intervals=%zu v6_intervals=%zu service_v4_intervals=%zu "
                                "service_v6_intervals=%zu messages=%zu elapsed_ms=%.3f\n",
                                st.v4_intervals, st.v6_intervals, st.service_v4_intervals,

@@ -235,8 +235,9 @@ static int open_pipe(struct proxy *px, struct direction *d) {
          * Said once, and then every thousandth time, not per connection:
          * a user can open connections at will. */
         if (fcntl(fds[1], F_SETPIPE_SZ, PIPE_BYTES) < 0 && ++px->small_pipes % 1000 == 1)
-                fprintf(stderr, "splice proxy: %lu pipes left at their default size: F_SETPIPE_SZ: %s "
-                        "(fs.pipe-user-pages-soft reached?)\n", px->small_pipes, strerror(errno));
+                fprintf(stderr, "splice proxy: F_SETPIPE_SZ: %s: %lu pipe(s) so far used at their default size "
+                        "(the user's pipe quota, fs.pipe-user-pages-soft, reached?)\n", strerror(errno),
+                        px->small_pipes);
         d->pipe_r = fds[0];
         d->pipe_w = fds[1];
         return 0;

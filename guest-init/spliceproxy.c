@@ -96,6 +96,7 @@ enum gate {
 struct direction {
         int pipe_r, pipe_w;
         size_t in_pipe;                 /* bytes read from the source, not yet written */
+        bool pipe_filled;               /* bytes entered the pipe since it was taken */
         bool eof;                       /* the source ended */
         bool shut;                      /* and the destination was told */
         uint64_t budget;                /* bytes that may pass before the gate's check */
@@ -199,11 +200,13 @@ static void close_fd(int *fd, bool reset) {
 /* A direction gives its pipe up whenever it is empty; the pipe goes back
  * to the spares only if the count of the bytes in it says so and the
  * kernel's, asked once more, agrees (bytes of one connection must never
- * reach another); else, or when there are spares enough, it is closed. */
+ * reach another); else, or when there are spares enough, it is closed.
+ * A pipe no byte entered since it was taken is as the kernel last saw it
+ * (empty, or new): it needs no second look. */
 static void close_pipe(struct proxy *px, struct direction *d) {
         int queued = -1;
         if (d->pipe_r >= 0 && d->pipe_w >= 0 && !d->in_pipe && px->n_spare < SPARE_PIPES &&
-            ioctl(d->pipe_r, FIONREAD, &queued) == 0 && queued == 0) {
+            (!d->pipe_filled || (ioctl(d->pipe_r, FIONREAD, &queued) == 0 && queued == 0))) {
                 px->spare[px->n_spare].r = d->pipe_r;
                 px->spare[px->n_spare].w = d->pipe_w;
                 px->n_spare++;
@@ -221,6 +224,7 @@ static void close_pipe(struct proxy *px, struct direction *d) {
 static int open_pipe(struct proxy *px, struct direction *d) {
         if (d->pipe_r >= 0)
                 return 0;
+        d->pipe_filled = false;
         if (px->n_spare) {
                 px->n_spare--;
                 d->pipe_r = px->spare[px->n_spare].r;
@@ -365,6 +369,7 @@ static int pump(struct proxy *px, struct direction *d, int src, int dst, bool sr
                         return errno == EAGAIN ? moved : -errno;
                 moved = 1;
                 if (n > 0) {
+                        d->pipe_filled = true;
                         d->in_pipe = (size_t) n;
                         short_read = (size_t) n < want && (size_t) n < SHORT_READ && !src_ended;
                         if (d->budget != BUDGET_OPEN)

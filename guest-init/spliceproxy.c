@@ -9,11 +9,12 @@
  *               started at accept, alongside HELLO (so its round trip is
  *               rarely on the client's path); until the name passes no
  *               byte goes upstream, and a refused name resets it
- *   SPLICED     per direction a pipe: splice from the source while the
- *               pipe is empty, to the destination while it is not, with
- *               EPOLLIN/EPOLLOUT following that (level-triggered), so a
- *               slow reader holds at most one pipe of bytes per direction;
- *               an end of stream is passed on with shutdown(SHUT_WR)
+ *   SPLICED     per direction a pipe, held only while bytes are in it:
+ *               splice from the source while the pipe is empty, to the
+ *               destination while it is not, with EPOLLIN/EPOLLOUT
+ *               following that (level-triggered), so a slow reader holds
+ *               at most one pipe of bytes per direction; an end of stream
+ *               is passed on with shutdown(SHUT_WR)
  * Spliced bytes are not read, so a direction passes only the bytes the
  * last check vouched for (its budget); then the next check peeks what
  * follows (struct gate below): every HTTP request head, not only the first;
@@ -48,8 +49,13 @@
 
 /* Each direction's pipe, and what one splice call moves at most: the most
  * an unprivileged process may give a pipe (/proc/sys/fs/pipe-max-size by
- * default). The kernel takes pages for it only while bytes are in it; a
- * larger pipe means fewer wake-ups per byte on a fast transfer. */
+ * default); a larger pipe means fewer wake-ups per byte on a fast
+ * transfer. The kernel takes pages only for the bytes in a pipe, but it
+ * counts every pipe's whole size against its user, host-wide
+ * (fs.pipe-user-pages-soft: 64 MiB by default, shared by the proxies of
+ * every sandbox on the host, which run as one user); beyond it a pipe
+ * cannot grow and new ones get two pages. So a direction holds a pipe only
+ * while bytes are in it: an idle connection holds none. */
 #define PIPE_BYTES (1u << 20)
 #define SPLICE_CHUNK PIPE_BYTES
 /* Rounds per direction per wake-up, so one fast connection cannot starve
@@ -61,13 +67,14 @@
 #define CHECKS_PER_WAKE 16
 #define FULL_REPORT_INTERVAL_USEC 1000000u
 #define EVENTS_PER_WAIT 256
-/* Descriptors per spliced connection (two sockets, two pipes), and the
- * few the proxy keeps besides. */
+/* Descriptors per spliced connection at most (two sockets, and two pipes
+ * while both directions have bytes on their way), and the few the proxy
+ * keeps besides. */
 #define FDS_PER_CONN 6u
-/* Empty pipes kept for the next connections: each saves a pipe2, an
- * F_SETPIPE_SZ and two closes. An empty pipe has no pages, only its ring
- * of slots. */
-#define SPARE_PIPES 16u
+/* Empty pipes kept for the next direction that has bytes to move: each
+ * saves a pipe2, an F_SETPIPE_SZ and two closes. Few, as each counts its
+ * full size against the user's pipe quota although it is empty. */
+#define SPARE_PIPES 4u
 #define FDS_RESERVED (16u + 2u * SPARE_PIPES)
 
 enum conn_state { STATE_HELLO, STATE_CONNECTING, STATE_SPLICED, _STATE_MAX };
@@ -89,6 +96,7 @@ enum gate {
 struct direction {
         int pipe_r, pipe_w;
         size_t in_pipe;                 /* bytes read from the source, not yet written */
+        bool pipe_filled;               /* bytes entered the pipe since it was taken */
         bool eof;                       /* the source ended */
         bool shut;                      /* and the destination was told */
         uint64_t budget;                /* bytes that may pass before the gate's check */
@@ -133,6 +141,7 @@ struct proxy {
         bool listen_nodelay;            /* accepted sockets inherit TCP_NODELAY */
         struct { int r, w; } spare[SPARE_PIPES];
         unsigned n_spare;
+        unsigned long small_pipes;      /* pipes F_SETPIPE_SZ could not grow */
 };
 
 /* The epoll cookies: a connection's address with the low bit telling the
@@ -188,13 +197,16 @@ static void close_fd(int *fd, bool reset) {
         *fd = -1;
 }
 
-/* A pipe goes back to the spares only if it is empty: the count of the
- * bytes in it says so, and the kernel's, asked once more, agrees (bytes of
- * one connection must never reach another). */
+/* A direction gives its pipe up whenever it is empty; the pipe goes back
+ * to the spares only if the count of the bytes in it says so and the
+ * kernel's, asked once more, agrees (bytes of one connection must never
+ * reach another); else, or when there are spares enough, it is closed.
+ * A pipe no byte entered since it was taken is as the kernel last saw it
+ * (empty, or new): it needs no second look. */
 static void close_pipe(struct proxy *px, struct direction *d) {
         int queued = -1;
         if (d->pipe_r >= 0 && d->pipe_w >= 0 && !d->in_pipe && px->n_spare < SPARE_PIPES &&
-            ioctl(d->pipe_r, FIONREAD, &queued) == 0 && queued == 0) {
+            (!d->pipe_filled || (ioctl(d->pipe_r, FIONREAD, &queued) == 0 && queued == 0))) {
                 px->spare[px->n_spare].r = d->pipe_r;
                 px->spare[px->n_spare].w = d->pipe_w;
                 px->n_spare++;
@@ -208,8 +220,11 @@ static void close_pipe(struct proxy *px, struct direction *d) {
         d->pipe_r = d->pipe_w = -1;
 }
 
-/* A spare pipe, or a new one. */
+/* A spare pipe, or a new one, for a direction about to read its source. */
 static int open_pipe(struct proxy *px, struct direction *d) {
+        if (d->pipe_r >= 0)
+                return 0;
+        d->pipe_filled = false;
         if (px->n_spare) {
                 px->n_spare--;
                 d->pipe_r = px->spare[px->n_spare].r;
@@ -219,8 +234,14 @@ static int open_pipe(struct proxy *px, struct direction *d) {
         int fds[2];
         if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0)
                 return -errno;
-        /* Smaller, where the limit is lower: the default pipe works too. */
-        (void) fcntl(fds[1], F_SETPIPE_SZ, PIPE_BYTES);
+        /* Where the user's pipe quota is spent (or the limit is lower) the
+         * pipe keeps its size: it works, only with more wake-ups per byte.
+         * Said once, and then every thousandth time, not per connection:
+         * a user can open connections at will. */
+        if (fcntl(fds[1], F_SETPIPE_SZ, PIPE_BYTES) < 0 && ++px->small_pipes % 1000 == 1)
+                fprintf(stderr, "splice proxy: F_SETPIPE_SZ: %s: %lu pipe(s) so far used at their default size "
+                        "(the user's pipe quota, fs.pipe-user-pages-soft, reached?)\n", strerror(errno),
+                        px->small_pipes);
         d->pipe_r = fds[0];
         d->pipe_w = fds[1];
         return 0;
@@ -323,7 +344,7 @@ static int splice_interest(struct proxy *px, struct conn *c) {
  * again. A large read can be short only because the pipe ran out of
  * slots; reading on is then the cheaper guess. */
 #define SHORT_READ (64u * 1024u)
-static int pump(struct direction *d, int src, int dst, bool src_ended) {
+static int pump(struct proxy *px, struct direction *d, int src, int dst, bool src_ended) {
         int moved = 0;
         bool short_read = false;
         for (int i = 0; i < PUMP_ROUNDS && !d->shut; i++) {
@@ -340,11 +361,15 @@ static int pump(struct direction *d, int src, int dst, bool src_ended) {
                 if (d->budget == 0)
                         return moved;           /* the gate's check comes first */
                 size_t want = d->budget < SPLICE_CHUNK ? (size_t) d->budget : SPLICE_CHUNK;
+                int r = open_pipe(px, d);
+                if (r < 0)
+                        return r;
                 ssize_t n = splice(src, NULL, d->pipe_w, NULL, want, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
                 if (n < 0)
                         return errno == EAGAIN ? moved : -errno;
                 moved = 1;
                 if (n > 0) {
+                        d->pipe_filled = true;
                         d->in_pipe = (size_t) n;
                         short_read = (size_t) n < want && (size_t) n < SHORT_READ && !src_ended;
                         if (d->budget != BUDGET_OPEN)
@@ -599,8 +624,8 @@ static void on_spliced(struct proxy *px, struct conn *c, uint32_t events, int up
         bool hup = upstream_side < 0 || (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR));
         bool client_ended = hup && upstream_side != 1, upstream_ended = hup && upstream_side != 0;
         for (int round = 0; round < CHECKS_PER_WAKE; round++) {
-                int up = want_up ? pump(&c->up, c->client, c->upstream, client_ended) : 0;
-                int down = up < 0 || !want_down ? 0 : pump(&c->down, c->upstream, c->client, upstream_ended);
+                int up = want_up ? pump(px, &c->up, c->client, c->upstream, client_ended) : 0;
+                int down = up < 0 || !want_down ? 0 : pump(px, &c->down, c->upstream, c->client, upstream_ended);
                 if (up < 0 || down < 0) {
                         /* One side reset or failed: so does the other. */
                         conn_end(px, c, true);
@@ -626,6 +651,11 @@ static void on_spliced(struct proxy *px, struct conn *c, uint32_t events, int up
                 conn_end(px, c, false);
                 return;
         }
+        /* A direction with nothing on its way holds no pipe. */
+        if (!c->up.in_pipe)
+                close_pipe(px, &c->up);
+        if (!c->down.in_pipe)
+                close_pipe(px, &c->down);
         if (moved)
                 c->active_usec = now_usec();
         else if (events & (EPOLLERR | EPOLLHUP)) {
@@ -641,10 +671,6 @@ static void on_spliced(struct proxy *px, struct conn *c, uint32_t events, int up
 /* ---- CONNECTING ------------------------------------------------------------ */
 
 static void start_splicing(struct proxy *px, struct conn *c) {
-        if (open_pipe(px, &c->up) < 0 || open_pipe(px, &c->down) < 0) {
-                conn_end(px, c, true);
-                return;
-        }
         list_remove(px, c);
         list_append(px, c, STATE_SPLICED);
         /* Level-triggered from here on; the peeked bytes wait in the

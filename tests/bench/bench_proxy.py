@@ -31,8 +31,10 @@ server's certificate against the test CA. Rows:
      link shaped to --capped-mbit (tbf): the pace of a real network
      rather than of loopback on 2 vCPUs (an added row, not the target's)
   4. --hold-n (1,000) TLS connections held open and idle through each
-     proxy: its private dirty memory (target <= 16 MiB) and its wake-ups
-     over --idle-s seconds idle (target 0)
+     proxy: its private dirty memory (target <= 16 MiB), its wake-ups
+     over --idle-s seconds idle (target 0), and the pipes it holds
+     (counted in /proc/PID/fd: each counts its whole size against the
+     user's host-wide pipe quota, empty or not; target <= 8)
   5. --silent-n connections that never send a byte: the proxy's memory with
      them open, and how many it has closed by its 10 s ClientHello timeout
 
@@ -311,6 +313,19 @@ def bench_capped(b, n, mbit):
     bulk_rows("TLS download", n, speed, cpu, label=f" over a link capped at {mbit} Mbit/s")
 
 
+def pipes_held(pid):
+    """Distinct pipes among a process's descriptors."""
+    found = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except FileNotFoundError:
+            continue
+        if link.startswith("pipe:"):
+            found.add(link)
+    return len(found)
+
+
 def held(b, side, n, idle_s):
     addr, port = b.side(side)
     p = b.load_popen("hold", addr, port, NAME, b.ca, n)
@@ -322,7 +337,7 @@ def held(b, side, n, idle_s):
         before = wakeups(pid)
         time.sleep(idle_s)
         woke = wakeups(pid) - before
-        return mem, woke
+        return mem, woke, pipes_held(pid)
     finally:
         p.stdin.write("\n")
         p.stdin.flush()
@@ -331,13 +346,16 @@ def held(b, side, n, idle_s):
 
 def bench_hold(b, n, idle_s):
     for side in ("ours", "haproxy"):
-        mem, woke = held(b, side, n, idle_s)
-        log(f"{n} held through {side}: {describe(mem)}, {woke} wake-ups in {idle_s} s")
+        mem, woke, pipes = held(b, side, n, idle_s)
+        log(f"{n} held through {side}: {describe(mem)}, {woke} wake-ups in {idle_s} s, {pipes} pipes")
         ok = side != "ours" or mem["dirty"] <= 16 * 1024
         row("proxy", f"{n} open idle connections: private dirty memory, {side}", mem["dirty"] / 1024, None, "MiB",
             "<= 16 MiB" if side == "ours" else "peer", ok)
         row("proxy", f"{n} open idle connections: wake-ups in {idle_s} s idle, {side}", woke, None, "count",
             "0" if side == "ours" else "peer", woke == 0 if side == "ours" else True)
+        # Its own stderr, and at most 4 spares.
+        row("proxy", f"{n} open idle connections: pipes held, {side}", pipes, None, "count",
+            "<= 8" if side == "ours" else "peer", pipes <= 8 if side == "ours" else True)
 
 
 def bench_silent(b, n):

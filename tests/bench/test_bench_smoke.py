@@ -128,6 +128,7 @@ def test_proxy_rows(need_root):
     assert find(rows, "connection setup (connect, TLS handshake, one answer): median added over direct, haproxy")
     assert find(rows, "100 open idle connections: private dirty memory, ours")["met"]
     assert find(rows, "100 open idle connections: wake-ups in 2 s idle, ours")["ours"] == 0
+    assert find(rows, "100 open idle connections: pipes held, ours")["met"]
     assert find(rows, "100 connections that send nothing: private dirty memory, ours")["met"]
     closed = find(rows, "100 connections that send nothing: closed by the 10 s timeout")
     assert closed["ours"] == 100, closed

@@ -20,6 +20,10 @@ prints one JSON object with "result": "ok", "reset", "refused", "eof",
   raw ADDR PORT HEX           sends the bytes, reads; "reply"
   flood ADDR PORT N           N connections sending garbage, all at once;
                               "resets": how many the other end reset
+  hold ADDR NAME CAFILE N     N TLS connections, each "hi" and its answer,
+                              then idle: prints {"open": N} and waits for a
+                              line on stdin; then "hi" once more on each,
+                              "again": how many answered "hello NAME"
 """
 import errno
 import hashlib
@@ -179,10 +183,26 @@ def flood(addr, port, n):
     return {"resets": resets}
 
 
+def hold(addr, name, cafile, n):
+    ctx, conns = tls_context(name, cafile), []
+    for _ in range(int(n)):
+        t = ctx.wrap_socket(connect(addr, 443), server_hostname=name)
+        t.sendall(b"hi\n")
+        assert t.recv(100) == b"hello %s\n" % name.encode()
+        conns.append(t)
+    print(json.dumps({"open": len(conns)}), flush=True)
+    sys.stdin.readline()
+    again = 0
+    for t in conns:
+        t.sendall(b"hi\n")
+        again += t.recv(100) == b"hello %s\n" % name.encode()
+    return {"again": again}
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     fn = {"tls": tls, "tlsbulk": tlsbulk, "http": http, "bulk": bulk, "halfclose": halfclose, "raw": raw,
-          "flood": flood}[cmd]
+          "flood": flood, "hold": hold}[cmd]
     outcome(lambda: fn(*args))
 
 

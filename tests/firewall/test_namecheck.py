@@ -264,6 +264,43 @@ def test_one_gib_arrives_intact(net, sandbox):
     assert redirected(net) == base + 1
 
 
+def pipe_fds(pid):
+    """The pipe descriptors a process holds."""
+    out = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            out += os.readlink(f"/proc/{pid}/fd/{fd}").startswith("pipe:")
+        except FileNotFoundError:
+            pass
+    return out
+
+
+def test_idle_connections_hold_no_pipes(net, sandbox, certs):
+    """Pipes count their whole size against the proxy user's host-wide
+    quota (fs.pipe-user-pages-soft) even when empty: a connection holds
+    them only while bytes are on their way, so connections that have
+    talked and gone quiet hold none, and talk again all the same."""
+    pid = proxy_pid(sandbox)
+    n = 200
+    p = net.popen(net.sbx, USER + [sys.executable, os.path.join(HERE, "nameclient.py"), "hold", SHARED,
+                                   "tls-ok.test", str(certs / "ca.pem"), str(n)],
+                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert json.loads(p.stdout.readline()) == {"open": n}
+        # The spares (4 pipes, 2 descriptors each) and a few; two pipes
+        # per connection would be 800.
+        held = pipe_fds(pid)
+        assert held <= 12, held
+        p.stdin.write("\n")
+        p.stdin.flush()
+        out = json.loads(p.stdout.readline())
+        assert out["result"] == "ok" and out["again"] == n, out
+        assert pipe_fds(pid) <= 12
+    finally:
+        p.kill()
+        p.wait()
+
+
 def test_a_flood_of_refused_connections_leaves_pid1_answering(net, sandbox):
     out = client(net, "flood", SHARED, "443", "500")
     assert out["result"] == "ok" and out["resets"] == 500, out

@@ -271,41 +271,33 @@ static void body_resolver_flow_local_reply(struct nft_rule_builder *rb, const st
         local_reply_on_flows_of(rb, NETMARK_CT_RESOLVER);
 }
 
-/* DNS redirected to the resolver: the output hook reports the device the
- * packet was routed to before the NAT chain changed its destination, so
- * the loopback rule does not see it; what it goes to now is the resolver's
- * port on the loopback address. */
-static void to_resolver(struct nft_rule_builder *rb, const struct nft_policy *p, uint8_t nfproto) {
-        uint16_t port = htons(p->resolver_port);
+/* A packet the NAT chain redirected: the output hook reports the device
+ * it was routed to before its destination changed, so the loopback rule
+ * does not see it; what it goes to now is a port of the loopback address,
+ * the resolver's (DNS) or the splice proxy's (name-checked connections). */
+static void to_loopback_port(struct nft_rule_builder *rb, uint8_t nfproto, uint16_t port_host_order) {
+        uint16_t port = htons(port_host_order);
         struct in_addr lo4 = { .s_addr = htonl(INADDR_LOOPBACK) };
         struct in6_addr lo6 = IN6ADDR_LOOPBACK_INIT;
-        match_u8(rb, NFT_META_NFPROTO, nfproto);
         load_daddr(rb, nfproto);
         if (nfproto == NFPROTO_IPV4)
                 nft_expr_cmp(rb, NFT_CMP_EQ, &lo4, sizeof(lo4));
         else
                 nft_expr_cmp(rb, NFT_CMP_EQ, &lo6, sizeof(lo6));
-        /* Whatever the protocol: anything to loopback is allowed anyway. */
         load_dport(rb);
         nft_expr_cmp(rb, NFT_CMP_EQ, &port, sizeof(port));
         nft_expr_verdict(rb, NF_ACCEPT);
 }
 
-/* Name-checked connections redirected to the splice proxy, as DNS to the
- * resolver above. */
+/* Whatever the protocol: anything to loopback is allowed anyway. */
+static void to_resolver(struct nft_rule_builder *rb, const struct nft_policy *p, uint8_t nfproto) {
+        match_u8(rb, NFT_META_NFPROTO, nfproto);
+        to_loopback_port(rb, nfproto, p->resolver_port);
+}
+
 static void to_proxy(struct nft_rule_builder *rb, const struct nft_policy *p, uint8_t nfproto) {
-        uint16_t port = htons(p->proxy_port);
-        struct in_addr lo4 = { .s_addr = htonl(INADDR_LOOPBACK) };
-        struct in6_addr lo6 = IN6ADDR_LOOPBACK_INIT;
         match_protocols(rb, nfproto, IPPROTO_TCP);
-        load_daddr(rb, nfproto);
-        if (nfproto == NFPROTO_IPV4)
-                nft_expr_cmp(rb, NFT_CMP_EQ, &lo4, sizeof(lo4));
-        else
-                nft_expr_cmp(rb, NFT_CMP_EQ, &lo6, sizeof(lo6));
-        load_dport(rb);
-        nft_expr_cmp(rb, NFT_CMP_EQ, &port, sizeof(port));
-        nft_expr_verdict(rb, NF_ACCEPT);
+        to_loopback_port(rb, nfproto, p->proxy_port);
 }
 
 static void body_to_proxy4(struct nft_rule_builder *rb, const struct nft_policy *p) { to_proxy(rb, p, NFPROTO_IPV4); }

@@ -48,6 +48,30 @@ SECCOMP_REFUSED = "vsock=97 io_uring=38\ntiocsti=5 tiocsti64=5\nSeccomp:\t2\n"
 SECCOMP_PROFILE = os.path.join(ROOT, "images", "seccomp.json")
 
 
+def assert_terminals_survive_each_other(container, uid):
+    """Three `docker exec -i CONTAINER bash` terminals at once, as the
+    container's user (uid): the first exits with 3, which it reports, and the
+    other two still answer."""
+    terms = [subprocess.Popen([DOCKER, "exec", "-i", container, "bash"], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True) for _ in range(3)]
+    try:
+        for i, t in enumerate(terms):
+            t.stdin.write(f"echo hello-$(id -u)-{i}\n")
+            t.stdin.flush()
+            assert t.stdout.readline().strip() == f"hello-{uid}-{i}"
+        terms[0].stdin.write("exit 3\n")
+        terms[0].stdin.flush()
+        assert terms[0].wait(timeout=10) == 3
+        for i, t in enumerate(terms[1:], 1):
+            t.stdin.write(f"echo still-{i}\n")
+            t.stdin.flush()
+            assert t.stdout.readline().strip() == f"still-{i}"
+    finally:
+        for t in terms:
+            t.kill()
+            t.wait()
+
+
 def docker(*args, check=True, timeout=300, **kw):
     return subprocess.run([DOCKER, *args], capture_output=True, text=True, check=check, timeout=timeout, **kw)
 

@@ -15,14 +15,19 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 KEYS = {"bench", "case", "ours", "baseline", "unit", "ratio", "target", "met"}
 
 
-def bench(*args):
-    r = subprocess.run([sys.executable, os.path.join(HERE, "bench_firewall.py"), *args], capture_output=True,
+def run_bench(script, *args):
+    """Runs one benchmark; its rows by case, each well formed, and its log."""
+    r = subprocess.run([sys.executable, os.path.join(HERE, script), *args], capture_output=True,
                        text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     rows = [json.loads(line) for line in r.stdout.splitlines()]
     for row in rows:
         assert KEYS <= set(row), row
-    return {row["case"]: row for row in rows}
+    return {row["case"]: row for row in rows}, r.stderr
+
+
+def bench(*args):
+    return run_bench("bench_firewall.py", *args)[0]
 
 
 def find(rows, prefix):
@@ -49,20 +54,10 @@ def test_soak_rows(need_root):
     assert find(rows, "PID 1 private dirty memory growth")["unit"] == "KiB"
 
 
-def resolver_bench(*args):
-    r = subprocess.run([sys.executable, os.path.join(HERE, "bench_resolver.py"), *args], capture_output=True,
-                       text=True, timeout=300)
-    assert r.returncode == 0, r.stderr[-3000:]
-    rows = [json.loads(line) for line in r.stdout.splitlines()]
-    for row in rows:
-        assert KEYS <= set(row), row
-    return {row["case"]: row for row in rows}, r.stderr
-
-
 def test_resolver_rows(need_root):
     """Every answer right and none lost, every first connection made,
     memory bounds and idle quiet: what does not depend on the machine."""
-    rows, log = resolver_bench("--latency-queries", "40", "--latency-blocks", "2", "--delay-ms", "5",
+    rows, log = run_bench("bench_resolver.py", "--latency-queries", "40", "--latency-blocks", "2", "--delay-ms", "5",
                                "--burst-count", "1000", "--burst-rounds", "2", "--connects", "50",
                                "--memory-queries", "2000", "--idle-s", "2")
     latency = [r for case, r in rows.items() if case.startswith("new name each query") or "asked again" in case]
@@ -84,14 +79,7 @@ def test_denial_flood_rows(need_root):
     """bench_denials.py for 3 s of each condition: the properties of the
     denial stream that do not depend on the machine's speed, and that both
     floods flooded, the one with the stream off never reaching the log."""
-    r = subprocess.run([sys.executable, os.path.join(HERE, "bench_denials.py"), "--flood-s", "3",
-                        "--period-ms", "50"], capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr[-3000:]
-    rows = {}
-    for line in r.stdout.splitlines():
-        row = json.loads(line)
-        assert KEYS <= set(row), row
-        rows[row["case"]] = row
+    rows, _ = run_bench("bench_denials.py", "--flood-s", "3", "--period-ms", "50")
     flood = find(rows, "refused SYN flood")
     assert flood["ours"] > 0 and flood["baseline"] > 0, flood
     lines = find(rows, "denial log lines during the flood")
@@ -115,15 +103,9 @@ def test_proxy_rows(need_root):
     connection made and verified, and what does not depend on the machine's
     speed: memory with idle and silent connections, no idle wake-ups, every
     silent connection closed by the timeout."""
-    r = subprocess.run([sys.executable, os.path.join(HERE, "bench_proxy.py"), "--only", "setup", "--only", "hold",
-                        "--only", "silent", "--setup-n", "60", "--setup-blocks", "2", "--hold-n", "100",
-                        "--silent-n", "100", "--idle-s", "2"], capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr[-3000:]
-    rows = {}
-    for line in r.stdout.splitlines():
-        row = json.loads(line)
-        assert KEYS <= set(row), row
-        rows[row["case"]] = row
+    rows, _ = run_bench("bench_proxy.py", "--only", "setup", "--only", "hold", "--only", "silent",
+                        "--setup-n", "60", "--setup-blocks", "2", "--hold-n", "100", "--silent-n", "100",
+                        "--idle-s", "2")
     assert find(rows, "connection setup (connect, TLS handshake, one answer): median added over direct, ours")
     assert find(rows, "connection setup (connect, TLS handshake, one answer): median added over direct, haproxy")
     assert find(rows, "100 open idle connections: private dirty memory, ours")["met"]

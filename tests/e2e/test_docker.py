@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from dockerenv import IMAGE, ROOT, TIOCSTI_PL, docker
+from dockerenv import IMAGE, ROOT, TIOCSTI_PL, assert_terminals_survive_each_other, docker
 
 # allowed.test shares the sandbox's docker network, which the rebinding
 # guard refuses by default; cidrs lets that one host through. Allowing by
@@ -141,24 +141,7 @@ def test_no_setuid_program_can_gain_the_bounding_set(dockerenv, sandbox):
 
 
 def test_terminals_survive_each_other_and_leave_no_zombies(dockerenv, sandbox):
-    terms = [subprocess.Popen(["/usr/bin/docker", "exec", "-i", sandbox, "bash"], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True) for _ in range(3)]
-    try:
-        for i, t in enumerate(terms):
-            t.stdin.write(f"echo hello-{i}\n")
-            t.stdin.flush()
-            assert t.stdout.readline().strip() == f"hello-{i}"
-        terms[0].stdin.write("exit\n")
-        terms[0].stdin.flush()
-        assert terms[0].wait(timeout=10) == 0
-        for i, t in enumerate(terms[1:], 1):
-            t.stdin.write(f"echo still-{i}\n")
-            t.stdin.flush()
-            assert t.stdout.readline().strip() == f"still-{i}"
-    finally:
-        for t in terms:
-            t.kill()
-            t.wait()
+    assert_terminals_survive_each_other(sandbox, 1000)
     for _ in range(200):
         docker("exec", "-d", sandbox, "sh", "-c", "sleep 0.01 & exit 0")
     time.sleep(1)

@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from dockerenv import DOCKER, IMAGE, ROOT, docker
+from dockerenv import DOCKER, IMAGE, ROOT, assert_terminals_survive_each_other, docker
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FORGED = "192.0.2.77"
@@ -196,24 +196,7 @@ def test_the_agent_cannot_fake_or_take_the_firewalls_readiness(split):
 
 
 def test_terminals_survive_each_other(split):
-    terms = [subprocess.Popen([DOCKER, "exec", "-i", split.cid("agent"), "bash"], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True) for _ in range(3)]
-    try:
-        for i, t in enumerate(terms):
-            t.stdin.write(f"echo hello-$(id -u)-{i}\n")
-            t.stdin.flush()
-            assert t.stdout.readline().strip() == f"hello-1000-{i}"
-        terms[0].stdin.write("exit 3\n")
-        terms[0].stdin.flush()
-        assert terms[0].wait(timeout=10) == 3
-        for i, t in enumerate(terms[1:], 1):
-            t.stdin.write(f"echo still-{i}\n")
-            t.stdin.flush()
-            assert t.stdout.readline().strip() == f"still-{i}"
-    finally:
-        for t in terms:
-            t.kill()
-            t.wait()
+    assert_terminals_survive_each_other(split.cid("agent"), 1000)
     assert split.state("agent")["Running"]
 
 

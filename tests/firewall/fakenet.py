@@ -11,6 +11,7 @@
 
 Nothing here touches the host's own network namespace or a real name.
 """
+import contextlib
 import json
 import os
 import shutil
@@ -145,6 +146,19 @@ class RunningInit:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
+
+
+@contextlib.contextmanager
+def serving_init(net, policy, *extra, **kw):
+    """A RunningInit that has said "sandbox ready" and "DNS resolver
+    started", stopped when the block ends."""
+    init = RunningInit(net, policy, *extra, **kw)
+    try:
+        init.wait_for("sandbox ready")
+        init.wait_for("DNS resolver started")
+        yield init
+    finally:
+        init.stop()
 
 
 def elements(net, set_name):

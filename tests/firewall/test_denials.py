@@ -20,7 +20,7 @@ import time
 import pytest
 
 from buildpaths import INIT
-from fakenet import HERE, RunningInit
+from fakenet import HERE, serving_init
 from test_escapes import USER, health
 
 HOSTS = {"allowed.test": ["198.51.100.10"], "a.wild.test": ["198.51.100.20"]}
@@ -38,14 +38,11 @@ def sandbox(net):
     # own directories are root's alone).
     shared = tempfile.mkdtemp(prefix="asb-denials-")
     os.chmod(shared, 0o755)
-    init = RunningInit(net, net.write_policy(POLICY), "--denial-summary-seconds", str(SUMMARY_S),
-                       denials_dir=pathlib.Path(shared) / "record")
     try:
-        init.wait_for("sandbox ready")
-        init.wait_for("DNS resolver started")
-        yield init
+        with serving_init(net, net.write_policy(POLICY), "--denial-summary-seconds", str(SUMMARY_S),
+                          denials_dir=pathlib.Path(shared) / "record") as init:
+            yield init
     finally:
-        init.stop()
         shutil.rmtree(shared, ignore_errors=True)
 
 

@@ -16,7 +16,7 @@ import pytest
 from fakenet import INIT  # noqa: F401
 from test_firewall import apply
 from test_resolver import ask, learned, probe, upstream_log
-from test_refresh import RunningInit
+from fakenet import serving_init
 
 HOSTS = {
     "any-name.test": ["203.0.113.5"],
@@ -99,13 +99,8 @@ def test_own_network_is_cut_out_of_the_preset_even_when_public(net):
 def internet_sandbox(net):
     policy = net.write_policy("services: [internet]\ncidrs: [203.0.113.0/24]\ndomains: [listed-private.test]\n"
                               "dns: {min_ttl: 1, grace: 1}\n")
-    init = RunningInit(net, policy)
-    try:
-        init.wait_for("sandbox ready")
-        init.wait_for("DNS resolver started")
+    with serving_init(net, policy) as init:
         yield init
-    finally:
-        init.stop()
 
 
 def test_resolver_answers_every_name_and_guards_the_answers(net, internet_sandbox):

@@ -17,6 +17,7 @@ from fakenet import HERE
 from test_escapes import USER
 from test_firewall import elements
 from test_refresh import RunningInit
+from fakenet import serving_init
 
 HOSTS = {
     "allowed.test": ["198.51.100.10"], "other.test": ["198.51.100.20"],
@@ -32,13 +33,8 @@ NET_TTL = 1      # the shared `net` fixture (conftest.py): answers that expire q
 
 @pytest.fixture
 def sandbox(net):
-    init = RunningInit(net, net.write_policy(POLICY))
-    try:
-        init.wait_for("sandbox ready")
-        init.wait_for("DNS resolver started")
+    with serving_init(net, net.write_policy(POLICY)) as init:
         yield init
-    finally:
-        init.stop()
 
 
 def ask(net, name, qtype="A", server="192.0.2.1", tcp=False):

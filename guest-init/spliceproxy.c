@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The splice proxy's loop (spliceproxy.h). A connection goes through three
+/* The splice proxy's loop (spliceproxy.h). A connection goes through these
  * states, each with a deadline list of its own:
  *   HELLO       the client's first bytes are peeked (MSG_PEEK, so they stay
  *               in the socket and go upstream unchanged) each time more
@@ -15,13 +15,20 @@
  *               following that (level-triggered), so a slow reader holds
  *               at most one pipe of bytes per direction; an end of stream
  *               is passed on with shutdown(SHUT_WR)
+ *   CHECKING    SPLICED, while a later check (below) holds part of what
+ *               it needs: the hello's deadline instead of the idle one
  * Spliced bytes are not read, so a direction passes only the bytes the
  * last check vouched for (its budget); then the next check peeks what
  * follows (struct gate below): every HTTP request head, not only the first;
  * for TLS the server's first record, and after a HelloRetryRequest the
  * client's second ClientHello. A check that waits for more bytes sets
  * SO_RCVLOWAT above what is there, so the level-triggered EPOLLIN does not
- * wake the loop again until more came (or the end).
+ * wake the loop again until more came (or the end). The CHECKING
+ * deadline runs from when the part came: a receive queue can fill with a
+ * part whose rest the kernel then has no room to take (a zero window),
+ * and nothing else would end the wait.
+ * TCP urgent data resets the connection: splice stops at its mark for good
+ * (the socket stays readable), and neither TLS nor HTTP uses it.
  * A refusal or failure closes with SO_LINGER 0: the client sees a reset at
  * once, not a hang, and not an orderly end it could take for a reply. */
 #include "spliceproxy.h"
@@ -77,7 +84,7 @@
 #define SPARE_PIPES 4u
 #define FDS_RESERVED (16u + 2u * SPARE_PIPES)
 
-enum conn_state { STATE_HELLO, STATE_CONNECTING, STATE_SPLICED, _STATE_MAX };
+enum conn_state { STATE_HELLO, STATE_CONNECTING, STATE_SPLICED, STATE_CHECKING, _STATE_MAX };
 
 /* What a direction's next bytes must be, once its budget is spent. */
 enum gate {
@@ -97,6 +104,7 @@ struct direction {
         int pipe_r, pipe_w;
         size_t in_pipe;                 /* bytes read from the source, not yet written */
         bool pipe_filled;               /* bytes entered the pipe since it was taken */
+        bool pipe_small;                /* F_SETPIPE_SZ could not grow it: never a spare */
         bool eof;                       /* the source ended */
         bool shut;                      /* and the destination was told */
         uint64_t budget;                /* bytes that may pass before the gate's check */
@@ -202,10 +210,12 @@ static void close_fd(int *fd, bool reset) {
  * kernel's, asked once more, agrees (bytes of one connection must never
  * reach another); else, or when there are spares enough, it is closed.
  * A pipe no byte entered since it was taken is as the kernel last saw it
- * (empty, or new): it needs no second look. */
+ * (empty, or new): it needs no second look. A pipe made at its default
+ * size (the quota was spent then) is closed, not kept: a spare would keep
+ * its small size long after the quota is back. */
 static void close_pipe(struct proxy *px, struct direction *d) {
         int queued = -1;
-        if (d->pipe_r >= 0 && d->pipe_w >= 0 && !d->in_pipe && px->n_spare < SPARE_PIPES &&
+        if (d->pipe_r >= 0 && d->pipe_w >= 0 && !d->in_pipe && !d->pipe_small && px->n_spare < SPARE_PIPES &&
             (!d->pipe_filled || (ioctl(d->pipe_r, FIONREAD, &queued) == 0 && queued == 0))) {
                 px->spare[px->n_spare].r = d->pipe_r;
                 px->spare[px->n_spare].w = d->pipe_w;
@@ -225,6 +235,7 @@ static int open_pipe(struct proxy *px, struct direction *d) {
         if (d->pipe_r >= 0)
                 return 0;
         d->pipe_filled = false;
+        d->pipe_small = false;
         if (px->n_spare) {
                 px->n_spare--;
                 d->pipe_r = px->spare[px->n_spare].r;
@@ -238,7 +249,8 @@ static int open_pipe(struct proxy *px, struct direction *d) {
          * pipe keeps its size: it works, only with more wake-ups per byte.
          * Said once, and then every thousandth time, not per connection:
          * a user can open connections at will. */
-        if (fcntl(fds[1], F_SETPIPE_SZ, PIPE_BYTES) < 0 && ++px->small_pipes % 1000 == 1)
+        d->pipe_small = fcntl(fds[1], F_SETPIPE_SZ, PIPE_BYTES) < 0;
+        if (d->pipe_small && ++px->small_pipes % 1000 == 1)
                 fprintf(stderr, "splice proxy: F_SETPIPE_SZ: %s: %lu pipe(s) so far used at their default size "
                         "(the user's pipe quota, fs.pipe-user-pages-soft, reached?)\n", strerror(errno),
                         px->small_pipes);
@@ -320,8 +332,8 @@ static bool reads_source(const struct direction *d) {
 /* What each socket waits for while spliced: readable while its outgoing
  * pipe is empty, writable while its incoming one is not. */
 static int splice_interest(struct proxy *px, struct conn *c) {
-        uint32_t client = (reads_source(&c->up) ? EPOLLIN | EPOLLRDHUP : 0) | (c->down.in_pipe ? EPOLLOUT : 0);
-        uint32_t upstream = (reads_source(&c->down) ? EPOLLIN | EPOLLRDHUP : 0) | (c->up.in_pipe ? EPOLLOUT : 0);
+        uint32_t client = EPOLLPRI | (reads_source(&c->up) ? EPOLLIN | EPOLLRDHUP : 0) | (c->down.in_pipe ? EPOLLOUT : 0);
+        uint32_t upstream = EPOLLPRI | (reads_source(&c->down) ? EPOLLIN | EPOLLRDHUP : 0) | (c->up.in_pipe ? EPOLLOUT : 0);
         int r = 0;
         if (client != c->client_events && (r = watch(px, EPOLL_CTL_MOD, c->client, client, conn_tag(c, false))) == 0)
                 c->client_events = client;
@@ -656,6 +668,13 @@ static void on_spliced(struct proxy *px, struct conn *c, uint32_t events, int up
                 close_pipe(px, &c->up);
         if (!c->down.in_pipe)
                 close_pipe(px, &c->down);
+        /* A check holding part of what it needs has the hello's deadline,
+         * from when that part came. */
+        bool partial = c->up.lowat || c->down.lowat;
+        if (partial != (c->state == STATE_CHECKING)) {
+                list_remove(px, c);
+                list_append(px, c, partial ? STATE_CHECKING : STATE_SPLICED);
+        }
         if (moved)
                 c->active_usec = now_usec();
         else if (events & (EPOLLERR | EPOLLHUP)) {
@@ -850,7 +869,7 @@ static bool accept_one(struct proxy *px, int listen_fd, int family) {
         /* Edge-triggered: the peeked bytes stay readable, and only new
          * ones should wake us. What is there already is read now, rather
          * than after another round through epoll. */
-        if (start_connect(px, c) < 0 || watch(px, EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLRDHUP | EPOLLET, conn_tag(c, false)) < 0)
+        if (start_connect(px, c) < 0 || watch(px, EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLRDHUP | EPOLLPRI | EPOLLET, conn_tag(c, false)) < 0)
                 conn_end(px, c, true);
         else
                 on_hello(px, c, 0);
@@ -874,6 +893,8 @@ static void expire(struct proxy *px, uint64_t now) {
                                 c->active_usec = active;
                         } else if (s == STATE_HELLO && c->started)
                                 refuse(px, c, SPLICEPROXY_TIMEOUT, NULL);
+                        else if (s == STATE_CHECKING && c->up.lowat)
+                                refuse_later(px, c, SPLICEPROXY_TIMEOUT, NULL);
                         else
                                 conn_end(px, c, true);
                 }
@@ -926,6 +947,17 @@ static void dispatch(struct proxy *px, const struct epoll_event *ev, bool *stop)
         bool upstream = (uintptr_t) tag & 1;
         if (c->dead)
                 return;
+        if (ev->events & EPOLLPRI) {
+                /* Urgent data: a client's is refused like bytes no check can
+                 * read; a server's ends the connection. */
+                if (!upstream && c->state != STATE_SPLICED && c->state != STATE_CHECKING)
+                        refuse(px, c, SPLICEPROXY_MALFORMED, NULL);
+                else if (!upstream)
+                        refuse_later(px, c, SPLICEPROXY_MALFORMED, NULL);
+                else
+                        conn_end(px, c, true);
+                return;
+        }
         switch (c->state) {
         case STATE_HELLO:
                 if (upstream)
@@ -966,6 +998,7 @@ int spliceproxy_main(const struct spliceproxy_config *cfg) {
         px.timeout_usec[STATE_HELLO] = (uint64_t) (cfg->hello_timeout_ms ? cfg->hello_timeout_ms : TIMEOUT_PROXY_HELLO_MS) * 1000u;
         px.timeout_usec[STATE_CONNECTING] = (uint64_t) (cfg->connect_timeout_ms ? cfg->connect_timeout_ms : TIMEOUT_PROXY_CONNECT_MS) * 1000u;
         px.timeout_usec[STATE_SPLICED] = (uint64_t) (cfg->idle_timeout_ms ? cfg->idle_timeout_ms : TIMEOUT_PROXY_IDLE_MS) * 1000u;
+        px.timeout_usec[STATE_CHECKING] = px.timeout_usec[STATE_HELLO];
         if (px.epoll_fd < 0) {
                 fprintf(stderr, "splice proxy: epoll_create1: %s\n", strerror(errno));
                 return -errno;

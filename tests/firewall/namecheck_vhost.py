@@ -6,7 +6,8 @@ the 'network' namespace on every address (IPv4 and IPv6):
   --http PORT   HTTP/1.1 with keep-alive: each request head is answered
                 200 with the body "vhost=<Host>", and logged
                 "http PORT host=<Host>" (the host a real front end would
-                route the request to)
+                route the request to); a request for /urgent is answered,
+                then followed by one byte of TCP urgent data
   --bind ADDR   listen on ADDR only (default: every address)
   --raw PORT    logs "raw PORT <hex>" for the first bytes of each
                 connection (up to 16 KiB, or what came in 2 s) and keeps
@@ -77,6 +78,7 @@ def main():
             while b"\r\n\r\n" in state["buf"]:
                 head, state["buf"] = state["buf"].split(b"\r\n\r\n", 1)
                 host = ""
+                path = head.split(b"\r\n", 1)[0].split(b" ")[1:2]
                 for line in head.split(b"\r\n")[1:]:
                     k, _, v = line.partition(b":")
                     if k.strip().lower() == b"host":
@@ -86,6 +88,8 @@ def main():
                 try:
                     s.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: " + str(len(body)).encode() +
                               b"\r\n\r\n" + body)
+                    if path == [b"/urgent"]:
+                        s.send(b"!", socket.MSG_OOB)
                 except OSError:
                     break
 

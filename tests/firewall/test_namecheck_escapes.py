@@ -354,3 +354,171 @@ def test_a_connection_that_missed_the_redirect_is_refused_by_the_filter(net):
     finally:
         init.stop()
 
+
+
+# One request for allowed.test on port 80, then (client) a byte of TCP
+# urgent data from the client, or (server) the answer to /urgent, which the
+# server follows with one; then how the connection ends within 5 s.
+URGENT_CLIENT = r"""
+import json, socket, sys, time
+addr, who = sys.argv[1], sys.argv[2]
+s = socket.create_connection((addr, 80), timeout=5)
+path = "/urgent" if who == "server" else "/"
+s.sendall(f"GET {path} HTTP/1.1\r\nHost: allowed.test\r\n\r\n".encode())
+first = s.recv(4096).decode(errors="replace")
+if who == "client":
+    s.send(b"!", socket.MSG_OOB)
+t0 = time.monotonic()
+try:
+    while s.recv(4096):
+        pass
+    after = "closed"
+except ConnectionResetError:
+    after = "reset"
+except socket.timeout:
+    after = "open"
+print(json.dumps({"first": first, "after": after, "seconds": round(time.monotonic() - t0, 2)}))
+"""
+
+
+def cpu_seconds(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.parametrize("who", ["client", "server"])
+def test_urgent_data_ends_the_connection_instead_of_wedging_the_proxy(net, who):
+    """splice() stops at TCP urgent data for good while the socket stays
+    readable: a proxy that only splices then spins on the level-triggered
+    readiness at full CPU until the 30-minute idle timeout, and the
+    connection carries nothing more. Either end can send it (the sandbox
+    user, or any server the policy allows)."""
+    from test_namecheck import proxy_pid
+    init = start(net)
+    try:
+        out = json.loads(net.run(net.sbx, NOBODY + [sys.executable, "-c", URGENT_CLIENT, SHARED4, who],
+                                 timeout=30).stdout)
+        assert "vhost=allowed.test" in out["first"], out
+        assert out["after"] in ("reset", "closed") and out["seconds"] < 2, out
+        pid = proxy_pid(init)
+        before = cpu_seconds(pid)
+        time.sleep(1)
+        assert cpu_seconds(pid) - before < 0.3, "the proxy is spinning"
+        # and it still serves the next connection
+        assert attack(net, "http", SHARED4, "80", "allowed.test", "allowed.test", "keepalive")["replies"][:1] == \
+            ["vhost=allowed.test"]
+    finally:
+        init.stop()
+
+
+PARTIAL_SECOND_HEAD = r"""
+import json, socket, sys, time
+s = socket.create_connection((sys.argv[1], 80), timeout=20)
+s.sendall(b"GET / HTTP/1.1\r\nHost: allowed.test\r\n\r\n")
+first = s.recv(4096).decode(errors="replace")
+s.sendall(b"GET / HTTP/1.1\r\nHost: allo")
+t0 = time.monotonic()
+try:
+    while s.recv(4096):
+        pass
+    after = "closed"
+except ConnectionResetError:
+    after = "reset"
+except socket.timeout:
+    after = "open"
+print(json.dumps({"first": first, "after": after, "seconds": round(time.monotonic() - t0, 2)}))
+"""
+
+
+def test_a_later_request_head_that_stops_halfway_is_given_the_hellos_deadline(net):
+    """Checks after the first (each request head of a keep-alive
+    connection) peek and wait for the rest of the head. A receive queue can
+    fill with a part whose rest the kernel then has no room to take (a zero
+    window: pipelined heads did it), and a client can stop halfway: the wait
+    must end as the first hello's does, at its 10 s deadline, not after the
+    30-minute idle timeout."""
+    init = start(net)
+    try:
+        out = json.loads(net.run(net.sbx, NOBODY + [sys.executable, "-c", PARTIAL_SECOND_HEAD, SHARED4],
+                                 timeout=40).stdout)
+        assert "vhost=allowed.test" in out["first"], out
+        assert out["after"] == "reset" and 8 <= out["seconds"] <= 14, out
+        init.wait_for("incomplete when the wait ran out")
+    finally:
+        init.stop()
+
+
+# As the proxy's user: pipes grown to 1 MiB until the kernel refuses, which
+# spends the user's host-wide pipe quota (fs.pipe-user-pages-soft); held
+# until stdin closes.
+PIPE_HOG = r"""
+import fcntl, os, sys
+pipes = []
+while True:
+    r, w = os.pipe()
+    pipes.append((r, w))
+    try:
+        fcntl.fcntl(w, 1031, 1 << 20)   # F_SETPIPE_SZ
+    except PermissionError:
+        break
+print(len(pipes), flush=True)
+sys.stdin.read()
+"""
+
+
+def proxy_pipe_sizes(pid):
+    """F_GETPIPE_SZ of every pipe whose both ends the proxy holds (its
+    splice pipes, not its standard error), each reopened through /proc,
+    which root may do."""
+    import fcntl
+    ends = {}
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except FileNotFoundError:
+            continue
+        if link.startswith("pipe:"):
+            ends.setdefault(link, []).append(fd)
+    sizes = []
+    for link, fds in ends.items():
+        if len(fds) < 2:
+            continue
+        f = os.open(f"/proc/{pid}/fd/{fds[0]}", os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            sizes.append(fcntl.fcntl(f, 1032))      # F_GETPIPE_SZ
+        finally:
+            os.close(f)
+    return sorted(sizes)
+
+
+def test_pipes_made_while_the_pipe_quota_was_spent_are_not_kept(net):
+    """While the proxy user's pipe quota is spent (every sandbox's proxy on
+    a host runs as that user), new pipes keep the kernel's smallest size.
+    Kept as spares, they would slow every later transfer of this proxy long
+    after the quota is back."""
+    from test_namecheck import proxy_pid
+    init = start(net)
+    hog = None
+    try:
+        pid = proxy_pid(init)
+        hog = net.popen(net.sbx, ["setpriv", "--reuid", "903", "--regid", "903", "--clear-groups",
+                                  sys.executable, "-c", PIPE_HOG],
+                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert int(hog.stdout.readline()) > 1
+        for _ in range(6):
+            out = attack(net, "http", SHARED4, "80", "allowed.test", "allowed.test", "keepalive")
+            assert out["replies"][:1] == ["vhost=allowed.test"], out
+        small = proxy_pipe_sizes(pid)
+        hog.stdin.close()
+        hog.wait(timeout=10)
+        hog = None
+        for _ in range(2):
+            out = attack(net, "http", SHARED4, "80", "allowed.test", "allowed.test", "keepalive")
+            assert out["replies"][:1] == ["vhost=allowed.test"], out
+        sizes = proxy_pipe_sizes(pid)
+        assert sizes and all(s == 1 << 20 for s in sizes), (small, sizes)
+    finally:
+        if hog:
+            hog.stdin.close()
+            hog.wait(timeout=10)
+        init.stop()

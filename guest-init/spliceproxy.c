@@ -73,6 +73,7 @@
  * rest wait for the next round through epoll. */
 #define CHECKS_PER_WAKE 16
 #define FULL_REPORT_INTERVAL_USEC 1000000u
+#define SMALL_PIPES_SAID_USEC (60u * 1000000u)
 #define EVENTS_PER_WAIT 256
 /* Descriptors per spliced connection at most (two sockets, and two pipes
  * while both directions have bytes on their way), and the few the proxy
@@ -150,6 +151,7 @@ struct proxy {
         struct { int r, w; } spare[SPARE_PIPES];
         unsigned n_spare;
         unsigned long small_pipes;      /* pipes F_SETPIPE_SZ could not grow */
+        uint64_t small_pipes_said_usec; /* when the log last said so */
 };
 
 /* The epoll cookies: a connection's address with the low bit telling the
@@ -247,13 +249,17 @@ static int open_pipe(struct proxy *px, struct direction *d) {
                 return -errno;
         /* Where the user's pipe quota is spent (or the limit is lower) the
          * pipe keeps its size: it works, only with more wake-ups per byte.
-         * Said once, and then every thousandth time, not per connection:
-         * a user can open connections at will. */
+         * Said at most once a minute with the count so far: such a pipe is
+         * closed when empty, so a transfer makes one per wake-up, and a
+         * user can open connections at will. */
         d->pipe_small = fcntl(fds[1], F_SETPIPE_SZ, PIPE_BYTES) < 0;
-        if (d->pipe_small && ++px->small_pipes % 1000 == 1)
+        uint64_t now = d->pipe_small ? now_usec() : 0;
+        if (d->pipe_small && (++px->small_pipes == 1 || now - px->small_pipes_said_usec >= SMALL_PIPES_SAID_USEC)) {
+                px->small_pipes_said_usec = now;
                 fprintf(stderr, "splice proxy: F_SETPIPE_SZ: %s: %lu pipe(s) so far used at their default size "
                         "(the user's pipe quota, fs.pipe-user-pages-soft, reached?)\n", strerror(errno),
                         px->small_pipes);
+        }
         d->pipe_r = fds[0];
         d->pipe_w = fds[1];
         return 0;
@@ -356,6 +362,16 @@ static int splice_interest(struct proxy *px, struct conn *c) {
  * again. A large read can be short only because the pipe ran out of
  * slots; reading on is then the cheaper guess. */
 #define SHORT_READ (64u * 1024u)
+
+/* Whether the source's next byte is urgent data. splice() stops there for
+ * good, and a sender that orders its segments so the kernel never marks
+ * the urgent data valid raises no EPOLLPRI: an EAGAIN with the source
+ * readable is then the only sign. */
+static bool at_urgent_mark(int fd) {
+        int at = 0;
+        return ioctl(fd, SIOCATMARK, &at) == 0 && at;
+}
+
 static int pump(struct proxy *px, struct direction *d, int src, int dst, bool src_ended) {
         int moved = 0;
         bool short_read = false;
@@ -377,6 +393,8 @@ static int pump(struct proxy *px, struct direction *d, int src, int dst, bool sr
                 if (r < 0)
                         return r;
                 ssize_t n = splice(src, NULL, d->pipe_w, NULL, want, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+                if (n < 0 && errno == EAGAIN && at_urgent_mark(src))
+                        return -EPROTO;
                 if (n < 0)
                         return errno == EAGAIN ? moved : -errno;
                 moved = 1;
@@ -635,6 +653,7 @@ static void on_spliced(struct proxy *px, struct conn *c, uint32_t events, int up
          * round. */
         bool hup = upstream_side < 0 || (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR));
         bool client_ended = hup && upstream_side != 1, upstream_ended = hup && upstream_side != 0;
+        bool checks_passed = false;
         for (int round = 0; round < CHECKS_PER_WAKE; round++) {
                 int up = want_up ? pump(px, &c->up, c->client, c->upstream, client_ended) : 0;
                 int down = up < 0 || !want_down ? 0 : pump(px, &c->down, c->upstream, c->client, upstream_ended);
@@ -649,6 +668,7 @@ static void on_spliced(struct proxy *px, struct conn *c, uint32_t events, int up
                         return;
                 if (!passed)
                         break;
+                checks_passed = true;
                 /* A direction with a new budget has bytes to move now
                  * (its check saw them). A server's answer that opened the
                  * client's side is not followed by a read there: the
@@ -671,7 +691,11 @@ static void on_spliced(struct proxy *px, struct conn *c, uint32_t events, int up
         /* A check holding part of what it needs has the hello's deadline,
          * from when that part came. */
         bool partial = c->up.lowat || c->down.lowat;
-        if (partial != (c->state == STATE_CHECKING)) {
+        /* A check that passed restarts the deadline for the next one: each
+         * restart takes a whole head (or chunk line), so a client cannot
+         * stall for free, and an honest pipelining client is not cut off
+         * 10 s after its first partial head. */
+        if (partial != (c->state == STATE_CHECKING) || (partial && checks_passed)) {
                 list_remove(px, c);
                 list_append(px, c, partial ? STATE_CHECKING : STATE_SPLICED);
         }

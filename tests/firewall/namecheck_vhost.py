@@ -7,7 +7,7 @@ the 'network' namespace on every address (IPv4 and IPv6):
                 200 with the body "vhost=<Host>", and logged
                 "http PORT host=<Host>" (the host a real front end would
                 route the request to); a request for /urgent is answered,
-                then followed by one byte of TCP urgent data
+                then, 0.2 s later, followed by one byte of TCP urgent data
   --bind ADDR   listen on ADDR only (default: every address)
   --raw PORT    logs "raw PORT <hex>" for the first bytes of each
                 connection (up to 16 KiB, or what came in 2 s) and keeps
@@ -89,6 +89,7 @@ def main():
                     s.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: " + str(len(body)).encode() +
                               b"\r\n\r\n" + body)
                     if path == [b"/urgent"]:
+                        time.sleep(0.2)     # the answer first, then the urgent byte on its own
                         s.send(b"!", socket.MSG_OOB)
                 except OSError:
                     break

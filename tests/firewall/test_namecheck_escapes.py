@@ -522,3 +522,99 @@ def test_pipes_made_while_the_pipe_quota_was_spent_are_not_kept(net):
             hog.stdin.close()
             hog.wait(timeout=10)
         init.stop()
+
+
+CRAFTED_URGENT_CLIENT = r"""
+import json, socket, sys, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
+s.sendall(b"GET / HTTP/1.1\r\nHost: allowed.test\r\n\r\n")
+got, after = b"", "open"
+t0 = time.monotonic()
+try:
+    while True:
+        data = s.recv(4096)
+        if not data:
+            after = "closed"
+            break
+        got += data
+except ConnectionResetError:
+    after = "reset"
+except socket.timeout:
+    pass
+print(json.dumps({"got": got.decode(errors="replace"), "after": after, "seconds": round(time.monotonic() - t0, 2)}))
+"""
+
+
+def test_urgent_data_the_kernel_never_marks_valid_still_ends_the_connection(net):
+    """A server that sends the urgent byte's segment before the one whose
+    urgent pointer names it leaves the receiver's urgent data never valid:
+    no EPOLLPRI, while splice() still stops at the mark. Only the mark
+    (SIOCATMARK) tells the proxy why the readable source gives nothing."""
+    from test_namecheck import proxy_pid
+    server = net.popen(net.net, [sys.executable, os.path.join(HERE, "urgent_server.py"), SHARED4, "8081"],
+                       stdout=subprocess.PIPE, text=True)
+    assert server.stdout.readline().strip() == "ready"
+    init = start(net, POLICY.replace("ports: [443, 80]", "ports: [443, 80, 8081]") +
+                 "name_check: {http_ports: [80, 8081]}\n")
+    try:
+        out = json.loads(net.run(net.sbx, NOBODY + [sys.executable, "-c", CRAFTED_URGENT_CLIENT, SHARED4, "8081"],
+                                 timeout=30).stdout)
+        assert out["got"].startswith("AAAA") and out["after"] in ("reset", "closed") and out["seconds"] < 2, out
+        pid = proxy_pid(init)
+        before = cpu_seconds(pid)
+        time.sleep(1)
+        assert cpu_seconds(pid) - before < 0.3, "the proxy is spinning"
+    finally:
+        init.stop()
+        server.kill()
+
+
+# Pipelined requests written so that every write ends inside the next head:
+# a check is always waiting for part of a head, and one passes every 0.8 s.
+SLOW_PIPELINE_CLIENT = r"""
+import json, socket, sys, time
+s = socket.create_connection((sys.argv[1], 80), timeout=5)
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+head = b"GET / HTTP/1.1\r\nHost: allowed.test\r\n\r\n"
+writes = int(sys.argv[2])
+answers, error = b"", None
+try:
+    s.sendall(head[:8])
+    for _ in range(writes):
+        time.sleep(0.8)
+        s.sendall(head[8:] + head[:8])
+        s.setblocking(False)
+        try:
+            while True:
+                data = s.recv(65536)
+                if not data:
+                    break
+                answers += data
+        except BlockingIOError:
+            pass
+        s.setblocking(True)
+    s.sendall(head[8:])
+    s.settimeout(5)
+    while answers.count(b"vhost=allowed.test") < writes + 1:
+        data = s.recv(65536)
+        if not data:
+            break
+        answers += data
+except OSError as e:
+    error = type(e).__name__
+print(json.dumps({"answers": answers.count(b"vhost=allowed.test"), "error": error}))
+"""
+
+
+def test_an_honest_pipelining_client_is_not_cut_off_by_the_checks_deadline(net):
+    """The deadline of a check waiting for part of a head runs from when
+    that part came, and restarts when a check passes: a client that keeps
+    completing heads is never reset, however long it pipelines."""
+    init = start(net)
+    try:
+        writes = 16     # 12.8 s with a head always partial: past the 10 s deadline
+        out = json.loads(net.run(net.sbx, NOBODY + [sys.executable, "-c", SLOW_PIPELINE_CLIENT, SHARED4, str(writes)],
+                                 timeout=60).stdout)
+        assert out == {"answers": writes + 1, "error": None}, out
+    finally:
+        init.stop()

@@ -466,6 +466,47 @@ sys.stdin.read()
 """
 
 
+# In the network namespace: answers each request head on ADDR:PORT with
+# N bytes (blocking writes, one connection at a time).
+BULK_SERVER = r"""
+import socket, sys
+addr, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+l = socket.socket()
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind((addr, port))
+l.listen(4)
+print("ready", flush=True)
+chunk = b"x" * 65536
+while True:
+    c, _ = l.accept()
+    head = b""
+    while b"\r\n\r\n" not in head:
+        more = c.recv(4096)
+        if not more:
+            break
+        head += more
+    c.sendall(f"HTTP/1.1 200 OK\r\nContent-Length: {n}\r\n\r\n".encode())
+    left = n
+    while left > 0:
+        left -= c.send(chunk[:left])
+    c.close()
+"""
+
+# Prints how many bytes one request for allowed.test on ADDR:PORT got back.
+BULK_CLIENT = r"""
+import socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=30)
+s.sendall(b"GET / HTTP/1.1\r\nHost: allowed.test\r\n\r\n")
+got = 0
+while True:
+    data = s.recv(1 << 20)
+    if not data:
+        break
+    got += len(data)
+print(got)
+"""
+
+
 def proxy_pipe_sizes(pid):
     """F_GETPIPE_SZ of every pipe whose both ends the proxy holds (its
     splice pipes, not its standard error), each reopened through /proc,
@@ -497,7 +538,12 @@ def test_pipes_made_while_the_pipe_quota_was_spent_are_not_kept(net):
     Kept as spares, they would slow every later transfer of this proxy long
     after the quota is back."""
     from test_namecheck import proxy_pid
-    init = start(net)
+    bulk = 128 << 20
+    server = net.popen(net.net, [sys.executable, "-c", BULK_SERVER, SHARED4, "8081", str(bulk)],
+                       stdout=subprocess.PIPE, text=True)
+    assert server.stdout.readline().strip() == "ready"
+    init = start(net, POLICY.replace("ports: [443, 80]", "ports: [443, 80, 8081]") +
+                 "name_check: {http_ports: [80, 8081]}\n")
     hog = None
     try:
         pid = proxy_pid(init)
@@ -508,6 +554,12 @@ def test_pipes_made_while_the_pipe_quota_was_spent_are_not_kept(net):
         for _ in range(6):
             out = attack(net, "http", SHARED4, "80", "allowed.test", "allowed.test", "keepalive")
             assert out["replies"][:1] == ["vhost=allowed.test"], out
+        # A download through small pipes, each closed when empty: thousands
+        # of them, and the log says so once (at most once a minute).
+        got = net.run(net.sbx, NOBODY + [sys.executable, "-c", BULK_CLIENT, SHARED4, "8081"], timeout=120).stdout
+        assert int(got) > bulk, got
+        said = [l for l in init.lines if "F_SETPIPE_SZ" in l]
+        assert len(said) == 1, said
         small = proxy_pipe_sizes(pid)
         hog.stdin.close()
         hog.wait(timeout=10)
@@ -522,6 +574,7 @@ def test_pipes_made_while_the_pipe_quota_was_spent_are_not_kept(net):
             hog.stdin.close()
             hog.wait(timeout=10)
         init.stop()
+        server.kill()
 
 
 CRAFTED_URGENT_CLIENT = r"""

@@ -356,6 +356,26 @@ def test_a_connection_that_missed_the_redirect_is_refused_by_the_filter(net):
 
 
 
+# The end of a client script with its socket s and what it read first: how
+# the connection ends within the socket's timeout, and what came until then.
+HOW_IT_ENDS = r"""
+rest, after = b"", "open"
+t0 = time.monotonic()
+try:
+    while True:
+        data = s.recv(4096)
+        if not data:
+            after = "closed"
+            break
+        rest += data
+except ConnectionResetError:
+    after = "reset"
+except socket.timeout:
+    pass
+print(json.dumps({"first": first, "rest": rest.decode(errors="replace"), "after": after,
+                  "seconds": round(time.monotonic() - t0, 2)}))
+"""
+
 # One request for allowed.test on port 80, then (client) a byte of TCP
 # urgent data from the client, or (server) the answer to /urgent, which the
 # server follows with one; then how the connection ends within 5 s.
@@ -368,17 +388,7 @@ s.sendall(f"GET {path} HTTP/1.1\r\nHost: allowed.test\r\n\r\n".encode())
 first = s.recv(4096).decode(errors="replace")
 if who == "client":
     s.send(b"!", socket.MSG_OOB)
-t0 = time.monotonic()
-try:
-    while s.recv(4096):
-        pass
-    after = "closed"
-except ConnectionResetError:
-    after = "reset"
-except socket.timeout:
-    after = "open"
-print(json.dumps({"first": first, "after": after, "seconds": round(time.monotonic() - t0, 2)}))
-"""
+""" + HOW_IT_ENDS
 
 
 def cpu_seconds(pid):
@@ -417,17 +427,7 @@ s = socket.create_connection((sys.argv[1], 80), timeout=20)
 s.sendall(b"GET / HTTP/1.1\r\nHost: allowed.test\r\n\r\n")
 first = s.recv(4096).decode(errors="replace")
 s.sendall(b"GET / HTTP/1.1\r\nHost: allo")
-t0 = time.monotonic()
-try:
-    while s.recv(4096):
-        pass
-    after = "closed"
-except ConnectionResetError:
-    after = "reset"
-except socket.timeout:
-    after = "open"
-print(json.dumps({"first": first, "after": after, "seconds": round(time.monotonic() - t0, 2)}))
-"""
+""" + HOW_IT_ENDS
 
 
 def test_a_later_request_head_that_stops_halfway_is_given_the_hellos_deadline(net):
@@ -581,21 +581,8 @@ CRAFTED_URGENT_CLIENT = r"""
 import json, socket, sys, time
 s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
 s.sendall(b"GET / HTTP/1.1\r\nHost: allowed.test\r\n\r\n")
-got, after = b"", "open"
-t0 = time.monotonic()
-try:
-    while True:
-        data = s.recv(4096)
-        if not data:
-            after = "closed"
-            break
-        got += data
-except ConnectionResetError:
-    after = "reset"
-except socket.timeout:
-    pass
-print(json.dumps({"got": got.decode(errors="replace"), "after": after, "seconds": round(time.monotonic() - t0, 2)}))
-"""
+first = ""
+""" + HOW_IT_ENDS
 
 
 def test_urgent_data_the_kernel_never_marks_valid_still_ends_the_connection(net):
@@ -612,7 +599,7 @@ def test_urgent_data_the_kernel_never_marks_valid_still_ends_the_connection(net)
     try:
         out = json.loads(net.run(net.sbx, NOBODY + [sys.executable, "-c", CRAFTED_URGENT_CLIENT, SHARED4, "8081"],
                                  timeout=30).stdout)
-        assert out["got"].startswith("AAAA") and out["after"] in ("reset", "closed") and out["seconds"] < 2, out
+        assert out["rest"].startswith("AAAA") and out["after"] in ("reset", "closed") and out["seconds"] < 2, out
         pid = proxy_pid(init)
         before = cpu_seconds(pid)
         time.sleep(1)

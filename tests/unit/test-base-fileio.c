@@ -29,12 +29,17 @@ static void on_alarm(int sig) {
 }
 
 /* Interrupt blocking calls every 200 µs; no SA_RESTART, so a write that
- * had copied some bytes returns that count, and one that had not, EINTR. */
+ * had copied some bytes returns that count, and one that had not, EINTR.
+ * The handler is in place before the timer starts and until it has
+ * stopped: a SIGALRM meeting the default action ends the test. */
 static void interrupt_often(bool on) {
         struct sigaction sa = { .sa_handler = on ? on_alarm : SIG_DFL };
-        sigaction(SIGALRM, &sa, NULL);
         struct itimerval it = { .it_interval = { 0, on ? 200 : 0 }, .it_value = { 0, on ? 200 : 0 } };
+        if (on)
+                sigaction(SIGALRM, &sa, NULL);
         setitimer(ITIMER_REAL, &it, NULL);
+        if (!on)
+                sigaction(SIGALRM, &sa, NULL);
 }
 
 /* A child that reads the pipe slowly, in small pieces, and exits 0 when it

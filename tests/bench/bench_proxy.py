@@ -58,7 +58,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE.parent / "firewall"))
-from fakenet import FakeNet, RunningInit  # noqa: E402
+from fakenet import FakeNet, RunningInit, pipes_of  # noqa: E402
 from bench_firewall import row, memory_kib, describe, wakeups  # noqa: E402
 
 LOAD = HERE / "proxyload.py"
@@ -315,15 +315,7 @@ def bench_capped(b, n, mbit):
 
 def pipes_held(pid):
     """Distinct pipes among a process's descriptors."""
-    found = set()
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            link = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except FileNotFoundError:
-            continue
-        if link.startswith("pipe:"):
-            found.add(link)
-    return len(found)
+    return len(pipes_of(pid))
 
 
 def held(b, side, n, idle_s):

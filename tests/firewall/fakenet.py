@@ -111,6 +111,20 @@ class FakeNet(NetPair):
         shutil.rmtree(self.etc_dir, ignore_errors=True)
 
 
+def pipes_of(pid):
+    """The pipes a process holds: each pipe's /proc link ("pipe:[inode]")
+    and the descriptors that hold it."""
+    pipes = {}
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except FileNotFoundError:
+            continue
+        if link.startswith("pipe:"):
+            pipes.setdefault(link, []).append(fd)
+    return pipes
+
+
 class RunningInit:
     """agent-sandbox-init as PID 1 of the sandbox namespace, its log read as it comes."""
 

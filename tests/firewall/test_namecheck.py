@@ -19,7 +19,7 @@ import time
 import pytest
 
 from buildpaths import INIT
-from fakenet import HERE, FakeNet, RunningInit
+from fakenet import HERE, FakeNet, RunningInit, pipes_of
 from test_escapes import USER, health
 
 SHARED = "203.0.113.5"          # tls-ok.test and tls-other.test
@@ -266,13 +266,7 @@ def test_one_gib_arrives_intact(net, sandbox):
 
 def pipe_fds(pid):
     """The pipe descriptors a process holds."""
-    out = 0
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            out += os.readlink(f"/proc/{pid}/fd/{fd}").startswith("pipe:")
-        except FileNotFoundError:
-            pass
-    return out
+    return sum(len(fds) for fds in pipes_of(pid).values())
 
 
 def test_idle_connections_hold_no_pipes(net, sandbox, certs):

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from fakenet import FakeNet, RunningInit
+from fakenet import FakeNet, RunningInit, pipes_of
 from nft_netpair import HERE
 
 SHARED4 = "198.51.100.10"
@@ -512,16 +512,8 @@ def proxy_pipe_sizes(pid):
     splice pipes, not its standard error), each reopened through /proc,
     which root may do."""
     import fcntl
-    ends = {}
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            link = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except FileNotFoundError:
-            continue
-        if link.startswith("pipe:"):
-            ends.setdefault(link, []).append(fd)
     sizes = []
-    for link, fds in ends.items():
+    for fds in pipes_of(pid).values():
         if len(fds) < 2:
             continue
         f = os.open(f"/proc/{pid}/fd/{fds[0]}", os.O_RDONLY | os.O_NONBLOCK)

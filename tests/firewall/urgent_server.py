@@ -18,18 +18,11 @@ import struct
 import sys
 import time
 
+from netclient import checksum
+
 TCP_REPAIR, TCP_REPAIR_QUEUE, TCP_QUEUE_SEQ = 19, 20, 21
 RECV_QUEUE, SEND_QUEUE = 1, 2
 PSH_ACK, URG = 0x18, 0x20
-
-
-def checksum(data):
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    total = (total >> 16) + (total & 0xFFFF)
-    total += total >> 16
-    return ~total & 0xFFFF
 
 
 def segment(src, sport, dst, dport, seq, ack, flags, payload, urgent_pointer=0):

@@ -166,6 +166,16 @@ static uint64_t now_usec(void) {
         return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
 }
 
+/* For what a user can cause at will: true the first time, then at most
+ * once per interval (*last_usec, 0 for never, is when it last was). */
+static bool once_per(uint64_t *last_usec, uint64_t interval_usec) {
+        uint64_t now = now_usec();
+        if (*last_usec && now - *last_usec < interval_usec)
+                return false;
+        *last_usec = now;
+        return true;
+}
+
 /* ---- the deadline lists: appended at the tail, so ordered by deadline --- */
 
 static void list_remove(struct proxy *px, struct conn *c) {
@@ -253,13 +263,11 @@ static int open_pipe(struct proxy *px, struct direction *d) {
          * closed when empty, so a transfer makes one per wake-up, and a
          * user can open connections at will. */
         d->pipe_small = fcntl(fds[1], F_SETPIPE_SZ, PIPE_BYTES) < 0;
-        uint64_t now = d->pipe_small ? now_usec() : 0;
-        if (d->pipe_small && (++px->small_pipes == 1 || now - px->small_pipes_said_usec >= SMALL_PIPES_SAID_USEC)) {
-                px->small_pipes_said_usec = now;
+        px->small_pipes += d->pipe_small;
+        if (d->pipe_small && once_per(&px->small_pipes_said_usec, SMALL_PIPES_SAID_USEC))
                 fprintf(stderr, "splice proxy: F_SETPIPE_SZ: %s: %lu pipe(s) so far used at their default size "
                         "(the user's pipe quota, fs.pipe-user-pages-soft, reached?)\n", strerror(errno),
                         px->small_pipes);
-        }
         d->pipe_r = fds[0];
         d->pipe_w = fds[1];
         return 0;
@@ -830,14 +838,12 @@ static void on_hello(struct proxy *px, struct conn *c, uint32_t events) {
  * fill with it (PID 1 budgets the lines as well). */
 static void count_full(struct proxy *px) {
         px->full_dropped++;
-        uint64_t now = now_usec();
-        if (px->full_reported_usec && now - px->full_reported_usec < FULL_REPORT_INTERVAL_USEC)
+        if (!once_per(&px->full_reported_usec, FULL_REPORT_INTERVAL_USEC))
                 return;
         struct spliceproxy_msg m = { .type = SPLICEPROXY_FULL, .uid = px->full_dropped };
         if (send(px->control_fd, &m, sizeof(m), MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
                 px->reports_dropped++;
         px->full_dropped = 0;
-        px->full_reported_usec = now;
 }
 
 /* At the limit, the oldest connection that has not named an allowed host

@@ -19,7 +19,7 @@
  *               it needs: the hello's deadline instead of the idle one
  * Spliced bytes are not read, so a direction passes only the bytes the
  * last check vouched for (its budget); then the next check peeks what
- * follows (struct gate below): every HTTP request head, not only the first;
+ * follows (namecheck.h): every HTTP request head, not only the first;
  * for TLS the server's first record, and after a HelloRetryRequest the
  * client's second ClientHello. A check that waits for more bytes sets
  * SO_RCVLOWAT above what is there, so the level-triggered EPOLLIN does not
@@ -49,6 +49,7 @@
 #include <unistd.h>
 
 #include "policy.h"
+#include "namecheck.h"
 #include "sniff.h"
 #include "spliceproxy_peer.h"
 #include "spliceproxy_proto.h"
@@ -87,20 +88,6 @@
 
 enum conn_state { STATE_HELLO, STATE_CONNECTING, STATE_SPLICED, STATE_CHECKING, _STATE_MAX };
 
-/* What a direction's next bytes must be, once its budget is spent. */
-enum gate {
-        GATE_OPEN,                      /* nothing: the budget never runs out */
-        GATE_TLS_HOLD,                  /* client: wait for the server's first record */
-        GATE_TLS_SERVER_HELLO,          /* server: its first record, a HelloRetryRequest or not */
-        GATE_TLS_RETRY_HELLO,           /* client: the second ClientHello, naming the first's server */
-        GATE_HTTP_HEAD,                 /* client: the next request head */
-        GATE_HTTP_CHUNK_SIZE,           /* client: a chunk's size line */
-        GATE_HTTP_CHUNK_END,            /* client: the CRLF after a chunk's data */
-        GATE_HTTP_LAST_CHUNK_END,       /* client: the CRLF after the last chunk (no trailer fields) */
-};
-
-#define BUDGET_OPEN UINT64_MAX
-
 struct direction {
         int pipe_r, pipe_w;
         size_t in_pipe;                 /* bytes read from the source, not yet written */
@@ -108,8 +95,7 @@ struct direction {
         bool pipe_small;                /* F_SETPIPE_SZ could not grow it: never a spare */
         bool eof;                       /* the source ended */
         bool shut;                      /* and the destination was told */
-        uint64_t budget;                /* bytes that may pass before the gate's check */
-        uint8_t gate;                   /* enum gate */
+        struct namecheck_side *check;   /* its budget, and what its next check reads */
         bool lowat;                     /* SO_RCVLOWAT raised on the source while a check waits */
 };
 
@@ -125,11 +111,10 @@ struct conn {
         struct direction up, down;      /* client → upstream, upstream → client */
         struct sockaddr_storage dst;
         socklen_t dst_len;
-        uint8_t kind;                   /* enum spliceproxy_kind */
+        struct namecheck check;
         bool started;                   /* HELLO: some bytes arrived */
         bool connected;                 /* the upstream connect succeeded */
         int upstream_err;               /* or failed, with this errno */
-        char *tls_name;                 /* TLS until the server's first record: the name checked */
 };
 
 struct list {
@@ -291,7 +276,7 @@ static void free_dead(struct proxy *px) {
         while (px->dead) {
                 struct conn *c = px->dead;
                 px->dead = c->next_dead;
-                free(c->tls_name);
+                namecheck_done(&c->check);
                 free(c);
         }
 }
@@ -300,7 +285,7 @@ static void free_dead(struct proxy *px) {
 
 static void report(struct proxy *px, const struct conn *c, enum spliceproxy_why why, const char *name) {
         struct spliceproxy_msg m = {
-                .type = SPLICEPROXY_REFUSED, .kind = c->kind, .why = (uint8_t) why,
+                .type = SPLICEPROXY_REFUSED, .kind = c->check.kind, .why = (uint8_t) why,
                 .port = spliceproxy_port_of(&c->dst), .family = (uint8_t) c->dst.ss_family,
         };
         if (c->dst.ss_family == AF_INET)
@@ -338,9 +323,9 @@ static void *conn_tag(struct conn *c, bool upstream) {
 }
 
 /* Whether a direction reads its source: for bytes within its budget, or
- * for its gate's check; not while it holds for the other side. */
+ * for its next check; not while it holds for the other side. */
 static bool reads_source(const struct direction *d) {
-        return !d->eof && !d->in_pipe && (d->budget > 0 || d->gate != GATE_TLS_HOLD);
+        return !d->eof && !d->in_pipe && (d->check->budget > 0 || !namecheck_holds(d->check));
 }
 
 /* What each socket waits for while spliced: readable while its outgoing
@@ -394,9 +379,9 @@ static int pump(struct proxy *px, struct direction *d, int src, int dst, bool sr
                                 return moved;
                         continue;
                 }
-                if (d->budget == 0)
-                        return moved;           /* the gate's check comes first */
-                size_t want = d->budget < SPLICE_CHUNK ? (size_t) d->budget : SPLICE_CHUNK;
+                if (d->check->budget == 0)
+                        return moved;           /* the next check comes first */
+                size_t want = d->check->budget < SPLICE_CHUNK ? (size_t) d->check->budget : SPLICE_CHUNK;
                 int r = open_pipe(px, d);
                 if (r < 0)
                         return r;
@@ -410,8 +395,8 @@ static int pump(struct proxy *px, struct direction *d, int src, int dst, bool sr
                         d->pipe_filled = true;
                         d->in_pipe = (size_t) n;
                         short_read = (size_t) n < want && (size_t) n < SHORT_READ && !src_ended;
-                        if (d->budget != BUDGET_OPEN)
-                                d->budget -= (uint64_t) n;
+                        if (d->check->budget != NAMECHECK_OPEN)
+                                d->check->budget -= (uint64_t) n;
                         continue;
                 }
                 /* The end of the stream, with the pipe empty (we only read
@@ -424,31 +409,7 @@ static int pump(struct proxy *px, struct direction *d, int src, int dst, bool sr
         return moved;
 }
 
-static enum spliceproxy_why why_of(enum sniff_result r) {
-        switch (r) {
-        case SNIFF_NAME: return SPLICEPROXY_NOT_IN_POLICY;
-        case SNIFF_NO_NAME: return SPLICEPROXY_NO_NAME;
-        case SNIFF_BAD_NAME: return SPLICEPROXY_BAD_NAME;
-        case SNIFF_AMBIGUOUS: return SPLICEPROXY_AMBIGUOUS;
-        case SNIFF_NEED_MORE: return SPLICEPROXY_TOO_LONG;
-        case SNIFF_UNSUPPORTED: return SPLICEPROXY_UNSUPPORTED;
-        case SNIFF_MALFORMED: default: return SPLICEPROXY_MALFORMED;
-        }
-}
-
 /* ---- the checks after the first ---------------------------------------------- */
-
-static void open_direction(struct direction *d) {
-        d->budget = BUDGET_OPEN;
-        d->gate = GATE_OPEN;
-}
-
-/* The request whose head was just checked passes whole: its head, and a
- * body of known length; a chunked body chunk by chunk. */
-static void pass_request(struct direction *d, const struct sniff_http_head *head) {
-        d->budget = head->head_len + (head->body == SNIFF_BODY_LENGTH ? head->content_length : 0);
-        d->gate = head->body == SNIFF_BODY_CHUNKED ? GATE_HTTP_CHUNK_SIZE : GATE_HTTP_HEAD;
-}
 
 /* A check after the first refuses like the first, but what it vouched for
  * earlier may still be on its way: the upstream is closed in order, the
@@ -479,104 +440,12 @@ static void source_lowat(struct direction *d, int fd, size_t have) {
         d->lowat = v > 1;
 }
 
-/* The checks: 1 passed (a new budget), 0 more bytes needed, -1 the
- * connection was ended. n bytes are in peek_buffer. */
-static int check_server_hello(struct proxy *px, struct conn *c, size_t n) {
-        switch (sniff_tls_server_hello(peek_buffer, n)) {
-        case SNIFF_SERVER_NEED_MORE:
-                return 0;
-        case SNIFF_SERVER_RETRY:
-                /* The client's next flight is a second ClientHello. */
-                open_direction(&c->down);
-                c->up.gate = GATE_TLS_RETRY_HELLO;
-                return 1;
-        case SNIFF_SERVER_OTHER:
-                open_direction(&c->down);
-                open_direction(&c->up);
-                free(c->tls_name);
-                c->tls_name = NULL;
-                return 1;
-        case SNIFF_SERVER_MALFORMED:
-        default:
-                conn_end(px, c, true);  /* not TLS: the client gets no unchecked reply */
-                return -1;
-        }
-}
-
-/* The second ClientHello must name the first's server: a server may take
- * the second's name (OpenSSL does) and serve that site. */
-static int check_retry_hello(struct proxy *px, struct conn *c, size_t n) {
-        char name[SNIFF_NAME_MAX + 1];
-        size_t used = 0;
-        enum sniff_result r = sniff_tls_retry_hello(peek_buffer, n, name, &used);
-        if (r == SNIFF_NEED_MORE)
-                return 0;
-        if (r == SNIFF_NAME && strcmp(name, c->tls_name) == 0) {
-                open_direction(&c->up);
-                free(c->tls_name);
-                c->tls_name = NULL;
-                return 1;
-        }
-        if (r == SNIFF_NAME)
-                refuse_later(px, c, policy_name_allowed(px->policy, name, NULL) ? SPLICEPROXY_AMBIGUOUS
-                                                                                : SPLICEPROXY_NOT_IN_POLICY, name);
-        else
-                refuse_later(px, c, why_of(r), name);
-        return -1;
-}
-
-static int check_http(struct proxy *px, struct conn *c, size_t n) {
-        struct direction *d = &c->up;
-        char name[SNIFF_NAME_MAX + 1];
-        uint64_t size;
-        size_t line;
-        switch (d->gate) {
-        case GATE_HTTP_HEAD: {
-                struct sniff_http_head head;
-                enum sniff_result r = sniff_http_request(peek_buffer, n, name, &head);
-                if (r == SNIFF_NEED_MORE)
-                        return 0;
-                if (r == SNIFF_NAME && policy_name_allowed(px->policy, name, NULL)) {
-                        pass_request(d, &head);
-                        return 1;
-                }
-                refuse_later(px, c, why_of(r), name);
-                return -1;
-        }
-        case GATE_HTTP_CHUNK_SIZE: {
-                int r = sniff_http_chunk_size(peek_buffer, n, &size, &line);
-                if (r == -EAGAIN)
-                        return 0;
-                if (r < 0)
-                        break;
-                d->budget = line + size;
-                d->gate = size ? GATE_HTTP_CHUNK_END : GATE_HTTP_LAST_CHUNK_END;
-                return 1;
-        }
-        case GATE_HTTP_CHUNK_END:
-        case GATE_HTTP_LAST_CHUNK_END:
-                /* After the last chunk, the empty line at once: trailer
-                 * fields are refused, as a head field would be. */
-                if (peek_buffer[0] != '\r' || (n >= 2 && peek_buffer[1] != '\n'))
-                        break;
-                if (n < 2)
-                        return 0;
-                d->budget = 2;
-                d->gate = d->gate == GATE_HTTP_CHUNK_END ? GATE_HTTP_CHUNK_SIZE : GATE_HTTP_HEAD;
-                return 1;
-        default:
-                break;
-        }
-        refuse_later(px, c, SPLICEPROXY_MALFORMED, NULL);
-        return -1;
-}
-
-/* A direction whose budget is spent: its gate peeks what follows in its
+/* A direction whose budget is spent: its next check peeks what follows in its
  * source. 1 passed, 0 waits (for bytes, or for the other side), -1 the
  * connection was ended. */
 static int check_gate(struct proxy *px, struct conn *c, struct direction *d, int src, int dst) {
         bool server = d == &c->down;
-        if (d->gate == GATE_TLS_HOLD)
+        if (namecheck_holds(d->check))
                 return 0;
         ssize_t n = recv(src, peek_buffer, sizeof(peek_buffer), MSG_PEEK | MSG_DONTWAIT);
         if (n < 0 && errno == EAGAIN)
@@ -595,14 +464,21 @@ static int check_gate(struct proxy *px, struct conn *c, struct direction *d, int
                 }
                 return 1;
         }
-        int r = server ? check_server_hello(px, c, (size_t) n)
-              : c->kind == SPLICEPROXY_TLS ? check_retry_hello(px, c, (size_t) n)
-              : check_http(px, c, (size_t) n);
-        if (r < 0)
-                return r;
-        if (r > 0) {
+        enum spliceproxy_why why = 0;
+        char name[SNIFF_NAME_MAX + 1];
+        switch (namecheck_side(&c->check, server, px->policy, peek_buffer, (size_t) n, &why, name)) {
+        case NAMECHECK_PASS:
                 source_lowat(d, src, 0);
                 return 1;
+        case NAMECHECK_REFUSE:
+                refuse_later(px, c, why, name);
+                return -1;
+        case NAMECHECK_BROKEN:
+                conn_end(px, c, true);  /* a server's first record that is not TLS: the client gets no unchecked reply */
+                return -1;
+        case NAMECHECK_MORE:
+        default:
+                break;
         }
         if ((size_t) n >= sizeof(peek_buffer) || peer_finished(src)) {
                 /* Too long, or ended in the middle. */
@@ -626,13 +502,13 @@ static int check_gate(struct proxy *px, struct conn *c, struct direction *d, int
 #define PASSED_DOWN 2
 static int check_gates(struct proxy *px, struct conn *c, bool want_up, bool want_down) {
         int passed = 0;
-        if (want_up && !c->up.budget && !c->up.shut && !c->up.in_pipe) {
+        if (want_up && !c->up.check->budget && !c->up.shut && !c->up.in_pipe) {
                 int r = check_gate(px, c, &c->up, c->client, c->upstream);
                 if (r < 0)
                         return r;
                 passed |= r ? PASSED_UP : 0;
         }
-        if (want_down && !c->down.budget && !c->down.shut && !c->down.in_pipe) {
+        if (want_down && !c->down.check->budget && !c->down.shut && !c->down.in_pipe) {
                 int r = check_gate(px, c, &c->down, c->upstream, c->client);
                 if (r < 0)
                         return r;
@@ -798,37 +674,25 @@ static void on_hello(struct proxy *px, struct conn *c, uint32_t events) {
                 return;
         }
         c->started = true;
-        struct sniff_http_head head;
-        size_t hello_len = 0;
-        enum sniff_result r = c->kind == SPLICEPROXY_TLS ? sniff_tls_hello(peek_buffer, (size_t) n, name, &hello_len)
-                                                         : sniff_http_request(peek_buffer, (size_t) n, name, &head);
-        if (r == SNIFF_NEED_MORE) {
+        enum spliceproxy_why why = 0;
+        switch (namecheck_side(&c->check, false, px->policy, peek_buffer, (size_t) n, &why, name)) {
+        case NAMECHECK_MORE:
+        default:
                 if ((size_t) n >= sizeof(peek_buffer))
                         refuse(px, c, SPLICEPROXY_TOO_LONG, NULL);
                 else if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
                         refuse(px, c, SPLICEPROXY_MALFORMED, NULL);     /* ended in the middle */
                 return;
-        }
-        if (r == SNIFF_NAME && policy_name_allowed(px->policy, name, NULL)) {
-                if (c->kind == SPLICEPROXY_TLS) {
-                        /* The ClientHello's records pass; the rest waits
-                         * for the server's first record. */
-                        c->up.budget = hello_len;
-                        c->up.gate = GATE_TLS_HOLD;
-                        c->down.gate = GATE_TLS_SERVER_HELLO;
-                        c->tls_name = strdup(name);
-                        if (!c->tls_name) {
-                                conn_end(px, c, true);
-                                return;
-                        }
-                } else {
-                        pass_request(&c->up, &head);
-                        open_direction(&c->down);
-                }
+        case NAMECHECK_PASS:
                 name_passed(px, c);
                 return;
+        case NAMECHECK_REFUSE:
+                refuse(px, c, why, name);
+                return;
+        case NAMECHECK_BROKEN:
+                conn_end(px, c, true);
+                return;
         }
-        refuse(px, c, why_of(r), name);
 }
 
 /* ---- a full proxy --------------------------------------------------------------- */
@@ -885,9 +749,11 @@ static bool accept_one(struct proxy *px, int listen_fd, int family) {
         }
         *c = (struct conn) {
                 .client = fd, .upstream = -1, .dst = dst, .dst_len = dst_len,
-                .kind = kind == POLICY_NAME_CHECK_TLS ? SPLICEPROXY_TLS : SPLICEPROXY_HTTP,
                 .up = { .pipe_r = -1, .pipe_w = -1 }, .down = { .pipe_r = -1, .pipe_w = -1 },
         };
+        namecheck_init(&c->check, kind == POLICY_NAME_CHECK_TLS ? SPLICEPROXY_TLS : SPLICEPROXY_HTTP);
+        c->up.check = &c->check.up;
+        c->down.check = &c->check.down;
         px->n_conns++;
         list_append(px, c, STATE_HELLO);
         /* What the server answers reaches the client as it comes

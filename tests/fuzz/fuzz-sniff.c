@@ -12,20 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_name.h"
 #include "sniff.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void check_name(const char *name) {
-        size_t n = strnlen(name, SNIFF_NAME_MAX + 1);
-        if (n == 0 || n > SNIFF_NAME_MAX)
-                abort();
-        for (size_t i = 0; i < n; i++) {
-                char c = name[i];
-                if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
-                        abort();
-        }
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         char name[SNIFF_NAME_MAX + 1], again[SNIFF_NAME_MAX + 1];

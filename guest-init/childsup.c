@@ -118,8 +118,11 @@ static int child_start(struct childsup *c) {
                 child_kill(c);
                 return r;
         }
-        log_info("%s started (pid %d, uid %u, on port %u of loopback)", c->cfg.name, pid, (unsigned) c->cfg.uid,
-                 c->cfg.port);
+        if (c->cfg.port)
+                log_info("%s started (pid %d, uid %u, on port %u of loopback)", c->cfg.name, pid, (unsigned) c->cfg.uid,
+                         c->cfg.port);
+        else
+                log_info("%s started (pid %d, uid %u)", c->cfg.name, pid, (unsigned) c->cfg.uid);
         return 0;
 }
 

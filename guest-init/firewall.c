@@ -19,7 +19,7 @@
 #include "policy.h"
 #include "resolve.h"
 #include "selfcheck.h"
-#include "spliceproxy_parent.h"
+#include "namegate_parent.h"
 #include "timeouts.h"
 
 #define DNS_TTL_CEILING 3600u
@@ -78,7 +78,7 @@ struct firewall {
         struct guard *guard;
         struct meta_fetch *meta;        /* of the build in progress */
         struct dnsproxy_parent *dns;    /* the sandbox's resolver, or NULL (`apply`) */
-        struct spliceproxy_parent *proxy;       /* the name-checking proxy, or NULL */
+        struct namegate_parent *gate;   /* the name gate, or NULL */
         struct selfcheck *check;        /* of the live generation */
         struct denials *denials;        /* the denial stream, or NULL (`apply`) */
         struct denial_nflog *nflog;     /* the kernel's reports of refused packets, or NULL */
@@ -680,9 +680,8 @@ static int fw_program(struct firewall *fw, struct fw_gen *g, const struct ip_pre
                 .flush_learned = fw->live != NULL,
         };
         fw_resolver_rules(fw, &np);
-        if (fw->proxy && n_checked) {
-                np.proxy_port = SPLICEPROXY_PORT;
-                np.proxy_uid = fw->cfg.proxy_uid;
+        if (fw->gate && n_checked) {
+                np.gate_queue = NAMEGATE_QUEUE;
         }
         r = nft_apply_policy(&np, stats);
         if (r < 0)
@@ -742,7 +741,7 @@ static void fw_summary_name_check(const struct firewall *fw, const struct fw_gen
         size_t used = strlen(buf);
         bool any = false;
         /* `apply` programs no proxy: its line has no mode to tell. */
-        if (!fw->proxy || used >= len)
+        if (!fw->gate || used >= len)
                 return;
         for (enum policy_name_check kind = POLICY_NAME_CHECK_TLS; kind <= POLICY_NAME_CHECK_HTTP; kind++) {
                 const uint16_t *ports;
@@ -947,8 +946,8 @@ static void fw_build_committed(struct firewall *fw) {
          * generation's policy is freed below. */
         if (fw->dns && dnsproxy_parent_use(fw->dns, fw->building->policy, fw->guard) < 0)
                 log_error("the DNS resolver could not be started for the new policy; DNS fails until it is");
-        if (fw->proxy && spliceproxy_parent_use(fw->proxy, fw->building->policy) < 0)
-                log_error("the splice proxy could not be started for the new policy; name-checked connections are refused until it is");
+        if (fw->gate && namegate_parent_use(fw->gate, fw->building->policy) < 0)
+                log_error("the name gate could not be started for the new policy; name-checked connections are refused until it is");
         fw_gen_free(fw->live);
         fw->live = TAKE_PTR(fw->building);
 }
@@ -1274,11 +1273,11 @@ int firewall_start(struct loop *l, const struct firewall_config *cfg,
                 dnsproxy_parent_set_static(fw->dns, fw_static_allows, fw);
         }
         if (cfg->with_name_check) {
-                struct spliceproxy_parent_config pc = {
-                        .port = SPLICEPROXY_PORT, .uid = cfg->proxy_uid, .gid = cfg->proxy_gid,
+                struct namegate_parent_config pc = {
+                        .queue = NAMEGATE_QUEUE, .uid = cfg->proxy_uid, .gid = cfg->proxy_gid,
                         .denials = fw->denials,
                 };
-                r = spliceproxy_parent_new(l, &pc, &fw->proxy);
+                r = namegate_parent_new(l, &pc, &fw->gate);
                 if (r < 0)
                         goto fail;
         }
@@ -1302,7 +1301,7 @@ void firewall_free(struct firewall *fw) {
                 return;
         loop_cancel_timer(fw->loop, &fw->live);
         dnsproxy_parent_free(fw->dns);
-        spliceproxy_parent_free(fw->proxy);
+        namegate_parent_free(fw->gate);
         denial_nflog_free(fw->nflog);
         denials_free(fw->denials);
         selfcheck_free(fw->check);

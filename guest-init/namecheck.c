@@ -25,10 +25,10 @@ static void open_side(struct namecheck_side *s) {
         s->next = NEXT_HOLD;
 }
 
-void namecheck_init(struct namecheck *nc, enum spliceproxy_kind kind) {
+void namecheck_init(struct namecheck *nc, enum namegate_kind kind) {
         *nc = (struct namecheck) {
                 .kind = (uint8_t) kind,
-                .up.next = kind == SPLICEPROXY_TLS ? NEXT_TLS_HELLO : NEXT_HTTP_HEAD,
+                .up.next = kind == NAMEGATE_TLS ? NEXT_TLS_HELLO : NEXT_HTTP_HEAD,
                 .down.next = NEXT_HOLD,
         };
 }
@@ -42,19 +42,19 @@ bool namecheck_holds(const struct namecheck_side *s) {
         return s->next == NEXT_HOLD;
 }
 
-static enum spliceproxy_why why_of(enum sniff_result r) {
+static enum namegate_why why_of(enum sniff_result r) {
         switch (r) {
-        case SNIFF_NAME: return SPLICEPROXY_NOT_IN_POLICY;
-        case SNIFF_NO_NAME: return SPLICEPROXY_NO_NAME;
-        case SNIFF_BAD_NAME: return SPLICEPROXY_BAD_NAME;
-        case SNIFF_AMBIGUOUS: return SPLICEPROXY_AMBIGUOUS;
-        case SNIFF_NEED_MORE: return SPLICEPROXY_TOO_LONG;
-        case SNIFF_UNSUPPORTED: return SPLICEPROXY_UNSUPPORTED;
-        case SNIFF_MALFORMED: default: return SPLICEPROXY_MALFORMED;
+        case SNIFF_NAME: return NAMEGATE_NOT_IN_POLICY;
+        case SNIFF_NO_NAME: return NAMEGATE_NO_NAME;
+        case SNIFF_BAD_NAME: return NAMEGATE_BAD_NAME;
+        case SNIFF_AMBIGUOUS: return NAMEGATE_AMBIGUOUS;
+        case SNIFF_NEED_MORE: return NAMEGATE_TOO_LONG;
+        case SNIFF_UNSUPPORTED: return NAMEGATE_UNSUPPORTED;
+        case SNIFF_MALFORMED: default: return NAMEGATE_MALFORMED;
         }
 }
 
-static enum namecheck_result refuse(enum sniff_result r, enum spliceproxy_why *ret_why) {
+static enum namecheck_result refuse(enum sniff_result r, enum namegate_why *ret_why) {
         *ret_why = why_of(r);
         return NAMECHECK_REFUSE;
 }
@@ -62,7 +62,7 @@ static enum namecheck_result refuse(enum sniff_result r, enum spliceproxy_why *r
 /* The client's first bytes: a ClientHello whose records pass, after which
  * the client waits for the server's first record. */
 static enum namecheck_result check_hello(struct namecheck *nc, const struct policy *policy, const uint8_t *buf,
-                                         size_t len, enum spliceproxy_why *ret_why, char *name) {
+                                         size_t len, enum namegate_why *ret_why, char *name) {
         size_t hello_len = 0;
         enum sniff_result r = sniff_tls_hello(buf, len, name, &hello_len);
         if (r == SNIFF_NEED_MORE)
@@ -101,7 +101,7 @@ static enum namecheck_result check_server_hello(struct namecheck *nc, const uint
 /* The second ClientHello must name the first's server: a server may take
  * the second's name (OpenSSL does) and serve that site. */
 static enum namecheck_result check_retry_hello(struct namecheck *nc, const struct policy *policy, const uint8_t *buf,
-                                               size_t len, enum spliceproxy_why *ret_why, char *name) {
+                                               size_t len, enum namegate_why *ret_why, char *name) {
         size_t used = 0;
         enum sniff_result r = sniff_tls_retry_hello(buf, len, name, &used);
         if (r == SNIFF_NEED_MORE)
@@ -112,7 +112,7 @@ static enum namecheck_result check_retry_hello(struct namecheck *nc, const struc
                 return NAMECHECK_PASS;
         }
         if (r == SNIFF_NAME && policy_name_allowed(policy, name, NULL)) {
-                *ret_why = SPLICEPROXY_AMBIGUOUS;
+                *ret_why = NAMEGATE_AMBIGUOUS;
                 return NAMECHECK_REFUSE;
         }
         return refuse(r, ret_why);
@@ -122,7 +122,7 @@ static enum namecheck_result check_retry_hello(struct namecheck *nc, const struc
  * length; a chunked body chunk by chunk. The first opens the server's
  * side. */
 static enum namecheck_result check_http_head(struct namecheck *nc, const struct policy *policy, const uint8_t *buf,
-                                             size_t len, enum spliceproxy_why *ret_why, char *name) {
+                                             size_t len, enum namegate_why *ret_why, char *name) {
         struct sniff_http_head head;
         enum sniff_result r = sniff_http_request(buf, len, name, &head);
         if (r == SNIFF_NEED_MORE)
@@ -137,7 +137,7 @@ static enum namecheck_result check_http_head(struct namecheck *nc, const struct 
 }
 
 static enum namecheck_result check_chunk(struct namecheck *nc, const uint8_t *buf, size_t len,
-                                         enum spliceproxy_why *ret_why) {
+                                         enum namegate_why *ret_why) {
         struct namecheck_side *s = &nc->up;
         if (s->next == NEXT_HTTP_CHUNK_SIZE) {
                 uint64_t size;
@@ -165,7 +165,7 @@ static enum namecheck_result check_chunk(struct namecheck *nc, const uint8_t *bu
 }
 
 enum namecheck_result namecheck_side(struct namecheck *nc, bool server, const struct policy *policy,
-                                     const uint8_t *buf, size_t len, enum spliceproxy_why *ret_why,
+                                     const uint8_t *buf, size_t len, enum namegate_why *ret_why,
                                      char name[static SNIFF_NAME_MAX + 1]) {
         name[0] = '\0';
         switch ((server ? &nc->down : &nc->up)->next) {

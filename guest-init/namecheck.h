@@ -25,7 +25,7 @@
 #include <stdint.h>
 
 #include "sniff.h"
-#include "spliceproxy_proto.h"
+#include "namegate_proto.h"
 
 struct policy;
 
@@ -38,7 +38,7 @@ struct namecheck_side {
 };
 
 struct namecheck {
-        uint8_t kind;                   /* enum spliceproxy_kind */
+        uint8_t kind;                   /* enum namegate_kind */
         struct namecheck_side up, down;
         char *tls_name;                 /* TLS until the server's first record: the name checked */
 };
@@ -52,7 +52,7 @@ enum namecheck_result {
 
 /* Both budgets 0: the client's first check comes before any byte, the
  * server's side waits for it. */
-void namecheck_init(struct namecheck *nc, enum spliceproxy_kind kind);
+void namecheck_init(struct namecheck *nc, enum namegate_kind kind);
 
 /* Frees what the check holds; nc may be checked no more. */
 void namecheck_done(struct namecheck *nc);
@@ -65,8 +65,8 @@ bool namecheck_holds(const struct namecheck_side *s);
 
 /* The check of a side whose budget is spent, over the len bytes that
  * follow (len at most SNIFF_BYTES_MAX; a caller that has that many and
- * still gets NAMECHECK_MORE refuses as SPLICEPROXY_TOO_LONG). name holds
- * the name for a refusal that reports one (SPLICEPROXY_NOT_IN_POLICY). */
+ * still gets NAMECHECK_MORE refuses as NAMEGATE_TOO_LONG). name holds
+ * the name for a refusal that reports one (NAMEGATE_NOT_IN_POLICY). */
 enum namecheck_result namecheck_side(struct namecheck *nc, bool server, const struct policy *policy,
-                                     const uint8_t *buf, size_t len, enum spliceproxy_why *ret_why,
+                                     const uint8_t *buf, size_t len, enum namegate_why *ret_why,
                                      char name[static SNIFF_NAME_MAX + 1]);

@@ -31,5 +31,24 @@
 #define NETMARK_CT_RESOLVER UINT32_C(0x41534252)        /* the resolver's upstream queries */
 #define NETMARK_CT_ROOT_DNS UINT32_C(0x41534244)        /* uid 0's DNS: Docker's embedded DNS forwarding */
 
+/* The name gate's flows (namegate.h). Both sides go through the gate until
+ * the server's first record; a plain HTTP flow's client side for as long
+ * as it lasts (every request is checked); a flow the gate passed for good
+ * no longer does. Refused is outside the family: nothing of such a flow
+ * counts as established. */
+#define NETMARK_CT_GATE_BOTH UINT32_C(0x41534251)       /* "Q": both sides queued */
+#define NETMARK_CT_GATE_CLIENT UINT32_C(0x41534248)     /* "H": the client's side queued */
+#define NETMARK_CT_GATE_PASSED UINT32_C(0x4153424e)     /* "N": the name passed, nothing queued */
+#define NETMARK_CT_GATE_REFUSED UINT32_C(0x52454655)    /* "REFU" */
+
+/* Packet marks of the gate's verdicts: the packet goes through the chain
+ * again (NF_REPEAT) and a rule at its top turns the mark into the flow's
+ * ct mark (the kernel sets no ct mark from a verdict without
+ * CONFIG_NETFILTER_NETLINK_GLUE_CT, which kernels often lack). Only
+ * CAP_NET_ADMIN sets a packet's mark, so no user of the sandbox can. */
+#define NETMARK_GATE_PASS UINT32_C(0x41534750)          /* "ASGP": the flow passed */
+#define NETMARK_GATE_CLIENT UINT32_C(0x41534743)        /* "ASGC": its server's side goes free */
+#define NETMARK_GATE_REFUSE UINT32_C(0x41534752)        /* "ASGR": refused */
+
 /* Sets mark on fd: 0, or -errno (EPERM without CAP_NET_ADMIN). */
 int netmark_socket(int fd, uint32_t mark);

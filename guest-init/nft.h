@@ -49,16 +49,14 @@ struct nft_policy {
          * resolver's uid may send DNS to the configured servers. */
         uint16_t resolver_port;
         uint32_t resolver_uid;
-        /* The name-checking splice proxy (spliceproxy.h) listens on
-         * loopback on this port (0: none): new TCP connections to
-         * name_checked_ports of a destination in the allowed or learned
-         * sets but not in by_address are redirected to it, except those of
-         * its own uid and the init's own sockets. name_checked_ports must
-         * be ports the policy allows to every destination. by_address is
-         * what the policy allows by address (cidrs:, GitHub's meta
-         * ranges), which the proxy never sees. */
-        uint16_t proxy_port;
-        uint32_t proxy_uid;
+        /* The name gate (namegate.h) reads this queue (0: none): new TCP
+         * connections to name_checked_ports of a destination in the allowed
+         * or learned sets but not in by_address go through it until it has
+         * read their names, except the init's own sockets.
+         * name_checked_ports must be ports the policy allows to every
+         * destination. by_address is what the policy allows by address
+         * (cidrs:, GitHub's meta ranges), which the gate never sees. */
+        uint16_t gate_queue;
         const uint16_t *name_checked_ports;
         size_t n_name_checked_ports;
         const struct ip_prefix *by_address;

@@ -8,6 +8,8 @@
 #include <libnftnl/rule.h>
 #include <libnftnl/udata.h>
 #include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/xt_NFQUEUE.h>
+#include <stdlib.h>
 #include <string.h>
 
 static struct nftnl_expr *expr_new(struct nft_rule_builder *rb, const char *name) {
@@ -108,6 +110,40 @@ void nft_expr_ct_set_mark(struct nft_rule_builder *rb, uint32_t mark) {
         if (e) {
                 nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_MARK);
                 nftnl_expr_set_u32(e, NFTNL_EXPR_CT_SREG, NFT_REG_1);
+        }
+        expr_add(rb, e);
+}
+
+void nft_expr_meta_set_mark(struct nft_rule_builder *rb, uint32_t mark) {
+        struct nftnl_expr *e = expr_new(rb, "immediate");
+        if (e) {
+                nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_1);
+                nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, &mark, sizeof(mark));
+        }
+        expr_add(rb, e);
+        e = expr_new(rb, "meta");
+        if (e) {
+                nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, NFT_META_MARK);
+                nftnl_expr_set_u32(e, NFTNL_EXPR_META_SREG, NFT_REG_1);
+        }
+        expr_add(rb, e);
+}
+
+void nft_expr_queue(struct nft_rule_builder *rb, uint16_t queue_num) {
+        struct xt_NFQ_info_v3 info = { .queuenum = queue_num, .queues_total = 1 };
+        struct nftnl_expr *e = expr_new(rb, "target");
+        if (e) {
+                nftnl_expr_set_str(e, NFTNL_EXPR_TG_NAME, "NFQUEUE");
+                nftnl_expr_set_u32(e, NFTNL_EXPR_TG_REV, 3);
+                /* libnftnl takes the pointer and frees it with the rule. */
+                void *copy = malloc(sizeof(info));
+                if (!copy) {
+                        rb->oom = true;
+                        nftnl_expr_free(e);
+                        return;
+                }
+                memcpy(copy, &info, sizeof(info));
+                nftnl_expr_set(e, NFTNL_EXPR_TG_INFO, copy, sizeof(info));
         }
         expr_add(rb, e);
 }

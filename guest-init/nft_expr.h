@@ -38,6 +38,14 @@ void nft_expr_ct_set_mark(struct nft_rule_builder *rb, uint32_t mark);
 void nft_expr_lookup_set(struct nft_rule_builder *rb, const char *name, uint32_t id);
 /* redirect to :port (host byte order) on loopback, in a NAT chain */
 void nft_expr_redirect(struct nft_rule_builder *rb, uint16_t port);
+/* meta mark set mark */
+void nft_expr_meta_set_mark(struct nft_rule_builder *rb, uint32_t mark);
+/* queue to queue_num, without bypass: with no program bound to the queue
+ * the packet is dropped. The xtables NFQUEUE target through nft_compat,
+ * which kernels have wherever iptables-nft works, where nft's own queue
+ * expression (CONFIG_NFT_QUEUE) is often left out; nft lists it as
+ * "queue num N" all the same. */
+void nft_expr_queue(struct nft_rule_builder *rb, uint16_t queue_num);
 /* reg1 = reg1 & mask (4 bytes) */
 void nft_expr_and(struct nft_rule_builder *rb, uint32_t mask);
 /* ct state & bits != 0 */

@@ -85,7 +85,7 @@ struct rule_def {
         const char *comment;
         rule_body_t body;
         bool with_resolver_only;        /* only when nft_policy.resolver_port is set */
-        bool with_proxy_only;           /* only when nft_policy.proxy_port is set */
+        bool with_gate_only;            /* only when nft_policy.gate_queue is set */
 };
 
 static int rules_add(struct nft_batch *b, const char *chain, const struct rule_def *defs, size_t n,
@@ -94,7 +94,7 @@ static int rules_add(struct nft_batch *b, const char *chain, const struct rule_d
                 struct nft_rule_builder rb;
                 if (defs[i].with_resolver_only && !p->resolver_port)
                         continue;
-                if (defs[i].with_proxy_only && !p->proxy_port)
+                if (defs[i].with_gate_only && !p->gate_queue)
                         continue;
                 int r = nft_rule_begin(&rb, chain, defs[i].comment);
                 if (r == 0) {
@@ -273,8 +273,8 @@ static void body_resolver_flow_local_reply(struct nft_rule_builder *rb, const st
 
 /* A packet the NAT chain redirected: the output hook reports the device
  * it was routed to before its destination changed, so the loopback rule
- * does not see it; what it goes to now is a port of the loopback address,
- * the resolver's (DNS) or the splice proxy's (name-checked connections). */
+ * does not see it; what it goes to now is the resolver's port on the
+ * loopback address. */
 static void to_loopback_port(struct nft_rule_builder *rb, uint8_t nfproto, uint16_t port_host_order) {
         uint16_t port = htons(port_host_order);
         struct in_addr lo4 = { .s_addr = htonl(INADDR_LOOPBACK) };
@@ -294,14 +294,6 @@ static void to_resolver(struct nft_rule_builder *rb, const struct nft_policy *p,
         match_u8(rb, NFT_META_NFPROTO, nfproto);
         to_loopback_port(rb, nfproto, p->resolver_port);
 }
-
-static void to_proxy(struct nft_rule_builder *rb, const struct nft_policy *p, uint8_t nfproto) {
-        match_protocols(rb, nfproto, IPPROTO_TCP);
-        to_loopback_port(rb, nfproto, p->proxy_port);
-}
-
-static void body_to_proxy4(struct nft_rule_builder *rb, const struct nft_policy *p) { to_proxy(rb, p, NFPROTO_IPV4); }
-static void body_to_proxy6(struct nft_rule_builder *rb, const struct nft_policy *p) { to_proxy(rb, p, NFPROTO_IPV6); }
 
 static void body_to_resolver4(struct nft_rule_builder *rb, const struct nft_policy *p) { to_resolver(rb, p, NFPROTO_IPV4); }
 static void body_to_resolver6(struct nft_rule_builder *rb, const struct nft_policy *p) { to_resolver(rb, p, NFPROTO_IPV6); }
@@ -415,17 +407,17 @@ static void body_learned4(struct nft_rule_builder *rb, const struct nft_policy *
 static void body_learned6(struct nft_rule_builder *rb, const struct nft_policy *p) { allowed(rb, NFPROTO_IPV6, SBX_SET_LEARNED_V6); }
 static void body_allowed6(struct nft_rule_builder *rb, const struct nft_policy *p) { allowed(rb, NFPROTO_IPV6, SBX_SET_ALLOWED_V6); }
 
-/* The name check's redirect and these accept rules look the same sets up
- * apart, for the same packet: an address the resolver adds between the two
- * lookups, or any later gap in the redirect, would let a connection to a
- * name-checked port past the proxy. So, before the accepts, such a
- * connection (the redirect's own match, by_address excepted) is reset
- * unless it is the proxy's (its uid) or the init's (its mark); a
- * redirected one no longer matches, its destination is the proxy's
- * loopback port by now. A packet without a full socket (a kernel reset, a
- * TIME_WAIT ack) ends the rule at the uid and goes on. */
-static void name_checked_not_redirected(struct nft_rule_builder *rb, const struct nft_policy *p, uint8_t nfproto,
-                                        enum sbx_set set) {
+/* The name gate (namegate.h): a new TCP connection to a name-checked
+ * port of a destination the policy allows because of a name (not by
+ * address) goes direct, but its packets go through the gate's queue, the
+ * SYN first (so the gate knows where the byte streams start), until the
+ * gate has read what it must: the TLS ClientHello and the server's first
+ * record, or every HTTP request (the server's side goes free after the
+ * first). Its verdicts come back as packet marks (netmark.h) that the
+ * rules at the top of the chains turn into the flow's ct mark. Without a
+ * program on the queue its packets are dropped: checked traffic fails
+ * closed. The init's own sockets are not name-checked. */
+static void gate_flow(struct nft_rule_builder *rb, const struct nft_policy *p, uint8_t nfproto, enum sbx_set set) {
         match_protocols(rb, nfproto, IPPROTO_TCP);
         load_dport(rb);
         nft_expr_lookup(rb, SBX_SET_NAME_CHECKED_PORTS);
@@ -433,15 +425,82 @@ static void name_checked_not_redirected(struct nft_rule_builder *rb, const struc
         nft_expr_lookup(rb, set);
         nft_expr_lookup_not(rb, nfproto == NFPROTO_IPV4 ? SBX_SET_BY_ADDRESS_V4 : SBX_SET_BY_ADDRESS_V6);
         match_init_socket(rb, NFT_CMP_NEQ);
-        match_skuid(rb, NFT_CMP_NEQ, p->proxy_uid);
+        nft_expr_ct_set_mark(rb, NETMARK_CT_GATE_BOTH);
+        nft_expr_counter(rb);
+        nft_expr_queue(rb, p->gate_queue);
+}
+
+static void body_gate_allowed4(struct nft_rule_builder *rb, const struct nft_policy *p) { gate_flow(rb, p, NFPROTO_IPV4, SBX_SET_ALLOWED_V4); }
+static void body_gate_allowed6(struct nft_rule_builder *rb, const struct nft_policy *p) { gate_flow(rb, p, NFPROTO_IPV6, SBX_SET_ALLOWED_V6); }
+static void body_gate_learned4(struct nft_rule_builder *rb, const struct nft_policy *p) { gate_flow(rb, p, NFPROTO_IPV4, SBX_SET_LEARNED_V4); }
+static void body_gate_learned6(struct nft_rule_builder *rb, const struct nft_policy *p) { gate_flow(rb, p, NFPROTO_IPV6, SBX_SET_LEARNED_V6); }
+
+static void match_packet_mark(struct nft_rule_builder *rb, uint32_t mark) {
+        nft_expr_meta(rb, NFT_META_MARK);
+        nft_expr_cmp(rb, NFT_CMP_EQ, &mark, sizeof(mark));
+}
+
+static void match_ct_mark(struct nft_rule_builder *rb, uint32_t mark) {
+        nft_expr_ct(rb, NFT_CT_MARK);
+        nft_expr_cmp(rb, NFT_CMP_EQ, &mark, sizeof(mark));
+}
+
+/* A verdict's mark becomes the flow's, and leaves the packet. */
+static void gate_verdict(struct nft_rule_builder *rb, uint32_t packet_mark, uint32_t ct_mark) {
+        match_packet_mark(rb, packet_mark);
+        nft_expr_meta_set_mark(rb, 0);
+        nft_expr_ct_set_mark(rb, ct_mark);
+}
+
+static void body_gate_passed(struct nft_rule_builder *rb, const struct nft_policy *p) {
+        gate_verdict(rb, NETMARK_GATE_PASS, NETMARK_CT_GATE_PASSED);
+        nft_expr_verdict(rb, NF_ACCEPT);
+}
+
+static void body_gate_client(struct nft_rule_builder *rb, const struct nft_policy *p) {
+        gate_verdict(rb, NETMARK_GATE_CLIENT, NETMARK_CT_GATE_CLIENT);
+        nft_expr_verdict(rb, NF_ACCEPT);
+}
+
+/* The client's packet that was refused answers it with a reset at once;
+ * a server's packet is dropped, and the client's next one meets the
+ * refused flow's reset. */
+static void body_gate_refuse_reset(struct nft_rule_builder *rb, const struct nft_policy *p) {
+        match_u8(rb, NFT_META_L4PROTO, IPPROTO_TCP);
+        gate_verdict(rb, NETMARK_GATE_REFUSE, NETMARK_CT_GATE_REFUSED);
         nft_expr_counter(rb);
         nft_expr_reject(rb, NFT_REJECT_TCP_RST, 0);
 }
 
-static void body_unchecked_allowed4(struct nft_rule_builder *rb, const struct nft_policy *p) { name_checked_not_redirected(rb, p, NFPROTO_IPV4, SBX_SET_ALLOWED_V4); }
-static void body_unchecked_allowed6(struct nft_rule_builder *rb, const struct nft_policy *p) { name_checked_not_redirected(rb, p, NFPROTO_IPV6, SBX_SET_ALLOWED_V6); }
-static void body_unchecked_learned4(struct nft_rule_builder *rb, const struct nft_policy *p) { name_checked_not_redirected(rb, p, NFPROTO_IPV4, SBX_SET_LEARNED_V4); }
-static void body_unchecked_learned6(struct nft_rule_builder *rb, const struct nft_policy *p) { name_checked_not_redirected(rb, p, NFPROTO_IPV6, SBX_SET_LEARNED_V6); }
+static void body_gate_refuse_drop(struct nft_rule_builder *rb, const struct nft_policy *p) {
+        gate_verdict(rb, NETMARK_GATE_REFUSE, NETMARK_CT_GATE_REFUSED);
+        nft_expr_counter(rb);
+        nft_expr_verdict(rb, NF_DROP);
+}
+
+/* The client's packets only: the reset a reject sends the client belongs
+ * to the flow as well (its reply direction), and must go. */
+static void body_gate_refused_reset(struct nft_rule_builder *rb, const struct nft_policy *p) {
+        uint8_t original = IP_CT_DIR_ORIGINAL;
+        match_u8(rb, NFT_META_L4PROTO, IPPROTO_TCP);
+        match_ct_mark(rb, NETMARK_CT_GATE_REFUSED);
+        nft_expr_ct(rb, NFT_CT_DIRECTION);
+        nft_expr_cmp(rb, NFT_CMP_EQ, &original, sizeof(original));
+        nft_expr_reject(rb, NFT_REJECT_TCP_RST, 0);
+}
+
+static void body_gate_refused_drop(struct nft_rule_builder *rb, const struct nft_policy *p) {
+        match_ct_mark(rb, NETMARK_CT_GATE_REFUSED);
+        nft_expr_verdict(rb, NF_DROP);
+}
+
+static void gate_queued(struct nft_rule_builder *rb, const struct nft_policy *p, uint32_t ct_mark) {
+        match_ct_mark(rb, ct_mark);
+        nft_expr_queue(rb, p->gate_queue);
+}
+
+static void body_gate_both_queued(struct nft_rule_builder *rb, const struct nft_policy *p) { gate_queued(rb, p, NETMARK_CT_GATE_BOTH); }
+static void body_gate_client_queued(struct nft_rule_builder *rb, const struct nft_policy *p) { gate_queued(rb, p, NETMARK_CT_GATE_CLIENT); }
 
 /* A service's ports reach only its own addresses: one rule per family
  * over that service's sets (nft.h, struct nft_service). */
@@ -512,6 +571,12 @@ static void body_counted_drop(struct nft_rule_builder *rb, const struct nft_poli
  * the container itself leaves through lo, so the first rule covers it
  * before and after that NAT: no resolver entry is needed for it. */
 static const struct rule_def output_rules[] = {
+        { "the name gate passed the flow: checked for good", body_gate_passed, false, true },
+        { "the name gate passed a request: the server's side goes free", body_gate_client, false, true },
+        { "refused by the name gate: reset", body_gate_refuse_reset, false, true },
+        { "a flow the name gate refused: reset", body_gate_refused_reset, false, true },
+        { "flows still being name-checked: through the name gate", body_gate_both_queued, false, true },
+        { "flows whose requests are name-checked: through the name gate", body_gate_client_queued, false, true },
         { "nothing but the init starts a UDP flow from port 53", body_forged_dns_udp },
         { "nothing but the init starts a TCP flow from port 53", body_forged_dns_tcp },
         { "nothing but the init starts a flow from Docker's DNS address", body_forged_docker_dns },
@@ -528,8 +593,6 @@ static const struct rule_def output_rules[] = {
         { "loopback, including Docker's DNS at 127.0.0.11", body_oif_lo },
         { "DNS redirected to the sandbox's resolver (IPv4)", body_to_resolver4, true },
         { "DNS redirected to the sandbox's resolver (IPv6)", body_to_resolver6, true },
-        { "name-checked TCP redirected to the splice proxy (IPv4)", body_to_proxy4, false, true },
-        { "name-checked TCP redirected to the splice proxy (IPv6)", body_to_proxy6, false, true },
         { "replies and errors of allowed connections", body_established },
         { "IPv6 neighbour discovery on the local link", body_nd },
         { "invalid packets", body_invalid },
@@ -537,10 +600,10 @@ static const struct rule_def output_rules[] = {
         { "DNS over TCP to a configured resolver (IPv4)", body_dns_tcp4 },
         { "DNS over UDP to a configured resolver (IPv6)", body_dns_udp6 },
         { "DNS over TCP to a configured resolver (IPv6)", body_dns_tcp6 },
-        { "name-checked ports of allowed IPv4 destinations only through the splice proxy", body_unchecked_allowed4, false, true },
-        { "name-checked ports of allowed IPv6 destinations only through the splice proxy", body_unchecked_allowed6, false, true },
-        { "name-checked ports of IPv4 addresses the resolver handed out only through the splice proxy", body_unchecked_learned4, false, true },
-        { "name-checked ports of IPv6 addresses the resolver handed out only through the splice proxy", body_unchecked_learned6, false, true },
+        { "name-checked ports of allowed IPv4 destinations: through the name gate", body_gate_allowed4, false, true },
+        { "name-checked ports of allowed IPv6 destinations: through the name gate", body_gate_allowed6, false, true },
+        { "name-checked ports of IPv4 addresses the resolver handed out: through the name gate", body_gate_learned4, false, true },
+        { "name-checked ports of IPv6 addresses the resolver handed out: through the name gate", body_gate_learned6, false, true },
         { "allowed TCP ports on allowed IPv4 destinations", body_allowed4 },
         { "allowed TCP ports on allowed IPv6 destinations", body_allowed6 },
         { "allowed TCP ports on IPv4 addresses the sandbox's resolver handed out", body_learned4 },
@@ -551,8 +614,15 @@ static const struct rule_def output_rules[] = {
 
 /* Nothing listens for the outside world in the sandbox: only replies and
  * loopback come in. */
+/* The gate's rules after loopback: the reset a refusal sends the sandbox's
+ * client comes in there, on the refused flow. */
 static const struct rule_def input_rules[] = {
         { "loopback", body_iif_lo },
+        { "the name gate passed the flow: checked for good", body_gate_passed, false, true },
+        { "the name gate passed the server's first record: its side goes free", body_gate_client, false, true },
+        { "refused by the name gate", body_gate_refuse_drop, false, true },
+        { "a flow the name gate refused", body_gate_refused_drop, false, true },
+        { "the server's side of flows still being name-checked: through the name gate", body_gate_both_queued, false, true },
         { "replies and errors of allowed connections", body_established },
         { "IPv6 neighbour discovery on the local link", body_nd },
         { "everything else", body_counted_drop },
@@ -572,7 +642,6 @@ static const struct chain_def chains[] = {
         { "output", "filter", NF_INET_LOCAL_OUT, 0, NF_DROP },
         { "input", "filter", NF_INET_LOCAL_IN, 0, NF_DROP },
         { "dns_redirect", "nat", NF_INET_LOCAL_OUT, -110, NF_ACCEPT },
-        { "name_check", "nat", NF_INET_LOCAL_OUT, -105, NF_ACCEPT },
 };
 
 static int chain_add(struct nft_batch *b, const struct chain_def *d) {
@@ -645,58 +714,6 @@ static const struct rule_def redirect_rules[] = {
         { "DNS over TCP to the sandbox's resolver, whatever its destination", body_redirect_tcp, true },
 };
 
-/* The name check: new TCP connections to a name-checked port of a
- * destination the policy allows because of a name go to the splice proxy,
- * which lets through only those whose TLS server name or HTTP Host the
- * policy allows. Accept here means "not redirected": the filter chain
- * still decides. */
-static void body_not_init(struct nft_rule_builder *rb, const struct nft_policy *p) {
-        match_init_socket(rb, NFT_CMP_EQ);
-        nft_expr_verdict(rb, NF_ACCEPT);
-}
-
-static void body_not_proxy(struct nft_rule_builder *rb, const struct nft_policy *p) {
-        match_skuid(rb, NFT_CMP_EQ, p->proxy_uid);
-        nft_expr_verdict(rb, NF_ACCEPT);
-}
-
-static void checked_port_to(struct nft_rule_builder *rb, uint8_t nfproto, enum sbx_set set) {
-        match_protocols(rb, nfproto, IPPROTO_TCP);
-        load_dport(rb);
-        nft_expr_lookup(rb, SBX_SET_NAME_CHECKED_PORTS);
-        load_daddr(rb, nfproto);
-        nft_expr_lookup(rb, set);
-}
-
-static void by_address(struct nft_rule_builder *rb, uint8_t nfproto, enum sbx_set set) {
-        checked_port_to(rb, nfproto, set);
-        nft_expr_verdict(rb, NF_ACCEPT);
-}
-
-static void to_name_check(struct nft_rule_builder *rb, const struct nft_policy *p, uint8_t nfproto, enum sbx_set set) {
-        checked_port_to(rb, nfproto, set);
-        nft_expr_counter(rb);
-        nft_expr_redirect(rb, p->proxy_port);
-}
-
-static void body_by_address4(struct nft_rule_builder *rb, const struct nft_policy *p) { by_address(rb, NFPROTO_IPV4, SBX_SET_BY_ADDRESS_V4); }
-static void body_by_address6(struct nft_rule_builder *rb, const struct nft_policy *p) { by_address(rb, NFPROTO_IPV6, SBX_SET_BY_ADDRESS_V6); }
-static void body_check_allowed4(struct nft_rule_builder *rb, const struct nft_policy *p) { to_name_check(rb, p, NFPROTO_IPV4, SBX_SET_ALLOWED_V4); }
-static void body_check_allowed6(struct nft_rule_builder *rb, const struct nft_policy *p) { to_name_check(rb, p, NFPROTO_IPV6, SBX_SET_ALLOWED_V6); }
-static void body_check_learned4(struct nft_rule_builder *rb, const struct nft_policy *p) { to_name_check(rb, p, NFPROTO_IPV4, SBX_SET_LEARNED_V4); }
-static void body_check_learned6(struct nft_rule_builder *rb, const struct nft_policy *p) { to_name_check(rb, p, NFPROTO_IPV6, SBX_SET_LEARNED_V6); }
-
-static const struct rule_def name_check_rules[] = {
-        { "the init's own sockets are not name-checked", body_not_init, false, true },
-        { "nor the splice proxy's own connections", body_not_proxy, false, true },
-        { "nor destinations allowed by address (IPv4)", body_by_address4, false, true },
-        { "nor destinations allowed by address (IPv6)", body_by_address6, false, true },
-        { "name-checked ports of allowed IPv4 destinations to the splice proxy", body_check_allowed4, false, true },
-        { "name-checked ports of allowed IPv6 destinations to the splice proxy", body_check_allowed6, false, true },
-        { "name-checked ports of IPv4 addresses the resolver handed out to the splice proxy", body_check_learned4, false, true },
-        { "name-checked ports of IPv6 addresses the resolver handed out to the splice proxy", body_check_learned6, false, true },
-};
-
 int nft_rules_add_chains(struct nft_batch *b, const struct nft_policy *p) {
         int r = 0;
         for (size_t i = 0; r == 0 && i < ELEMENTSOF(chains); i++)
@@ -720,7 +737,5 @@ int nft_rules_add_chains(struct nft_batch *b, const struct nft_policy *p) {
                 r = rules_add(b, "input", input_rules, ELEMENTSOF(input_rules), p);
         if (r == 0)
                 r = rules_add(b, "dns_redirect", redirect_rules, ELEMENTSOF(redirect_rules), p);
-        if (r == 0)
-                r = rules_add(b, "name_check", name_check_rules, ELEMENTSOF(name_check_rules), p);
         return r;
 }

@@ -25,7 +25,7 @@
 #include "privcheck.h"
 #include "privdrop.h"
 #include "dnsproxy_parent.h"
-#include "spliceproxy_parent.h"
+#include "namegate_parent.h"
 #include "readiness.h"
 #include "sandbox.h"
 
@@ -78,10 +78,10 @@ static bool others_alive(const struct supervisor *s) {
         while (!found && (e = readdir(d))) {
                 char *end;
                 long pid = strtol(e->d_name, &end, 10);
-                /* Our meta fetch, DNS resolver and splice proxy children
+                /* Our meta fetch, DNS resolver and name gate children
                  * are ours, not a terminal's. */
                 found = *end == '\0' && pid > 1 && pid != (long) meta_fetch_child() &&
-                        pid != (long) dnsproxy_parent_child() && !spliceproxy_parent_owns((pid_t) pid);
+                        pid != (long) dnsproxy_parent_child() && !namegate_parent_owns((pid_t) pid);
         }
         closedir(d);
         return found;

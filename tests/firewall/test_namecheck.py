@@ -2,10 +2,10 @@
 """Name checking on a shared address, with agent-sandbox-init as PID 1 of
 the sandbox namespace: two names on one address of the fake internet serve
 TLS on 443 and HTTP on 80 (nameserver.py, with a certificate from a CA the
-test makes). Only the policy's name gets through the splice proxy, with the
+test makes). Only the policy's name gets through the name gate, with the
 server's own certificate; another name, no name and bytes that are neither
 TLS nor HTTP are refused and named in the denial stream; a blocked address
-never reaches the proxy; cidrs: destinations are not name-checked."""
+never reaches the gate; cidrs: destinations are not name-checked."""
 import json
 import os
 import pathlib
@@ -19,7 +19,7 @@ import time
 import pytest
 
 from buildpaths import INIT
-from fakenet import HERE, FakeNet, RunningInit, pipes_of
+from fakenet import HERE, FakeNet, RunningInit
 from test_escapes import USER, health
 
 SHARED = "203.0.113.5"          # tls-ok.test and tls-other.test
@@ -86,7 +86,7 @@ def sandbox(net, shared):
                        denials_dir=shared / "record")
     try:
         init.wait_for("sandbox ready")
-        init.wait_for("splice proxy started")
+        init.wait_for("name gate started")
         yield init
     finally:
         init.stop()
@@ -120,16 +120,17 @@ def wait_for_record(net, sandbox, pred, timeout=5):
     raise AssertionError(f"no such record: {records(net, sandbox)}")
 
 
-def redirected(net):
-    """Connections the name_check chain sent to the proxy so far (its
-    counters see only a connection's first packet)."""
-    out = json.loads(net.run(net.sbx, ["nft", "-j", "list", "chain", "inet", "agent_sandbox", "name_check"]).stdout)
+def gated(net):
+    """Connections the output chain sent through the name gate so far (the
+    counters of the rules that take a flow's first packet there)."""
+    out = json.loads(net.run(net.sbx, ["nft", "-j", "list", "chain", "inet", "agent_sandbox", "output"]).stdout)
     return sum(e["counter"]["packets"] for o in out["nftables"] if "rule" in o
+               and o["rule"].get("comment", "").startswith("name-checked ports of")
                for e in o["rule"]["expr"] if "counter" in e)
 
 
-def proxy_pid(sandbox, other_than=None, timeout=5):
-    """The splice-proxy child once it has dropped its privileges (its name
+def gate_pid(sandbox, other_than=None, timeout=5):
+    """The name gate child once it has dropped its privileges (its name
     is set before the drop, which takes a moment after PID 1 logs the
     start)."""
     init = sandbox.init_pid()
@@ -141,7 +142,7 @@ def proxy_pid(sandbox, other_than=None, timeout=5):
                 status = open(f"/proc/{child}/status").read()
             except FileNotFoundError:
                 continue
-            if comm == "splice-proxy" and int(child) != other_than and "NoNewPrivs:\t1" in status:
+            if comm == "name-gate" and int(child) != other_than and "NoNewPrivs:\t1" in status:
                 return int(child)
         time.sleep(0.02)
     return None
@@ -203,93 +204,87 @@ def test_no_name_and_garbage_are_refused(net, sandbox, certs):
 
 
 def test_addresses_the_resolver_hands_out_are_checked_too_over_ipv6(net, sandbox):
-    base = redirected(net)
+    base = gated(net)
     out = client(net, "tls", "resolve:v6.cdn.test", "443", "v6.cdn.test", "-")
     assert out["result"] == "ok" and out["reply"] == "hello v6.cdn.test", out
     out = client(net, "tls", "resolve:v6.cdn.test", "443", "tls-other.test", "-")
     assert out["result"] in ("reset", "eof"), out
     out = client(net, "http", f"{LEARNED6}", "80", "v6.cdn.test", "/")
     assert out["result"] == "ok" and out["body"] == "host v6.cdn.test", out
-    assert redirected(net) == base + 3
+    assert gated(net) == base + 3
     assert server_saw(net) == ["tls v6.cdn.test", "http v6.cdn.test"]
     rec = wait_for_record(net, sandbox, lambda r: r["name"] == "tls-other.test")
     assert rec["dst"] == LEARNED6 and rec["port"] == 443, rec
 
 
-def test_blocked_address_is_refused_by_the_firewall_not_the_proxy(net, sandbox, certs):
-    base = redirected(net)     # the self-check's probe of tls-ok.test went through it
+def test_blocked_address_is_refused_by_the_firewall_not_the_gate(net, sandbox, certs):
+    base = gated(net)     # the self-check's probe of tls-ok.test went through it
     assert client(net, "tls", SHARED, "443", "tls-ok.test", "-")["result"] == "ok"
-    assert redirected(net) == base + 1
+    assert gated(net) == base + 1
     out = client(net, "tls", BLOCKED, "443", "tls-ok.test", "-")
     assert out["result"] == "refused" and out["ms"] < 500, out
-    assert redirected(net) == base + 1
+    assert gated(net) == base + 1
     sandbox.wait_for(f"denied tcp {BLOCKED}:443")
     assert records(net, sandbox) == []
     assert not [l for l in sandbox.lines if "refused TLS" in l]
 
 
 def test_cidrs_destinations_are_not_name_checked(net, sandbox, certs):
-    base = redirected(net)     # the self-check's probe of tls-ok.test went through it
+    base = gated(net)     # the self-check's probe of tls-ok.test went through it
     out = client(net, "tls", BY_ADDRESS, "443", "not-in-policy.test", "-")
     assert out["result"] == "ok" and out["reply"] == "hello not-in-policy.test", out
     assert server_saw(net) == ["tls not-in-policy.test"]
-    assert redirected(net) == base + 0
+    assert gated(net) == base + 0
     # The same name to a name-allowed address is checked.
     assert client(net, "tls", SHARED, "443", "not-in-policy.test", "-")["result"] in ("reset", "eof")
-    assert redirected(net) == base + 1
-
-
-def test_a_client_connecting_to_the_proxy_itself_gets_nowhere(net, sandbox, certs):
-    out = client(net, "tls", "127.0.0.1", "1054", "tls-ok.test", "-")
-    assert out["result"] in ("reset", "eof"), out
-    assert server_saw(net) == []
+    assert gated(net) == base + 1
 
 
 def test_half_close_reaches_the_server_and_the_reply_comes_back(net, sandbox):
-    base = redirected(net)     # the self-check's probe of tls-ok.test went through it
+    base = gated(net)     # the self-check's probe of tls-ok.test went through it
     out = client(net, "halfclose", SHARED, "tls-ok.test", str(4 << 20))
     assert out["result"] == "ok", out
     assert out["body"] == f"read {out['sent']} {out['sent_sha256']}", out
-    assert redirected(net) == base + 1
+    assert gated(net) == base + 1
 
 
 def test_one_gib_arrives_intact(net, sandbox):
-    base = redirected(net)     # the self-check's probe of tls-ok.test went through it
+    base = gated(net)     # the self-check's probe of tls-ok.test went through it
     n = int(os.environ.get("ASB_BULK", 1 << 30))
     direct = client(net, "bulk", BY_ADDRESS, "any.test", str(n), timeout=120)
-    proxied = client(net, "bulk", SHARED, "tls-ok.test", str(n), timeout=120)
-    assert proxied["result"] == "ok" and proxied["bytes"] == n, proxied
-    assert proxied["sha256"] == direct["sha256"], (proxied, direct)
+    gated_ = client(net, "bulk", SHARED, "tls-ok.test", str(n), timeout=120)
+    assert gated_["result"] == "ok" and gated_["bytes"] == n, gated_
+    assert gated_["sha256"] == direct["sha256"], (gated_, direct)
     assert server_saw(net) == ["http any.test", "http tls-ok.test"]
-    assert redirected(net) == base + 1
+    assert gated(net) == base + 1
 
 
-def pipe_fds(pid):
-    """The pipe descriptors a process holds."""
-    return sum(len(fds) for fds in pipes_of(pid).values())
+def context_switches(pid):
+    status = open(f"/proc/{pid}/status").read()
+    return sum(int(l.split()[1]) for l in status.splitlines() if l.endswith("ctxt_switches") or "ctxt_switches:" in l)
 
 
-def test_idle_connections_hold_no_pipes(net, sandbox, certs):
-    """Pipes count their whole size against the proxy user's host-wide
-    quota (fs.pipe-user-pages-soft) even when empty: a connection holds
-    them only while bytes are on their way, so connections that have
-    talked and gone quiet hold none, and talk again all the same."""
-    pid = proxy_pid(sandbox)
+def test_checked_connections_cost_the_gate_nothing_while_they_last(net, sandbox, certs):
+    """Once a connection's checks are done, its packets no longer go
+    through the gate: connections that have talked and gone quiet wake it
+    no more, and talk again all the same."""
+    pid = gate_pid(sandbox)
     n = 200
     p = net.popen(net.sbx, USER + [sys.executable, os.path.join(HERE, "nameclient.py"), "hold", SHARED,
                                    "tls-ok.test", str(certs / "ca.pem"), str(n)],
                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert json.loads(p.stdout.readline()) == {"open": n}
-        # The spares (4 pipes, 2 descriptors each) and a few; two pipes
-        # per connection would be 800.
-        held = pipe_fds(pid)
-        assert held <= 12, held
+        time.sleep(0.5)
+        before = context_switches(pid)
+        time.sleep(2)
+        assert context_switches(pid) == before, "the gate woke while every connection was idle"
         p.stdin.write("\n")
         p.stdin.flush()
         out = json.loads(p.stdout.readline())
         assert out["result"] == "ok" and out["again"] == n, out
-        assert pipe_fds(pid) <= 12
+        # Talking again went past it: still not a wake-up.
+        assert context_switches(pid) == before
     finally:
         p.kill()
         p.wait()
@@ -304,35 +299,32 @@ def test_a_flood_of_refused_connections_leaves_pid1_answering(net, sandbox):
     # One destination: the first refusal is a line of its own, the rest
     # are counted for the summary, not logged one by one.
     assert rec["count"] == 1 and len([l for l in sandbox.lines if "refused TLS connection" in l]) == 1
-    # The rest in one summary line (a report PID 1 was too busy to take is
-    # dropped by the proxy, and counted there: the connection is refused
-    # all the same).
+    # The rest in one summary line.
     summary = wait_for_record(net, sandbox, lambda r: r["reason"] == rec["reason"] and r["count"] > 1)
     assert 250 <= summary["count"] <= 499, summary
 
 
-def test_an_init_started_again_in_the_namespace_takes_the_port_back(net, shared):
-    """The proxy passes on the server's end first, so its side of each
-    connection waits in TIME_WAIT on the listening port: an init started
-    again in the same namespace (split mode's firewall, restarted by the
-    engine) must still be able to listen there."""
+def test_an_init_started_again_in_the_namespace_binds_the_queue_again(net, shared):
+    """The queue is bound by PID 1's socket: an init started again in the
+    same namespace (split mode's firewall, restarted by the engine) binds
+    it again, and checks as before."""
     first = RunningInit(net, net.write_policy(POLICY), denials_dir=shared / "record")
     try:
         first.wait_for("sandbox ready")
         assert client(net, "http", SHARED, "80", "tls-ok.test", "/")["result"] == "ok"
-        assert ":1054 " in net.run(net.sbx, ["ss", "-tan", "state", "time-wait"]).stdout
     finally:
         first.stop()
     again = RunningInit(net, net.write_policy(POLICY), denials_dir=shared / "record")
     try:
         again.wait_for("sandbox ready")
         assert client(net, "http", SHARED, "80", "tls-ok.test", "/")["result"] == "ok"
+        assert client(net, "http", SHARED, "80", "tls-other.test", "/")["result"] in ("reset", "eof")
     finally:
         again.stop()
 
 
-def test_killed_proxy_is_restarted_and_fails_closed_meanwhile(net, sandbox, certs):
-    pid = proxy_pid(sandbox)
+def test_killed_gate_is_restarted_and_fails_closed_meanwhile(net, sandbox, certs):
+    pid = gate_pid(sandbox)
     assert pid
     with open(f"/proc/{pid}/status") as f:
         status = dict(line.split(":\t", 1) for line in f.read().splitlines() if ":\t" in line)
@@ -343,15 +335,15 @@ def test_killed_proxy_is_restarted_and_fails_closed_meanwhile(net, sandbox, cert
     r = subprocess.run(["setpriv", "--reuid", "903", "--regid", "903", "--clear-groups", "cat", f"/proc/{pid}/environ"],
                        capture_output=True, text=True)
     assert r.returncode != 0 and "Permission denied" in r.stderr, r
-    # Stopped, not killed: the window in which nothing accepts is held open.
-    # The connection waits in the listening socket PID 1 holds; nothing
-    # answers it, and nothing reaches the server.
+    # Stopped, not killed: the window in which nothing decides is held
+    # open. The connection's SYN waits in the queue for a verdict; nothing
+    # reaches the server.
     os.kill(pid, signal.SIGSTOP)
     out = client(net, "tls", SHARED, "443", "tls-ok.test", str(certs / "ca.pem"), "1")
     assert out["result"] == "timeout", out
     os.kill(pid, signal.SIGKILL)
     sandbox.wait_for("name-checked connections are refused until it is restarted")
-    assert proxy_pid(sandbox, other_than=pid), "the splice proxy was not restarted"
+    assert gate_pid(sandbox, other_than=pid), "the name gate was not restarted"
     out = client(net, "tls", SHARED, "443", "tls-ok.test", str(certs / "ca.pem"))
     assert out["result"] == "ok", out
     assert server_saw(net) == ["tls tls-ok.test"]

@@ -33,7 +33,7 @@ static const struct policy *policy(void) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (size < 3)
                 return 0;
-        enum spliceproxy_kind kind = data[0] & 1 ? SPLICEPROXY_TLS : SPLICEPROXY_HTTP;
+        enum namegate_kind kind = data[0] & 1 ? NAMEGATE_TLS : NAMEGATE_HTTP;
         size_t client_len = (size_t) data[1] << 8 | data[2];
         data += 3, size -= 3;
         if (client_len > size)
@@ -47,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         struct namecheck_outcome o = namecheck_run(policy(), kind, client, client_len, server, size - client_len);
         if (o.empty_pass || o.up > client_len || o.down > size - client_len)
                 abort();
-        if (o.end == NAMECHECK_REFUSE && o.why == SPLICEPROXY_NOT_IN_POLICY)
+        if (o.end == NAMECHECK_REFUSE && o.why == NAMEGATE_NOT_IN_POLICY)
                 check_name(o.name);
         free(client);
         free(server);

@@ -13,7 +13,7 @@
 
 struct namecheck_outcome {
         enum namecheck_result end;      /* MORE: both sides wait (or all passed) */
-        enum spliceproxy_why why;
+        enum namegate_why why;
         char name[SNIFF_NAME_MAX + 1];
         size_t up, down;                /* bytes passed */
         bool empty_pass;                /* a check passed granting no byte: a carrier would spin */
@@ -43,7 +43,7 @@ static inline bool namecheck_turn(struct namecheck *nc, const struct policy *p, 
         return r == NAMECHECK_PASS && s->budget;
 }
 
-static inline struct namecheck_outcome namecheck_run(const struct policy *p, enum spliceproxy_kind kind,
+static inline struct namecheck_outcome namecheck_run(const struct policy *p, enum namegate_kind kind,
                                            const uint8_t *client, size_t client_len,
                                            const uint8_t *server, size_t server_len) {
         struct namecheck nc;

@@ -24,7 +24,7 @@ static struct policy *load(const char *text) {
         return p;
 }
 
-static struct namecheck_outcome run(const struct policy *p, enum spliceproxy_kind kind, const struct buf *client,
+static struct namecheck_outcome run(const struct policy *p, enum namegate_kind kind, const struct buf *client,
                           const struct buf *server) {
         return namecheck_run(p, kind, client->b, client->n, server->b, server->n);
 }
@@ -45,7 +45,7 @@ static void hello(struct buf *b, const char *name) {
 }
 
 /* No cut of the client's bytes lets more than limit of them through. */
-static bool no_cut_passes_more(const struct policy *p, enum spliceproxy_kind kind, const struct buf *client,
+static bool no_cut_passes_more(const struct policy *p, enum namegate_kind kind, const struct buf *client,
                                const struct buf *server, size_t limit) {
         static struct buf cut;
         for (size_t n = 0; n <= client->n; n++) {
@@ -69,24 +69,24 @@ static void test_http(const struct policy *p) {
         text(&c, first_get);
         text(&c, "GET /c HTTP/1.1\r\nHost: www.ok.test\r\n\r\n");
         text(&s, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
-        struct namecheck_outcome o = run(p, SPLICEPROXY_HTTP, &c, &s);
+        struct namecheck_outcome o = run(p, NAMEGATE_HTTP, &c, &s);
         TAP_CHECK(o.end == NAMECHECK_MORE && o.up == c.n && o.down == s.n, "two allowed requests and the answer pass");
 
         c.n = 0;
         text(&c, first_get);
         text(&c, evil_get);
-        o = run(p, SPLICEPROXY_HTTP, &c, &s);
-        TAP_CHECK(o.end == NAMECHECK_REFUSE && o.why == SPLICEPROXY_NOT_IN_POLICY && strcmp(o.name, "evil.test") == 0 &&
+        o = run(p, NAMEGATE_HTTP, &c, &s);
+        TAP_CHECK(o.end == NAMECHECK_REFUSE && o.why == NAMEGATE_NOT_IN_POLICY && strcmp(o.name, "evil.test") == 0 &&
                   o.up == strlen(first_get), "the second request's Host is checked, and refused by name");
-        TAP_CHECK(no_cut_passes_more(p, SPLICEPROXY_HTTP, &c, &s, strlen(first_get)),
+        TAP_CHECK(no_cut_passes_more(p, NAMEGATE_HTTP, &c, &s, strlen(first_get)),
                   "no cut passes a byte of the refused request");
 
-        o = run(p, SPLICEPROXY_HTTP, &c, &none);
+        o = run(p, NAMEGATE_HTTP, &c, &none);
         TAP_CHECK(o.down == 0, "the server's side is not open before a request passed");
         c.n = 0;
         text(&c, "GET / HTTP/1.1\r\n\r\n");
-        o = run(p, SPLICEPROXY_HTTP, &c, &s);
-        TAP_CHECK(o.end == NAMECHECK_REFUSE && o.why == SPLICEPROXY_NO_NAME && o.up == 0 && o.down == 0,
+        o = run(p, NAMEGATE_HTTP, &c, &s);
+        TAP_CHECK(o.end == NAMECHECK_REFUSE && o.why == NAMEGATE_NO_NAME && o.up == 0 && o.down == 0,
                   "a request naming no host: nothing passes either way");
 
         /* A body that looks like a request is a body. */
@@ -96,10 +96,10 @@ static void test_http(const struct policy *p) {
                  strlen(evil_get), evil_get);
         text(&c, post);
         text(&c, first_get);
-        o = run(p, SPLICEPROXY_HTTP, &c, &s);
+        o = run(p, NAMEGATE_HTTP, &c, &s);
         TAP_CHECK(o.end == NAMECHECK_MORE && o.up == c.n, "a body of known length passes unread, the next head is read");
         text(&c, evil_get);
-        o = run(p, SPLICEPROXY_HTTP, &c, &s);
+        o = run(p, NAMEGATE_HTTP, &c, &s);
         TAP_CHECK(o.end == NAMECHECK_REFUSE && o.up == strlen(post) + strlen(first_get), "and the one after it");
 }
 
@@ -110,20 +110,20 @@ static void test_http_chunked(const struct policy *p) {
                                       "5\r\nhello\r\n10\r\n0123456789abcdef\r\n0\r\n\r\n";
         text(&c, chunked);
         text(&c, evil_get);
-        struct namecheck_outcome o = run(p, SPLICEPROXY_HTTP, &c, &s);
-        TAP_CHECK(o.end == NAMECHECK_REFUSE && o.why == SPLICEPROXY_NOT_IN_POLICY && o.up == strlen(chunked),
+        struct namecheck_outcome o = run(p, NAMEGATE_HTTP, &c, &s);
+        TAP_CHECK(o.end == NAMECHECK_REFUSE && o.why == NAMEGATE_NOT_IN_POLICY && o.up == strlen(chunked),
                   "a chunked body is followed chunk by chunk to the next head");
-        TAP_CHECK(no_cut_passes_more(p, SPLICEPROXY_HTTP, &c, &s, strlen(chunked)),
+        TAP_CHECK(no_cut_passes_more(p, NAMEGATE_HTTP, &c, &s, strlen(chunked)),
                   "no cut of a chunked body passes the next head");
 
         c.n = 0;
         text(&c, "POST / HTTP/1.1\r\nHost: ok.test\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-Trailer: 1\r\n\r\n");
-        o = run(p, SPLICEPROXY_HTTP, &c, &s);
-        TAP_CHECK(o.end == NAMECHECK_REFUSE && o.why == SPLICEPROXY_MALFORMED, "trailer fields are refused");
+        o = run(p, NAMEGATE_HTTP, &c, &s);
+        TAP_CHECK(o.end == NAMECHECK_REFUSE && o.why == NAMEGATE_MALFORMED, "trailer fields are refused");
         c.n = 0;
         text(&c, "POST / HTTP/1.1\r\nHost: ok.test\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcXY");
-        o = run(p, SPLICEPROXY_HTTP, &c, &s);
-        TAP_CHECK(o.end == NAMECHECK_REFUSE && o.why == SPLICEPROXY_MALFORMED, "a chunk longer than its size line");
+        o = run(p, NAMEGATE_HTTP, &c, &s);
+        TAP_CHECK(o.end == NAMECHECK_REFUSE && o.why == NAMEGATE_MALFORMED, "a chunk longer than its size line");
 }
 
 static void test_tls(const struct policy *p) {
@@ -132,18 +132,18 @@ static void test_tls(const struct policy *p) {
         hello(&c, "ok.test");
         size_t hello_len = c.n;
         BYTES(&c, "\x17\x03\x03\x00\x05" "early");
-        struct namecheck_outcome o = run(p, SPLICEPROXY_TLS, &c, &s);
+        struct namecheck_outcome o = run(p, NAMEGATE_TLS, &c, &s);
         TAP_CHECK(o.end == NAMECHECK_MORE && o.up == hello_len,
                   "an allowed ClientHello passes, what follows waits for the server's first record");
         server_hello_record(&s, false);
         BYTES(&s, "\x17\x03\x03\x00\x02" "ok");
-        o = run(p, SPLICEPROXY_TLS, &c, &s);
+        o = run(p, NAMEGATE_TLS, &c, &s);
         TAP_CHECK(o.end == NAMECHECK_MORE && o.up == c.n && o.down == s.n, "a ServerHello opens both sides for good");
 
         c.n = 0;
         hello(&c, "evil.test");
-        o = run(p, SPLICEPROXY_TLS, &c, &s);
-        TAP_CHECK(o.end == NAMECHECK_REFUSE && o.why == SPLICEPROXY_NOT_IN_POLICY && strcmp(o.name, "evil.test") == 0 &&
+        o = run(p, NAMEGATE_TLS, &c, &s);
+        TAP_CHECK(o.end == NAMECHECK_REFUSE && o.why == NAMEGATE_NOT_IN_POLICY && strcmp(o.name, "evil.test") == 0 &&
                   o.up == 0 && o.down == 0, "another name: refused by name, nothing passes");
 
         c.n = 0;
@@ -151,7 +151,7 @@ static void test_tls(const struct policy *p) {
         BYTES(&c, "\x17\x03\x03\x00\x05" "early");
         s.n = 0;
         text(&s, "HTTP/1.1 200 OK\r\n\r\n");
-        o = run(p, SPLICEPROXY_TLS, &c, &s);
+        o = run(p, NAMEGATE_TLS, &c, &s);
         TAP_CHECK(o.end == NAMECHECK_BROKEN && o.up == hello_len && o.down == 0,
                   "a server's first record that is not TLS ends the connection, nothing of it passes");
 }
@@ -168,16 +168,16 @@ static void test_tls_retry(const struct policy *p) {
         hello(&retry_other, "www.ok.test");
         hello(&retry_evil, "evil.test");
 
-        struct namecheck_outcome o = run(p, SPLICEPROXY_TLS, &retry_ok, &s);
+        struct namecheck_outcome o = run(p, NAMEGATE_TLS, &retry_ok, &s);
         TAP_CHECK(o.end == NAMECHECK_MORE && o.up == retry_ok.n && o.down == s.n,
                   "after a HelloRetryRequest the second ClientHello naming the same server passes");
-        o = run(p, SPLICEPROXY_TLS, &retry_other, &s);
-        TAP_CHECK(o.end == NAMECHECK_REFUSE && o.why == SPLICEPROXY_AMBIGUOUS && o.up == first,
+        o = run(p, NAMEGATE_TLS, &retry_other, &s);
+        TAP_CHECK(o.end == NAMECHECK_REFUSE && o.why == NAMEGATE_AMBIGUOUS && o.up == first,
                   "a second ClientHello naming another allowed server is refused");
-        o = run(p, SPLICEPROXY_TLS, &retry_evil, &s);
-        TAP_CHECK(o.end == NAMECHECK_REFUSE && o.why == SPLICEPROXY_NOT_IN_POLICY && strcmp(o.name, "evil.test") == 0,
+        o = run(p, NAMEGATE_TLS, &retry_evil, &s);
+        TAP_CHECK(o.end == NAMECHECK_REFUSE && o.why == NAMEGATE_NOT_IN_POLICY && strcmp(o.name, "evil.test") == 0,
                   "one naming a server the policy does not allow is refused by name");
-        TAP_CHECK(no_cut_passes_more(p, SPLICEPROXY_TLS, &retry_evil, &s, first),
+        TAP_CHECK(no_cut_passes_more(p, NAMEGATE_TLS, &retry_evil, &s, first),
                   "no cut passes a byte of the refused second ClientHello");
 }
 

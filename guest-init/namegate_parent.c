@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: MIT */
+#include "namegate_parent.h"
+
+#include <errno.h>
+#include <libmnl/libmnl.h>
+#include <linux/netfilter.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "childsup.h"
+#include "denials.h"
+#include "log.h"
+#include "log_budget.h"
+#include "macro.h"
+#include "namegate.h"
+#include "namegate_proto.h"
+#include "netmark.h"
+#include "nfqueue.h"
+
+/* Datagrams read from the queue, and messages from the child, per
+ * wake-up: a flood of either cannot hold PID 1's loop. */
+#define PACKETS_PER_WAKE 64
+#define VERDICTS_PER_WAKE 256
+/* Packets handed to the child without a verdict yet: the queue's length
+ * bounds them, the table is twice that so it stays sparse. */
+#define OUTSTANDING_SLOTS (2u * NFQUEUE_MAX_LEN)
+
+struct namegate_parent {
+        struct loop *loop;
+        struct namegate_parent_config cfg;
+        struct mnl_socket *queue;
+        const struct policy *policy;
+        struct childsup child;
+        struct log_budget full_log;     /* the gate's "full" reports: a user can cause them at will */
+        struct log_budget drop_log;
+        unsigned long dropped;          /* packets dropped because the child could not take them */
+        /* The ids handed to the child and not answered yet: a verdict is
+         * taken only for one of them, once. Open addressing, linear
+         * probing, ids stored plus one (0: a free slot). */
+        uint32_t outstanding[OUTSTANDING_SLOTS];
+        unsigned n_outstanding;
+};
+
+static pid_t gate_child;
+
+bool namegate_parent_owns(pid_t pid) {
+        return pid != 0 && pid == gate_child;
+}
+
+/* ---- the packets the child owes a verdict for --------------------------------- */
+
+static size_t slot_of(uint32_t id) {
+        return (size_t) (id * UINT32_C(2654435761)) % OUTSTANDING_SLOTS;
+}
+
+static bool outstanding_add(struct namegate_parent *s, uint32_t id) {
+        if (s->n_outstanding >= OUTSTANDING_SLOTS / 2)
+                return false;
+        size_t i = slot_of(id);
+        while (s->outstanding[i])
+                i = (i + 1) % OUTSTANDING_SLOTS;
+        s->outstanding[i] = id + 1;
+        s->n_outstanding++;
+        return true;
+}
+
+/* Removes id; false when it was not there. Backward-shift deletion keeps
+ * every probe sequence unbroken. */
+static bool outstanding_take(struct namegate_parent *s, uint32_t id) {
+        size_t i = slot_of(id);
+        while (s->outstanding[i] && s->outstanding[i] != id + 1)
+                i = (i + 1) % OUTSTANDING_SLOTS;
+        if (!s->outstanding[i])
+                return false;
+        s->outstanding[i] = 0;
+        s->n_outstanding--;
+        for (size_t j = (i + 1) % OUTSTANDING_SLOTS; s->outstanding[j]; j = (j + 1) % OUTSTANDING_SLOTS) {
+                size_t home = slot_of(s->outstanding[j] - 1);
+                /* Moves back unless its home lies in (i, j]. */
+                bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+                if (!stays) {
+                        s->outstanding[i] = s->outstanding[j];
+                        s->outstanding[j] = 0;
+                        i = j;
+                }
+        }
+        return true;
+}
+
+/* ---- verdicts --------------------------------------------------------------------- */
+
+static void give_verdict(struct namegate_parent *s, uint32_t id, enum namegate_verdict v) {
+        uint32_t verdict = NF_REPEAT, mark = 0;
+        switch (v) {
+        case NAMEGATE_ACCEPT: verdict = NF_ACCEPT; break;
+        case NAMEGATE_DROP: verdict = NF_DROP; break;
+        case NAMEGATE_PASS: mark = NETMARK_GATE_PASS; break;
+        case NAMEGATE_PASS_CLIENT: mark = NETMARK_GATE_CLIENT; break;
+        case NAMEGATE_REFUSE:
+        default: mark = NETMARK_GATE_REFUSE; break;
+        }
+        int r = nfqueue_verdict(s->queue, s->cfg.queue, id, verdict, mark);
+        if (r < 0)
+                log_error_errno(r, "the name gate's queue refused a verdict: %m (the packet is dropped when the queue is unbound)");
+}
+
+/* The child is gone or replaced: what it was deciding is refused. */
+static void refuse_outstanding(struct namegate_parent *s) {
+        for (size_t i = 0; i < OUTSTANDING_SLOTS && s->n_outstanding; i++)
+                if (s->outstanding[i]) {
+                        give_verdict(s, s->outstanding[i] - 1, NAMEGATE_REFUSE);
+                        s->outstanding[i] = 0;
+                        s->n_outstanding--;
+                }
+}
+
+/* ---- the child ------------------------------------------------------------------- */
+
+static int child_main(const int *fds, void *userdata) {
+        struct namegate_parent *s = userdata;
+        struct namegate_config cfg = { .control_fd = fds[0], .policy = s->policy };
+        return namegate_main(&cfg);
+}
+
+static enum denial_reason reason_of(enum namegate_why why) {
+        switch (why) {
+        case NAMEGATE_NO_NAME: return DENIAL_NAME_MISSING;
+        case NAMEGATE_BAD_NAME: return DENIAL_NAME_INVALID;
+        case NAMEGATE_AMBIGUOUS: return DENIAL_NAME_AMBIGUOUS;
+        case NAMEGATE_MALFORMED: return DENIAL_NAME_MALFORMED;
+        case NAMEGATE_TOO_LONG: return DENIAL_NAME_TOO_LONG;
+        case NAMEGATE_TIMEOUT: return DENIAL_NAME_TIMEOUT;
+        case NAMEGATE_UNSUPPORTED: return DENIAL_NAME_UNSUPPORTED;
+        case NAMEGATE_NOT_IN_POLICY: default: return DENIAL_NOT_IN_POLICY;
+        }
+}
+
+static void report_full(struct namegate_parent *s, uint32_t refused) {
+        unsigned long skipped;
+        if (!log_budget_take(&s->full_log, loop_now_usec(), &skipped))
+                return;
+        log_warning("the name gate is at its limit of followed connections: %u new ones refused%s",
+                    (unsigned) refused, skipped ? " (earlier reports like it left out)" : "");
+}
+
+static void report_refusal(struct namegate_parent *s, const struct namegate_msg *m) {
+        struct ip_prefix dst;
+        ip_prefix_from_addr(m->family, m->addr, &dst);
+        denials_name(s->cfg.denials, namegate_kind_text(m->kind), m->name[0] ? m->name : NULL, &dst, m->port,
+                     m->has_uid, m->uid, reason_of(m->why));
+}
+
+static void child_broke(struct namegate_parent *s, const char *what, ssize_t n) {
+        log_error("the name gate sent %s (%zd bytes); restarting it", what, n);
+        refuse_outstanding(s);
+        childsup_restart(&s->child);
+}
+
+static int on_control(struct loop *l, int fd, uint32_t events, void *userdata) {
+        struct namegate_parent *s = userdata;
+        union { struct namegate_msg msg; char bytes[sizeof(struct namegate_msg) + 1]; } buf;
+
+        for (int i = 0; i < VERDICTS_PER_WAKE; i++) {
+                ssize_t n = recv(fd, &buf, sizeof(buf), MSG_DONTWAIT);
+                if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+                        /* The child is gone: on_child_exit restarts it; what
+                         * it was deciding fails closed now. */
+                        refuse_outstanding(s);
+                        return 0;
+                }
+                if (n < 0)
+                        return 0;
+                const struct namegate_msg *m;
+                if (namegate_msg_check(&buf, (size_t) n, &m) < 0) {
+                        child_broke(s, "a malformed message", n);
+                        return 0;
+                }
+                if (m->type == NAMEGATE_FULL) {
+                        report_full(s, m->uid);
+                        continue;
+                }
+                if (!outstanding_take(s, m->id)) {
+                        child_broke(s, "a verdict for a packet it was not asked about", n);
+                        return 0;
+                }
+                give_verdict(s, m->id, m->verdict);
+                if (m->report)
+                        report_refusal(s, m);
+        }
+        return 0;
+}
+
+/* ---- the queue -------------------------------------------------------------------- */
+
+static void count_dropped(struct namegate_parent *s) {
+        unsigned long skipped;
+        s->dropped++;
+        if (log_budget_take(&s->drop_log, loop_now_usec(), &skipped))
+                log_warning("the name gate could not take a queued packet: %lu dropped so far (their senders send them again)",
+                            s->dropped);
+}
+
+static void on_packet(const struct nfqueue_packet *p, void *userdata) {
+        struct namegate_parent *s = userdata;
+        int fd = s->child.control_fd;
+        if (fd < 0 || !s->child.pid) {
+                give_verdict(s, p->id, NAMEGATE_REFUSE);        /* no gate: fail closed */
+                return;
+        }
+        if (!outstanding_add(s, p->id)) {
+                count_dropped(s);
+                give_verdict(s, p->id, NAMEGATE_DROP);
+                return;
+        }
+        struct namegate_packet h = {
+                .id = p->id, .from_server = p->hook == NF_INET_LOCAL_IN, .has_uid = p->has_uid,
+                .uid = p->has_uid ? p->uid : 0, .whole_len = p->whole_len,
+        };
+        size_t len = p->len < NAMEGATE_PACKET_BYTES_MAX ? p->len : NAMEGATE_PACKET_BYTES_MAX;
+        struct iovec iov[2] = { { &h, sizeof(h) }, { (void *) p->bytes, len } };
+        struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+        if (sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+                /* Full (the child is behind) or gone: the sender retransmits,
+                 * or the flow fails closed with the child. */
+                (void) outstanding_take(s, p->id);
+                count_dropped(s);
+                give_verdict(s, p->id, errno == EAGAIN ? NAMEGATE_DROP : NAMEGATE_REFUSE);
+        }
+}
+
+static int on_queue(struct loop *l, int fd, uint32_t events, void *userdata) {
+        struct namegate_parent *s = userdata;
+        for (int i = 0; i < PACKETS_PER_WAKE; i++) {
+                int r = nfqueue_read(s->queue, on_packet, s);
+                if (r == -ENOBUFS) {
+                        count_dropped(s);
+                        continue;
+                }
+                if (r < 0)
+                        return 0;       /* drained; anything else: at the next packet */
+        }
+        return 0;
+}
+
+/* ---- the interface ------------------------------------------------------------- */
+
+int namegate_parent_new(struct loop *l, const struct namegate_parent_config *cfg, struct namegate_parent **ret) {
+        _cleanup_free_ struct namegate_parent *s = calloc(1, sizeof(*s));
+        if (!s)
+                return log_oom();
+        *s = (struct namegate_parent) { .loop = l, .cfg = *cfg };
+        int r = nfqueue_open(cfg->queue, &s->queue);
+        if (r < 0)
+                return log_error_errno(r, "Failed to bind the kernel's packet queue %u for the name gate: %m%s", cfg->queue,
+                                       r == -EPERM ? " (CAP_NET_ADMIN is needed)"
+                                       : r == -EBUSY ? " (another program of this network namespace holds it)"
+                                       : r == -ENOENT || r == -EPROTONOSUPPORT ? " (the kernel has no nfnetlink_queue: CONFIG_NETFILTER_NETLINK_QUEUE; or turn name checking off with name_check: {enabled: false})"
+                                       : "");
+        r = loop_add_io(l, mnl_socket_get_fd(s->queue), EPOLLIN, on_queue, s);
+        if (r < 0) {
+                mnl_socket_close(s->queue);
+                return log_error_errno(r, "Failed to watch the name gate's queue: %m");
+        }
+        childsup_init(&s->child, l, &(struct childsup_config) {
+                .name = "name gate", .comm = "name-gate",
+                .while_down = "name-checked connections are refused",
+                .uid = cfg->uid, .gid = cfg->gid,
+                .child_main = child_main, .on_control = on_control, .userdata = s,
+                .published_pid = &gate_child,
+        });
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+int namegate_parent_use(struct namegate_parent *s, const struct policy *policy) {
+        childsup_stop(&s->child);
+        refuse_outstanding(s);
+        s->policy = policy;
+        return childsup_start(&s->child);
+}
+
+void namegate_parent_free(struct namegate_parent *s) {
+        if (!s)
+                return;
+        childsup_stop(&s->child);
+        refuse_outstanding(s);
+        (void) loop_remove_io(s->loop, mnl_socket_get_fd(s->queue));
+        mnl_socket_close(s->queue);
+        free(s);
+}

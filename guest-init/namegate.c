@@ -60,7 +60,9 @@ struct side {
         bool ended;                     /* its FIN was seen */
         uint8_t *buf;                   /* bytes a check waits on; only while packets are held */
         size_t len;
-        uint32_t held[HELD_MAX];        /* packet ids whose bytes are in buf, oldest first */
+        uint32_t buf_seq;               /* the sequence number of buf[0]: every byte before it passed */
+        uint32_t held[HELD_MAX];        /* packets whose bytes have not all passed, oldest first */
+        uint32_t held_end[HELD_MAX];    /* the sequence number after each one's last byte */
         unsigned n_held;
 };
 
@@ -269,10 +271,10 @@ static void flow_refuse(struct gate *g, struct flow *f, struct verdicts *vs, boo
 static enum namegate_why refused_why;
 static char refused_name[SNIFF_NAME_MAX + 1];
 
-/* Runs the side's buffered bytes through the checks: 1 when its buffer
- * emptied (its held packets may go), 0 when a check waits, -1 when the
- * flow is refused (refused_why says why, report whether to say so). */
-static int side_advance(struct gate *g, struct flow *f, bool server, bool *ret_report) {
+/* Runs the side's buffered bytes through the checks: 0 when a check waits
+ * (or the buffer emptied), -1 when the flow is refused (refused_why says
+ * why, *ret_report whether to say so). *ret_passed: a check passed. */
+static int side_advance(struct gate *g, struct flow *f, bool server, bool *ret_report, bool *ret_passed) {
         struct side *s = &f->side[server];
         struct namecheck_side *c = server ? &f->check.down : &f->check.up;
         while (s->len > 0) {
@@ -280,6 +282,7 @@ static int side_advance(struct gate *g, struct flow *f, bool server, bool *ret_r
                         size_t take = c->budget < s->len ? (size_t) c->budget : s->len;
                         memmove(s->buf, s->buf + take, s->len - take);
                         s->len -= take;
+                        s->buf_seq += (uint32_t) take;
                         if (c->budget != NAMECHECK_OPEN)
                                 c->budget -= take;
                         continue;
@@ -289,6 +292,7 @@ static int side_advance(struct gate *g, struct flow *f, bool server, bool *ret_r
                 enum namegate_why why = 0;
                 switch (namecheck_side(&f->check, server, g->policy, s->buf, s->len, &why, refused_name)) {
                 case NAMECHECK_PASS:
+                        *ret_passed = true;
                         continue;
                 case NAMECHECK_REFUSE:
                         refused_why = why;
@@ -307,42 +311,57 @@ static int side_advance(struct gate *g, struct flow *f, bool server, bool *ret_r
                         return 0;
                 }
         }
-        return 1;
+        return 0;
 }
 
-/* Both sides as far as their checks let them; held packets whose side
- * emptied are released in order. -1: refused (flow_refuse done). */
-static int flow_advance(struct gate *g, struct flow *f, struct verdicts *vs, uint32_t current) {
+/* Held packets whose every byte passed go, in order. */
+static bool side_release(struct side *s, struct verdicts *vs) {
+        unsigned k = 0;
+        while (k < s->n_held && (int32_t) (s->held_end[k] - s->buf_seq) <= 0)
+                verdict_add(vs, s->held[k++], NAMEGATE_ACCEPT);
+        if (!k)
+                return false;
+        memmove(s->held, s->held + k, (s->n_held - k) * sizeof(s->held[0]));
+        memmove(s->held_end, s->held_end + k, (s->n_held - k) * sizeof(s->held_end[0]));
+        s->n_held -= k;
+        if (!s->n_held)
+                side_clear(s);
+        return true;
+}
+
+/* Both sides as far as their checks let them (a check on one side may
+ * open the other's), releasing what passed. A check that passed while
+ * packets are still held restarts their deadline: each restart took a
+ * whole head or record. -1: refused (flow_refuse done). */
+static int flow_advance(struct gate *g, struct flow *f, struct verdicts *vs, uint32_t current, uint64_t now) {
+        bool passed = false;
         for (bool progress = true; progress;) {
                 progress = false;
                 for (int i = 0; i < 2; i++) {
                         struct side *s = &f->side[i];
                         if (!s->n_held)
                                 continue;
-                        bool report = false;
-                        int r = side_advance(g, f, i == 1, &report);
-                        if (r < 0) {
+                        bool report = false, side_passed = false;
+                        if (side_advance(g, f, i == 1, &report, &side_passed) < 0) {
                                 flow_refuse(g, f, vs, true, current, report, refused_why, refused_name);
                                 return -1;
                         }
-                        if (r > 0) {
-                                for (unsigned k = 0; k < s->n_held; k++)
-                                        verdict_add(vs, s->held[k], NAMEGATE_ACCEPT);
-                                side_clear(s);
-                                progress = true;
-                        }
+                        passed |= side_passed;
+                        progress |= side_release(s, vs) || side_passed;
                 }
         }
         if (!f->side[0].n_held && !f->side[1].n_held)
                 f->held_usec = 0;
+        else if (passed)
+                f->held_usec = now;
         return 0;
 }
 
-/* The new bytes of a packet: what the budget allows passes, the rest waits
- * for its check in the side's buffer, the packet held. 1: the packet
- * passes now, 0: held, -1: refused. */
-static int side_take(struct gate *g, struct flow *f, bool server, uint32_t id, const uint8_t *bytes, size_t n,
-                     struct verdicts *vs, uint64_t now) {
+/* The new bytes of a packet, from sequence number seq: what the budget
+ * allows passes, the rest waits for its check in the side's buffer, the
+ * packet held. 1: the packet passes now, 0: held, -1: refused. */
+static int side_take(struct gate *g, struct flow *f, bool server, uint32_t id, uint32_t seq, const uint8_t *bytes,
+                     size_t n, struct verdicts *vs, uint64_t now) {
         struct side *s = &f->side[server];
         struct namecheck_side *c = server ? &f->check.down : &f->check.up;
         if (!s->n_held && c->budget) {
@@ -350,6 +369,7 @@ static int side_take(struct gate *g, struct flow *f, bool server, uint32_t id, c
                 if (c->budget != NAMECHECK_OPEN)
                         c->budget -= take;
                 bytes += take;
+                seq += (uint32_t) take;
                 n -= take;
                 if (n == 0)
                         return 1;
@@ -365,12 +385,15 @@ static int side_take(struct gate *g, struct flow *f, bool server, uint32_t id, c
                         return -1;
                 }
         }
+        if (!s->len)
+                s->buf_seq = seq;
         memcpy(s->buf + s->len, bytes, n);
         s->len += n;
-        s->held[s->n_held++] = id;
+        s->held[s->n_held] = id;
+        s->held_end[s->n_held++] = seq + (uint32_t) n;
         if (!f->held_usec)
                 f->held_usec = now;
-        return flow_advance(g, f, vs, id) < 0 ? -1 : 0;
+        return flow_advance(g, f, vs, id, now) < 0 ? -1 : 0;
 }
 
 /* ---- packets --------------------------------------------------------------------- */
@@ -449,14 +472,17 @@ static struct flow *flow_new(struct gate *g, const struct tcp_packet *p, const s
         bucket_of(g, &p->key, &old);
         if (old)
                 flow_free(g, old);
-        /* Room: settled flows go first, then the quietest checked one that
-         * holds nothing. */
+        /* Room: settled flows go first, then the quietest one still being
+         * checked that holds nothing (its next bytes will be refused: where
+         * its streams stand is forgotten). */
         if (g->n_flows >= g->max_flows && g->lists[FLOW_REFUSED].head)
                 flow_free(g, g->lists[FLOW_REFUSED].head);
         if (g->n_flows >= g->max_flows && g->lists[FLOW_PASSED].head)
                 flow_free(g, g->lists[FLOW_PASSED].head);
-        if (g->n_flows >= g->max_flows && g->lists[FLOW_CHECKING].head && !g->lists[FLOW_CHECKING].head->held_usec)
+        if (g->n_flows >= g->max_flows && g->lists[FLOW_CHECKING].head && !g->lists[FLOW_CHECKING].head->held_usec) {
                 flow_free(g, g->lists[FLOW_CHECKING].head);
+                count_full(g, now);
+        }
         if (g->n_flows >= g->max_flows)
                 return NULL;
         enum policy_name_check kind = policy_name_check_port(g->policy, ntohs(p->key.server_port));
@@ -516,10 +542,15 @@ static void on_packet(struct gate *g, const struct namegate_packet *h, const uin
                 }
         } else
                 bucket_of(g, &p.key, &f);
+        /* A packet with no byte and no SYN (an ACK, a FIN, a reset) carries
+         * nothing to check, and may be what ends a stale connection: a
+         * server still holding one on the same four-tuple answers a new SYN
+         * with an ACK, which the client's reset must follow. */
+        bool bare = p.len == 0 && !syn;
         if (!f || f->state == FLOW_REFUSED) {
                 /* A flow begun before this child (or forgotten for room):
                  * where its streams stand is unknown. */
-                send_verdict(g, h->id, NAMEGATE_REFUSE);
+                send_verdict(g, h->id, bare ? NAMEGATE_ACCEPT : NAMEGATE_REFUSE);
                 return;
         }
         if (f->state == FLOW_PASSED) {
@@ -542,7 +573,7 @@ static void on_packet(struct gate *g, const struct namegate_packet *h, const uin
                 s->next_seq = p.seq + 1;
                 s->started = true;
         } else if (!s->started) {
-                send_verdict(g, h->id, NAMEGATE_REFUSE);
+                send_verdict(g, h->id, bare ? NAMEGATE_ACCEPT : NAMEGATE_REFUSE);
                 return;
         }
         uint32_t data_seq = syn ? p.seq + 1 : p.seq;
@@ -562,8 +593,9 @@ static void on_packet(struct gate *g, const struct namegate_packet *h, const uin
                         r = s->n_held ? 2 : 1;  /* all of it seen before */
                 else {
                         size_t skip = (size_t) -off;
+                        uint32_t seq = s->next_seq;
                         s->next_seq += (uint32_t) (p.len - skip);
-                        r = side_take(g, f, server, h->id, p.data + skip, p.len - skip, &vs, now);
+                        r = side_take(g, f, server, h->id, seq, p.data + skip, p.len - skip, &vs, now);
                 }
         }
         if (r >= 0 && (p.flags & TH_FIN) && off <= 0) {

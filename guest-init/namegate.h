@@ -39,7 +39,7 @@ struct namegate_config {
         unsigned max_flows;             /* [NAMEGATE_FLOWS_MAX] */
 };
 
-#define NAMEGATE_FLOWS_MAX 16384u
+#define NAMEGATE_FLOWS_MAX 8192u
 
 /* Runs until PID 1 closes the control socket (0), or fails to start or
  * its loop fails (-errno, stderr says why). Takes cfg->control_fd. */

@@ -39,6 +39,7 @@ struct namegate_parent {
         struct log_budget full_log;     /* the gate's "full" reports: a user can cause them at will */
         struct log_budget drop_log;
         unsigned long dropped;          /* packets dropped because the child could not take them */
+        int sized_fd;                   /* the control socket whose buffer was grown */
         /* The ids handed to the child and not answered yet: a verdict is
          * taken only for one of them, once. Open addressing, linear
          * probing, ids stored plus one (0: a free slot). */
@@ -144,7 +145,7 @@ static void report_full(struct namegate_parent *s, uint32_t refused) {
         unsigned long skipped;
         if (!log_budget_take(&s->full_log, loop_now_usec(), &skipped))
                 return;
-        log_warning("the name gate is at its limit of followed connections: %u new ones refused%s",
+        log_warning("the name gate is at its limit of followed connections: %u ended or refused to make room (the quietest that held nothing first)%s",
                     (unsigned) refused, skipped ? " (earlier reports like it left out)" : "");
 }
 
@@ -212,6 +213,13 @@ static void on_packet(const struct nfqueue_packet *p, void *userdata) {
                 give_verdict(s, p->id, NAMEGATE_REFUSE);        /* no gate: fail closed */
                 return;
         }
+        if (fd != s->sized_fd) {
+                /* Room for a burst (a flood of SYNs) while the child reads:
+                 * what does not fit is dropped and sent again. */
+                int size = 4 << 20;
+                (void) setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size));
+                s->sized_fd = fd;
+        }
         if (!outstanding_add(s, p->id)) {
                 count_dropped(s);
                 give_verdict(s, p->id, NAMEGATE_DROP);
@@ -253,7 +261,7 @@ int namegate_parent_new(struct loop *l, const struct namegate_parent_config *cfg
         _cleanup_free_ struct namegate_parent *s = calloc(1, sizeof(*s));
         if (!s)
                 return log_oom();
-        *s = (struct namegate_parent) { .loop = l, .cfg = *cfg };
+        *s = (struct namegate_parent) { .loop = l, .cfg = *cfg, .sized_fd = -1 };
         int r = nfqueue_open(cfg->queue, &s->queue);
         if (r < 0)
                 return log_error_errno(r, "Failed to bind the kernel's packet queue %u for the name gate: %m%s", cfg->queue,

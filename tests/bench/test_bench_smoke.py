@@ -99,18 +99,14 @@ def test_denial_flood_rows(need_root):
 
 
 def test_proxy_rows(need_root):
-    """bench_proxy.py, briefly: the splice proxy beside HAProxy, every
+    """bench_proxy.py, briefly: the name gate beside HAProxy, every
     connection made and verified, and what does not depend on the machine's
-    speed: memory with idle and silent connections, no idle wake-ups, every
-    silent connection closed by the timeout."""
+    speed: memory with idle and silent connections, no idle wake-ups."""
     rows, _ = run_bench("bench_proxy.py", "--only", "setup", "--only", "hold", "--only", "silent",
                         "--setup-n", "60", "--setup-blocks", "2", "--hold-n", "100", "--silent-n", "100",
                         "--idle-s", "2")
     assert find(rows, "connection setup (connect, TLS handshake, one answer): median added over direct, ours")
     assert find(rows, "connection setup (connect, TLS handshake, one answer): median added over direct, haproxy")
-    assert find(rows, "100 open idle connections: private dirty memory, ours")["met"]
+    assert find(rows, "100 open idle connections: private dirty memory (ours: the gate's child and PID 1), ours")["met"]
     assert find(rows, "100 open idle connections: wake-ups in 2 s idle, ours")["ours"] == 0
-    assert find(rows, "100 open idle connections: pipes held, ours")["met"]
-    assert find(rows, "100 connections that send nothing: private dirty memory, ours")["met"]
-    closed = find(rows, "100 connections that send nothing: closed by the 10 s timeout")
-    assert closed["ours"] == 100, closed
+    assert find(rows, "100 connections that send nothing: private dirty memory (the gate's child and PID 1), ours")["met"]

@@ -167,7 +167,7 @@ def test_apply_twice_leaves_one_table(net):
     assert elem_ranges(sets["allowed_v4"]["elem"]) == expected_ranges(["203.0.113.0/24"], 4)
     assert "elem" not in sets["allowed_v6"]
     assert sets["allowed_tcp_ports"]["elem"] == [8080]
-    assert len([o for o in ruleset if "chain" in o]) == 4
+    assert len([o for o in ruleset if "chain" in o]) == 3
 
 
 def test_table_exists(net):
@@ -202,7 +202,7 @@ def test_installed_ruleset_matches_the_policy(net):
     chains = {o["chain"]["name"]: o["chain"] for o in ruleset if "chain" in o}
     assert {n: (c["type"], c["hook"], c["prio"], c["policy"]) for n, c in chains.items()} == {
         "output": ("filter", "output", 0, "drop"), "input": ("filter", "input", 0, "drop"),
-        "dns_redirect": ("nat", "output", -110, "accept"), "name_check": ("nat", "output", -105, "accept")}
+        "dns_redirect": ("nat", "output", -110, "accept")}
     rules = [o["rule"] for o in ruleset if "rule" in o]
     out = [r["expr"] for r in rules if r["chain"] == "output"]
     inp = [r["expr"] for r in rules if r["chain"] == "input"]

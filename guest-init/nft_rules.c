@@ -502,6 +502,66 @@ static void gate_queued(struct nft_rule_builder *rb, const struct nft_policy *p,
 static void body_gate_both_queued(struct nft_rule_builder *rb, const struct nft_policy *p) { gate_queued(rb, p, NETMARK_CT_GATE_BOTH); }
 static void body_gate_client_queued(struct nft_rule_builder *rb, const struct nft_policy *p) { gate_queued(rb, p, NETMARK_CT_GATE_CLIENT); }
 
+/* reg1 (4 bytes, as loaded) & mask == value, both given as bytes. */
+static void match_bytes4(struct nft_rule_builder *rb, const uint8_t mask[4], const uint8_t value[4]) {
+        uint32_t m, v;
+        memcpy(&m, mask, 4);
+        memcpy(&v, value, 4);
+        nft_expr_and(rb, m);
+        nft_expr_cmp(rb, NFT_CMP_EQ, &v, sizeof(v));
+}
+
+/* A plain HTTP flow's client side goes through the gate for as long as it
+ * lasts, but its ACKs carry nothing to check, and a download sends one for
+ * every few segments: a packet whose IP length is exactly its headers'
+ * (no IP options, no IPv6 extension header: those still go to the gate),
+ * with no SYN, FIN or RST, passes without it. One rule per TCP header
+ * length (data offset 5 to 15), as the kernel's rules cannot add two
+ * fields. */
+static int gate_bare_ack_rules_add(struct nft_batch *b, const struct nft_policy *p) {
+        if (!p->gate_queue)
+                return 0;
+        for (uint8_t nfproto = NFPROTO_IPV4;; nfproto = NFPROTO_IPV6) {
+                for (unsigned doff = 5; doff <= 15; doff++) {
+                        char comment[128];
+                        snprintf(comment, sizeof(comment), "a plain HTTP flow's bare ACKs (IPv%c, TCP header %u bytes) "
+                                 "pass the name gate by", nfproto == NFPROTO_IPV4 ? '4' : '6', doff * 4);
+                        struct nft_rule_builder rb;
+                        int r = nft_rule_begin(&rb, "output", comment);
+                        if (r < 0)
+                                return log_error_errno(r, "nftables: building rule \"%s\" failed: %m", comment);
+                        match_protocols(&rb, nfproto, IPPROTO_TCP);
+                        match_ct_mark(&rb, NETMARK_CT_GATE_CLIENT);
+                        if (nfproto == NFPROTO_IPV4) {
+                                unsigned total = 20 + doff * 4;
+                                /* version 4, header 5 words; the total length */
+                                nft_expr_payload(&rb, NFT_PAYLOAD_NETWORK_HEADER, 0, 4);
+                                match_bytes4(&rb, (const uint8_t[4]) { 0xff, 0, 0xff, 0xff },
+                                             (const uint8_t[4]) { 0x45, 0, (uint8_t) (total >> 8), (uint8_t) total });
+                        } else {
+                                unsigned payload = doff * 4;
+                                /* the payload length; TCP right after the fixed header */
+                                nft_expr_payload(&rb, NFT_PAYLOAD_NETWORK_HEADER, 4, 4);
+                                match_bytes4(&rb, (const uint8_t[4]) { 0xff, 0xff, 0xff, 0 },
+                                             (const uint8_t[4]) { (uint8_t) (payload >> 8), (uint8_t) payload, IPPROTO_TCP, 0 });
+                        }
+                        /* the data offset; no FIN, SYN or RST */
+                        nft_expr_payload(&rb, NFT_PAYLOAD_TRANSPORT_HEADER, 12, 4);
+                        match_bytes4(&rb, (const uint8_t[4]) { 0xf0, 0x07, 0, 0 },
+                                     (const uint8_t[4]) { (uint8_t) (doff << 4), 0, 0, 0 });
+                        nft_expr_verdict(&rb, NF_ACCEPT);
+                        r = nft_rule_end(b, &rb, "output", comment);
+                        if (r < 0) {
+                                if (rb.r)
+                                        nftnl_rule_free(rb.r);
+                                return log_error_errno(r, "nftables: building rule \"%s\" failed: %m", comment);
+                        }
+                }
+                if (nfproto == NFPROTO_IPV6)
+                        return 0;
+        }
+}
+
 /* A service's ports reach only its own addresses: one rule per family
  * over that service's sets (nft.h, struct nft_service). */
 static int service_rules_add(struct nft_batch *b, const struct nft_service *services, size_t n) {
@@ -576,6 +636,7 @@ static const struct rule_def output_rules[] = {
         { "refused by the name gate: reset", body_gate_refuse_reset, false, true },
         { "a flow the name gate refused: reset", body_gate_refused_reset, false, true },
         { "flows still being name-checked: through the name gate", body_gate_both_queued, false, true },
+        /* here: gate_bare_ack_rules_add() */
         { "flows whose requests are name-checked: through the name gate", body_gate_client_queued, false, true },
         { "nothing but the init starts a UDP flow from port 53", body_forged_dns_udp },
         { "nothing but the init starts a TCP flow from port 53", body_forged_dns_tcp },
@@ -722,9 +783,14 @@ int nft_rules_add_chains(struct nft_batch *b, const struct nft_policy *p) {
                 r = chain_flush(b, chains[i].name);
         if (r < 0)
                 return r;
-        /* Before the reject rules at the end of the chain. */
-        size_t n_before_reject = ELEMENTSOF(output_rules) - 2;
-        r = rules_add(b, "output", output_rules, n_before_reject, p);
+        /* The bare ACKs after the gate's first five, before the reject rules at
+         * the end of the chain. */
+        size_t n_gate_top = 5, n_before_reject = ELEMENTSOF(output_rules) - 2;
+        r = rules_add(b, "output", output_rules, n_gate_top, p);
+        if (r == 0)
+                r = gate_bare_ack_rules_add(b, p);
+        if (r == 0)
+                r = rules_add(b, "output", output_rules + n_gate_top, n_before_reject - n_gate_top, p);
         if (r == 0)
                 r = service_rules_add(b, p->services, p->n_services);
         if (r == 0 && p->root_dns_forwarding)

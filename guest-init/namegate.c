@@ -1,27 +1,30 @@
 /* SPDX-License-Identifier: MIT */
 /* The name gate's loop (namegate.h). A flow is keyed by its four-tuple,
  * the client's end first; each side keeps the sequence number of its next
- * byte, learned from its SYN. A data packet is, against that number:
- *   ahead    a gap (an earlier packet was dropped): dropped as well, the
- *            sender sends both again
- *   behind   a retransmission: what it repeats passed already (accepted)
- *            or waits in a held packet (dropped: the held one will go)
- *   next     its new bytes pass within the side's budget; the rest go to
- *            the side's check buffer and the packet is held until the
- *            check that waits on them decides
- * A check that passes grants a budget (namecheck.h) and releases the held
- * packets whose bytes it covers, in order; one that refuses refuses every
- * held packet and the flow. When the flow's last check passed, the
- * verdict of the packet that got it there says so, and the kernel stops
- * queueing the flow (NAMEGATE_PASS); a plain HTTP flow's server side goes
- * free after its first request (NAMEGATE_PASS_CLIENT). */
+ * new byte (learned from its SYN) and of its first byte no check has
+ * vouched for yet: the bytes between wait in its check buffer. A packet
+ * passes when every byte it carries is vouched for, or when the bytes it
+ * adds are part of a ClientHello or request head too short yet to decide
+ * on (side_packet() says why that is safe); the packet that completes one
+ * passes or is refused with it. A side whose next bytes must wait for the
+ * other side's check (a TLS client's, until the server's first record)
+ * has its packets held (no verdict yet) until the check vouches for
+ * them, at most HOLD_USEC: a held packet keeps its socket's send buffer
+ * charged, and Linux then keeps the sender's next small writes back
+ * (autocorking) until it is freed, so a longer hold is dropped (its bytes
+ * stay with the check) and the sender sends it again.
+ *
+ * A check that passes grants a budget (namecheck.h); one that refuses
+ * refuses the packet (the client gets a reset) and every later one of the
+ * flow. When the flow's last check has passed, the verdict of the packet
+ * that got it there says so, and the kernel stops queueing the flow
+ * (NAMEGATE_PASS); a plain HTTP flow's server side goes free after its
+ * first request (NAMEGATE_PASS_CLIENT). */
 #include "namegate.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <netinet/ip.h>
-#include <netinet/ip6.h>
 #include <netinet/tcp.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -37,8 +40,8 @@
 #include "policy.h"
 #include "timeouts.h"
 
-/* Packets a side may hold while its check waits: a ClientHello or head
- * comes in a few; SNIFF_BYTES_MAX bounds the bytes anyway. */
+/* How long a packet is held (see above), and how many per side. */
+#define HOLD_USEC 300000u
 #define HELD_MAX 64u
 /* A flow the gate passed or refused is kept this long for packets that
  * were already queued when its verdict went out. */
@@ -56,12 +59,12 @@ struct flow_key {
 
 struct side {
         uint32_t next_seq;              /* the sequence number of the next new byte */
-        bool started;                   /* next_seq is known: its SYN was seen */
+        uint32_t vouched_seq;           /* and of the first byte no check vouched for */
+        bool started;                   /* both are known: its SYN was seen */
         bool ended;                     /* its FIN was seen */
-        uint8_t *buf;                   /* bytes a check waits on; only while packets are held */
+        uint8_t *buf;                   /* the bytes from vouched_seq to next_seq; only while there are any */
         size_t len;
-        uint32_t buf_seq;               /* the sequence number of buf[0]: every byte before it passed */
-        uint32_t held[HELD_MAX];        /* packets whose bytes have not all passed, oldest first */
+        uint32_t held[HELD_MAX];        /* packets held, oldest first */
         uint32_t held_end[HELD_MAX];    /* the sequence number after each one's last byte */
         unsigned n_held;
 };
@@ -75,21 +78,19 @@ struct flow {
         bool has_uid;
         uint32_t uid;
         uint64_t active_usec;
-        uint64_t held_usec;             /* when its oldest held packet came; 0: none held */
+        uint64_t waiting_usec;          /* since when a check waits on bytes, or last passed; 0: none waits */
+        uint64_t held_usec;             /* since when packets are held; 0: none */
         struct namecheck check;
         struct side side[2];            /* 0: client → server, 1: server → client */
+        /* A refusal found with no packet to carry it (the deadline): said
+         * with the flow's next packet. */
+        bool report_pending;
+        uint8_t report_why;
+        char report_name[SNIFF_NAME_MAX + 1];
 };
 
 struct list {
         struct flow *head, *tail;
-};
-
-/* The verdicts a packet's processing gives, in order: the packet's own
- * and those of the held packets it released. */
-#define VERDICTS_MAX (2u * HELD_MAX + 1u)
-struct verdicts {
-        struct { uint32_t id; uint8_t verdict; } v[VERDICTS_MAX];
-        unsigned n;
 };
 
 struct gate {
@@ -102,7 +103,6 @@ struct gate {
         struct list lists[3];           /* by enum flow_state */
         uint32_t full_refused;
         uint64_t full_reported_usec;
-        unsigned long reports_dropped;
 };
 
 static uint64_t now_usec(void) {
@@ -171,7 +171,6 @@ static void side_clear(struct side *s) {
         free(s->buf);
         s->buf = NULL;
         s->len = 0;
-        s->n_held = 0;
 }
 
 static void flow_free(struct gate *g, struct flow *f) {
@@ -187,12 +186,20 @@ static void flow_free(struct gate *g, struct flow *f) {
         g->n_flows--;
 }
 
-/* ---- verdicts and reports ----------------------------------------------------- */
+/* The verdicts a packet's processing gives, in order: those of the held
+ * packets it released, then its own. */
+#define VERDICTS_MAX (2u * HELD_MAX + 1u)
+struct verdicts {
+        struct { uint32_t id; uint8_t verdict; } v[VERDICTS_MAX];
+        unsigned n;
+};
 
 static void verdict_add(struct verdicts *vs, uint32_t id, enum namegate_verdict v) {
         if (vs->n < VERDICTS_MAX)
                 vs->v[vs->n++] = (typeof(vs->v[0])) { id, (uint8_t) v };
 }
+
+/* ---- verdicts and reports ----------------------------------------------------- */
 
 static void send_msg(struct gate *g, const struct namegate_msg *m) {
         /* Blocking: PID 1 never blocks on us, and a verdict must not be lost
@@ -210,9 +217,13 @@ static void send_verdict(struct gate *g, uint32_t id, enum namegate_verdict v) {
         send_msg(g, &m);
 }
 
-/* A refusal, for PID 1's denial stream: it goes with the verdict of the
- * flow's first refused packet. */
-static void send_refusal(struct gate *g, const struct flow *f, uint32_t id, enum namegate_why why, const char *name) {
+/* A packet refused, and with it what was refused, for PID 1's denial
+ * stream: the flow's pending report. */
+static void send_refusal(struct gate *g, struct flow *f, uint32_t id) {
+        if (!f->report_pending) {
+                send_verdict(g, id, NAMEGATE_REFUSE);
+                return;
+        }
         struct namegate_msg m;
         memset(&m, 0, sizeof(m));
         m.type = NAMEGATE_VERDICT;
@@ -220,180 +231,131 @@ static void send_refusal(struct gate *g, const struct flow *f, uint32_t id, enum
         m.verdict = NAMEGATE_REFUSE;
         m.report = 1;
         m.kind = f->check.kind;
-        m.why = (uint8_t) why;
+        m.why = f->report_why;
         m.port = ntohs(f->key.server_port);
         m.family = f->key.family;
         memcpy(m.addr, f->key.server, f->key.family == AF_INET ? 4 : 16);
-        if (why == NAMEGATE_NOT_IN_POLICY)
-                snprintf(m.name, sizeof(m.name), "%s", name);
+        if (f->report_why == NAMEGATE_NOT_IN_POLICY)
+                snprintf(m.name, sizeof(m.name), "%s", f->report_name);
         m.has_uid = f->has_uid;
         m.uid = f->has_uid ? f->uid : 0;
         send_msg(g, &m);
+        f->report_pending = false;
 }
 
-/* The flow is refused, and with it every packet it owes a verdict for:
- * those this round released (vs), those held, and the current one (the
- * packet being read, unless it is one of those; has_current false for
- * none). The first carries the report, when there is one. */
-static void flow_refuse(struct gate *g, struct flow *f, struct verdicts *vs, bool has_current, uint32_t current,
-                        bool report, enum namegate_why why, const char *name) {
-        bool pending_report = report;
-        uint32_t ids[VERDICTS_MAX + 2u * HELD_MAX + 1u];
-        unsigned n = 0;
-        for (unsigned i = 0; i < vs->n; i++)
-                ids[n++] = vs->v[i].id;
-        vs->n = 0;
-        for (int i = 0; i < 2; i++) {
-                struct side *s = &f->side[i];
-                for (unsigned k = 0; k < s->n_held; k++)
-                        ids[n++] = s->held[k];
-                side_clear(s);
-        }
-        bool current_listed = false;
-        for (unsigned i = 0; i < n; i++)
-                current_listed |= has_current && ids[i] == current;
-        if (has_current && !current_listed)
-                ids[n++] = current;
-        for (unsigned i = 0; i < n; i++) {
-                if (pending_report) {
-                        send_refusal(g, f, ids[i], why, name);
-                        pending_report = false;
-                } else
-                        send_verdict(g, ids[i], NAMEGATE_REFUSE);
-        }
+/* The flow is refused: its next packet (and every later one) is. report:
+ * say so, with why and name. */
+static void send_verdict(struct gate *g, uint32_t id, enum namegate_verdict v);
+
+static void flow_refuse(struct gate *g, struct flow *f, bool report, enum namegate_why why, const char *name) {
+        for (int i = 0; i < 2; i++)
+                for (unsigned k = 0; k < f->side[i].n_held; k++)
+                        send_verdict(g, f->side[i].held[k], NAMEGATE_REFUSE);
         f->held_usec = 0;
+        side_clear(&f->side[0]);
+        side_clear(&f->side[1]);
+        f->waiting_usec = 0;
+        f->report_pending = report;
+        f->report_why = (uint8_t) why;
+        snprintf(f->report_name, sizeof(f->report_name), "%s", name ? name : "");
         namecheck_done(&f->check);
         flow_set_state(g, f, FLOW_REFUSED);
 }
 
 /* ---- following the streams ---------------------------------------------------- */
 
-static enum namegate_why refused_why;
-static char refused_name[SNIFF_NAME_MAX + 1];
-
-/* Runs the side's buffered bytes through the checks: 0 when a check waits
- * (or the buffer emptied), -1 when the flow is refused (refused_why says
- * why, *ret_report whether to say so). *ret_passed: a check passed. */
-static int side_advance(struct gate *g, struct flow *f, bool server, bool *ret_report, bool *ret_passed) {
+/* Runs the side's waiting bytes through the checks as far as they go:
+ * false when the flow was refused. *passed: a check passed. */
+static bool side_advance(struct gate *g, struct flow *f, bool server, bool *passed) {
         struct side *s = &f->side[server];
         struct namecheck_side *c = server ? &f->check.down : &f->check.up;
+        char name[SNIFF_NAME_MAX + 1];
         while (s->len > 0) {
                 if (c->budget) {
                         size_t take = c->budget < s->len ? (size_t) c->budget : s->len;
                         memmove(s->buf, s->buf + take, s->len - take);
                         s->len -= take;
-                        s->buf_seq += (uint32_t) take;
+                        s->vouched_seq += (uint32_t) take;
                         if (c->budget != NAMECHECK_OPEN)
                                 c->budget -= take;
                         continue;
                 }
                 if (namecheck_holds(c))
-                        return 0;
+                        break;
                 enum namegate_why why = 0;
-                switch (namecheck_side(&f->check, server, g->policy, s->buf, s->len, &why, refused_name)) {
+                switch (namecheck_side(&f->check, server, g->policy, s->buf, s->len, &why, name)) {
                 case NAMECHECK_PASS:
-                        *ret_passed = true;
+                        *passed = true;
                         continue;
                 case NAMECHECK_REFUSE:
-                        refused_why = why;
-                        *ret_report = true;
-                        return -1;
+                        flow_refuse(g, f, true, why, name);
+                        return false;
                 case NAMECHECK_BROKEN:
-                        *ret_report = false;
-                        return -1;
+                        flow_refuse(g, f, false, 0, NULL);
+                        return false;
                 case NAMECHECK_MORE:
                 default:
                         if (s->len >= SNIFF_BYTES_MAX) {
-                                refused_why = NAMEGATE_TOO_LONG;
-                                *ret_report = !server;
-                                return -1;
+                                flow_refuse(g, f, !server, NAMEGATE_TOO_LONG, NULL);
+                                return false;
                         }
-                        return 0;
+                        goto out;
                 }
         }
-        return 0;
-}
-
-/* Held packets whose every byte passed go, in order. */
-static bool side_release(struct side *s, struct verdicts *vs) {
-        unsigned k = 0;
-        while (k < s->n_held && (int32_t) (s->held_end[k] - s->buf_seq) <= 0)
-                verdict_add(vs, s->held[k++], NAMEGATE_ACCEPT);
-        if (!k)
-                return false;
-        memmove(s->held, s->held + k, (s->n_held - k) * sizeof(s->held[0]));
-        memmove(s->held_end, s->held_end + k, (s->n_held - k) * sizeof(s->held_end[0]));
-        s->n_held -= k;
-        if (!s->n_held)
+out:
+        if (!s->len)
                 side_clear(s);
         return true;
 }
 
-/* Both sides as far as their checks let them (a check on one side may
- * open the other's), releasing what passed. A check that passed while
- * packets are still held restarts their deadline: each restart took a
- * whole head or record. -1: refused (flow_refuse done). */
-static int flow_advance(struct gate *g, struct flow *f, struct verdicts *vs, uint32_t current, uint64_t now) {
+/* Both sides as far as their checks let them: a check on one side may
+ * open the other's. A check that passed restarts the deadline of those
+ * still waiting: each restart took a whole head or record. false:
+ * refused. */
+static bool flow_advance(struct gate *g, struct flow *f, uint64_t now) {
         bool passed = false;
-        for (bool progress = true; progress;) {
-                progress = false;
-                for (int i = 0; i < 2; i++) {
-                        struct side *s = &f->side[i];
-                        if (!s->n_held)
-                                continue;
-                        bool report = false, side_passed = false;
-                        if (side_advance(g, f, i == 1, &report, &side_passed) < 0) {
-                                flow_refuse(g, f, vs, true, current, report, refused_why, refused_name);
-                                return -1;
-                        }
-                        passed |= side_passed;
-                        progress |= side_release(s, vs) || side_passed;
-                }
-        }
-        if (!f->side[0].n_held && !f->side[1].n_held)
-                f->held_usec = 0;
-        else if (passed)
-                f->held_usec = now;
-        return 0;
+        for (int round = 0; round < 2; round++)
+                for (int i = 0; i < 2; i++)
+                        if (f->side[i].len && !side_advance(g, f, i == 1, &passed))
+                                return false;
+        if (!f->side[0].len && !f->side[1].len)
+                f->waiting_usec = 0;
+        else if (passed || !f->waiting_usec)
+                f->waiting_usec = now;
+        return true;
 }
 
-/* The new bytes of a packet, from sequence number seq: what the budget
- * allows passes, the rest waits for its check in the side's buffer, the
- * packet held. 1: the packet passes now, 0: held, -1: refused. */
-static int side_take(struct gate *g, struct flow *f, bool server, uint32_t id, uint32_t seq, const uint8_t *bytes,
-                     size_t n, struct verdicts *vs, uint64_t now) {
+/* The new bytes of a packet, from sequence number seq (the side's next):
+ * what the budget allows is vouched for at once, the rest waits for its
+ * check in the side's buffer. false: refused. */
+static bool side_take(struct gate *g, struct flow *f, bool server, const uint8_t *bytes, size_t n, uint64_t now) {
         struct side *s = &f->side[server];
         struct namecheck_side *c = server ? &f->check.down : &f->check.up;
-        if (!s->n_held && c->budget) {
+        s->next_seq += (uint32_t) n;
+        if (!s->len && c->budget) {
                 size_t take = c->budget < n ? (size_t) c->budget : n;
                 if (c->budget != NAMECHECK_OPEN)
                         c->budget -= take;
+                s->vouched_seq += (uint32_t) take;
                 bytes += take;
-                seq += (uint32_t) take;
                 n -= take;
                 if (n == 0)
-                        return 1;
+                        return true;
         }
-        if (s->len + n > SNIFF_BYTES_MAX || s->n_held == HELD_MAX) {
-                flow_refuse(g, f, vs, true, id, !server, NAMEGATE_TOO_LONG, NULL);
-                return -1;
+        if (s->len + n > SNIFF_BYTES_MAX) {
+                flow_refuse(g, f, !server, NAMEGATE_TOO_LONG, NULL);
+                return false;
         }
         if (!s->buf) {
                 s->buf = malloc(SNIFF_BYTES_MAX);
                 if (!s->buf) {
-                        flow_refuse(g, f, vs, true, id, false, 0, NULL);
-                        return -1;
+                        flow_refuse(g, f, false, 0, NULL);
+                        return false;
                 }
         }
-        if (!s->len)
-                s->buf_seq = seq;
         memcpy(s->buf + s->len, bytes, n);
         s->len += n;
-        s->held[s->n_held] = id;
-        s->held_end[s->n_held++] = seq + (uint32_t) n;
-        if (!f->held_usec)
-                f->held_usec = now;
-        return flow_advance(g, f, vs, id, now) < 0 ? -1 : 0;
+        return flow_advance(g, f, now);
 }
 
 /* ---- packets --------------------------------------------------------------------- */
@@ -473,13 +435,13 @@ static struct flow *flow_new(struct gate *g, const struct tcp_packet *p, const s
         if (old)
                 flow_free(g, old);
         /* Room: settled flows go first, then the quietest one still being
-         * checked that holds nothing (its next bytes will be refused: where
-         * its streams stand is forgotten). */
+         * checked on which no check waits (its next bytes will be refused:
+         * where its streams stand is forgotten). */
         if (g->n_flows >= g->max_flows && g->lists[FLOW_REFUSED].head)
                 flow_free(g, g->lists[FLOW_REFUSED].head);
         if (g->n_flows >= g->max_flows && g->lists[FLOW_PASSED].head)
                 flow_free(g, g->lists[FLOW_PASSED].head);
-        if (g->n_flows >= g->max_flows && g->lists[FLOW_CHECKING].head && !g->lists[FLOW_CHECKING].head->held_usec) {
+        if (g->n_flows >= g->max_flows && g->lists[FLOW_CHECKING].head && !g->lists[FLOW_CHECKING].head->waiting_usec) {
                 flow_free(g, g->lists[FLOW_CHECKING].head);
                 count_full(g, now);
         }
@@ -510,20 +472,105 @@ static enum namegate_verdict flow_transition(struct gate *g, struct flow *f) {
         if (f->state != FLOW_CHECKING)
                 return NAMEGATE_ACCEPT;
         if (f->check.up.budget == NAMECHECK_OPEN && f->check.down.budget == NAMECHECK_OPEN &&
-            !f->side[0].n_held && !f->side[1].n_held) {
+            !f->side[0].len && !f->side[1].len) {
                 flow_set_state(g, f, FLOW_PASSED);
                 namecheck_done(&f->check);
                 return NAMEGATE_PASS;
         }
-        if (!f->client_only && f->check.down.budget == NAMECHECK_OPEN && !f->side[1].n_held) {
+        if (!f->client_only && f->check.down.budget == NAMECHECK_OPEN && !f->side[1].len) {
                 f->client_only = true;
                 return NAMEGATE_PASS_CLIENT;
         }
         return NAMEGATE_ACCEPT;
 }
 
+/* Held packets whose every byte is vouched for go, in order. */
+static void side_release(struct side *s, struct verdicts *vs) {
+        unsigned k = 0;
+        while (k < s->n_held && (int32_t) (s->held_end[k] - s->vouched_seq) <= 0)
+                verdict_add(vs, s->held[k++], NAMEGATE_ACCEPT);
+        memmove(s->held, s->held + k, (s->n_held - k) * sizeof(s->held[0]));
+        memmove(s->held_end, s->held_end + k, (s->n_held - k) * sizeof(s->held_end[0]));
+        s->n_held -= k;
+}
+
+enum packet_verdict { PACKET_PASS, PACKET_HOLD, PACKET_DROP, PACKET_REFUSE };
+
+/* A data or FIN packet of a flow being checked. */
+static enum packet_verdict side_packet(struct gate *g, struct flow *f, bool server, const struct tcp_packet *p,
+                                       uint64_t now) {
+        struct side *s = &f->side[server];
+        struct namecheck_side *c = server ? &f->check.down : &f->check.up;
+        uint32_t seq = p->flags & TH_SYN ? p->seq + 1 : p->seq;
+        int32_t off = (int32_t) (seq - s->next_seq);
+        bool brought_new = false;
+        if (p->len) {
+                if ((p->flags & TH_URG) && c->budget != NAMECHECK_OPEN) {
+                        /* The server would take the urgent byte out of the
+                         * stream the check read. */
+                        flow_refuse(g, f, !server, NAMEGATE_MALFORMED, NULL);
+                        return PACKET_REFUSE;
+                }
+                if (off > 0)
+                        return PACKET_DROP;     /* past bytes the gate has not seen: sent again in order */
+                if ((size_t) -off < p->len) {
+                        brought_new = true;
+                        if (!side_take(g, f, server, p->data + (size_t) -off, p->len - (size_t) -off, now))
+                                return PACKET_REFUSE;
+                }
+        }
+        if ((p->flags & TH_FIN) && off <= 0 && (size_t) -off <= p->len) {
+                if (s->len) {
+                        /* It ended where a check waits on more. */
+                        flow_refuse(g, f, !server, NAMEGATE_MALFORMED, NULL);
+                        return PACKET_REFUSE;
+                }
+                if (!s->ended) {
+                        s->ended = true;
+                        s->next_seq++;
+                        s->vouched_seq++;
+                }
+        }
+        uint32_t end = seq + (uint32_t) p->len;
+        if ((int32_t) (end - s->vouched_seq) <= 0)
+                return PACKET_PASS;
+        /* Bytes the side's own check waits on, it having too few to decide:
+         * what came so far passes. No server acts on part of a ClientHello
+         * or of a request head (a TLS server reads a record when it is
+         * whole, an HTTP server a head at its empty line), and the packet
+         * that completes one is the check's to pass or refuse; holding the
+         * part instead would stall the sender (its next part waits for an
+         * acknowledgement under Nagle's algorithm, or behind the held one
+         * under autocorking). */
+        if (!namecheck_holds(c))
+                return PACKET_PASS;
+        /* A side waiting for the other's check (a TLS client's bytes after
+         * its ClientHello, before the server's first record says whether a
+         * second ClientHello may come): held if it brought them (a copy
+         * sent again is dropped: the first is held, or was dropped for its
+         * sender to send once more). */
+        if (!brought_new || s->n_held == HELD_MAX)
+                return PACKET_DROP;
+        s->held_end[s->n_held] = end;
+        if (!f->held_usec)
+                f->held_usec = now;
+        return PACKET_HOLD;
+}
+
+/* Sends the verdicts, the last that lets a packet pass carrying the
+ * flow's transition, if it has one. */
+static void send_verdicts(struct gate *g, struct flow *f, struct verdicts *vs) {
+        enum namegate_verdict last = flow_transition(g, f);
+        for (unsigned i = vs->n; last != NAMEGATE_ACCEPT && i-- > 0;)
+                if (vs->v[i].verdict == NAMEGATE_ACCEPT) {
+                        vs->v[i].verdict = (uint8_t) last;
+                        break;
+                }
+        for (unsigned i = 0; i < vs->n; i++)
+                send_verdict(g, vs->v[i].id, vs->v[i].verdict);
+}
+
 static void on_packet(struct gate *g, const struct namegate_packet *h, const uint8_t *bytes, size_t len) {
-        struct verdicts vs = { .n = 0 };
         struct tcp_packet p;
         uint64_t now = now_usec();
         bool server = h->from_server;
@@ -532,6 +579,11 @@ static void on_packet(struct gate *g, const struct namegate_packet *h, const uin
                 return;
         }
         bool syn = p.flags & TH_SYN, ack = p.flags & TH_ACK;
+        /* A packet with no byte and no SYN (an ACK, a FIN, a reset) carries
+         * nothing to check, and may be what ends a stale connection: a
+         * server still holding one on the same four-tuple answers a new SYN
+         * with an ACK, which the client's reset must follow. */
+        bool bare = p.len == 0 && !syn;
         struct flow *f;
         if (syn && !ack && !server) {
                 f = flow_new(g, &p, h, now);
@@ -542,15 +594,17 @@ static void on_packet(struct gate *g, const struct namegate_packet *h, const uin
                 }
         } else
                 bucket_of(g, &p.key, &f);
-        /* A packet with no byte and no SYN (an ACK, a FIN, a reset) carries
-         * nothing to check, and may be what ends a stale connection: a
-         * server still holding one on the same four-tuple answers a new SYN
-         * with an ACK, which the client's reset must follow. */
-        bool bare = p.len == 0 && !syn;
-        if (!f || f->state == FLOW_REFUSED) {
+        if (!f) {
                 /* A flow begun before this child (or forgotten for room):
                  * where its streams stand is unknown. */
                 send_verdict(g, h->id, bare ? NAMEGATE_ACCEPT : NAMEGATE_REFUSE);
+                return;
+        }
+        if (f->state == FLOW_REFUSED) {
+                if (bare && !f->report_pending)
+                        send_verdict(g, h->id, NAMEGATE_ACCEPT);
+                else
+                        send_refusal(g, f, h->id);
                 return;
         }
         if (f->state == FLOW_PASSED) {
@@ -560,86 +614,78 @@ static void on_packet(struct gate *g, const struct namegate_packet *h, const uin
         flow_touch(g, f, now);
         struct side *s = &f->side[server];
         if (p.flags & TH_RST) {
-                /* Passed on: it ends the flow for both ends. */
+                /* Passed on: it ends the flow for both ends; what it held
+                 * goes nowhere. */
+                for (int i = 0; i < 2; i++)
+                        for (unsigned k = 0; k < f->side[i].n_held; k++)
+                                send_verdict(g, f->side[i].held[k], NAMEGATE_DROP);
+                f->side[0].n_held = f->side[1].n_held = 0;
+                f->held_usec = 0;
                 side_clear(&f->side[0]);
                 side_clear(&f->side[1]);
-                flow_set_state(g, f, FLOW_REFUSED);
+                f->waiting_usec = 0;
+                namecheck_done(&f->check);
+                flow_set_state(g, f, FLOW_PASSED);
                 send_verdict(g, h->id, NAMEGATE_ACCEPT);
                 return;
         }
         if (syn) {
                 /* A SYN's data (TCP Fast Open) follows its sequence number;
-                 * a second SYN (a retransmission) starts the same place. */
-                s->next_seq = p.seq + 1;
+                 * a second SYN (sent again) starts the same place. */
+                if (!s->started)
+                        s->next_seq = s->vouched_seq = p.seq + 1;
                 s->started = true;
         } else if (!s->started) {
                 send_verdict(g, h->id, bare ? NAMEGATE_ACCEPT : NAMEGATE_REFUSE);
                 return;
         }
-        uint32_t data_seq = syn ? p.seq + 1 : p.seq;
-        int32_t off = (int32_t) (data_seq - s->next_seq);
-        int r = 1;
-        if (p.len > 0) {
-                struct namecheck_side *c = server ? &f->check.down : &f->check.up;
-                bool checked = c->budget != NAMECHECK_OPEN;
-                if ((p.flags & TH_URG) && checked) {
-                        /* The server would take the urgent byte out of the
-                         * stream the check read: refused. */
-                        flow_refuse(g, f, &vs, true, h->id, !server, NAMEGATE_MALFORMED, NULL);
-                        r = -1;
-                } else if (off > 0)
-                        r = 2;          /* a gap: dropped, sent again */
-                else if ((size_t) -off >= p.len)
-                        r = s->n_held ? 2 : 1;  /* all of it seen before */
-                else {
-                        size_t skip = (size_t) -off;
-                        uint32_t seq = s->next_seq;
-                        s->next_seq += (uint32_t) (p.len - skip);
-                        r = side_take(g, f, server, h->id, seq, p.data + skip, p.len - skip, &vs, now);
-                }
+        struct verdicts vs = { .n = 0 };
+        enum packet_verdict v = side_packet(g, f, server, &p, now);
+        if (v == PACKET_REFUSE) {
+                send_refusal(g, f, h->id);
+                return;
         }
-        if (r >= 0 && (p.flags & TH_FIN) && off <= 0) {
-                if (s->n_held) {
-                        /* It ended in the middle of what a check waits on. */
-                        flow_refuse(g, f, &vs, true, h->id, !server, NAMEGATE_MALFORMED, NULL);
-                        r = -1;
-                } else if (!s->ended) {
-                        s->ended = true;
-                        s->next_seq++;
-                }
-        }
-        if (r < 0)
-                return;         /* its verdict went out with the refusal */
-        if (r == 1)
+        if (v == PACKET_HOLD)
+                s->held[s->n_held++] = h->id;
+        /* What this packet's bytes let the checks vouch for releases held
+         * packets, of either side (a server's first record opens the
+         * client's). */
+        side_release(&f->side[0], &vs);
+        side_release(&f->side[1], &vs);
+        if (!f->side[0].n_held && !f->side[1].n_held)
+                f->held_usec = 0;
+        if (v == PACKET_PASS)
                 verdict_add(&vs, h->id, NAMEGATE_ACCEPT);
-        else if (r == 2)
+        else if (v == PACKET_DROP)
                 verdict_add(&vs, h->id, NAMEGATE_DROP);
-        /* The packet that completes the flow's checks tells the kernel. */
-        enum namegate_verdict last = flow_transition(g, f);
-        for (unsigned i = vs.n; last != NAMEGATE_ACCEPT && i-- > 0;)
-                if (vs.v[i].verdict == NAMEGATE_ACCEPT) {
-                        vs.v[i].verdict = (uint8_t) last;
-                        break;
-                }
-        for (unsigned i = 0; i < vs.n; i++)
-                send_verdict(g, vs.v[i].id, vs.v[i].verdict);
-        if (f->side[0].ended && f->side[1].ended && !f->side[0].n_held && !f->side[1].n_held)
+        send_verdicts(g, f, &vs);
+        if (f->state == FLOW_CHECKING && f->side[0].ended && f->side[1].ended)
                 flow_set_state(g, f, FLOW_PASSED);      /* over: late packets pass as they came */
 }
 
 /* ---- deadlines ------------------------------------------------------------------ */
 
-/* Checks holding packets past the hello's deadline are refused; flows
- * still followed but silent past the idle deadline, and settled ones
- * past their keep, are forgotten. */
+/* Checks waiting on bytes past the hello's deadline are refused (the
+ * client sends its bytes again, and meets the refusal); flows still
+ * followed but silent past the idle deadline, before their first check
+ * passed, and settled ones past their keep, are forgotten. A plain HTTP
+ * flow whose server's side went free is not forgotten for silence: its
+ * client's acknowledgements of a long download do not come here. */
 static void expire(struct gate *g, uint64_t now) {
         for (struct flow *f = g->lists[FLOW_CHECKING].head, *next; f; f = next) {
                 next = f->next;
-                if (f->held_usec && now - f->held_usec >= g->hello_usec) {
-                        struct verdicts vs = { .n = 0 };
-                        bool client_held = f->side[0].n_held > 0;
-                        flow_refuse(g, f, &vs, false, 0, client_held, NAMEGATE_TIMEOUT, NULL);
-                } else if (now - f->active_usec >= g->idle_usec)
+                if (f->held_usec && now - f->held_usec >= HOLD_USEC) {
+                        /* Dropped, their bytes kept: see the top. */
+                        for (int i = 0; i < 2; i++) {
+                                for (unsigned k = 0; k < f->side[i].n_held; k++)
+                                        send_verdict(g, f->side[i].held[k], NAMEGATE_DROP);
+                                f->side[i].n_held = 0;
+                        }
+                        f->held_usec = 0;
+                }
+                if (f->waiting_usec && now - f->waiting_usec >= g->hello_usec)
+                        flow_refuse(g, f, f->side[0].len > 0, NAMEGATE_TIMEOUT, NULL);
+                else if (!f->client_only && now - f->active_usec >= g->idle_usec)
                         flow_free(g, f);
         }
         for (int st = FLOW_PASSED; st <= FLOW_REFUSED; st++)
@@ -648,12 +694,14 @@ static void expire(struct gate *g, uint64_t now) {
 }
 
 /* The earliest deadline from now, in ms (at least 1), or -1. The
- * checking list is in activity order, not hold order, so it is walked:
- * it is short in practice, and bounded by max_flows. */
+ * checking list is in activity order, not deadline order, so it is
+ * walked: it is bounded by max_flows. */
 static int next_timeout_ms(struct gate *g, uint64_t now) {
         uint64_t due = UINT64_MAX;
         for (struct flow *f = g->lists[FLOW_CHECKING].head; f; f = f->next) {
-                uint64_t d = f->held_usec ? f->held_usec + g->hello_usec : f->active_usec + g->idle_usec;
+                uint64_t d = f->held_usec ? f->held_usec + HOLD_USEC
+                           : f->waiting_usec ? f->waiting_usec + g->hello_usec
+                           : f->client_only ? UINT64_MAX : f->active_usec + g->idle_usec;
                 if (d < due)
                         due = d;
         }

@@ -347,3 +347,24 @@ def test_killed_gate_is_restarted_and_fails_closed_meanwhile(net, sandbox, certs
     out = client(net, "tls", SHARED, "443", "tls-ok.test", str(certs / "ca.pem"))
     assert out["result"] == "ok", out
     assert server_saw(net) == ["tls tls-ok.test"]
+
+
+def test_checked_connections_outlive_the_gate(net, sandbox, certs):
+    """A connection whose checks are done is the kernel's alone: the gate
+    killed and started again, it talks on."""
+    pid = gate_pid(sandbox)
+    n = 20
+    p = net.popen(net.sbx, USER + [sys.executable, os.path.join(HERE, "nameclient.py"), "hold", SHARED,
+                                   "tls-ok.test", str(certs / "ca.pem"), str(n)],
+                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert json.loads(p.stdout.readline()) == {"open": n}
+        os.kill(pid, signal.SIGKILL)
+        assert gate_pid(sandbox, other_than=pid, timeout=10), "the name gate was not restarted"
+        p.stdin.write("\n")
+        p.stdin.flush()
+        out = json.loads(p.stdout.readline())
+        assert out["result"] == "ok" and out["again"] == n, out
+    finally:
+        p.kill()
+        p.wait()

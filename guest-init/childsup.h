@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* PID 1's supervision of one privilege-separated child (the DNS resolver,
- * the splice proxy): forked with a control socket, its first steps done
+ * the name gate): forked with a control socket, its first steps done
  * (childproc.h, then its own user without any capability, not dumpable,
  * killed with PID 1), watched through a pidfd, and started again when it
  * dies: after the shortest backoff if it had run for a minute, else after

@@ -26,12 +26,12 @@ enum denial_reason {
         DENIAL_PORT,            /* the address is allowed, that port or protocol is not */
         DENIAL_EXPIRED,         /* the name is allowed; this address of it no longer is */
         DENIAL_QTYPE,           /* a query type the resolver does not answer */
-        /* The splice proxy's refusals on a name-checked port: */
+        /* The name gate's refusals on a name-checked port: */
         DENIAL_NAME_MISSING,    /* the ClientHello or request names no host */
         DENIAL_NAME_INVALID,    /* it names something that is no host name */
         DENIAL_NAME_AMBIGUOUS,  /* it names two hosts, or one two ways */
         DENIAL_NAME_MALFORMED,  /* not a TLS ClientHello / HTTP/1.x request */
-        DENIAL_NAME_TOO_LONG,   /* no complete one in the bytes the proxy waits for */
+        DENIAL_NAME_TOO_LONG,   /* no complete one in the bytes the gate waits for */
         DENIAL_NAME_TIMEOUT,    /* begun, not finished in time */
         DENIAL_NAME_UNSUPPORTED, /* asks for what the check cannot follow (an upgrade) */
 };
@@ -62,7 +62,7 @@ void denials_name_seen(struct denials *d, const struct ip_prefix *addr, const ch
 /* A packet the firewall refused (a denial_packet_fn). */
 void denials_packet(const struct denial_packet *p, void *userdata);
 
-/* A connection the splice proxy refused on a name-checked port: kind
+/* A connection the name gate refused on a name-checked port: kind
  * "TLS" or "HTTP", the name it asked for (NULL when it named none), the
  * destination it was going to, and its owner when known. */
 void denials_name(struct denials *d, const char *kind, const char *name, const struct ip_prefix *dst,

@@ -27,10 +27,9 @@ struct firewall_config {
         bool with_resolver;
         uid_t resolver_uid;
         gid_t resolver_gid;
-        /* The name-checking splice proxy (spliceproxy_parent.h), as this
-         * user: connections to the name-checked ports of destinations
-         * allowed by a name go through it, unless the policy turns
-         * name_check off. */
+        /* The name gate (namegate_parent.h), as this user: connections to
+         * the name-checked ports of destinations allowed by a name go
+         * through it, unless the policy turns name_check off. */
         bool with_name_check;
         uid_t proxy_uid;
         gid_t proxy_gid;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The loopback sockets PID 1 opens for its children (the resolver's port 53,
- * the splice proxy's port) before they drop their privileges: bound on
+/* The loopback sockets PID 1 opens for its children (the resolver's port)
+ * before they drop their privileges: bound on
  * 127.0.0.1 or ::1 only, so nothing outside the sandbox's namespace reaches
  * them. */
 #pragma once

@@ -3,7 +3,7 @@
  * apart from how the bytes are carried: which bytes may pass before the
  * next check, and what each check makes of the bytes that follow. No I/O,
  * no clock, one allocation (the TLS name, until the server's first record),
- * so it can be driven by the splice proxy's peeks, by a unit test's byte
+ * so it can be driven by the name gate's packets, by a unit test's byte
  * strings, or by a fuzzer, alike.
  *
  * A side (client → server "up", server → client "down") has a budget: the

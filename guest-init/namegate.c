@@ -741,8 +741,8 @@ static int on_control(struct gate *g) {
 int namegate_main(const struct namegate_config *cfg) {
         struct gate g = {
                 .control_fd = cfg->control_fd, .policy = cfg->policy,
-                .hello_usec = (uint64_t) (cfg->hello_timeout_ms ? cfg->hello_timeout_ms : TIMEOUT_PROXY_HELLO_MS) * 1000u,
-                .idle_usec = (uint64_t) (cfg->idle_timeout_ms ? cfg->idle_timeout_ms : TIMEOUT_PROXY_IDLE_MS) * 1000u,
+                .hello_usec = (uint64_t) (cfg->hello_timeout_ms ? cfg->hello_timeout_ms : TIMEOUT_GATE_CHECK_MS) * 1000u,
+                .idle_usec = (uint64_t) (cfg->idle_timeout_ms ? cfg->idle_timeout_ms : TIMEOUT_GATE_IDLE_MS) * 1000u,
                 .max_flows = cfg->max_flows ? cfg->max_flows : NAMEGATE_FLOWS_MAX,
         };
         g.n_buckets = g.max_flows;

@@ -34,8 +34,8 @@ struct namegate_config {
         const struct policy *policy;    /* expanded */
 
         /* 0 takes the default in brackets (timeouts.h). */
-        unsigned hello_timeout_ms;      /* [TIMEOUT_PROXY_HELLO_MS]: a check holding packets */
-        unsigned idle_timeout_ms;       /* [TIMEOUT_PROXY_IDLE_MS]: a flow still followed, silent */
+        unsigned hello_timeout_ms;      /* [TIMEOUT_GATE_CHECK_MS]: a check waiting on bytes */
+        unsigned idle_timeout_ms;       /* [TIMEOUT_GATE_IDLE_MS]: a flow before its first check, silent */
         unsigned max_flows;             /* [NAMEGATE_FLOWS_MAX] */
 };
 

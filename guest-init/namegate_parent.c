@@ -267,7 +267,7 @@ int namegate_parent_new(struct loop *l, const struct namegate_parent_config *cfg
                 return log_error_errno(r, "Failed to bind the kernel's packet queue %u for the name gate: %m%s", cfg->queue,
                                        r == -EPERM ? " (CAP_NET_ADMIN is needed)"
                                        : r == -EBUSY ? " (another program of this network namespace holds it)"
-                                       : r == -ENOENT || r == -EPROTONOSUPPORT ? " (the kernel has no nfnetlink_queue: CONFIG_NETFILTER_NETLINK_QUEUE; or turn name checking off with name_check: {enabled: false})"
+                                       : r == -ENOENT || r == -EPROTONOSUPPORT ? " (the kernel has no nfnetlink_queue, CONFIG_NETFILTER_NETLINK_QUEUE, which name checking needs)"
                                        : "");
         r = loop_add_io(l, mnl_socket_get_fd(s->queue), EPOLLIN, on_queue, s);
         if (r < 0) {

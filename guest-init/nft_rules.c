@@ -398,14 +398,43 @@ static void allowed_to(struct nft_rule_builder *rb, uint8_t nfproto, const struc
         accept_and_mark(rb);
 }
 
-static void allowed(struct nft_rule_builder *rb, uint8_t nfproto, enum sbx_set set) {
-        allowed_to(rb, nfproto, nft_set_fixed(SBX_SET_TCP_PORTS), nft_set_fixed(set));
+/* The policy's ports on what it allows; with the name gate, not its
+ * name-checked ports: those went to the gate (or, allowed by address,
+ * are accepted below). The gate's rule and this one look the sets up
+ * apart, for the same packet: an address the resolver adds between the
+ * two lookups must not let a connection past the gate, so a name-checked
+ * port never reaches an accept here. */
+static void allowed(struct nft_rule_builder *rb, const struct nft_policy *p, uint8_t nfproto, enum sbx_set set) {
+        match_protocols(rb, nfproto, IPPROTO_TCP);
+        load_dport(rb);
+        nft_expr_lookup(rb, SBX_SET_TCP_PORTS);
+        if (p->gate_queue)
+                nft_expr_lookup_not(rb, SBX_SET_NAME_CHECKED_PORTS);
+        load_daddr(rb, nfproto);
+        nft_expr_lookup(rb, set);
+        accept_and_mark(rb);
 }
 
-static void body_allowed4(struct nft_rule_builder *rb, const struct nft_policy *p) { allowed(rb, NFPROTO_IPV4, SBX_SET_ALLOWED_V4); }
-static void body_learned4(struct nft_rule_builder *rb, const struct nft_policy *p) { allowed(rb, NFPROTO_IPV4, SBX_SET_LEARNED_V4); }
-static void body_learned6(struct nft_rule_builder *rb, const struct nft_policy *p) { allowed(rb, NFPROTO_IPV6, SBX_SET_LEARNED_V6); }
-static void body_allowed6(struct nft_rule_builder *rb, const struct nft_policy *p) { allowed(rb, NFPROTO_IPV6, SBX_SET_ALLOWED_V6); }
+static void body_allowed4(struct nft_rule_builder *rb, const struct nft_policy *p) { allowed(rb, p, NFPROTO_IPV4, SBX_SET_ALLOWED_V4); }
+static void body_learned4(struct nft_rule_builder *rb, const struct nft_policy *p) { allowed(rb, p, NFPROTO_IPV4, SBX_SET_LEARNED_V4); }
+static void body_learned6(struct nft_rule_builder *rb, const struct nft_policy *p) { allowed(rb, p, NFPROTO_IPV6, SBX_SET_LEARNED_V6); }
+static void body_allowed6(struct nft_rule_builder *rb, const struct nft_policy *p) { allowed(rb, p, NFPROTO_IPV6, SBX_SET_ALLOWED_V6); }
+
+/* Name-checked ports of destinations allowed by address (cidrs:,
+ * GitHub's meta ranges): the gate never sees them. (The init's own
+ * sockets were accepted above.) */
+static void by_address(struct nft_rule_builder *rb, uint8_t nfproto, enum sbx_set set) {
+        match_protocols(rb, nfproto, IPPROTO_TCP);
+        load_dport(rb);
+        nft_expr_lookup(rb, SBX_SET_NAME_CHECKED_PORTS);
+        load_daddr(rb, nfproto);
+        nft_expr_lookup(rb, set);
+        accept_and_mark(rb);
+}
+
+static void body_by_address4(struct nft_rule_builder *rb, const struct nft_policy *p) { by_address(rb, NFPROTO_IPV4, SBX_SET_BY_ADDRESS_V4); }
+static void body_by_address6(struct nft_rule_builder *rb, const struct nft_policy *p) { by_address(rb, NFPROTO_IPV6, SBX_SET_BY_ADDRESS_V6); }
+
 
 /* The name gate (namegate.h): a new TCP connection to a name-checked
  * port of a destination the policy allows because of a name (not by
@@ -665,6 +694,8 @@ static const struct rule_def output_rules[] = {
         { "name-checked ports of allowed IPv6 destinations: through the name gate", body_gate_allowed6, false, true },
         { "name-checked ports of IPv4 addresses the resolver handed out: through the name gate", body_gate_learned4, false, true },
         { "name-checked ports of IPv6 addresses the resolver handed out: through the name gate", body_gate_learned6, false, true },
+        { "name-checked ports of IPv4 destinations allowed by address", body_by_address4, false, true },
+        { "name-checked ports of IPv6 destinations allowed by address", body_by_address6, false, true },
         { "allowed TCP ports on allowed IPv4 destinations", body_allowed4 },
         { "allowed TCP ports on allowed IPv6 destinations", body_allowed6 },
         { "allowed TCP ports on IPv4 addresses the sandbox's resolver handed out", body_learned4 },

@@ -125,11 +125,12 @@ void privcheck_proxy_user(uid_t *ret_uid, gid_t *ret_gid) {
         *ret_gid = pw ? pw->pw_gid : PRIVCHECK_PROXY_UID_FALLBACK;
 }
 
-/* The system users whose uid the firewall treats apart: the name_check
- * chain does not redirect the proxy's sockets, the DNS redirect exempts the
- * resolver's, and PID 1's own uid may signal PID 1. A sandbox user sharing
- * any of them would share that exemption (and could signal the child), so
- * refuse; the gid too, since group-owned files and sockets follow it. */
+/* The system users whose uid the firewall or the init treat apart: the
+ * DNS redirect exempts the resolver's, the name gate's child could be
+ * signalled or traced by a user of its uid, and PID 1's own uid may signal
+ * PID 1. A sandbox user sharing any of them would share that (and could
+ * signal the child), so refuse; the gid too, since group-owned files and
+ * sockets follow it. */
 int privcheck_system_uids_apart(const struct target_user *user) {
         struct {
                 const char *name;

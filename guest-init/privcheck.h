@@ -25,7 +25,8 @@ int privcheck_startup(const struct init_config *cfg);
 int privcheck_target_user(const struct init_config *cfg, struct target_user *ret);
 
 /* -EINVAL (logged) when the sandbox user's uid or gid is that of PID 1's
- * own user, the resolver's or the proxy's: the firewall exempts those. */
+ * own user, the resolver's or the name gate's: the firewall or the init
+ * treat those apart. */
 int privcheck_system_uids_apart(const struct target_user *user);
 
 /* 0 if this process can program nftables; else logs why not and the fix,
@@ -69,5 +70,5 @@ int privcheck_separate_uid(void);
  * (also as its gid). */
 void privcheck_resolver_user(uid_t *ret_uid, gid_t *ret_gid);
 
-/* The same for the splice proxy child: PRIVCHECK_PROXY_USER. */
+/* The same for the name gate child: PRIVCHECK_PROXY_USER. */
 void privcheck_proxy_user(uid_t *ret_uid, gid_t *ret_gid);

@@ -27,9 +27,9 @@
 #define TIMEOUT_SELFCHECK_ALLOWED_MS 3000u
 #define TIMEOUT_SELFCHECK_BLOCKED_MS 1000u
 
-/* The name-checking splice proxy: how long a connection may take to send
- * its ClientHello or request head, how long the upstream may take to
- * accept, and how long a spliced connection may stay silent both ways. */
-#define TIMEOUT_PROXY_HELLO_MS 10000u
-#define TIMEOUT_PROXY_CONNECT_MS 10000u
-#define TIMEOUT_PROXY_IDLE_MS (30u * 60u * 1000u)
+/* The name gate: how long a check may wait for the rest of a ClientHello
+ * or request head (from its first part, or the last check that passed),
+ * and how long a connection whose first check has not passed may stay
+ * silent before it is forgotten. */
+#define TIMEOUT_GATE_CHECK_MS 10000u
+#define TIMEOUT_GATE_IDLE_MS (30u * 60u * 1000u)

@@ -591,3 +591,31 @@ def test_a_restarted_gate_refuses_the_flows_it_did_not_see_begin(net):
             ["vhost=allowed.test"]
     finally:
         init.stop()
+
+
+def test_a_connection_that_misses_the_gate_is_refused_by_the_filter(net):
+    """The gate's rule and the accept rules after it look the allowed and
+    learned sets up apart for the same SYN: an address the resolver adds
+    between the two lookups (or any other gap) must not let a connection
+    to a name-checked port past the gate. With the gate's rules gone, the
+    sandbox user's connection is reset at its SYN rather than accepted
+    unchecked."""
+    init = start(net)
+    try:
+        assert attack(net, "tls", SHARED4, "443", "allowed.test")["result"] == "open"
+        out = json.loads(net.run(net.sbx, ["nft", "-j", "-a", "list", "chain", "inet", "agent_sandbox", "output"]).stdout)
+        gate_rules = [o["rule"]["handle"] for o in out["nftables"] if "rule" in o
+                      and o["rule"].get("comment", "").endswith(": through the name gate")
+                      and o["rule"]["comment"].startswith("name-checked ports of")]
+        assert len(gate_rules) == 4, out
+        for handle in gate_rules:
+            net.run(net.sbx, ["nft", "delete", "rule", "inet", "agent_sandbox", "output", "handle", str(handle)])
+        before = len(vhost_lines(net))
+        for addr in (SHARED4, SHARED6):
+            out = attack(net, "tls", addr, "443", "evil.test")
+            assert out["result"] == "ConnectionRefusedError", (addr, out)     # the SYN was reset
+        out = attack(net, "http", SHARED4, "80", "evil.test", "evil.test", "keepalive")
+        assert out["error"] and not out["replies"], out
+        assert not vhost_lines(net)[before:], vhost_lines(net)
+    finally:
+        init.stop()

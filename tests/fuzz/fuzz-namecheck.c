@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The name check's decisions over a whole connection (namecheck.h), run as
- * the splice proxy carries one (namecheck_run.h): every HTTP request head
+ * a carrier of its bytes follows it (namecheck_run.h): every HTTP request head
  * and chunk line, the TLS server's first record and a second ClientHello.
- * Whatever the bytes, no check passes granting nothing (the proxy would
+ * Whatever the bytes, no check passes granting nothing (the carrier would
  * spin), no more bytes pass than there are, a refusal that names a name
  * names one of the checker's alphabet, and nothing reads past the bytes.
  * Input: a byte whose low bit chooses TLS, two bytes of the client's

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* A connection's two streams run through the name check (namecheck.h) the
- * way the splice proxy carries one: a side passes what its budget allows,
+ * way the name gate follows one: a side passes what its budget allows,
  * then its next check reads what follows, at most SNIFF_BYTES_MAX bytes of
  * it. For the unit test and the fuzzer alike. */
 #pragma once

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* namecheck.h: which bytes of a connection's two streams pass, and where it
- * is refused (namecheck_run.h runs a connection as the proxy carries it);
+ * is refused (namecheck_run.h runs a connection as the gate follows it);
  * for every cut of the client's bytes, nothing past a check that has not
  * passed gets through. */
 #include <stdio.h>

@@ -320,7 +320,7 @@ void denial_fix(const struct denial *d, bool managed, struct denial_fix *ret) {
                 return;
         }
         snprintf(ret->policy_line, sizeof(ret->policy_line), "cidrs: [\"%s\"]", ip_prefix_format(&a, buf));
-        /* The splice proxy's refusal of a connection that named no host:
+        /* The name gate's refusal of a connection that named no host:
          * only an address under cidrs: is not name-checked. */
         if (strcmp(d->kind, "name") == 0)
                 snprintf(ret->note, sizeof(ret->note),

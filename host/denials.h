@@ -12,7 +12,7 @@
 
 struct denial {
         int64_t time;           /* Unix seconds */
-        char kind[8];           /* "connect", "dns" or "name" (the splice proxy's) */
+        char kind[8];           /* "connect", "dns" or "name" (the name gate's) */
         char proto[16];         /* tcp, udp, icmp; for dns the query type */
         char dst[64];           /* "" for dns */
         int port;               /* -1: none */

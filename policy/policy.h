@@ -23,7 +23,7 @@
 #define POLICY_DNS_GRACE_MAX 86400u
 
 /* Name checking (name_check:): the ports whose connections to name-allowed
- * destinations go through the splice proxy, and which protocol it reads
+ * destinations go through the name gate, and which protocol it reads
  * there. At most this many per list. */
 #define POLICY_NAME_CHECK_PORTS_MAX 16
 

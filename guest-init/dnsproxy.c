@@ -42,8 +42,16 @@
 /* Datagrams read per wake-up from one UDP socket, so that one busy
  * socket cannot starve the control socket's acknowledgements. */
 #define UDP_BATCH 64
-/* Queries sent upstream at once (proxy->n_upstream). */
-#define UPSTREAM_MAX 128
+/* Queries sent upstream at once (proxy->n_upstream). Below 100, the
+ * most Docker's embedded DNS (127.0.0.11, the upstream of every sandbox
+ * on a user-defined network) forwards at once: it drops a query beyond
+ * that without an answer (libnetwork's resolver, maxConcurrent, Docker
+ * 20.10). When a loaded machine slows its forwarding, 128 of ours kept it
+ * full, the surplus was dropped again on c-ares' retry, and those queries
+ * ended SERVFAIL. Each copy counts there, and c-ares sends a query
+ * whose answer is late once more (DNS_TRIES): 48 queries and a retry of
+ * each stay under 100, with a few left for PID 1's own lookups. */
+#define UPSTREAM_MAX 48
 
 struct tcp_conn;
 

@@ -254,17 +254,19 @@ def test_an_answer_whose_set_update_the_kernel_refuses_is_not_released(net):
         init.stop()
 
 
-# COUNT A queries for n0.burst.test... sent at once from one UDP socket to
-# SERVER, each once (no retry); waits up to 90 s for all answers. Prints
-# {"rcode": {rcode: how many}, "with_address": how many carried theirs}.
+# COUNT A queries for n0.burst.test... (or COUNT times for NAME) sent at
+# once from one UDP socket to SERVER, each once (no retry); waits up to 90 s
+# for all answers. Prints {"rcode": {rcode: how many}, "with_address": how
+# many carried theirs}: 198.18.(i >> 8).(i & 255) for the i-th name, 198.18.0.0 for NAME.
 BURST_CLIENT = r"""
 import json, select, socket, struct, sys, time
 server, count = sys.argv[1], int(sys.argv[2])
+one = sys.argv[3] if len(sys.argv) > 3 else None
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
 s.connect((server, 53))
 for i in range(count):
-    name = b"".join(bytes([len(l)]) + l for l in f"n{i}.burst.test".encode().split(b"."))
+    name = b"".join(bytes([len(l)]) + l for l in (one or f"n{i}.burst.test").encode().split(b"."))
     s.send(struct.pack("!HHHHHH", i, 0x0100, 1, 0, 0, 0) + name + b"\0\0\1\0\1")
 rcodes, with_address, got = {}, 0, set()
 deadline = time.monotonic() + 90
@@ -275,7 +277,7 @@ while len(got) < count and select.select([s], [], [], max(0, deadline - time.mon
         continue
     got.add(qid)
     rcodes[msg[3] & 15] = rcodes.get(msg[3] & 15, 0) + 1
-    with_address += bytes([198, 18, qid >> 8, qid & 255]) in msg
+    with_address += bytes([198, 18, 0, 0] if one else [198, 18, qid >> 8, qid & 255]) in msg
 print(json.dumps({"rcode": rcodes, "with_address": with_address}))
 """
 
@@ -298,5 +300,38 @@ def test_a_burst_through_a_forwarder_that_drops_beyond_100_is_answered(net):
         got = json.loads(r.stdout)
         upstream = (net.tmp / "upstream").read_text() if (net.tmp / "upstream").exists() else ""
         assert got == {"rcode": {"0": count}, "with_address": count}, (got, upstream, init.lines[-5:])
+    finally:
+        init.stop()
+
+
+def answered_upstream(stats):
+    """slowdns.py's count of answers (--stats FILE), as of now: it rewrites
+    the file at least once a second."""
+    since = time.time()
+    deadline = time.monotonic() + 10
+    while not (stats.exists() and stats.stat().st_mtime > since) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return int(stats.read_text().split()[0])
+
+
+def test_one_name_asked_by_many_at_once_is_asked_upstream_once(net):
+    """Threads of one program resolving the same name at once, or a client
+    retrying, ask the same question many times before its answer comes.
+    Each copy sent upstream fills the server's queue (Docker's embedded DNS
+    drops what is beyond 100): the copies wait for the one query already
+    asked and take its answer, each with its own id."""
+    stats = net.tmp / "upstream"
+    net.replace_dns_with_slowdns({"same.burst.test": {"a": ["198.18.0.0"], "ttl": 60}}, delay_ms=500,
+                                 stats=stats)
+    init = RunningInit(net, net.write_policy('domains: ["*.burst.test"]\nname_check: {enabled: false}\n'))
+    try:
+        init.wait_for("DNS resolver started")
+        before = answered_upstream(stats)       # the init's own lookups at its start
+        r = net.run(net.sbx, USER + [sys.executable, "-c", BURST_CLIENT, "192.0.2.1", "300", "same.burst.test"],
+                    timeout=120)
+        assert json.loads(r.stdout) == {"rcode": {"0": 300}, "with_address": 300}, (r.stdout, init.lines[-5:])
+        # One query; a second only if c-ares retried it on a machine too
+        # slow to answer within its timeout.
+        assert answered_upstream(stats) - before <= 2, init.lines[-5:]
     finally:
         init.stop()

@@ -48,10 +48,14 @@
  * that without an answer (libnetwork's resolver, maxConcurrent, Docker
  * 20.10). When a loaded machine slows its forwarding, 128 of ours kept it
  * full, the surplus was dropped again on c-ares' retry, and those queries
- * ended SERVFAIL. Each copy counts there, and c-ares sends a query
- * whose answer is late once more (DNS_TRIES): 48 queries and a retry of
- * each stay under 100, with a few left for PID 1's own lookups. */
-#define UPSTREAM_MAX 48
+ * ended SERVFAIL. 96 leaves a few for PID 1's own lookups. Not lower:
+ * through a slow forwarder this many per answer time is all we pass, and
+ * clients give up after their own timeouts (glibc: 2 × 5 s); with 48, a
+ * burst of 500 names at 600 ms per answer lost 144 of them, with 96 none.
+ * c-ares sends a query whose answer is 2 s late once more (DNS_TRIES);
+ * that copy, if the server drops it, costs nothing while the first one
+ * is still being forwarded. */
+#define UPSTREAM_MAX 96
 
 struct tcp_conn;
 

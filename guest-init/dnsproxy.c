@@ -42,8 +42,20 @@
 /* Datagrams read per wake-up from one UDP socket, so that one busy
  * socket cannot starve the control socket's acknowledgements. */
 #define UDP_BATCH 64
-/* Queries sent upstream at once (proxy->n_upstream). */
-#define UPSTREAM_MAX 128
+/* Queries sent upstream at once (proxy->n_upstream). Below 100, the
+ * most Docker's embedded DNS (127.0.0.11, the upstream of every sandbox
+ * on a user-defined network) forwards at once: it drops a query beyond
+ * that without an answer (libnetwork's resolver, maxConcurrent, Docker
+ * 20.10). When a loaded machine slows its forwarding, 128 of ours kept it
+ * full, the surplus was dropped again on c-ares' retry, and those queries
+ * ended SERVFAIL. 96 leaves a few for PID 1's own lookups. Not lower:
+ * through a slow forwarder this many per answer time is all we pass, and
+ * clients give up after their own timeouts (glibc: 2 × 5 s); with 48, a
+ * burst of 500 names at 600 ms per answer lost 144 of them, with 96 none.
+ * c-ares sends a query whose answer is 2 s late once more (DNS_TRIES);
+ * that copy, if the server drops it, costs nothing while the first one
+ * is still being forwarded. */
+#define UPSTREAM_MAX 96
 
 struct tcp_conn;
 
@@ -70,6 +82,11 @@ struct pending {
         int qlen;
         struct pending *wait_next;
         bool at_upstream;
+        /* Queries for the same name and type that arrived while this one
+         * was waiting for upstream: they take its answer (lead_next links
+         * them, in the order they came). */
+        struct pending *followers, *followers_tail, *lead_next;
+        bool follower;
         struct pending *prev, *next;            /* proxy->all */
         struct pending *ack_prev, *ack_next;    /* proxy->acks, while seq != 0 */
 };
@@ -363,19 +380,38 @@ static void control_flush(struct proxy *p) {
 
 static void upstream_pump(struct proxy *p);
 
+static void answer_one(struct pending *pq, int status, const unsigned char *abuf, int alen);
+
 static void on_upstream_answer(void *arg, int status, int timeouts, unsigned char *abuf, int alen) {
         struct pending *pq = arg;
         struct proxy *p = pq->proxy;
 
         pq->at_upstream = false;
         p->n_upstream--;
-        if (!p->stopping)
-                upstream_pump(p);
-
         if (p->stopping) {
-                pending_free(pq);
+                pending_free(pq);       /* its followers are freed with the rest */
                 return;
         }
+        upstream_pump(p);
+
+        /* Taken first: answering pq may free it. abuf stays c-ares' until
+         * we return. */
+        struct pending *f = TAKE_PTR(pq->followers);
+        pq->followers_tail = NULL;
+        answer_one(pq, status, abuf, alen);
+        while (f) {
+                struct pending *next = TAKE_PTR(f->lead_next);
+                answer_one(f, status, abuf, alen);
+                f = next;
+        }
+}
+
+/* One client's query and the upstream's answer to it (or to the query it
+ * followed, which asked the same): checked, cut for UDP, and released or
+ * held for PID 1, each for this client's id, question and transport. */
+static void answer_one(struct pending *pq, int status, const unsigned char *abuf, int alen) {
+        struct proxy *p = pq->proxy;
+
         if (!pq->client.conn && pq->client.udp_fd < 0) {       /* the TCP client left */
                 pending_free(pq);
                 return;
@@ -436,6 +472,25 @@ static void on_upstream_answer(void *arg, int status, int timeouts, unsigned cha
         pending_hold(pq, TAKE_PTR(answer), len, addrs, n, ttl);
 }
 
+/* A query for the same name and type that has not had its answer yet
+ * (waiting for room upstream, or there). */
+static struct pending *asking_find(struct proxy *p, const struct dns_query *q) {
+        for (struct pending *pq = p->all; pq; pq = pq->next)
+                if (!pq->follower && (pq->at_upstream || pq->qbuf) && pq->q.qtype == q->qtype &&
+                    strcmp(pq->q.name, q->name) == 0)
+                        return pq;
+        return NULL;
+}
+
+static void follow(struct pending *lead, struct pending *pq) {
+        pq->follower = true;
+        if (lead->followers_tail)
+                lead->followers_tail->lead_next = pq;
+        else
+                lead->followers = pq;
+        lead->followers_tail = pq;
+}
+
 static void forward(struct proxy *p, const struct client *cl, const struct dns_query *q) {
         if (p->n_inflight >= p->max_inflight) {
                 counter_bump(&p->overloaded);
@@ -447,11 +502,17 @@ static void forward(struct proxy *p, const struct client *cl, const struct dns_q
                 reply_local(p, cl, q, DNS_RCODE_SERVFAIL);
                 return;
         }
+        /* The same question asked again before its answer came (threads
+         * of one program, getaddrinfo() in each; a client's retry): it
+         * takes that answer instead of asking upstream once more. A burst
+         * of one name is then one query upstream, not hundreds that fill
+         * the server's queue and time out there. */
+        struct pending *lead = asking_find(p, q);
         /* Our own query, built from the checked name: nothing the client
          * sent but the name and type reaches the upstream server. */
         unsigned char *qbuf = NULL;
         int qlen = 0;
-        if (ares_create_query(q->name, DNS_CLASS_IN, q->qtype, 0, 1, &qbuf, &qlen, 0) != ARES_SUCCESS) {
+        if (!lead && ares_create_query(q->name, DNS_CLASS_IN, q->qtype, 0, 1, &qbuf, &qlen, 0) != ARES_SUCCESS) {
                 free(pq);
                 reply_local(p, cl, q, DNS_RCODE_SERVFAIL);
                 return;
@@ -463,6 +524,10 @@ static void forward(struct proxy *p, const struct client *cl, const struct dns_q
         p->n_inflight++;
         if (cl->conn)
                 cl->conn->n_pending++;
+        if (lead) {
+                follow(lead, pq);
+                return;
+        }
         pq->qbuf = qbuf;
         pq->qlen = qlen;
         if (p->waiting_tail)

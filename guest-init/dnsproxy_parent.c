@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -58,6 +59,12 @@ struct dnsproxy_parent {
          * policy's own names, cidrs, services, meta ranges). */
         dnsproxy_static_fn static_allows;
         void *static_userdata;
+
+        /* An acknowledgement the control socket did not take, and the
+         * child it is for (its start, as child.started_usec; 0: none):
+         * sent before anything more is read. */
+        struct dnsproxy_msg ack_unsent;
+        uint64_t ack_unsent_child;
 
         /* Lines the sandbox's user can cause by asking: each kind bounded. */
         struct log_budget guard_log, full_log, policy_log, any_name_log;
@@ -353,8 +360,49 @@ static void report_refused(struct dnsproxy_parent *d, const struct dnsproxy_msg 
         denials_dns(d->cfg.denials, m->name, dns_type_name(m->qtype, type, sizeof(type)), allowed ? DENIAL_QTYPE : DENIAL_NOT_IN_POLICY);
 }
 
+static int ack_send(int fd, const struct dnsproxy_msg *ack) {
+        if (send(fd, ack, sizeof(*ack), MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+                return negative_errno();
+        return 0;
+}
+
+/* The child reads its acknowledgements between the other things it does;
+ * in a burst it sends ALLOWs faster than it reads them, and the socket
+ * takes only so many (its buffer, about a hundred). An acknowledgement
+ * dropped there failed the client's answer after the child's timeout
+ * (SERVFAIL, "PID 1 did not acknowledge in time"). So it waits for room,
+ * and no ALLOW is read meanwhile: the child keeps what it cannot send in
+ * order, and the socket paces both sides. */
+static void ack_hold(struct dnsproxy_parent *d, struct loop *l, int fd, const struct dnsproxy_msg *ack) {
+        d->ack_unsent = *ack;
+        d->ack_unsent_child = d->child.started_usec;
+        (void) loop_modify_io(l, fd, EPOLLOUT);
+}
+
+/* Sends the held acknowledgement. false: it still waits, or the child is
+ * gone; read nothing now. */
+static bool ack_flush(struct dnsproxy_parent *d, struct loop *l, int fd) {
+        /* Never to a child started since: its own ALLOWs reuse the
+         * sequence numbers, and this one would release an answer PID 1
+         * has not allowed. */
+        if (d->ack_unsent_child != d->child.started_usec) {
+                d->ack_unsent_child = 0;
+                return true;
+        }
+        int r = ack_send(fd, &d->ack_unsent);
+        if (r == -EAGAIN || r == -EINTR)
+                return false;
+        d->ack_unsent_child = 0;
+        if (r < 0)
+                return false;           /* the child is gone: on_child_exit restarts it */
+        (void) loop_modify_io(l, fd, EPOLLIN);
+        return true;
+}
+
 static int on_control(struct loop *l, int fd, uint32_t events, void *userdata) {
         struct dnsproxy_parent *d = userdata;
+        if (!ack_flush(d, l, fd))
+                return 0;
         /* Aligned for the struct: dnsproxy_msg_check hands back a pointer
          * into this buffer. */
         union { struct dnsproxy_msg msg; char bytes[sizeof(struct dnsproxy_msg) + 1]; } buf;
@@ -382,10 +430,15 @@ static int on_control(struct loop *l, int fd, uint32_t events, void *userdata) {
                         ack.status = 0;
                 if (ack.status == 0)
                         ack.ttl = granted;
-                if (send(fd, &ack, sizeof(ack), MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno != EAGAIN)
-                        return 0;
+                int r = ack_send(fd, &ack);
                 if (ack.status == 0)
                         note_names(d, m);
+                if (r == -EAGAIN || r == -EINTR) {
+                        ack_hold(d, l, fd, &ack);
+                        return 0;
+                }
+                if (r < 0)
+                        return 0;       /* the child is gone: on_child_exit restarts it */
         }
         return 0;
 }

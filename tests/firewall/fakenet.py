@@ -73,22 +73,25 @@ class FakeNet(NetPair):
         self.dnsmasq.send_signal(signal.SIGHUP)
         time.sleep(0.1)
 
-    def start_slowdns(self, table_path, delay_ms, listen="192.0.2.1", alternate=False, stats=None):
+    def start_slowdns(self, table_path, delay_ms, listen="192.0.2.1", alternate=False, stats=None,
+                      max_concurrent=0):
         p = self.popen(self.net, [sys.executable, os.path.join(HERE, "slowdns.py"), "--listen", listen,
                                   "--delay-ms", str(delay_ms), "--table", str(table_path)] +
-                       (["--alternate"] if alternate else []) + (["--stats", str(stats)] if stats else []),
+                       (["--alternate"] if alternate else []) + (["--stats", str(stats)] if stats else []) +
+                       (["--max-concurrent", str(max_concurrent)] if max_concurrent else []),
                        stdout=subprocess.PIPE, text=True)
         assert p.stdout.readline().strip() == "ready"
         return p
 
-    def replace_dns_with_slowdns(self, table, delay_ms):
+    def replace_dns_with_slowdns(self, table, delay_ms, **kw):
         """dnsmasq makes way for slowdns.py answering table ({name: {"a":
-        [...], "ttl": N}}) after delay_ms, on the same address."""
+        [...], "ttl": N}}) after delay_ms, on the same address; kw as
+        start_slowdns takes them."""
         self.dnsmasq.kill()
         self.dnsmasq.wait()
         path = self.tmp / "table.json"
         path.write_text(json.dumps(table))
-        return self.start_slowdns(path, delay_ms)
+        return self.start_slowdns(path, delay_ms, **kw)
 
     def write_policy(self, text, name="policy.yaml"):
         path = self.tmp / name

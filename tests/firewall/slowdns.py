@@ -11,6 +11,10 @@ Unknown names get NXDOMAIN. Prints "ready" once listening.
   (wall clock), so a re-resolution every second sees a changed answer.
   --stats FILE: the number of queries answered so far, rewritten at most
   once a second (for counting re-resolution rounds).
+  --max-concurrent N: a query that arrives while N are waiting for their
+  answer is dropped without one, as Docker's embedded DNS (127.0.0.11)
+  does with a query beyond its 100 forwarded at once (libnetwork
+  resolver.go, maxConcurrent, Docker 20.10). --stats then also counts them.
 """
 import argparse
 import heapq
@@ -61,6 +65,7 @@ def main():
     ap.add_argument("--table", required=True)
     ap.add_argument("--alternate", action="store_true")
     ap.add_argument("--stats")
+    ap.add_argument("--max-concurrent", type=int, default=0)
     args = ap.parse_args()
     with open(args.table) as f:
         table = {k.lower(): v for k, v in json.load(f).items()}
@@ -76,12 +81,12 @@ def main():
     # hundreds of queries costs no more than one (a thread per query would
     # make the responder, not the client, the slow part).
     due = []
-    seq = answered = 0
+    seq = answered = dropped = 0
     stats_written = 0.0
     while True:
         if args.stats and time.monotonic() - stats_written >= 1:
             with open(args.stats + ".tmp", "w") as f:
-                f.write(f"{answered}\n")
+                f.write(f"{answered}\n" + (f"dropped {dropped}\n" if args.max_concurrent else ""))
             os.replace(args.stats + ".tmp", args.stats)
             stats_written = time.monotonic()
         timeout = max(0.0, due[0][0] - time.monotonic()) if due else None
@@ -93,6 +98,9 @@ def main():
                     msg, peer = sock.recvfrom(4096, socket.MSG_DONTWAIT)
                 except BlockingIOError:
                     break
+                if args.max_concurrent and len(due) >= args.max_concurrent:
+                    dropped += 1
+                    continue
                 seq += 1
                 heapq.heappush(due, (time.monotonic() + args.delay_ms / 1000, seq, msg, peer))
         while due and due[0][0] <= time.monotonic():

@@ -252,3 +252,86 @@ def test_an_answer_whose_set_update_the_kernel_refuses_is_not_released(net):
         assert probe(net, "tcp:198.51.100.20:443") in ("refused", "reset")
     finally:
         init.stop()
+
+
+# COUNT A queries for n0.burst.test... (or COUNT times for NAME) sent at
+# once from one UDP socket to SERVER, each once (no retry); waits up to 90 s
+# for all answers. Prints {"rcode": {rcode: how many}, "with_address": how
+# many carried theirs}: 198.18.(i >> 8).(i & 255) for the i-th name, 198.18.0.0 for NAME.
+BURST_CLIENT = r"""
+import json, select, socket, struct, sys, time
+server, count = sys.argv[1], int(sys.argv[2])
+one = sys.argv[3] if len(sys.argv) > 3 else None
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+s.connect((server, 53))
+for i in range(count):
+    name = b"".join(bytes([len(l)]) + l for l in (one or f"n{i}.burst.test").encode().split(b"."))
+    s.send(struct.pack("!HHHHHH", i, 0x0100, 1, 0, 0, 0) + name + b"\0\0\1\0\1")
+rcodes, with_address, got = {}, 0, set()
+deadline = time.monotonic() + 90
+while len(got) < count and select.select([s], [], [], max(0, deadline - time.monotonic()))[0]:
+    msg = s.recv(4096)
+    qid = struct.unpack("!H", msg[:2])[0]
+    if qid in got:
+        continue
+    got.add(qid)
+    rcodes[msg[3] & 15] = rcodes.get(msg[3] & 15, 0) + 1
+    with_address += bytes([198, 18, 0, 0] if one else [198, 18, qid >> 8, qid & 255]) in msg
+print(json.dumps({"rcode": rcodes, "with_address": with_address}))
+"""
+
+
+def test_a_burst_through_a_forwarder_that_drops_beyond_100_is_answered(net):
+    """Docker's embedded DNS, the upstream of a sandbox on a user-defined
+    network, forwards at most 100 queries at once and drops the rest
+    without an answer. When load slows its forwarding, a resolver that keeps
+    more than that at it loses the surplus, and c-ares' one retry meets a
+    full server again: SERVFAIL. A burst of 800 names through such a server
+    (half a second per answer) must be answered, every name with its
+    address."""
+    count = 800
+    table = {f"n{i}.burst.test": {"a": [f"198.18.{i >> 8}.{i & 255}"], "ttl": 60} for i in range(count)}
+    net.replace_dns_with_slowdns(table, delay_ms=500, max_concurrent=100, stats=net.tmp / "upstream")
+    init = RunningInit(net, net.write_policy('domains: ["*.burst.test"]\nname_check: {enabled: false}\n'))
+    try:
+        init.wait_for("DNS resolver started")
+        r = net.run(net.sbx, USER + [sys.executable, "-c", BURST_CLIENT, "192.0.2.1", str(count)], timeout=120)
+        got = json.loads(r.stdout)
+        upstream = (net.tmp / "upstream").read_text() if (net.tmp / "upstream").exists() else ""
+        assert got == {"rcode": {"0": count}, "with_address": count}, (got, upstream, init.lines[-5:])
+    finally:
+        init.stop()
+
+
+def answered_upstream(stats):
+    """slowdns.py's count of answers (--stats FILE), as of now: it rewrites
+    the file at least once a second."""
+    since = time.time()
+    deadline = time.monotonic() + 10
+    while not (stats.exists() and stats.stat().st_mtime > since) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return int(stats.read_text().split()[0])
+
+
+def test_one_name_asked_by_many_at_once_is_asked_upstream_once(net):
+    """Threads of one program resolving the same name at once, or a client
+    retrying, ask the same question many times before its answer comes.
+    Each copy sent upstream fills the server's queue (Docker's embedded DNS
+    drops what is beyond 100): the copies wait for the one query already
+    asked and take its answer, each with its own id."""
+    stats = net.tmp / "upstream"
+    net.replace_dns_with_slowdns({"same.burst.test": {"a": ["198.18.0.0"], "ttl": 60}}, delay_ms=500,
+                                 stats=stats)
+    init = RunningInit(net, net.write_policy('domains: ["*.burst.test"]\nname_check: {enabled: false}\n'))
+    try:
+        init.wait_for("DNS resolver started")
+        before = answered_upstream(stats)       # the init's own lookups at its start
+        r = net.run(net.sbx, USER + [sys.executable, "-c", BURST_CLIENT, "192.0.2.1", "300", "same.burst.test"],
+                    timeout=120)
+        assert json.loads(r.stdout) == {"rcode": {"0": 300}, "with_address": 300}, (r.stdout, init.lines[-5:])
+        # One query; a second only if c-ares retried it on a machine too
+        # slow to answer within its timeout.
+        assert answered_upstream(stats) - before <= 2, init.lines[-5:]
+    finally:
+        init.stop()

@@ -619,3 +619,46 @@ def test_a_connection_that_misses_the_gate_is_refused_by_the_filter(net):
         assert not vhost_lines(net)[before:], vhost_lines(net)
     finally:
         init.stop()
+
+
+# Both ClientHellos in one write, before the server has said anything: the
+# first (no key share) makes the server ask again, and a server that reads
+# on takes the second, which names another host, as the answer.
+BOTH_HELLOS_CLIENT = r"""
+import json, os, socket, sys
+sys.path.insert(0, sys.argv[2])
+from namecheck_attack import client_hello
+sid = os.urandom(32)
+first = client_hello("allowed.test", False, key_share=False, session_id=sid)
+second = client_hello("evil.test", False, session_id=sid)
+s = socket.create_connection((sys.argv[1], 443), timeout=5)
+s.sendall(first + b"\x14\x03\x03\x00\x01\x01" + second)
+s.settimeout(3)
+try:
+    data = s.recv(4096)
+    after = "closed" if not data else "data"
+except socket.timeout:
+    after = "open"
+except ConnectionResetError:
+    after = "reset"
+print(json.dumps({"after": after}))
+"""
+
+
+def test_a_second_clienthello_sent_before_the_server_asks_does_not_reach_it(tls_net):
+    """The client's bytes after its ClientHello wait for the server's first
+    record: only then is it known whether a second ClientHello may come,
+    and whether it must name the first's server. Sent at once with the
+    first, they would reach a server that asks again before the gate could
+    check them."""
+    net = tls_net
+    init = start(net)
+    try:
+        out = json.loads(net.run(net.sbx, NOBODY + [sys.executable, "-c", BOTH_HELLOS_CLIENT, SHARED4, HERE],
+                                 timeout=30).stdout)
+        time.sleep(0.3)
+        seen = [l for l in net.tls_log.read_text().splitlines() if "Hostname in TLS extension" in l]
+        assert 'Hostname in TLS extension: "evil.test"' not in seen, (out, seen)
+        assert out["after"] != "data", out
+    finally:
+        init.stop()

@@ -2,7 +2,7 @@
 /* The name a connection asks for, read from its first bytes without
  * consuming them: the server_name of a TLS ClientHello, or the Host of an
  * HTTP/1.x request. Pure functions over a buffer, with no allocation and no
- * state, so the splice proxy can peek the socket again as more bytes arrive
+ * state, so the name gate can parse a stream again as more bytes arrive
  * and call them over; each bounded by the buffer it is given (at most
  * SNIFF_BYTES_MAX bytes are ever looked at).
  *

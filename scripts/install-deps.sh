@@ -20,7 +20,7 @@ test_packages=(
   # rootless podman (split mode as a normal user) and podman kube play's pause image
   uidmap slirp4netns catatonit
   # tests/bench/test_bench_smoke.py runs the footprint row, whose baseline is tini,
-  # and the splice proxy's rows, whose peer is HAProxy routing by SNI
+  # and the name gate's rows, whose peer is HAProxy routing by SNI
   tini haproxy
 )
 # The real Dev Containers CLI for tests/e2e/test_devcontainer.py. 0.85 and

@@ -75,7 +75,7 @@ global
     maxconn 4096
 defaults
     mode tcp
-    # HAProxy splices too where it can, as ours does: the peer at its best
+    # HAProxy splices where it can: the peer at its best
     option splice-auto
     timeout connect 10s
     timeout client 30m

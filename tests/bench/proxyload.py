@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
-"""Load for the splice proxy benchmark, run inside the sandbox namespace as
+"""Load for the name gate benchmark, run inside the sandbox namespace as
 the sandbox user against tests/firewall/nameserver.py. Prints one JSON
 object on stdout.
 

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
-"""Attacks on the name-checking splice proxy, run in the sandbox namespace
+"""Attacks on the name gate, run in the sandbox namespace
 (as the sandbox user). Each prints one JSON object.
 
   http ADDR PORT HOST1 HOST2 keepalive|pipeline

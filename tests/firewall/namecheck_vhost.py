@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
-"""A name-based virtual host for the splice proxy's attack tests, run in
+"""A name-based virtual host for the name gate's attack tests, run in
 the 'network' namespace on every address (IPv4 and IPv6):
 
   --http PORT   HTTP/1.1 with keep-alive: each request head is answered

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* The splice proxy's parsers of the first bytes of a connection (sniff.h):
+/* The name gate's parsers of the first bytes of a connection (sniff.h):
  * whatever the bytes, neither reads past them nor past SNIFF_BYTES_MAX, and
  * a name either returns is 1..253 bytes of lower-case letters, digits,
  * '-', '_' and '.', NUL-terminated. The first input byte chooses the
  * parser, the rest is the connection's bytes (the seed corpus holds real
  * ClientHellos and requests). A cut of bytes that gave a name asks for
- * more or gives the same answer: the proxy peeks again as bytes arrive,
+ * more or gives the same answer: the gate parses again as bytes arrive,
  * and an earlier peek must never have let through something else. */
 #include <stdbool.h>
 #include <stdint.h>

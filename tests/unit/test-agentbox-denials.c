@@ -44,7 +44,7 @@ static void parsing(void) {
         TAP_CHECK(denial_parse_line("{\"time\":5,\"kind\":\"name\",\"proto\":\"tls\",\"dst\":\"203.0.113.9\",\"port\":443,"
                                     "\"name\":\"x.test\",\"resolved_ago\":null,\"uid\":1000,\"reason\":\"not in the policy\","
                                     "\"count\":1}", &d) == 0 && strcmp(d.kind, "name") == 0 && strcmp(d.proto, "tls") == 0,
-                  "a server name the splice proxy refused");
+                  "a server name the name gate refused");
         static const char *const bad[] = {
                 "", "[]", "{}", "{\"time\": 1}", "{\"time\": 1, \"kind\": \"other\"}",
                 "{\"time\": -1, \"kind\": \"dns\"}", "{\"time\": 1, \"kind\": \"dns\", \"count\": 0}",

@@ -243,10 +243,8 @@ static void send_refusal(struct gate *g, struct flow *f, uint32_t id) {
         f->report_pending = false;
 }
 
-/* The flow is refused: its next packet (and every later one) is. report:
- * say so, with why and name. */
-static void send_verdict(struct gate *g, uint32_t id, enum namegate_verdict v);
-
+/* The flow is refused: what it held now, its next packet and every later
+ * one. report: say so, with why and name. */
 static void flow_refuse(struct gate *g, struct flow *f, bool report, enum namegate_why why, const char *name) {
         for (int i = 0; i < 2; i++)
                 for (unsigned k = 0; k < f->side[i].n_held; k++)
@@ -448,8 +446,6 @@ static struct flow *flow_new(struct gate *g, const struct tcp_packet *p, const s
         if (g->n_flows >= g->max_flows)
                 return NULL;
         enum policy_name_check kind = policy_name_check_port(g->policy, ntohs(p->key.server_port));
-        if (kind == POLICY_NAME_CHECK_NONE)
-                return NULL;
         struct flow *f = calloc(1, sizeof(*f));
         if (!f)
                 return NULL;
@@ -585,6 +581,12 @@ static void on_packet(struct gate *g, const struct namegate_packet *h, const uin
          * with an ACK, which the client's reset must follow. */
         bool bare = p.len == 0 && !syn;
         struct flow *f;
+        if (syn && !ack && !server && policy_name_check_port(g->policy, ntohs(p.key.server_port)) == POLICY_NAME_CHECK_NONE) {
+                /* Queued for a port this policy does not check (the rules of
+                 * another policy): nothing to check it against. */
+                send_verdict(g, h->id, NAMEGATE_REFUSE);
+                return;
+        }
         if (syn && !ack && !server) {
                 f = flow_new(g, &p, h, now);
                 if (!f) {

@@ -99,34 +99,30 @@ void nft_expr_ct(struct nft_rule_builder *rb, uint32_t key) {
         expr_add(rb, e);
 }
 
-void nft_expr_ct_set_mark(struct nft_rule_builder *rb, uint32_t mark) {
+/* reg1 = mark, then the key of expression name ("ct" or "meta") set from
+ * it: the two marks are set the same way. */
+static void set_mark(struct nft_rule_builder *rb, const char *name, uint16_t key_attr, uint32_t key,
+                     uint16_t sreg_attr, uint32_t mark) {
         struct nftnl_expr *e = expr_new(rb, "immediate");
         if (e) {
                 nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_1);
                 nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, &mark, sizeof(mark));
         }
         expr_add(rb, e);
-        e = expr_new(rb, "ct");
+        e = expr_new(rb, name);
         if (e) {
-                nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_MARK);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_CT_SREG, NFT_REG_1);
+                nftnl_expr_set_u32(e, key_attr, key);
+                nftnl_expr_set_u32(e, sreg_attr, NFT_REG_1);
         }
         expr_add(rb, e);
 }
 
+void nft_expr_ct_set_mark(struct nft_rule_builder *rb, uint32_t mark) {
+        set_mark(rb, "ct", NFTNL_EXPR_CT_KEY, NFT_CT_MARK, NFTNL_EXPR_CT_SREG, mark);
+}
+
 void nft_expr_meta_set_mark(struct nft_rule_builder *rb, uint32_t mark) {
-        struct nftnl_expr *e = expr_new(rb, "immediate");
-        if (e) {
-                nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_1);
-                nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, &mark, sizeof(mark));
-        }
-        expr_add(rb, e);
-        e = expr_new(rb, "meta");
-        if (e) {
-                nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, NFT_META_MARK);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_META_SREG, NFT_REG_1);
-        }
-        expr_add(rb, e);
+        set_mark(rb, "meta", NFTNL_EXPR_META_KEY, NFT_META_MARK, NFTNL_EXPR_META_SREG, mark);
 }
 
 void nft_expr_queue(struct nft_rule_builder *rb, uint16_t queue_num) {

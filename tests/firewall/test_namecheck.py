@@ -264,24 +264,36 @@ def context_switches(pid):
     return sum(int(l.split()[1]) for l in status.splitlines() if l.endswith("ctxt_switches") or "ctxt_switches:" in l)
 
 
+def hold(net, certs, n):
+    """n TLS connections to tls-ok.test held open by nameclient.py (it has
+    said they are): a line on its stdin makes each talk again, and it
+    answers with a JSON line."""
+    p = net.popen(net.sbx, USER + [sys.executable, os.path.join(HERE, "nameclient.py"), "hold", SHARED,
+                                   "tls-ok.test", str(certs / "ca.pem"), str(n)],
+                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert json.loads(p.stdout.readline()) == {"open": n}
+    return p
+
+
+def talk_again(p):
+    p.stdin.write("\n")
+    p.stdin.flush()
+    return json.loads(p.stdout.readline())
+
+
 def test_checked_connections_cost_the_gate_nothing_while_they_last(net, sandbox, certs):
     """Once a connection's checks are done, its packets no longer go
     through the gate: connections that have talked and gone quiet wake it
     no more, and talk again all the same."""
     pid = gate_pid(sandbox)
     n = 200
-    p = net.popen(net.sbx, USER + [sys.executable, os.path.join(HERE, "nameclient.py"), "hold", SHARED,
-                                   "tls-ok.test", str(certs / "ca.pem"), str(n)],
-                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    p = hold(net, certs, n)
     try:
-        assert json.loads(p.stdout.readline()) == {"open": n}
         time.sleep(0.5)
         before = context_switches(pid)
         time.sleep(2)
         assert context_switches(pid) == before, "the gate woke while every connection was idle"
-        p.stdin.write("\n")
-        p.stdin.flush()
-        out = json.loads(p.stdout.readline())
+        out = talk_again(p)
         assert out["result"] == "ok" and out["again"] == n, out
         # Talking again went past it: still not a wake-up.
         assert context_switches(pid) == before
@@ -354,16 +366,11 @@ def test_checked_connections_outlive_the_gate(net, sandbox, certs):
     killed and started again, it talks on."""
     pid = gate_pid(sandbox)
     n = 20
-    p = net.popen(net.sbx, USER + [sys.executable, os.path.join(HERE, "nameclient.py"), "hold", SHARED,
-                                   "tls-ok.test", str(certs / "ca.pem"), str(n)],
-                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    p = hold(net, certs, n)
     try:
-        assert json.loads(p.stdout.readline()) == {"open": n}
         os.kill(pid, signal.SIGKILL)
         assert gate_pid(sandbox, other_than=pid, timeout=10), "the name gate was not restarted"
-        p.stdin.write("\n")
-        p.stdin.flush()
-        out = json.loads(p.stdout.readline())
+        out = talk_again(p)
         assert out["result"] == "ok" and out["again"] == n, out
     finally:
         p.kill()

@@ -9,20 +9,9 @@
 #include "namecheck.h"
 #include "namecheck_run.h"
 #include "policy.h"
+#include "policy_load.h"
 #include "tap.h"
 #include "tls_build.h"
-
-static struct policy *load(const char *text) {
-        struct policy_diags d = {0};
-        struct policy *p = NULL;
-        if (policy_parse_buffer("t.yaml", text, strlen(text), &p, &d) < 0 || policy_expand(p, &d) < 0) {
-                policy_diags_print(&d, stdout);
-                policy_free(p);
-                p = NULL;
-        }
-        policy_diags_clear(&d);
-        return p;
-}
 
 static struct namecheck_outcome run(const struct policy *p, enum namegate_kind kind, const struct buf *client,
                           const struct buf *server) {

@@ -3,19 +3,8 @@
 #include <string.h>
 
 #include "policy.h"
+#include "policy_load.h"
 #include "tap.h"
-
-static struct policy *load(const char *text) {
-        struct policy_diags d = {0};
-        struct policy *p = NULL;
-        if (policy_parse_buffer("t.yaml", text, strlen(text), &p, &d) < 0 || policy_expand(p, &d) < 0) {
-                policy_diags_print(&d, stdout);
-                policy_free(p);
-                p = NULL;
-        }
-        policy_diags_clear(&d);
-        return p;
-}
 
 /* Allowed, by the entry named want ("*.x" for a wildcard). */
 static void allowed(const struct policy *p, const char *name, const char *want) {

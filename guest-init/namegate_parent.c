@@ -21,6 +21,7 @@
 #include "namegate_proto.h"
 #include "netmark.h"
 #include "nfqueue.h"
+#include "pktsum.h"
 
 /* Datagrams read from the queue, and messages from the child, per
  * wake-up: a flood of either cannot hold PID 1's loop. */
@@ -29,6 +30,11 @@
 /* Packets handed to the child without a verdict yet: the queue's length
  * bounds them, the table is twice that so it stays sparse. */
 #define OUTSTANDING_SLOTS (2u * NFQUEUE_MAX_LEN)
+/* The bytes of the packets with data handed to the child, kept to give
+ * back with their verdicts, at most this much at once (beyond, a packet
+ * with data is dropped, to be sent again): a verdict comes within
+ * microseconds, except for the few packets the child holds. */
+#define KEPT_BYTES_MAX (16u << 20)
 
 struct namegate_parent {
         struct loop *loop;
@@ -44,7 +50,12 @@ struct namegate_parent {
          * taken only for one of them, once. Open addressing, linear
          * probing, ids stored plus one (0: a free slot). */
         uint32_t outstanding[OUTSTANDING_SLOTS];
+        struct kept {
+                uint8_t *bytes;         /* the packet as read (NULL: it has no data) */
+                uint32_t len;
+        } kept[OUTSTANDING_SLOTS];
         unsigned n_outstanding;
+        size_t kept_bytes;
 };
 
 static pid_t gate_child;
@@ -59,26 +70,31 @@ static size_t slot_of(uint32_t id) {
         return (size_t) (id * UINT32_C(2654435761)) % OUTSTANDING_SLOTS;
 }
 
-static bool outstanding_add(struct namegate_parent *s, uint32_t id) {
+static bool outstanding_add(struct namegate_parent *s, uint32_t id, struct kept kept) {
         if (s->n_outstanding >= OUTSTANDING_SLOTS / 2)
                 return false;
         size_t i = slot_of(id);
         while (s->outstanding[i])
                 i = (i + 1) % OUTSTANDING_SLOTS;
         s->outstanding[i] = id + 1;
+        s->kept[i] = kept;
+        s->kept_bytes += kept.bytes ? kept.len : 0;
         s->n_outstanding++;
         return true;
 }
 
-/* Removes id; false when it was not there. Backward-shift deletion keeps
- * every probe sequence unbroken. */
-static bool outstanding_take(struct namegate_parent *s, uint32_t id) {
+/* Removes id, handing over what was kept of it; false when it was not
+ * there. Backward-shift deletion keeps every probe sequence unbroken. */
+static bool outstanding_take(struct namegate_parent *s, uint32_t id, struct kept *ret) {
         size_t i = slot_of(id);
         while (s->outstanding[i] && s->outstanding[i] != id + 1)
                 i = (i + 1) % OUTSTANDING_SLOTS;
         if (!s->outstanding[i])
                 return false;
+        *ret = s->kept[i];
+        s->kept_bytes -= ret->bytes ? ret->len : 0;
         s->outstanding[i] = 0;
+        s->kept[i] = (struct kept) { NULL, 0 };
         s->n_outstanding--;
         for (size_t j = (i + 1) % OUTSTANDING_SLOTS; s->outstanding[j]; j = (j + 1) % OUTSTANDING_SLOTS) {
                 size_t home = slot_of(s->outstanding[j] - 1);
@@ -86,7 +102,9 @@ static bool outstanding_take(struct namegate_parent *s, uint32_t id) {
                 bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
                 if (!stays) {
                         s->outstanding[i] = s->outstanding[j];
+                        s->kept[i] = s->kept[j];
                         s->outstanding[j] = 0;
+                        s->kept[j] = (struct kept) { NULL, 0 };
                         i = j;
                 }
         }
@@ -95,7 +113,12 @@ static bool outstanding_take(struct namegate_parent *s, uint32_t id) {
 
 /* ---- verdicts --------------------------------------------------------------------- */
 
-static void give_verdict(struct namegate_parent *s, uint32_t id, enum namegate_verdict v) {
+/* A packet with data that goes on goes with the bytes the child was given,
+ * not the kernel's: those may be pages the sender can still write
+ * (sendfile() from a file, vmsplice(), MSG_ZEROCOPY), read again when the
+ * packet leaves, after the check. Their TCP checksum is made final, as the
+ * kernel takes handed-back bytes as they are. kept is freed. */
+static void give_verdict(struct namegate_parent *s, uint32_t id, enum namegate_verdict v, struct kept kept) {
         uint32_t verdict = NF_REPEAT, mark = 0;
         switch (v) {
         case NAMEGATE_ACCEPT: verdict = NF_ACCEPT; break;
@@ -105,19 +128,32 @@ static void give_verdict(struct namegate_parent *s, uint32_t id, enum namegate_v
         case NAMEGATE_REFUSE:
         default: mark = NETMARK_GATE_REFUSE; break;
         }
-        int r = nfqueue_verdict(s->queue, s->cfg.queue, id, verdict, mark);
+        bool goes_on = v == NAMEGATE_ACCEPT || v == NAMEGATE_PASS || v == NAMEGATE_PASS_CLIENT;
+        const uint8_t *payload = NULL;
+        if (goes_on && kept.bytes) {
+                if (pktsum_fill_tcp(kept.bytes, kept.len) == 0)
+                        payload = kept.bytes;
+                else
+                        verdict = NF_DROP, mark = 0;    /* cannot happen: it was read as TCP */
+        }
+        int r = nfqueue_verdict(s->queue, s->cfg.queue, id, verdict, mark, payload, kept.len);
+        if (r < 0 && payload)
+                r = nfqueue_verdict(s->queue, s->cfg.queue, id, NF_DROP, 0, NULL, 0);
         if (r < 0)
                 log_error_errno(r, "the name gate's queue refused a verdict: %m (the packet is dropped when the queue is unbound)");
+        free(kept.bytes);
 }
 
 /* The child is gone or replaced: what it was deciding is refused. */
 static void refuse_outstanding(struct namegate_parent *s) {
         for (size_t i = 0; i < OUTSTANDING_SLOTS && s->n_outstanding; i++)
                 if (s->outstanding[i]) {
-                        give_verdict(s, s->outstanding[i] - 1, NAMEGATE_REFUSE);
+                        give_verdict(s, s->outstanding[i] - 1, NAMEGATE_REFUSE, s->kept[i]);
                         s->outstanding[i] = 0;
+                        s->kept[i] = (struct kept) { NULL, 0 };
                         s->n_outstanding--;
                 }
+        s->kept_bytes = 0;
 }
 
 /* ---- the child ------------------------------------------------------------------- */
@@ -185,11 +221,12 @@ static int on_control(struct loop *l, int fd, uint32_t events, void *userdata) {
                         report_full(s, m->uid);
                         continue;
                 }
-                if (!outstanding_take(s, m->id)) {
+                struct kept kept;
+                if (!outstanding_take(s, m->id, &kept)) {
                         child_broke(s, "a verdict for a packet it was not asked about", n);
                         return 0;
                 }
-                give_verdict(s, m->id, m->verdict);
+                give_verdict(s, m->id, m->verdict, kept);
                 if (m->report)
                         report_refusal(s, m);
         }
@@ -209,8 +246,9 @@ static void count_dropped(struct namegate_parent *s) {
 static void on_packet(const struct nfqueue_packet *p, void *userdata) {
         struct namegate_parent *s = userdata;
         int fd = s->child.control_fd;
+        static const struct kept none = { NULL, 0 };
         if (fd < 0 || !s->child.pid) {
-                give_verdict(s, p->id, NAMEGATE_REFUSE);        /* no gate: fail closed */
+                give_verdict(s, p->id, NAMEGATE_REFUSE, none);  /* no gate: fail closed */
                 return;
         }
         if (fd != s->sized_fd) {
@@ -220,9 +258,22 @@ static void on_packet(const struct nfqueue_packet *p, void *userdata) {
                 (void) setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size));
                 s->sized_fd = fd;
         }
-        if (!outstanding_add(s, p->id)) {
+        /* The bytes of a packet with data are kept, to go back with it. */
+        struct kept kept = none;
+        size_t data = 0;
+        if (p->len == p->whole_len && pktsum_tcp_payload(p->bytes, p->len, &data) == 0 && data > 0) {
+                kept.bytes = s->kept_bytes + p->len <= KEPT_BYTES_MAX ? malloc(p->len) : NULL;
+                if (!kept.bytes) {
+                        count_dropped(s);
+                        give_verdict(s, p->id, NAMEGATE_DROP, none);
+                        return;
+                }
+                memcpy(kept.bytes, p->bytes, p->len);
+                kept.len = (uint32_t) p->len;
+        }
+        if (!outstanding_add(s, p->id, kept)) {
                 count_dropped(s);
-                give_verdict(s, p->id, NAMEGATE_DROP);
+                give_verdict(s, p->id, NAMEGATE_DROP, kept);
                 return;
         }
         struct namegate_packet h = {
@@ -235,9 +286,10 @@ static void on_packet(const struct nfqueue_packet *p, void *userdata) {
         if (sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
                 /* Full (the child is behind) or gone: the sender retransmits,
                  * or the flow fails closed with the child. */
-                (void) outstanding_take(s, p->id);
+                int err = errno;
+                (void) outstanding_take(s, p->id, &kept);
                 count_dropped(s);
-                give_verdict(s, p->id, errno == EAGAIN ? NAMEGATE_DROP : NAMEGATE_REFUSE);
+                give_verdict(s, p->id, err == EAGAIN ? NAMEGATE_DROP : NAMEGATE_REFUSE, kept);
         }
 }
 

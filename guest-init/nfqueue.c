@@ -142,13 +142,20 @@ int nfqueue_read(struct mnl_socket *nl, nfqueue_packet_fn fn, void *userdata) {
         return 0;
 }
 
-int nfqueue_verdict(struct mnl_socket *nl, uint16_t queue_num, uint32_t id, uint32_t verdict, uint32_t mark) {
-        char buf[128];
-        struct nlmsghdr *nlh = put_header(buf, NFQNL_MSG_VERDICT, queue_num, 0, 0);
+int nfqueue_verdict(struct mnl_socket *nl, uint16_t queue_num, uint32_t id, uint32_t verdict, uint32_t mark,
+                    const void *payload, size_t payload_len) {
+        /* Aligned for the headers built in place. */
+        static union { struct nlmsghdr h; char bytes[COPY_RANGE + 512u]; } buf;
+        /* An attribute's length, its 4-byte header included, is 16 bits. */
+        if (payload && payload_len > 0xffffu - 4u)
+                return -EMSGSIZE;
+        struct nlmsghdr *nlh = put_header(buf.bytes, NFQNL_MSG_VERDICT, queue_num, 0, 0);
         struct nfqnl_msg_verdict_hdr vh = { .verdict = htonl(verdict), .id = htonl(id) };
         mnl_attr_put(nlh, NFQA_VERDICT_HDR, sizeof(vh), &vh);
         if (mark)
                 mnl_attr_put_u32(nlh, NFQA_MARK, htonl(mark));
+        if (payload)
+                mnl_attr_put(nlh, NFQA_PAYLOAD, (uint16_t) payload_len, payload);
         if (send(mnl_socket_get_fd(nl), nlh, nlh->nlmsg_len, MSG_DONTWAIT) < 0)
                 return negative_errno();
         return 0;

@@ -42,6 +42,9 @@ typedef void (*nfqueue_packet_fn)(const struct nfqueue_packet *p, void *userdata
 int nfqueue_read(struct mnl_socket *nl, nfqueue_packet_fn fn, void *userdata);
 
 /* verdict: NF_ACCEPT, NF_DROP, or NF_REPEAT with mark set on the packet
- * first (mark 0: unchanged). Never blocks: -EAGAIN when the socket's
- * buffer is full (the packet then waits in the queue). */
-int nfqueue_verdict(struct mnl_socket *nl, uint16_t queue_num, uint32_t id, uint32_t verdict, uint32_t mark);
+ * first (mark 0: unchanged). payload (NULL: none): the packet's bytes
+ * from its IP header on, which replace the kernel's (they must be of the
+ * packet's length, their checksums final). -errno when the kernel did not
+ * take it (the packet then waits in the queue). */
+int nfqueue_verdict(struct mnl_socket *nl, uint16_t queue_num, uint32_t id, uint32_t verdict, uint32_t mark,
+                    const void *payload, size_t payload_len);

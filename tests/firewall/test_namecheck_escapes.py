@@ -661,3 +661,71 @@ def test_a_second_clienthello_sent_before_the_server_asks_does_not_reach_it(tls_
         assert out["after"] != "data", out
     finally:
         init.stop()
+
+
+# A request whose bytes the sender rewrites right after handing them over:
+# sendfile() from a file, or vmsplice() from its own memory, gives the
+# kernel pages the sender can still write, read again when the packet
+# leaves. Each try first opens a burst of connections, so that the gate is
+# busy for a moment with their SYNs when the request comes.
+REWRITE_CLIENT = r"""
+import ctypes, json, os, socket, sys, tempfile, time
+addr, mode, tries = sys.argv[1], sys.argv[2], int(sys.argv[3])
+libc = ctypes.CDLL(None, use_errno=True)
+req = b"GET / HTTP/1.1\r\nHost: allowed.test\r\n\r\n"
+at = req.index(b"allowed")
+replies = []
+for _ in range(tries):
+    s = socket.create_connection((addr, 80), timeout=3)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    burst = []
+    for _ in range(100):
+        b = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        b.setblocking(False)
+        try:
+            b.connect((addr, 80))
+        except BlockingIOError:
+            pass
+        burst.append(b)
+    if mode == "sendfile":
+        with tempfile.TemporaryFile() as f:
+            f.write(req)
+            f.flush()
+            os.sendfile(s.fileno(), f.fileno(), 0, len(req))
+            os.pwrite(f.fileno(), b"evil123", at)
+            time.sleep(0.05)
+    else:
+        # vmsplice(2) through ctypes: the pages of buf go into the pipe.
+        buf = ctypes.create_string_buffer(req, 4096)
+        iov = (ctypes.c_void_p * 2)(ctypes.addressof(buf), len(req))
+        r, w = os.pipe()
+        assert libc.vmsplice(w, iov, 1, 0) == len(req)
+        os.splice(r, s.fileno(), len(req))
+        ctypes.memmove(ctypes.addressof(buf) + at, b"evil123", 7)
+        time.sleep(0.05)
+        os.close(r)
+        os.close(w)
+    try:
+        replies.append(s.recv(4096).decode(errors="replace"))
+    except OSError as e:
+        replies.append(type(e).__name__)
+    for b in burst:
+        b.close()
+    s.close()
+print(json.dumps({"replies": replies}))
+"""
+
+
+@pytest.mark.parametrize("mode", ["sendfile", "vmsplice"])
+def test_bytes_rewritten_after_the_check_do_not_reach_the_server(net, mode):
+    """The gate reads a packet's bytes when it is queued; the packet goes
+    on with those bytes, not with what its pages hold by the time it
+    leaves."""
+    init = start(net)
+    try:
+        out = json.loads(net.run(net.sbx, NOBODY + [sys.executable, "-c", REWRITE_CLIENT, SHARED4, mode, "30"],
+                                 timeout=120).stdout)
+        assert not [l for l in vhost_lines(net) if "evil123" in l], vhost_lines(net)
+        assert any("vhost=allowed.test" in r for r in out["replies"]), out
+    finally:
+        init.stop()

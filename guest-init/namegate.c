@@ -372,6 +372,8 @@ struct tcp_packet {
 static int parse_packet(const uint8_t *b, size_t len, uint32_t whole_len, bool from_server, struct tcp_packet *ret) {
         const uint8_t *src, *dst;
         size_t ip_len, addr_len;
+        /* The key is hashed and compared whole, its padding too. */
+        memset(&ret->key, 0, sizeof(ret->key));
         if (whole_len > len || len < 1)
                 return -1;
         if (b[0] >> 4 == 4) {
@@ -394,8 +396,6 @@ static int parse_packet(const uint8_t *b, size_t len, uint32_t whole_len, bool f
         size_t tcp_len = (size_t) (t[12] >> 4) * 4;
         if (tcp_len < 20 || len < ip_len + tcp_len)
                 return -1;
-        memset(ret->key.client, 0, sizeof(ret->key.client));
-        memset(ret->key.server, 0, sizeof(ret->key.server));
         memcpy(ret->key.client, from_server ? dst : src, addr_len);
         memcpy(ret->key.server, from_server ? src : dst, addr_len);
         uint16_t sport, dport;
@@ -617,7 +617,8 @@ static void on_packet(struct gate *g, const struct namegate_packet *h, const uin
         struct side *s = &f->side[server];
         if (p.flags & TH_RST) {
                 /* Passed on: it ends the flow for both ends; what it held
-                 * goes nowhere. */
+                 * goes nowhere, and nothing after it on these four
+                 * addresses and ports but a new SYN is let on. */
                 for (int i = 0; i < 2; i++)
                         for (unsigned k = 0; k < f->side[i].n_held; k++)
                                 send_verdict(g, f->side[i].held[k], NAMEGATE_DROP);
@@ -627,7 +628,7 @@ static void on_packet(struct gate *g, const struct namegate_packet *h, const uin
                 side_clear(&f->side[1]);
                 f->waiting_usec = 0;
                 namecheck_done(&f->check);
-                flow_set_state(g, f, FLOW_PASSED);
+                flow_set_state(g, f, FLOW_REFUSED);
                 send_verdict(g, h->id, NAMEGATE_ACCEPT);
                 return;
         }

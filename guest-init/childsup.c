@@ -41,7 +41,8 @@ _Noreturn static void child_run(struct childsup *c, int control) {
                 log_error("the %s was given more descriptors than it may keep", c->cfg.name);
                 _exit(1);
         }
-        memcpy(fds, c->cfg.keep_fds, n * sizeof(*fds));
+        if (n)          /* keep_fds may be NULL when there are none */
+                memcpy(fds, c->cfg.keep_fds, n * sizeof(*fds));
         fds[n] = control;
 
         childproc_detach(c->cfg.comm);

@@ -372,7 +372,7 @@ def main():
     ap.add_argument("--setup-n", type=int, default=1500)
     ap.add_argument("--setup-blocks", type=int, default=5)
     ap.add_argument("--bulk-bytes", type=int, default=1 << 30)
-    ap.add_argument("--bulk-rounds", type=int, default=3)
+    ap.add_argument("--bulk-rounds", type=int, default=11)
     ap.add_argument("--capped-mbit", type=int, default=1000)
     ap.add_argument("--hold-n", type=int, default=1000)
     ap.add_argument("--silent-n", type=int, default=1000)

@@ -243,13 +243,21 @@ static void send_refusal(struct gate *g, struct flow *f, uint32_t id) {
         f->report_pending = false;
 }
 
+/* Every packet the flow holds, of both sides, gets verdict v, and it holds
+ * none after. */
+static void flow_let_go(struct gate *g, struct flow *f, enum namegate_verdict v) {
+        for (int i = 0; i < 2; i++) {
+                for (unsigned k = 0; k < f->side[i].n_held; k++)
+                        send_verdict(g, f->side[i].held[k], v);
+                f->side[i].n_held = 0;
+        }
+        f->held_usec = 0;
+}
+
 /* The flow is refused: what it held now, its next packet and every later
  * one. report: say so, with why and name. */
 static void flow_refuse(struct gate *g, struct flow *f, bool report, enum namegate_why why, const char *name) {
-        for (int i = 0; i < 2; i++)
-                for (unsigned k = 0; k < f->side[i].n_held; k++)
-                        send_verdict(g, f->side[i].held[k], NAMEGATE_REFUSE);
-        f->held_usec = 0;
+        flow_let_go(g, f, NAMEGATE_REFUSE);
         side_clear(&f->side[0]);
         side_clear(&f->side[1]);
         f->waiting_usec = 0;
@@ -427,7 +435,8 @@ static void count_full(struct gate *g, uint64_t now) {
 
 /* A client's SYN: a new flow (or a new one in place of an old one on the
  * same four-tuple). NULL when there is no room. */
-static struct flow *flow_new(struct gate *g, const struct tcp_packet *p, const struct namegate_packet *h, uint64_t now) {
+static struct flow *flow_new(struct gate *g, const struct tcp_packet *p, const struct namegate_packet *h,
+                             enum policy_name_check kind, uint64_t now) {
         struct flow *old;
         bucket_of(g, &p->key, &old);
         if (old)
@@ -445,7 +454,6 @@ static struct flow *flow_new(struct gate *g, const struct tcp_packet *p, const s
         }
         if (g->n_flows >= g->max_flows)
                 return NULL;
-        enum policy_name_check kind = policy_name_check_port(g->policy, ntohs(p->key.server_port));
         struct flow *f = calloc(1, sizeof(*f));
         if (!f)
                 return NULL;
@@ -581,14 +589,16 @@ static void on_packet(struct gate *g, const struct namegate_packet *h, const uin
          * with an ACK, which the client's reset must follow. */
         bool bare = p.len == 0 && !syn;
         struct flow *f;
-        if (syn && !ack && !server && policy_name_check_port(g->policy, ntohs(p.key.server_port)) == POLICY_NAME_CHECK_NONE) {
-                /* Queued for a port this policy does not check (the rules of
-                 * another policy): nothing to check it against. */
-                send_verdict(g, h->id, NAMEGATE_REFUSE);
-                return;
-        }
         if (syn && !ack && !server) {
-                f = flow_new(g, &p, h, now);
+                enum policy_name_check kind = policy_name_check_port(g->policy, ntohs(p.key.server_port));
+                if (kind == POLICY_NAME_CHECK_NONE) {
+                        /* Queued for a port this policy does not check (the
+                         * rules of another policy): nothing to check it
+                         * against. */
+                        send_verdict(g, h->id, NAMEGATE_REFUSE);
+                        return;
+                }
+                f = flow_new(g, &p, h, kind, now);
                 if (!f) {
                         count_full(g, now);
                         send_verdict(g, h->id, NAMEGATE_REFUSE);
@@ -619,11 +629,7 @@ static void on_packet(struct gate *g, const struct namegate_packet *h, const uin
                 /* Passed on: it ends the flow for both ends; what it held
                  * goes nowhere, and nothing after it on these four
                  * addresses and ports but a new SYN is let on. */
-                for (int i = 0; i < 2; i++)
-                        for (unsigned k = 0; k < f->side[i].n_held; k++)
-                                send_verdict(g, f->side[i].held[k], NAMEGATE_DROP);
-                f->side[0].n_held = f->side[1].n_held = 0;
-                f->held_usec = 0;
+                flow_let_go(g, f, NAMEGATE_DROP);
                 side_clear(&f->side[0]);
                 side_clear(&f->side[1]);
                 f->waiting_usec = 0;
@@ -677,15 +683,8 @@ static void on_packet(struct gate *g, const struct namegate_packet *h, const uin
 static void expire(struct gate *g, uint64_t now) {
         for (struct flow *f = g->lists[FLOW_CHECKING].head, *next; f; f = next) {
                 next = f->next;
-                if (f->held_usec && now - f->held_usec >= HOLD_USEC) {
-                        /* Dropped, their bytes kept: see the top. */
-                        for (int i = 0; i < 2; i++) {
-                                for (unsigned k = 0; k < f->side[i].n_held; k++)
-                                        send_verdict(g, f->side[i].held[k], NAMEGATE_DROP);
-                                f->side[i].n_held = 0;
-                        }
-                        f->held_usec = 0;
-                }
+                if (f->held_usec && now - f->held_usec >= HOLD_USEC)
+                        flow_let_go(g, f, NAMEGATE_DROP);       /* their bytes kept: see the top */
                 if (f->waiting_usec && now - f->waiting_usec >= g->hello_usec)
                         flow_refuse(g, f, f->side[0].len > 0, NAMEGATE_TIMEOUT, NULL);
                 else if (!f->client_only && now - f->active_usec >= g->idle_usec)
